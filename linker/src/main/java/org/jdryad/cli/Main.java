@@ -1,0 +1,32 @@
+package org.jdryad.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code jdryad} command. */
+@Command(name = "jdryad",
+        mixinStandardHelpOptions = true,
+        version = "jdryad 0.1.0",
+        description = "A debugging dynamic linker for x86-64 GNU/Linux.",
+        subcommands = {LddCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.err);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the CLI and returns the exit status (used by tests as well). */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler(new ErrorHandler());
+        return cl.execute(args);
+    }
+}
