@@ -1,0 +1,101 @@
+package org.jdryad.elf;
+
+import java.nio.charset.StandardCharsets;
+import java.util.function.IntPredicate;
+
+/**
+ * The dynamic symbol table (DT_SYMTAB). ELF does not record its length; like glibc's tools we
+ * take it from DT_HASH's nchain, else from the GNU hash chains, else from the distance to the
+ * string table — and refuse a count the file's bytes cannot hold.
+ */
+public final class SymbolTable {
+    private final DynamicSection dynamic;
+    private final ByteView view;
+    private final long offset;
+    private final int count;
+
+    private SymbolTable(DynamicSection dynamic, ByteView view, long offset, int count) {
+        this.dynamic = dynamic;
+        this.view = view;
+        this.offset = offset;
+        this.count = count;
+    }
+
+    static SymbolTable of(DynamicSection dyn, ByteView view) {
+        if (!dyn.has(Elf.DT_SYMTAB)) {
+            return new SymbolTable(dyn, view, 0, 0);
+        }
+        long syment = dyn.value(Elf.DT_SYMENT).orElse(Elf.SYM_SIZE);
+        if (syment != Elf.SYM_SIZE) {
+            throw view.malformed(dyn.offset(), "DT_SYMENT " + syment + " is not " + Elf.SYM_SIZE);
+        }
+        long symtab = dyn.value(Elf.DT_SYMTAB).getAsLong();
+        long start = dyn.file().fileOffset(symtab, 0, "dynamic symbol table (DT_SYMTAB)");
+        long count;
+        if (dyn.sysvHash().isPresent()) {
+            count = dyn.sysvHash().get().nchain();
+        } else if (dyn.gnuHash().isPresent()) {
+            count = dyn.gnuHash().get().symbolCount();
+        } else {
+            long strtab = dyn.value(Elf.DT_STRTAB).orElse(0);
+            count = strtab > symtab ? (strtab - symtab) / Elf.SYM_SIZE : 0;
+        }
+        if (count < 0 || count > (view.size() - start) / Elf.SYM_SIZE) {
+            throw view.malformed(start, "symbol count " + count + " is larger than the file can hold");
+        }
+        dyn.file().fileOffset(symtab, count * Elf.SYM_SIZE, "dynamic symbol table (DT_SYMTAB)");
+        return new SymbolTable(dyn, view, start, (int) count);
+    }
+
+    public int count() {
+        return count;
+    }
+
+    private long entry(int index) {
+        if (index < 0 || index >= count) {
+            throw view.malformed(offset, "symbol index " + index + " is outside the symbol table (" + count + " symbols)");
+        }
+        return offset + (long) index * Elf.SYM_SIZE;
+    }
+
+    /** The symbol at an index, name resolved. */
+    public Symbol get(int index) {
+        long o = entry(index);
+        long name = view.u32(o);
+        return new Symbol(index, name == 0 ? "" : dynamic.string(name), view.u8(o + 4), view.u8(o + 5),
+                view.u16(o + 6), view.u64(o + 8), view.u64(o + 16));
+    }
+
+    /** The name of the symbol at an index. */
+    public String name(int index) {
+        long name = view.u32(entry(index));
+        return name == 0 ? "" : dynamic.string(name);
+    }
+
+    /** True when the symbol at {@code index} is named {@code name} (compared in place, no String made). */
+    public boolean nameEquals(int index, byte[] name) {
+        return dynamic.stringEquals(view.u32(entry(index)), name);
+    }
+
+    /**
+     * Calls {@code visit} with every symbol index whose name is {@code name}, using the GNU hash
+     * table (with its Bloom filter) when there is one, the SysV hash table otherwise, and a linear
+     * scan as a last resort. Stops when {@code visit} returns false.
+     */
+    public void forEachNamed(String name, IntPredicate visit) {
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        if (dynamic.gnuHash().isPresent()) {
+            dynamic.gnuHash().get().forEachCandidate(bytes, GnuHashTable.hash(bytes), count,
+                    i -> !nameEquals(i, bytes) || visit.test(i));
+        } else if (dynamic.sysvHash().isPresent()) {
+            dynamic.sysvHash().get().forEachCandidate(SysvHashTable.hash(bytes), count,
+                    i -> !nameEquals(i, bytes) || visit.test(i));
+        } else {
+            for (int i = 1; i < count; i++) {
+                if (nameEquals(i, bytes) && !visit.test(i)) {
+                    return;
+                }
+            }
+        }
+    }
+}
