@@ -1,2 +1,1067 @@
-/* Placeholder agent: replaced by the real agent (issue 3). */
-int main(void) { return 0; }
+/*
+ * jdryad-agent: the thin executor that jdryad (Java) drives inside the target process.
+ * See protocol.h for the wire protocol and ../shared/DESIGN.md for the mechanisms.
+ *
+ * Rules: no allocation through libc (own mmap-backed memory), no libc data references (no copy
+ * relocations), raw system calls for I/O, exactly one __thread variable (the reservation).
+ */
+#include "agent.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+/* ---- the static TLS reservation: the agent's ONLY __thread variable ---- */
+__thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(64))) = {1};
+
+extern const ElfW(Ehdr) __ehdr_start;
+extern ElfW(Dyn) _DYNAMIC[];
+
+/* ---- utilities ---- */
+size_t jd_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+void jd_memcpy(void *d, const void *s, size_t n)
+{
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+}
+void jd_memset(void *d, int c, size_t n)
+{
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+}
+int jd_strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return (unsigned char)*a - (unsigned char)*b;
+}
+int jd_strncmp(const char *a, const char *b, size_t n)
+{
+    for (; n; n--, a++, b++) {
+        if (*a != *b)
+            return (unsigned char)*a - (unsigned char)*b;
+        if (!*a)
+            return 0;
+    }
+    return 0;
+}
+void jd_puts2(const char *a, const char *b)
+{
+    if (a)
+        sys3(SYS_write, 2, a, jd_strlen(a));
+    if (b)
+        sys3(SYS_write, 2, b, jd_strlen(b));
+}
+void jd_die(const char *msg, long code)
+{
+    jd_puts2("jdryad-agent: ", msg);
+    jd_puts2("\n", 0);
+    sys1(SYS_exit_group, code);
+    __builtin_unreachable();
+}
+static char *fmt_hex(char *buf, uint64_t v)
+{
+    char *p = buf + 18;
+    *p = 0;
+    do {
+        *--p = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    *--p = 'x';
+    *--p = '0';
+    return p;
+}
+int jd_gettid(void)
+{
+    return (int)sys0(SYS_gettid);
+}
+
+/* ---- memory: a bump allocator over private anonymous mappings ---- */
+static volatile int alloc_lock;
+static char *alloc_cur, *alloc_end;
+
+static void *map_anon(size_t len)
+{
+    long r = sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r < 0 && r > -4096)
+        jd_die("out of memory (mmap failed)", 127);
+    return (void *)r;
+}
+void *jd_alloc(size_t size, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    while (__atomic_exchange_n(&alloc_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    uintptr_t p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
+    if (!alloc_cur || p + size > (uintptr_t)alloc_end) {
+        size_t chunk = (size + align + 0xfffff) & ~(size_t)0xfffff;
+        alloc_cur = map_anon(chunk);
+        alloc_end = alloc_cur + chunk;
+        p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
+    }
+    alloc_cur = (char *)(p + size);
+    __atomic_store_n(&alloc_lock, 0, __ATOMIC_RELEASE);
+    return (void *)p; /* fresh anonymous memory is zero */
+}
+char *jd_strdup(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t n = jd_strlen(s) + 1;
+    char *d = jd_alloc(n, 1);
+    jd_memcpy(d, s, n);
+    return d;
+}
+
+/* Growable buffers (one pair per nesting depth). */
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+static void buf_reserve(struct buf *b, size_t need)
+{
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < need)
+        cap *= 2;
+    cap = (cap + 4095) & ~(size_t)4095;
+    if (b->p) {
+        long r = sys5(SYS_mremap, b->p, b->cap, cap, MREMAP_MAYMOVE, 0);
+        if (r < 0 && r > -4096)
+            jd_die("out of memory (mremap failed)", 127);
+        b->p = (char *)r;
+    } else {
+        b->p = map_anon(cap);
+    }
+    b->cap = cap;
+}
+static void put_bytes(struct buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, b->len + n);
+    jd_memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+static void put_q(struct buf *b, uint64_t v) { put_bytes(b, &v, 8); }
+static void put_s(struct buf *b, const char *s)
+{
+    uint32_t n = s ? (uint32_t)jd_strlen(s) + 1 : 0;
+    put_bytes(b, &n, 4);
+    if (n)
+        put_bytes(b, s, n);
+}
+
+/* Reading a received payload. */
+struct in {
+    const char *p;
+    size_t len, pos;
+    int bad;
+};
+static uint64_t get_q(struct in *in)
+{
+    uint64_t v = 0;
+    if (in->pos + 8 > in->len) {
+        in->bad = 1;
+        return 0;
+    }
+    jd_memcpy(&v, in->p + in->pos, 8);
+    in->pos += 8;
+    return v;
+}
+static const char *get_s(struct in *in)
+{
+    uint32_t n;
+    if (in->pos + 4 > in->len) {
+        in->bad = 1;
+        return 0;
+    }
+    jd_memcpy(&n, in->p + in->pos, 4);
+    in->pos += 4;
+    if (n == 0)
+        return 0;
+    if (in->pos + n > in->len || in->p[in->pos + n - 1] != 0) {
+        in->bad = 1;
+        return 0;
+    }
+    const char *s = in->p + in->pos;
+    in->pos += n;
+    return s;
+}
+
+/* ---- the connection ---- */
+static int sock = -1;
+static int agent_pid;
+static uint64_t cb_seq;
+#define MAX_DEPTH 64
+static struct buf inbufs[MAX_DEPTH + 2], outbufs[MAX_DEPTH + 2];
+static int depth; /* nesting of serve() */
+
+static void lost(void)
+{
+    jd_puts2("jdryad-agent: lost connection to jdryad\n", 0);
+    sys1(SYS_exit_group, 127);
+    __builtin_unreachable();
+}
+static void send_all(struct iovec *iov, int n)
+{
+    while (n > 0) {
+        struct msghdr m = {0};
+        m.msg_iov = iov;
+        m.msg_iovlen = n;
+        long r = sys3(SYS_sendmsg, sock, &m, MSG_NOSIGNAL);
+        if (r == -4 /* EINTR */ || r == -11 /* EAGAIN */)
+            continue;
+        if (r <= 0)
+            lost();
+        while (n > 0 && (size_t)r >= iov->iov_len) {
+            r -= iov->iov_len;
+            iov++, n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + r;
+            iov->iov_len -= r;
+        }
+    }
+}
+static void recv_all(void *p, size_t n)
+{
+    while (n > 0) {
+        long r = sys3(SYS_read, sock, p, n);
+        if (r == -4)
+            continue;
+        if (r <= 0)
+            lost();
+        p = (char *)p + r;
+        n -= r;
+    }
+}
+struct hdr {
+    uint32_t len, type;
+    uint64_t seq;
+};
+static void send_frame(uint32_t type, uint64_t seq, const void *payload, size_t len, const void *extra,
+                       size_t extralen)
+{
+    struct hdr h = {(uint32_t)(len + extralen), type, seq};
+    struct iovec iov[3] = {{&h, sizeof h}, {(void *)payload, len}, {(void *)extra, extralen}};
+    send_all(iov, extralen ? 3 : 2);
+}
+
+/* ---- recursive lock serialising use of the socket ---- */
+static volatile int lock_owner, lock_count;
+static void lock_acquire(void)
+{
+    int me = jd_gettid();
+    if (__atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE) == me) {
+        lock_count++;
+        return;
+    }
+    for (;;) {
+        int z = 0;
+        if (__atomic_compare_exchange_n(&lock_owner, &z, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break;
+        sys6(SYS_futex, (long)&lock_owner, 128 /* FUTEX_WAIT_PRIVATE */, z, 0, 0, 0);
+    }
+    lock_count = 1;
+}
+static void lock_release(void)
+{
+    if (--lock_count > 0)
+        return;
+    __atomic_store_n(&lock_owner, 0, __ATOMIC_RELEASE);
+    sys6(SYS_futex, (long)&lock_owner, 129 /* FUTEX_WAKE_PRIVATE */, 1, 0, 0, 0);
+}
+
+/* ---- process state ---- */
+static char **orig_envp;
+static ElfW(auxv_t) *orig_auxv;
+static struct r_debug *rdebug;
+static struct link_map *host_head; /* glibc's original r_map */
+static uintptr_t agent_base;
+static uintptr_t tls_image_addr;
+static size_t tls_image_size;
+static uintptr_t relro_start, relro_end;
+static size_t page_size = 4096;
+
+static void handle_request(struct hdr *h, struct in *in, struct buf *out);
+
+/* Reads frames, serving Java's requests, until the reply with seq `want` arrives. */
+static struct in serve(uint64_t want)
+{
+    if (depth >= MAX_DEPTH)
+        jd_die("callbacks nested too deeply", 127);
+    int d = ++depth;
+    struct buf *ib = &inbufs[d];
+    for (;;) {
+        struct hdr h;
+        recv_all(&h, sizeof h);
+        if (h.len > JD_MAX_FRAME)
+            jd_die("protocol error: frame too large", 127);
+        buf_reserve(ib, h.len + 1);
+        recv_all(ib->p, h.len);
+        struct in in = {ib->p, h.len, 0, 0};
+        if (h.type & JD_REPLY) {
+            if (want && h.seq == want) {
+                depth--;
+                return in;
+            }
+            jd_die("protocol error: unexpected reply", 127);
+        }
+        struct buf *out = &outbufs[d];
+        out->len = 0;
+        handle_request(&h, &in, out);
+    }
+}
+
+int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
+{
+    lock_acquire();
+    if (sock < 0 || (int)sys0(SYS_getpid) != agent_pid) {
+        lock_release();
+        return -1; /* no connection (forked child): caller falls back to glibc */
+    }
+    struct buf *out = &outbufs[depth + 1];
+    out->len = 0;
+    for (int i = 0; i < a->nq; i++)
+        put_q(out, a->q[i]);
+    for (int i = 0; i < a->ns; i++)
+        put_s(out, a->s[i]);
+    uint64_t seq = ++cb_seq;
+    send_frame(type, seq, out->p, out->len, 0, 0);
+    struct in in = serve(seq);
+    r->status = (int64_t)get_q(&in);
+    for (int i = 0; i < 4; i++)
+        r->v[i] = get_q(&in);
+    r->s[0] = get_s(&in);
+    r->s[1] = get_s(&in);
+    if (in.bad)
+        jd_die("protocol error: malformed callback reply", 127);
+    return 0;
+}
+void jd_callback_end(void) { lock_release(); }
+
+/* Safe copies: process_vm_readv/writev on ourselves return -EFAULT instead of crashing. */
+static long safe_copy(int to_remote, void *local, uintptr_t remote, size_t len)
+{
+    if (!len)
+        return 0;
+    struct iovec l = {local, len}, r = {(void *)remote, len};
+    long n = sys6(to_remote ? SYS_process_vm_writev : SYS_process_vm_readv, agent_pid, (long)&l, 1,
+                  (long)&r, 1, 0);
+    if (n == -38 /* ENOSYS */ || n == -1 /* EPERM */) {
+        if (to_remote)
+            jd_memcpy((void *)remote, local, len);
+        else
+            jd_memcpy(local, (void *)remote, len);
+        return (long)len;
+    }
+    if (n >= 0 && (size_t)n != len)
+        return -14; /* EFAULT */
+    return n;
+}
+
+/* Writes into pages that may be read-only RELRO (module 1's TLS init image). */
+static void write_protected(uintptr_t addr, const void *src, size_t len)
+{
+    uintptr_t start = addr & ~(page_size - 1);
+    uintptr_t end = (addr + len + page_size - 1) & ~(page_size - 1);
+    sys3(SYS_mprotect, start, end - start, PROT_READ | PROT_WRITE);
+    jd_memcpy((void *)addr, src, len);
+    for (uintptr_t p = start; p < end; p += page_size) {
+        int ro = p >= relro_start && p + page_size <= relro_end;
+        sys3(SYS_mprotect, p, page_size, ro ? PROT_READ : PROT_READ | PROT_WRITE);
+    }
+}
+
+/* ---- r_debug rendezvous (mechanism 1) ---- */
+struct jd_node {
+    struct link_map lm; /* public part: l_addr, l_name, l_ld, l_next, l_prev */
+    uint64_t id;
+    struct jd_node *next_id;
+};
+static struct jd_node *nodes_by_id;
+static struct link_map **host_copies;
+static size_t host_copies_cap;
+
+static struct jd_node *node_for(uint64_t id)
+{
+    for (struct jd_node *n = nodes_by_id; n; n = n->next_id)
+        if (n->id == id)
+            return n;
+    struct jd_node *n = jd_alloc(sizeof *n, 16);
+    n->id = id;
+    n->next_id = nodes_by_id;
+    nodes_by_id = n;
+    return n;
+}
+
+__attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const struct jdryad_activity *a)
+{
+    __asm__ volatile("" : : "r"(a) : "memory");
+}
+
+static void r_debug_update(struct in *in, struct buf *out)
+{
+    uint64_t kind = get_q(in);
+    uint64_t n = get_q(in);
+    if (in->bad || n > 1000000) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    struct jd_node **list = jd_alloc(sizeof *list * (n + 1), 16);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t id = get_q(in), l_addr = get_q(in), l_ld = get_q(in);
+        const char *name = get_s(in);
+        if (in->bad)
+            break;
+        struct jd_node *nd = node_for(id);
+        nd->lm.l_addr = l_addr;
+        nd->lm.l_ld = (ElfW(Dyn) *)l_ld;
+        if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name ? name : "") != 0)
+            nd->lm.l_name = jd_strdup(name ? name : "");
+        list[i] = nd;
+    }
+    uint64_t m = get_q(in);
+    const char **names = jd_alloc(sizeof *names * (m + 1), 16);
+    for (uint64_t i = 0; i < m && !in->bad; i++)
+        names[i] = jd_strdup(get_s(in));
+    if (in->bad) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+
+    void (*brk)(void) = (void (*)(void))rdebug->r_brk;
+    rdebug->r_state = kind == 2 ? RT_DELETE : RT_ADD;
+    if (brk)
+        brk();
+
+    /* Host copies, refreshed from glibc's own list (it may have loaded NSS/gconv modules). */
+    size_t nh = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next)
+        nh++;
+    if (nh > host_copies_cap) {
+        host_copies = jd_alloc(sizeof *host_copies * (nh + 16), 16);
+        for (size_t i = 0; i < nh + 16; i++)
+            host_copies[i] = jd_alloc(sizeof(struct link_map), 16);
+        host_copies_cap = nh + 16;
+    }
+    struct link_map *prev = 0, *head = 0;
+    size_t i = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next, i++) {
+        struct link_map *c = host_copies[i];
+        c->l_addr = l->l_addr;
+        c->l_name = l->l_name;
+        c->l_ld = l->l_ld;
+        c->l_prev = prev;
+        c->l_next = 0;
+        if (prev)
+            prev->l_next = c;
+        else
+            head = c;
+        prev = c;
+    }
+    for (uint64_t j = 0; j < n; j++) {
+        struct link_map *c = &list[j]->lm;
+        c->l_prev = prev;
+        c->l_next = 0;
+        if (prev)
+            prev->l_next = c;
+        else
+            head = c;
+        prev = c;
+    }
+    __atomic_store_n(&rdebug->r_map, head, __ATOMIC_RELEASE);
+    if (kind == 2)
+        jd_subs++;
+    else
+        jd_adds++;
+
+    struct jdryad_activity act = {1, kind == 2 ? 2 : 1, m, names};
+    jdryad_dl_activity(&act);
+
+    rdebug->r_state = RT_CONSISTENT;
+    if (brk)
+        brk();
+
+    put_q(out, 0);
+    put_q(out, (uint64_t)head);
+    put_q(out, n);
+    for (uint64_t j = 0; j < n; j++)
+        put_q(out, (uint64_t)&list[j]->lm);
+}
+
+static void object_table(struct in *in, struct buf *out)
+{
+    uint64_t n = get_q(in);
+    if (in->bad || n > 1000000) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    struct jd_object_table *t = jd_alloc(sizeof *t + n * sizeof(struct jd_object), 16);
+    t->n = n;
+    for (uint64_t i = 0; i < n; i++) {
+        struct jd_object *o = &t->obj[i];
+        o->link_map = get_q(in);
+        o->base = get_q(in);
+        o->phdr = get_q(in);
+        o->phnum = get_q(in);
+        o->map_start = get_q(in);
+        o->map_end = get_q(in);
+        o->eh_frame_hdr = get_q(in);
+        o->tls_modid = get_q(in);
+        o->tls_offset = get_q(in);
+        o->name = jd_strdup(get_s(in));
+        if (!o->name)
+            o->name = "";
+    }
+    if (in->bad) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    __atomic_store_n(&jd_objects, t, __ATOMIC_RELEASE); /* old tables are never freed */
+    jd_set_tls_offsets();
+    put_q(out, 0);
+}
+
+static void set_fini(struct in *in, struct buf *out)
+{
+    uint64_t n = get_q(in);
+    if (in->bad || n > 10000000) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    struct jd_fini_entry *l = jd_alloc(sizeof *l * (n + 1), 16);
+    for (uint64_t i = 0; i < n; i++) {
+        l[i].kind = get_q(in);
+        l[i].addr = get_q(in);
+        l[i].count = get_q(in);
+    }
+    if (in->bad) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    jd_fini_count = 0;
+    __atomic_store_n(&jd_fini_list, l, __ATOMIC_RELEASE);
+    __atomic_store_n(&jd_fini_count, n, __ATOMIC_RELEASE);
+    put_q(out, 0);
+}
+
+/* ---- host objects through glibc's real dlopen ---- */
+static void dlopen_host(struct in *in, struct buf *out)
+{
+    uint64_t flags = get_q(in);
+    const char *name = get_s(in);
+    if (in->bad) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    void *h = dlopen(name, (int)flags);
+    if (!h) {
+        const char *e = dlerror();
+        put_q(out, (uint64_t)-1);
+        put_s(out, e ? e : "dlopen failed");
+        return;
+    }
+    struct link_map *lm = 0;
+    dlinfo(h, RTLD_DI_LINKMAP, &lm);
+    size_t modid = 0;
+    void *data = 0;
+    if (dlinfo(h, RTLD_DI_TLS_MODID, &modid) != 0)
+        modid = 0;
+    if (modid && dlinfo(h, RTLD_DI_TLS_DATA, &data) != 0)
+        data = 0;
+    dlerror();
+    put_q(out, 0);
+    put_q(out, (uint64_t)h);
+    put_q(out, lm ? lm->l_addr : 0);
+    put_q(out, lm ? (uint64_t)lm->l_ld : 0);
+    put_q(out, modid);
+    put_q(out, data ? jd_tp() - (uintptr_t)data : 0);
+    put_s(out, lm && lm->l_name ? lm->l_name : "");
+}
+
+static void dlsym_host(struct in *in, struct buf *out)
+{
+    void *h = (void *)get_q(in);
+    const char *name = get_s(in), *version = get_s(in);
+    if (in->bad || !name) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    dlerror();
+    void *a = version ? dlvsym(h, name, version) : dlsym(h, name);
+    const char *e = dlerror();
+    if (e) {
+        put_q(out, (uint64_t)-1);
+        put_s(out, e);
+        return;
+    }
+    put_q(out, 0);
+    put_q(out, (uint64_t)a);
+}
+
+/* ---- ENTER (mechanism 3) ---- */
+static void enter(struct hdr *h, struct in *in, struct buf *out)
+{
+    uint64_t entry = get_q(in);
+    uint64_t argc = get_q(in);
+    if (in->bad || argc > 1000000) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    const char **argv = jd_alloc(sizeof(char *) * (argc + 1), 16);
+    size_t strbytes = 0;
+    for (uint64_t i = 0; i < argc; i++) {
+        argv[i] = get_s(in);
+        strbytes += argv[i] ? jd_strlen(argv[i]) + 1 : 1;
+    }
+    uint64_t envc = get_q(in);
+    if (in->bad || envc > 1000000) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    const char **envp = jd_alloc(sizeof(char *) * (envc + 1), 16);
+    for (uint64_t i = 0; i < envc; i++) {
+        envp[i] = get_s(in);
+        strbytes += envp[i] ? jd_strlen(envp[i]) + 1 : 1;
+    }
+    uint64_t naux = get_q(in);
+    if (in->bad || naux > 1000) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    uint64_t *aux_over = jd_alloc(16 * (naux + 1), 16);
+    for (uint64_t i = 0; i < 2 * naux; i++)
+        aux_over[i] = get_q(in);
+    const char *execfn = get_s(in);
+    if (execfn)
+        strbytes += jd_strlen(execfn) + 1;
+    uint64_t nfull = get_q(in);
+    uint64_t *full = jd_alloc(8 * (nfull + 1), 16);
+    for (uint64_t i = 0; i < nfull && !in->bad; i++)
+        full[i] = get_q(in);
+    uint64_t nshort = get_q(in);
+    uint64_t *shrt = jd_alloc(8 * (nshort + 1), 16);
+    for (uint64_t i = 0; i < nshort && !in->bad; i++)
+        shrt[i] = get_q(in);
+    if (in->bad || nfull > 64 || nshort > 64) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+
+    size_t norig = 0;
+    while (orig_auxv[norig].a_type != AT_NULL)
+        norig++;
+    size_t words = 1 + argc + 1 + envc + 1 + 2 * (norig + 1);
+
+    /* Target: a region of the main stack below our current frames. */
+    uintptr_t sp_now = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t top = (sp_now - 8192) & ~(uintptr_t)15;
+    uintptr_t str_start = (top - strbytes) & ~(uintptr_t)15;
+    uintptr_t new_sp = (str_start - words * 8) & ~(uintptr_t)15;
+    size_t total = top - new_sp;
+    char *img = map_anon((total + 4095) & ~(size_t)4095);
+#define AT_(a) ((uintptr_t)(a) - (uintptr_t)img + new_sp) /* image address -> final address */
+    uint64_t *w = (uint64_t *)img;
+    char *s = img + (str_start - new_sp);
+    *w++ = argc;
+    uintptr_t argv0 = 0;
+    for (uint64_t i = 0; i < argc; i++) {
+        const char *a = argv[i] ? argv[i] : "";
+        size_t l = jd_strlen(a) + 1;
+        jd_memcpy(s, a, l);
+        if (i == 0)
+            argv0 = AT_(s);
+        *w++ = AT_(s);
+        s += l;
+    }
+    *w++ = 0;
+    for (uint64_t i = 0; i < envc; i++) {
+        const char *a = envp[i] ? envp[i] : "";
+        size_t l = jd_strlen(a) + 1;
+        jd_memcpy(s, a, l);
+        *w++ = AT_(s);
+        s += l;
+    }
+    *w++ = 0;
+    uintptr_t execfn_addr = 0;
+    if (execfn) {
+        size_t l = jd_strlen(execfn) + 1;
+        jd_memcpy(s, execfn, l);
+        execfn_addr = AT_(s);
+        s += l;
+    }
+    ElfW(auxv_t) *aux = (ElfW(auxv_t) *)w;
+    for (size_t i = 0; i <= norig; i++) {
+        aux[i] = orig_auxv[i];
+        for (uint64_t k = 0; k < naux; k++)
+            if (aux[i].a_type == aux_over[2 * k] && aux[i].a_type != AT_NULL)
+                aux[i].a_un.a_val = aux_over[2 * k + 1];
+        if (aux[i].a_type == AT_EXECFN && execfn)
+            aux[i].a_un.a_val = execfn_addr;
+    }
+    /* glibc's getauxval reads the auxv ld.so saved: the agent's original one. Patch it too. */
+    for (size_t i = 0; i < norig; i++)
+        orig_auxv[i].a_un.a_val = aux[i].a_un.a_val;
+#undef AT_
+
+    /* program_invocation_name & co. */
+    uintptr_t shortname = argv0;
+    if (argv0) {
+        const char *a0 = argv[0] ? argv[0] : "";
+        const char *slash = 0;
+        for (const char *p = a0; *p; p++)
+            if (*p == '/')
+                slash = p;
+        if (slash)
+            shortname = argv0 + (uintptr_t)(slash + 1 - a0);
+    }
+    if (nfull == 0) {
+        void *p = dlsym(RTLD_DEFAULT, "program_invocation_name");
+        if (p)
+            full[nfull++] = (uint64_t)p;
+    }
+    if (nshort == 0) {
+        void *p = dlsym(RTLD_DEFAULT, "program_invocation_short_name");
+        if (p)
+            shrt[nshort++] = (uint64_t)p;
+    }
+    for (uint64_t i = 0; i < nfull; i++)
+        *(uintptr_t *)full[i] = argv0;
+    for (uint64_t i = 0; i < nshort; i++)
+        *(uintptr_t *)shrt[i] = shortname;
+
+    /* "entering": from here on the socket is only used by callbacks from the program. */
+    put_q(out, 0);
+    send_frame(JD_ENTER | JD_REPLY, h->seq, out->p, out->len, 0, 0);
+    depth = 0;
+    lock_count = 0;
+    __atomic_store_n(&lock_owner, 0, __ATOMIC_RELEASE);
+    sys6(SYS_futex, (long)&lock_owner, 129, 0x7fffffff, 0, 0, 0);
+    jdryad_enter_jump(img, total, (void *)new_sp, (void *)entry, (void *)jdryad_rtld_fini);
+}
+
+/* ---- request dispatch ---- */
+static void handle_request(struct hdr *h, struct in *in, struct buf *out)
+{
+    const void *extra = 0;
+    size_t extralen = 0;
+    switch (h->type) {
+    case JD_MMAP_FILE: {
+        uint64_t addr = get_q(in), len = get_q(in), prot = get_q(in), flags = get_q(in),
+                 off = get_q(in), dev = get_q(in), ino = get_q(in);
+        const char *path = get_s(in);
+        if (in->bad || !path) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0) {
+            put_q(out, (uint64_t)fd);
+            break;
+        }
+        struct stat st;
+        long r = sys2(SYS_fstat, fd, &st);
+        if (r == 0 && !(dev == (uint64_t)-1 && ino == (uint64_t)-1) &&
+            ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino))
+            r = -116; /* ESTALE: not the file Java parsed */
+        if (r == 0)
+            r = sys6(SYS_mmap, addr, len, prot, flags | MAP_PRIVATE, fd, off);
+        sys1(SYS_close, fd);
+        put_q(out, (uint64_t)r);
+        break;
+    }
+    case JD_MMAP_ANON: {
+        uint64_t addr = get_q(in), len = get_q(in), prot = get_q(in), flags = get_q(in);
+        put_q(out, in->bad ? (uint64_t)-22
+                           : (uint64_t)sys6(SYS_mmap, addr, len, prot,
+                                            flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        break;
+    }
+    case JD_MPROTECT: {
+        uint64_t addr = get_q(in), len = get_q(in), prot = get_q(in);
+        put_q(out, in->bad ? (uint64_t)-22 : (uint64_t)sys3(SYS_mprotect, addr, len, prot));
+        break;
+    }
+    case JD_MUNMAP: {
+        uint64_t addr = get_q(in), len = get_q(in);
+        put_q(out, in->bad ? (uint64_t)-22 : (uint64_t)sys2(SYS_munmap, addr, len));
+        break;
+    }
+    case JD_WRITE: {
+        uint64_t addr = get_q(in);
+        if (in->bad) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        put_q(out, (uint64_t)safe_copy(1, (void *)(in->p + in->pos), addr, in->len - in->pos));
+        break;
+    }
+    case JD_READ: {
+        uint64_t addr = get_q(in), len = get_q(in);
+        if (in->bad || len > JD_MAX_FRAME - 8) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        buf_reserve(out, 8 + len);
+        long r = safe_copy(0, out->p + 8, addr, len);
+        if (r < 0) {
+            put_q(out, (uint64_t)r);
+            break;
+        }
+        out->len = 0;
+        put_q(out, 0);
+        out->len = 8 + len;
+        break;
+    }
+    case JD_WRITE_WORDS:
+    case JD_WRITE_WORDS32: {
+        uint64_t n = get_q(in);
+        if (in->bad || n > (in->len - in->pos) / 16) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        const uint64_t *p = (const uint64_t *)(in->p + in->pos);
+        if (h->type == JD_WRITE_WORDS)
+            for (uint64_t i = 0; i < n; i++)
+                __builtin_memcpy((void *)p[2 * i], &p[2 * i + 1], 8);
+        else
+            for (uint64_t i = 0; i < n; i++)
+                __builtin_memcpy((void *)p[2 * i], &p[2 * i + 1], 4);
+        put_q(out, n);
+        break;
+    }
+    case JD_CALL: {
+        uint64_t fn = get_q(in), nargs = get_q(in), a[6] = {0};
+        for (uint64_t i = 0; i < nargs && i < 6; i++)
+            a[i] = get_q(in);
+        if (in->bad || nargs > 6 || !fn) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        typedef uint64_t (*fn6)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+        uint64_t rax = ((fn6)fn)(a[0], a[1], a[2], a[3], a[4], a[5]);
+        out->len = 0; /* nested callbacks used deeper buffers; ours is untouched but be explicit */
+        put_q(out, 0);
+        put_q(out, rax);
+        break;
+    }
+    case JD_ALLOC: {
+        uint64_t size = get_q(in), align = get_q(in);
+        if (in->bad || size > ((uint64_t)1 << 40) || (align & (align - 1)) || align > 65536) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        put_q(out, (uint64_t)jd_alloc(size ? size : 1, align));
+        break;
+    }
+    case JD_PLACE_STRINGS: {
+        uint64_t n = get_q(in);
+        if (in->bad || n > 10000000) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        char **v = jd_alloc(8 * (n + 1), 16);
+        for (uint64_t i = 0; i < n && !in->bad; i++)
+            v[i] = jd_strdup(get_s(in));
+        put_q(out, in->bad ? (uint64_t)-22 : (uint64_t)v);
+        break;
+    }
+    case JD_DLOPEN_HOST:
+        dlopen_host(in, out);
+        break;
+    case JD_DLSYM_HOST:
+        dlsym_host(in, out);
+        break;
+    case JD_R_DEBUG_UPDATE:
+        r_debug_update(in, out);
+        break;
+    case JD_OBJECT_TABLE:
+        object_table(in, out);
+        break;
+    case JD_SET_TLS_IMAGE: {
+        size_t n = in->len;
+        if (n > JD_TLS_RESERVE) {
+            put_q(out, (uint64_t)-7); /* E2BIG */
+            break;
+        }
+        jd_memcpy((void *)(jd_tp() - n), in->p, n);
+        write_protected(tls_image_addr + tls_image_size - n, in->p, n);
+        put_q(out, 0);
+        break;
+    }
+    case JD_SET_FINI:
+        set_fini(in, out);
+        break;
+    case JD_ENTER:
+        enter(h, in, out); /* returns only for a malformed request */
+        break;
+    default:
+        put_q(out, (uint64_t)-38); /* ENOSYS */
+        break;
+    }
+    send_frame(h->type | JD_REPLY, h->seq, out->p, out->len, extra, extralen);
+}
+
+/* ---- start-up ---- */
+static void hello(void)
+{
+    struct buf b = {0};
+    put_q(&b, (uint64_t)agent_pid);
+    put_q(&b, page_size);
+    put_q(&b, agent_base);
+    put_q(&b, (uint64_t)rdebug);
+    put_q(&b, (uint64_t)host_head);
+    put_q(&b, rdebug ? rdebug->r_brk : 0);
+    put_q(&b, (uint64_t)jdryad_tls_reserve);
+    put_q(&b, sizeof jdryad_tls_reserve);
+    put_q(&b, jd_tp());
+    put_q(&b, tls_image_addr);
+    put_q(&b, tls_image_size);
+    put_q(&b, JD_TLS_MODID_BASE);
+    uint64_t nh = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next)
+        nh++;
+    put_q(&b, nh);
+    for (struct link_map *l = host_head; l; l = l->l_next) {
+        put_q(&b, l->l_addr);
+        put_q(&b, (uint64_t)l->l_ld);
+        put_q(&b, (uint64_t)l);
+        put_s(&b, l->l_name ? l->l_name : "");
+    }
+    uint64_t na = 0;
+    while (orig_auxv[na].a_type != AT_NULL)
+        na++;
+    put_q(&b, na);
+    for (uint64_t i = 0; i < na; i++) {
+        put_q(&b, orig_auxv[i].a_type);
+        put_q(&b, orig_auxv[i].a_un.a_val);
+    }
+    static const struct {
+        const char *name;
+        void *addr;
+    } syms[] = {
+        {"jdryad_dlopen", (void *)jdryad_dlopen},
+        {"jdryad_dlmopen", (void *)jdryad_dlmopen},
+        {"jdryad_dlsym", (void *)jdryad_dlsym},
+        {"jdryad_dlvsym", (void *)jdryad_dlvsym},
+        {"jdryad_dlclose", (void *)jdryad_dlclose},
+        {"jdryad_dlerror", (void *)jdryad_dlerror},
+        {"jdryad_dladdr", (void *)jdryad_dladdr},
+        {"jdryad_dladdr1", (void *)jdryad_dladdr1},
+        {"jdryad_dlinfo", (void *)jdryad_dlinfo},
+        {"jdryad_dl_iterate_phdr", (void *)jdryad_dl_iterate_phdr},
+        {"jdryad__dl_find_object", (void *)jdryad__dl_find_object},
+        {"jdryad___tls_get_addr", (void *)jdryad___tls_get_addr},
+        {"jdryad_rtld_fini", (void *)jdryad_rtld_fini},
+        {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
+        {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
+        {"jdryad_dl_activity", (void *)jdryad_dl_activity},
+    };
+    put_q(&b, sizeof syms / sizeof syms[0]);
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        put_s(&b, syms[i].name);
+        put_q(&b, (uint64_t)syms[i].addr);
+    }
+    send_frame(JD_HELLO, 0, b.p, b.len, 0, 0);
+    sys2(SYS_munmap, b.p, b.cap);
+}
+
+static void find_self(void)
+{
+    agent_base = 0;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)&__ehdr_start + __ehdr_start.e_phoff);
+    for (int i = 0; i < __ehdr_start.e_phnum; i++)
+        if (ph[i].p_type == PT_PHDR)
+            agent_base = (uintptr_t)ph - ph[i].p_vaddr;
+    if (!agent_base)
+        agent_base = (uintptr_t)&__ehdr_start; /* first PT_LOAD at vaddr 0 */
+    for (int i = 0; i < __ehdr_start.e_phnum; i++) {
+        if (ph[i].p_type == PT_TLS) {
+            tls_image_addr = agent_base + ph[i].p_vaddr;
+            tls_image_size = ph[i].p_filesz;
+            if (ph[i].p_filesz != ph[i].p_memsz || ph[i].p_memsz != JD_TLS_RESERVE)
+                jd_die("the agent's TLS segment is not exactly the initialised reservation "
+                       "(another __thread variable?)", 127);
+        } else if (ph[i].p_type == PT_GNU_RELRO) {
+            relro_start = (agent_base + ph[i].p_vaddr) & ~(page_size - 1);
+            relro_end = (agent_base + ph[i].p_vaddr + ph[i].p_memsz) & ~(page_size - 1);
+        }
+    }
+    for (ElfW(Dyn) *d = _DYNAMIC; d->d_tag != DT_NULL; d++)
+        if (d->d_tag == DT_DEBUG)
+            rdebug = (struct r_debug *)d->d_un.d_ptr;
+    if (!rdebug)
+        jd_die("DT_DEBUG is not set in the agent's _DYNAMIC: cannot find glibc's r_debug", 127);
+    host_head = rdebug->r_map;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    orig_envp = envp;
+    char **e = envp;
+    while (*e)
+        e++;
+    orig_auxv = (ElfW(auxv_t) *)(e + 1);
+    for (ElfW(auxv_t) *a = orig_auxv; a->a_type != AT_NULL; a++)
+        if (a->a_type == AT_PAGESZ)
+            page_size = a->a_un.a_val;
+    agent_pid = (int)sys0(SYS_getpid);
+
+    uintptr_t tp = jd_tp();
+    if ((uintptr_t)jdryad_tls_reserve + sizeof jdryad_tls_reserve != tp) {
+        char b1[20], b2[20];
+        jd_puts2("jdryad-agent: the TLS reservation is not directly below the thread pointer: reserve=",
+                 fmt_hex(b1, (uintptr_t)jdryad_tls_reserve));
+        jd_puts2(" tp=", fmt_hex(b2, tp));
+        jd_die("", 127);
+    }
+    find_self();
+
+    /* Take our variables out of the environment (the program gets Java's exact envp anyway). */
+    const char *path = 0;
+    int ptracer = -1;
+    char **w = envp;
+    for (char **r = envp; *r; r++) {
+        if (jd_strncmp(*r, "JDRYAD_SOCKET=", 14) == 0)
+            path = *r + 14;
+        else if (jd_strncmp(*r, "JDRYAD_PID=", 11) == 0) {
+            ptracer = 0;
+            for (const char *p = *r + 11; *p >= '0' && *p <= '9'; p++)
+                ptracer = ptracer * 10 + (*p - '0');
+        }
+        if (jd_strncmp(*r, "JDRYAD_", 7) != 0)
+            *w++ = *r;
+    }
+    for (char **z = w; z < e; z++)
+        *z = 0;
+    if (!path)
+        jd_die("JDRYAD_SOCKET is not set: this program is started by jdryad, not by hand", 127);
+
+    struct sockaddr_un sa = {0};
+    sa.sun_family = AF_UNIX;
+    size_t pl = jd_strlen(path);
+    if (pl >= sizeof sa.sun_path)
+        jd_die("socket path too long", 127);
+    jd_memcpy(sa.sun_path, path, pl);
+    sock = (int)sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0 || sys3(SYS_connect, sock, &sa, sizeof sa) < 0)
+        jd_die("cannot connect to jdryad", 127);
+    sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
+
+    jd_runtime_init();
+    lock_acquire(); /* the main thread serves Java until ENTER */
+    hello();
+    serve(0);
+    return 127;
+}

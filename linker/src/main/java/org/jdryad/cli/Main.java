@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jdryad 0.1.0",
         description = "A debugging dynamic linker for x86-64 GNU/Linux.",
-        subcommands = {LddCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, LddCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -26,6 +26,8 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns the exit status (used by tests as well). */
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // Everything after PROG belongs to the program: `jdryad run ls -l` passes -l to ls.
+        cl.getSubcommands().get("run").setStopAtPositional(true);
         cl.setExecutionExceptionHandler(new ErrorHandler());
         return cl.execute(args);
     }

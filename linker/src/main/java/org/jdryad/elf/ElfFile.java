@@ -415,6 +415,37 @@ public final class ElfFile implements AutoCloseable {
         return Collections.unmodifiableList(out);
     }
 
+    /**
+     * The defined, named symbols of the static symbol table (.symtab), name to link-time value;
+     * empty when the file is stripped. Used to find the agent's own functions.
+     */
+    public java.util.Map<String, Long> staticSymbols() {
+        java.util.Map<String, Long> out = new java.util.HashMap<>();
+        List<SectionHeader> sections = sectionHeaders();
+        for (SectionHeader sh : sections) {
+            if (sh.type() != 2 /* SHT_SYMTAB */) {
+                continue;
+            }
+            if (sh.entsize() != Elf.SYM_SIZE || sh.link() < 0 || sh.link() >= sections.size()) {
+                throw view.malformed(sh.offset(), ".symtab has entry size " + sh.entsize() + " or string table link " + sh.link());
+            }
+            SectionHeader str = sections.get(sh.link());
+            view.require(sh.offset(), sh.size(), ".symtab");
+            view.require(str.offset(), str.size(), ".strtab");
+            long n = sh.size() / Elf.SYM_SIZE;
+            for (long i = 1; i < n; i++) {
+                long o = sh.offset() + i * Elf.SYM_SIZE;
+                long name = view.u32(o);
+                int shndx = view.u16(o + 6);
+                if (name == 0 || shndx == Elf.SHN_UNDEF) {
+                    continue;
+                }
+                out.putIfAbsent(view.cString(str.offset() + name, str.offset() + str.size(), "symbol name"), view.u64(o + 8));
+            }
+        }
+        return out;
+    }
+
     /** The GNU build-id from the PT_NOTE segments, as lower-case hex. */
     public Optional<String> buildId() {
         for (Note n : notes()) {

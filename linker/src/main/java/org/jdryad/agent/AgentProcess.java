@@ -1,0 +1,694 @@
+package org.jdryad.agent;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The jdryad agent running as a child process: one method per request of the agent protocol
+ * (see {@link Protocol} and {@code native/protocol.h}).
+ *
+ * <p>Threading: any thread may send requests. A reader thread receives replies and the agent's
+ * callbacks (dlopen, dlsym, ... from the program); callbacks run on callback threads, which may
+ * themselves send requests (the agent serves them while it waits for the callback's answer).
+ * After {@link #enter}, requests are served only while a callback is pending; memory can always
+ * be read through {@link #read} (process_vm_readv).
+ */
+public final class AgentProcess implements AutoCloseable {
+    private final Process process;
+    private final SocketChannel channel;
+    private final CallbackHandler handler;
+    private final AgentInfo info;
+    private final ProcessVm vm;
+    private final Object writeLock = new Object();
+    private final AtomicLong seq = new AtomicLong();
+    private final Map<Long, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+    private final ExecutorService callbacks;
+    private final Thread reader;
+    private volatile boolean entered;
+    private volatile AgentException failure;
+
+    private AgentProcess(Process process, SocketChannel channel, CallbackHandler handler, AgentInfo info) {
+        this.process = process;
+        this.channel = channel;
+        this.handler = handler;
+        this.info = info;
+        this.vm = new ProcessVm((int) info.pid());
+        this.callbacks = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "jdryad-agent-callback");
+            t.setDaemon(true);
+            return t;
+        });
+        this.reader = new Thread(this::readLoop, "jdryad-agent-reader");
+        reader.setDaemon(true);
+    }
+
+    /**
+     * Starts the agent with exactly {@code agentEnv} as its environment (plus jdryad's own
+     * variables, which the agent removes), its stdin/stdout/stderr inherited, and waits for it
+     * to connect and say HELLO.
+     */
+    public static AgentProcess start(Path agentBinary, Map<String, String> agentEnv, CallbackHandler handler,
+            Duration connectTimeout) {
+        if (!Files.isExecutable(agentBinary)) {
+            throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
+        }
+        Path dir = null;
+        Path sock = null;
+        Process process = null;
+        try {
+            dir = Files.createTempDirectory("jdryad-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            sock = dir.resolve("agent.sock");
+            try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+                server.bind(UnixDomainSocketAddress.of(sock));
+                server.configureBlocking(false);
+                ProcessBuilder pb = new ProcessBuilder(agentBinary.toString()).inheritIO();
+                pb.environment().clear();
+                if (agentEnv != null) {
+                    pb.environment().putAll(agentEnv);
+                }
+                pb.environment().put("JDRYAD_SOCKET", sock.toString());
+                pb.environment().put("JDRYAD_PID", Long.toString(ProcessHandle.current().pid()));
+                process = pb.start();
+                long deadline = System.nanoTime() + connectTimeout.toNanos();
+                SocketChannel ch;
+                while ((ch = server.accept()) == null) {
+                    if (!process.isAlive()) {
+                        throw new AgentException(describeDeath(process, "before it connected to jdryad"));
+                    }
+                    if (System.nanoTime() > deadline) {
+                        process.destroyForcibly();
+                        throw new AgentException("jdryad: the agent did not connect within "
+                                + connectTimeout.toMillis() + " ms");
+                    }
+                    Thread.sleep(2);
+                }
+                ch.configureBlocking(true);
+                byte[] hello = readHello(ch, process, deadline);
+                AgentInfo info = parseHello(hello);
+                AgentProcess ap = new AgentProcess(process, ch, handler == null ? CallbackHandler.GLIBC : handler,
+                        info);
+                ap.reader.start();
+                return ap;
+            }
+        } catch (IOException e) {
+            if (process != null) {
+                process.destroyForcibly();
+            }
+            throw new AgentException("jdryad: cannot start the agent " + agentBinary + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (process != null) {
+                process.destroyForcibly();
+            }
+            throw new AgentException("jdryad: interrupted while starting the agent", e);
+        } catch (AgentException e) {
+            if (process != null && process.isAlive()) {
+                process.destroyForcibly();
+            }
+            throw e;
+        } finally {
+            try {
+                if (sock != null) {
+                    Files.deleteIfExists(sock);
+                }
+                if (dir != null) {
+                    Files.deleteIfExists(dir);
+                }
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }
+    }
+
+    private static byte[] readHello(SocketChannel ch, Process process, long deadline) throws IOException {
+        // The HELLO comes right after connect; a watchdog turns a silent agent into an error.
+        Thread watchdog = new Thread(() -> {
+            try {
+                long ms = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+                Thread.sleep(ms);
+                ch.close();
+            } catch (InterruptedException | IOException e) {
+                // done
+            }
+        }, "jdryad-agent-hello-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        try {
+            byte[][] frame = readFrame(ch);
+            if (frame == null) {
+                throw new AgentException(describeDeath(process, "before it said hello"));
+            }
+            int type = ByteBuffer.wrap(frame[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+            if (type != Protocol.HELLO) {
+                throw new AgentException("jdryad: the agent sent message " + type + " instead of HELLO");
+            }
+            return frame[1];
+        } catch (IOException e) {
+            if (!process.isAlive()) {
+                throw new AgentException(describeDeath(process, "before it said hello"));
+            }
+            process.destroyForcibly();
+            throw new AgentException("jdryad: the agent did not say hello in time", e);
+        } finally {
+            watchdog.interrupt();
+        }
+    }
+
+    /** Reads one frame: {header, payload}, or null at end of stream. */
+    private static byte[][] readFrame(SocketChannel ch) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        if (!readFully(ch, h)) {
+            return null;
+        }
+        int len = h.getInt(0);
+        if (len < 0 || len > Protocol.MAX_FRAME) {
+            throw new IOException("frame too large");
+        }
+        ByteBuffer p = ByteBuffer.allocate(len);
+        if (!readFully(ch, p)) {
+            return null;
+        }
+        return new byte[][] {h.array(), p.array()};
+    }
+
+    private static boolean readFully(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static AgentInfo parseHello(byte[] payload) {
+        Payload.Reader r = new Payload.Reader(payload);
+        long pid = r.q(), page = r.q(), base = r.q(), rdebug = r.q(), rmap = r.q(), rbrk = r.q();
+        long resAddr = r.q(), resSize = r.q(), tp = r.q(), imgAddr = r.q(), imgSize = r.q(), modBase = r.q();
+        long nh = r.q();
+        List<HostObject> hosts = new ArrayList<>();
+        for (long i = 0; i < nh; i++) {
+            long la = r.q(), ld = r.q(), lm = r.q();
+            String name = r.s();
+            hosts.add(new HostObject(la, ld, lm, name == null ? "" : name));
+        }
+        long na = r.q();
+        Map<Long, Long> auxv = new LinkedHashMap<>();
+        for (long i = 0; i < na; i++) {
+            long t = r.q();
+            auxv.put(t, r.q());
+        }
+        long ns = r.q();
+        Map<String, Long> syms = new LinkedHashMap<>();
+        for (long i = 0; i < ns; i++) {
+            String name = r.s();
+            syms.put(name, r.q());
+        }
+        return new AgentInfo(pid, page, base, rdebug, rmap, rbrk, resAddr, resSize, tp, imgAddr, imgSize, modBase,
+                Collections.unmodifiableList(hosts), Collections.unmodifiableMap(auxv),
+                Collections.unmodifiableMap(syms));
+    }
+
+    static String describeDeath(Process p, String when) {
+        try {
+            p.waitFor(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (p.isAlive()) {
+            return "jdryad: lost the connection to the agent " + when + " (the agent is still running)";
+        }
+        int st = p.exitValue();
+        if (st > 128 && st < 128 + 65) {
+            return "jdryad: agent died with signal " + (st - 128) + signalName(st - 128) + " " + when;
+        }
+        return "jdryad: agent exited with status " + st + " " + when;
+    }
+
+    private static String signalName(int sig) {
+        switch (sig) {
+            case 4: return " (SIGILL)";
+            case 6: return " (SIGABRT)";
+            case 7: return " (SIGBUS)";
+            case 9: return " (SIGKILL)";
+            case 11: return " (SIGSEGV)";
+            case 15: return " (SIGTERM)";
+            default: return "";
+        }
+    }
+
+    // ---- reader thread and callbacks ----
+
+    private void readLoop() {
+        try {
+            for (;;) {
+                byte[][] f = readFrame(channel);
+                if (f == null) {
+                    break;
+                }
+                ByteBuffer h = ByteBuffer.wrap(f[0]).order(ByteOrder.LITTLE_ENDIAN);
+                int type = h.getInt(4);
+                long s = h.getLong(8);
+                if ((type & Protocol.REPLY) != 0) {
+                    CompletableFuture<byte[]> fut = pending.remove(s);
+                    if (fut != null) {
+                        fut.complete(f[1]);
+                    }
+                } else {
+                    callbacks.execute(() -> serveCallback(type, s, f[1]));
+                }
+            }
+        } catch (IOException e) {
+            // treated as end of stream
+        }
+        AgentException ex = new AgentException(describeDeath(process,
+                entered ? "while the program was running" : "before the program started"));
+        failure = ex;
+        for (Long k : new ArrayList<>(pending.keySet())) {
+            CompletableFuture<byte[]> fut = pending.remove(k);
+            if (fut != null) {
+                fut.completeExceptionally(ex);
+            }
+        }
+    }
+
+    private void serveCallback(int type, long s, byte[] payload) {
+        CallbackReply reply;
+        try {
+            Payload.Reader r = new Payload.Reader(payload);
+            switch (type) {
+                case Protocol.CB_DLOPEN: {
+                    long flags = r.q(), caller = r.q();
+                    reply = handler.dlopen(r.s(), (int) flags, caller);
+                    break;
+                }
+                case Protocol.CB_DLSYM: {
+                    long handle = r.q(), caller = r.q();
+                    String name = r.s();
+                    reply = handler.dlsym(handle, name, r.s(), caller);
+                    break;
+                }
+                case Protocol.CB_DLCLOSE: {
+                    long handle = r.q();
+                    reply = handler.dlclose(handle, r.q());
+                    break;
+                }
+                case Protocol.CB_DLADDR:
+                    reply = handler.dladdr(r.q());
+                    break;
+                case Protocol.CB_DLINFO: {
+                    long handle = r.q();
+                    reply = handler.dlinfo(handle, (int) r.q());
+                    break;
+                }
+                default:
+                    reply = CallbackReply.error("jdryad: unknown callback " + type);
+            }
+            if (reply == null) {
+                reply = CallbackReply.error("jdryad: no answer for callback " + type);
+            }
+        } catch (RuntimeException e) {
+            reply = CallbackReply.error(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+        Payload.Writer w = new Payload.Writer().q(reply.status()).q(reply.v0()).q(reply.v1()).q(reply.v2())
+                .q(reply.v3()).s(reply.s0()).s(reply.s1());
+        try {
+            sendFrame(type | Protocol.REPLY, s, w);
+        } catch (AgentException e) {
+            // the reader reports the agent's death
+        }
+    }
+
+    // ---- requests ----
+
+    private void sendFrame(int type, long s, Payload.Writer w) {
+        ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        h.putInt(w.length()).putInt(type).putLong(s).flip();
+        ByteBuffer p = ByteBuffer.wrap(w.array(), 0, w.length());
+        synchronized (writeLock) {
+            try {
+                while (h.hasRemaining() || p.hasRemaining()) {
+                    channel.write(new ByteBuffer[] {h, p});
+                }
+            } catch (IOException e) {
+                AgentException f = failure;
+                throw f != null ? f : new AgentException(describeDeath(process,
+                        entered ? "while the program was running" : "before the program started"), e);
+            }
+        }
+    }
+
+    private Payload.Reader request(int type, Payload.Writer w) {
+        AgentException f = failure;
+        if (f != null) {
+            throw f;
+        }
+        long s = seq.incrementAndGet();
+        CompletableFuture<byte[]> fut = new CompletableFuture<>();
+        pending.put(s, fut);
+        if (failure != null) { // the reader may have finished between the check and put
+            pending.remove(s);
+            throw failure;
+        }
+        sendFrame(type, s, w);
+        try {
+            return new Payload.Reader(fut.get());
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof AgentException ? (AgentException) e.getCause()
+                    : new AgentException("jdryad: agent request failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("jdryad: interrupted while waiting for the agent", e);
+        }
+    }
+
+    private static long check(long status, String what) {
+        if (status < 0) {
+            int errno = (int) -status;
+            throw new AgentException("jdryad: " + what + ": " + AgentException.errnoName(errno), errno, null);
+        }
+        return status;
+    }
+
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
+    public AgentInfo info() {
+        return info;
+    }
+
+    public long pid() {
+        return info.pid();
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    /**
+     * Maps {@code path} privately at {@code address} (mmap flags: {@link Protocol#MAP_FIXED} or
+     * {@link Protocol#MAP_FIXED_NOREPLACE}, or 0 for a hint). The agent refuses (ESTALE) when the
+     * file's device and inode are not {@code dev}/{@code ino} (-1/-1: no check).
+     */
+    public long mmapFile(long address, long length, int prot, int flags, long offset, Path path, long dev, long ino) {
+        Payload.Writer w = new Payload.Writer().q(address).q(length).q(prot).q(flags).q(offset).q(dev).q(ino)
+                .s(path.toString());
+        return check(request(Protocol.MMAP_FILE, w).q(), "cannot map " + path + " at " + hex(address));
+    }
+
+    /** As above, checking the identity the file has now. */
+    public long mmapFile(long address, long length, int prot, int flags, long offset, Path path) {
+        long dev, ino;
+        try {
+            dev = ((Number) Files.getAttribute(path, "unix:dev")).longValue();
+            ino = ((Number) Files.getAttribute(path, "unix:ino")).longValue();
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new AgentException("jdryad: cannot stat " + path + ": " + e.getMessage(), e);
+        }
+        return mmapFile(address, length, prot, flags, offset, path, dev, ino);
+    }
+
+    public long mmapAnon(long address, long length, int prot, int flags) {
+        Payload.Writer w = new Payload.Writer().q(address).q(length).q(prot).q(flags);
+        return check(request(Protocol.MMAP_ANON, w).q(), "cannot map " + length + " bytes at " + hex(address));
+    }
+
+    public void mprotect(long address, long length, int prot) {
+        check(request(Protocol.MPROTECT, new Payload.Writer().q(address).q(length).q(prot)).q(),
+                "mprotect " + hex(address) + "+" + hex(length));
+    }
+
+    public void munmap(long address, long length) {
+        check(request(Protocol.MUNMAP, new Payload.Writer().q(address).q(length)).q(),
+                "munmap " + hex(address) + "+" + hex(length));
+    }
+
+    /** Writes memory: process_vm_writev when the kernel allows it, the socket otherwise. */
+    public void write(long address, byte[] data) {
+        write(address, data, 0, data.length);
+    }
+
+    public void write(long address, byte[] data, int off, int len) {
+        if (vm.write(address, data, off, len)) {
+            return;
+        }
+        writeViaSocket(address, data, off, len);
+    }
+
+    /** Writes through the agent (works on any writable page; -EFAULT is an exception, not a crash). */
+    public void writeViaSocket(long address, byte[] data, int off, int len) {
+        final int chunk = 16 << 20;
+        for (int done = 0; done < len; done += chunk) {
+            int n = Math.min(chunk, len - done);
+            Payload.Writer w = new Payload.Writer().q(address + done).bytes(data, off + done, n);
+            check(request(Protocol.WRITE, w).q(), "cannot write " + n + " bytes at " + hex(address + done));
+        }
+    }
+
+    /** Reads memory: process_vm_readv when the kernel allows it, the socket otherwise. */
+    public byte[] read(long address, int length) {
+        byte[] b = vm.read(address, length);
+        return b != null ? b : readViaSocket(address, length);
+    }
+
+    public byte[] readViaSocket(long address, int length) {
+        Payload.Reader r = request(Protocol.READ, new Payload.Writer().q(address).q(length));
+        check(r.q(), "cannot read " + length + " bytes at " + hex(address));
+        return r.rest();
+    }
+
+    public long readLong(long address) {
+        return ByteBuffer.wrap(read(address, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    }
+
+    /** Applies {@code *(uint64_t *)addrs[i] = values[i]} natively, in bulk. */
+    public void writeWords(long[] addrs, long[] values) {
+        writeWords(Protocol.WRITE_WORDS, addrs, values);
+    }
+
+    /** Applies {@code *(uint32_t *)addrs[i] = (uint32_t) values[i]} natively, in bulk. */
+    public void writeWords32(long[] addrs, long[] values) {
+        writeWords(Protocol.WRITE_WORDS32, addrs, values);
+    }
+
+    private void writeWords(int type, long[] addrs, long[] values) {
+        if (addrs.length != values.length) {
+            throw new IllegalArgumentException("addrs and values differ in length");
+        }
+        final int batch = 1 << 22; // 64 MiB frames
+        for (int start = 0; start < addrs.length; start += batch) {
+            int n = Math.min(batch, addrs.length - start);
+            Payload.Writer w = new Payload.Writer().q(n);
+            for (int i = start; i < start + n; i++) {
+                w.q(addrs[i]).q(values[i]);
+            }
+            check(request(type, w).q(), "bulk write of " + n + " words");
+        }
+    }
+
+    /** Calls {@code fn(args...)} (at most 6 integer arguments) in the agent; returns %rax. */
+    public long call(long fn, long... args) {
+        if (args.length > 6) {
+            throw new IllegalArgumentException("at most 6 arguments");
+        }
+        Payload.Writer w = new Payload.Writer().q(fn).q(args.length);
+        for (long a : args) {
+            w.q(a);
+        }
+        Payload.Reader r = request(Protocol.CALL, w);
+        check(r.q(), "call " + hex(fn));
+        return r.q();
+    }
+
+    /** Zeroed read-write memory owned by the agent (never freed). */
+    public long alloc(long size, long align) {
+        return check(request(Protocol.ALLOC, new Payload.Writer().q(size).q(align)).q(), "alloc " + size);
+    }
+
+    /** Copies strings into agent memory; returns the address of a NULL-terminated char *[]. */
+    public long placeStrings(List<String> strings) {
+        Payload.Writer w = new Payload.Writer().q(strings.size());
+        for (String s : strings) {
+            w.s(s);
+        }
+        return check(request(Protocol.PLACE_STRINGS, w).q(), "place strings");
+    }
+
+    /** Loads a host object with glibc's real dlopen (RTLD_NOW | RTLD_GLOBAL by default). */
+    public HostLibrary dlopenHost(String nameOrPath) {
+        return dlopenHost(nameOrPath, Protocol.RTLD_NOW | Protocol.RTLD_GLOBAL);
+    }
+
+    public HostLibrary dlopenHost(String nameOrPath, int flags) {
+        Payload.Reader r = request(Protocol.DLOPEN_HOST, new Payload.Writer().q(flags).s(nameOrPath));
+        long st = r.q();
+        if (st < 0) {
+            String msg = st == -1 ? r.s() : AgentException.errnoName((int) -st);
+            throw new AgentException("jdryad: cannot load host object " + nameOrPath + ": " + msg);
+        }
+        long handle = r.q(), la = r.q(), ld = r.q(), modid = r.q(), off = r.q();
+        return new HostLibrary(handle, la, ld, modid, off, r.s());
+    }
+
+    /** TLS and link-map facts about an already loaded host object (dlopen with RTLD_NOLOAD). */
+    public HostLibrary hostLibrary(String soname) {
+        return dlopenHost(soname, Protocol.RTLD_LAZY | Protocol.RTLD_NOLOAD);
+    }
+
+    /** glibc's dlsym/dlvsym (version null: dlsym) in the agent. */
+    public long dlsymHost(long handle, String name, String version) {
+        Payload.Reader r = request(Protocol.DLSYM_HOST, new Payload.Writer().q(handle).s(name).s(version));
+        long st = r.q();
+        if (st < 0) {
+            String msg = st == -1 ? r.s() : AgentException.errnoName((int) -st);
+            throw new AgentException("jdryad: " + msg);
+        }
+        return r.q();
+    }
+
+    /**
+     * Announces a link-map change to debuggers (DESIGN.md mechanism 1): {@code entries} is the
+     * complete new list of jdryad objects in load order, {@code changed} names the objects added
+     * or removed (for the jdryad_dl_activity hook).
+     */
+    public RDebugResult rDebugUpdate(int kind, List<RDebugEntry> entries, List<String> changed) {
+        Payload.Writer w = new Payload.Writer().q(kind).q(entries.size());
+        for (RDebugEntry e : entries) {
+            w.q(e.id()).q(e.lAddr()).q(e.lLd()).s(e.name());
+        }
+        w.q(changed.size());
+        for (String s : changed) {
+            w.s(s);
+        }
+        Payload.Reader r = request(Protocol.R_DEBUG_UPDATE, w);
+        check(r.q(), "r_debug update");
+        long head = r.q();
+        long n = r.q();
+        long[] nodes = new long[(int) n];
+        for (int i = 0; i < n; i++) {
+            nodes[i] = r.q();
+        }
+        return new RDebugResult(head, nodes);
+    }
+
+    /** Replaces the agent's table of jdryad objects (dl_iterate_phdr, _dl_find_object, TLS). */
+    public void setObjectTable(List<ObjectTableEntry> objects) {
+        Payload.Writer w = new Payload.Writer().q(objects.size());
+        for (ObjectTableEntry o : objects) {
+            w.q(o.linkMap()).q(o.base()).q(o.phdr()).q(o.phnum()).q(o.mapStart()).q(o.mapEnd()).q(o.ehFrameHdr())
+                    .q(o.tlsModid()).q(o.tlsOffset()).s(o.name());
+        }
+        check(request(Protocol.OBJECT_TABLE, w).q(), "object table");
+    }
+
+    /**
+     * Installs the composed static TLS image: the bytes just below the thread pointer in the
+     * serving (main) thread, and the end of module 1's init image for threads created later.
+     */
+    public void setTlsImage(byte[] image) {
+        check(request(Protocol.SET_TLS_IMAGE, new Payload.Writer().bytes(image, 0, image.length)).q(),
+                "TLS image of " + image.length + " bytes (reservation is " + info.tlsReserveSize() + ")");
+    }
+
+    /** What the finaliser runs at exit, in order. */
+    public void setFini(List<FiniEntry> entries) {
+        Payload.Writer w = new Payload.Writer().q(entries.size());
+        for (FiniEntry e : entries) {
+            w.q(e.kind()).q(e.address()).q(e.count());
+        }
+        check(request(Protocol.SET_FINI, w).q(), "fini list");
+    }
+
+    /**
+     * Enters the program at {@code entry} with a fresh initial stack; returns once the agent has
+     * said it is entering. {@code auxvOverrides} (AT_PHDR, AT_PHNUM, AT_ENTRY, AT_BASE...) patch
+     * both the new and the original auxv; {@code execfn} (or null) becomes AT_EXECFN.
+     * {@code prognameFull}/{@code prognameShort} are addresses of {@code char *} variables set to
+     * argv[0] and its basename (empty: libc's program_invocation_name/_short_name).
+     */
+    public void enter(long entry, List<String> argv, List<String> envp, Map<Long, Long> auxvOverrides, String execfn,
+            long[] prognameFull, long[] prognameShort) {
+        Payload.Writer w = new Payload.Writer().q(entry).q(argv.size());
+        for (String s : argv) {
+            w.s(s);
+        }
+        w.q(envp.size());
+        for (String s : envp) {
+            w.s(s);
+        }
+        w.q(auxvOverrides.size());
+        for (Map.Entry<Long, Long> e : auxvOverrides.entrySet()) {
+            w.q(e.getKey()).q(e.getValue());
+        }
+        w.s(execfn);
+        w.q(prognameFull.length);
+        for (long a : prognameFull) {
+            w.q(a);
+        }
+        w.q(prognameShort.length);
+        for (long a : prognameShort) {
+            w.q(a);
+        }
+        entered = true;
+        check(request(Protocol.ENTER, w).q(), "enter the program at " + hex(entry));
+    }
+
+    /** Waits for the process to end; returns its status as a shell reports it (128+N for signal N). */
+    public int waitForExit() {
+        try {
+            return process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("jdryad: interrupted while waiting for the program", e);
+        }
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Closes the connection only (the agent then exits with status 127); for tests. */
+    void disconnect() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
+    /** Kills the process if it still runs and releases the connection. */
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+        }
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        callbacks.shutdownNow();
+    }
+}

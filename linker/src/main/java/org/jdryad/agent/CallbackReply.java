@@ -1,0 +1,33 @@
+package org.jdryad.agent;
+
+/**
+ * The answer to a callback from the program (dlopen, dlsym, ...). Wire form:
+ * {@code q status, q v0..v3, s s0, s s1}.
+ */
+public record CallbackReply(long status, long v0, long v1, long v2, long v3, String s0, String s1) {
+
+    /** Answered: {@code value} is the handle (dlopen), address (dlsym), or dlinfo value. */
+    public static CallbackReply ok(long value) {
+        return new CallbackReply(Protocol.CB_OK, value, 0, 0, 0, null, null);
+    }
+
+    /** dlinfo(RTLD_DI_ORIGIN) answer. */
+    public static CallbackReply okString(String s) {
+        return new CallbackReply(Protocol.CB_OK, 0, 0, 0, 0, s, null);
+    }
+
+    /** Let glibc's real function answer, using {@code glibcHandle} (RTLD_DEFAULT = 0, RTLD_NEXT = -1). */
+    public static CallbackReply askGlibc(long glibcHandle) {
+        return new CallbackReply(Protocol.CB_ASK_GLIBC, glibcHandle, 0, 0, 0, null, null);
+    }
+
+    /** Fails; {@code message} is what the program's dlerror() returns. */
+    public static CallbackReply error(String message) {
+        return new CallbackReply(Protocol.CB_ERROR, 0, 0, 0, 0, message, null);
+    }
+
+    /** dladdr/dladdr1 found the address in a jdryad object. */
+    public static CallbackReply dladdr(String fname, long fbase, String sname, long saddr, long linkMap, long symbol) {
+        return new CallbackReply(Protocol.CB_OK, fbase, saddr, linkMap, symbol, fname, sname);
+    }
+}

@@ -1,0 +1,105 @@
+package org.jdryad.link;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.jdryad.debug.BindingHistory;
+import org.jdryad.elf.DynamicSection;
+import org.jdryad.elf.Elf;
+import org.jdryad.elf.RelocationTable;
+import org.jdryad.elf.Symbol;
+import org.jdryad.link.SymbolLookup.Definition;
+import org.jdryad.link.SymbolLookup.Request;
+import org.jdryad.link.SymbolLookup.TypeClass;
+import org.jdryad.link.SymbolLookup.VersionRequirement;
+
+/**
+ * Re-binds host objects' GOT slots where a jdryad object interposes (DESIGN.md, mechanism 4).
+ *
+ * <p>The system loader relocated libc before the program existed, so libc's GOT points at libc's
+ * own {@code optind}, {@code stdout}, {@code malloc}... Under glibc the program's copy (or its
+ * own definition) wins everywhere, libc's {@code getopt} included. So every GLOB_DAT, JUMP_SLOT
+ * and 64 slot of every host object is looked up again in the global scope; where the definition
+ * is now a jdryad object, the slot is patched (RELRO pages are unprotected for the write).
+ */
+final class HostRebinder {
+    private HostRebinder() {
+    }
+
+    /** A patch to one host slot. */
+    record Patch(LoadedObject host, long site, long value, String symbol, Definition definition) {
+    }
+
+    static List<Patch> plan(List<LoadedObject> hosts, List<LoadedObject> scope, SymbolLookup lookup) {
+        List<Patch> patches = new ArrayList<>();
+        for (LoadedObject host : hosts) {
+            if (host.dynamic().isEmpty()) {
+                continue;
+            }
+            DynamicSection d = host.dynamic().get();
+            collect(host, d, d.rela(), scope, lookup, patches);
+            collect(host, d, d.pltRela(), scope, lookup, patches);
+        }
+        return patches;
+    }
+
+    private static void collect(LoadedObject host, DynamicSection d, RelocationTable table, List<LoadedObject> scope,
+                                SymbolLookup lookup, List<Patch> out) {
+        for (long i = 0; i < table.count(); i++) {
+            int type = table.type(i);
+            int symIndex = table.symbolIndex(i);
+            if (symIndex == 0 || (type != Elf.R_X86_64_GLOB_DAT && type != Elf.R_X86_64_JUMP_SLOT && type != Elf.R_X86_64_64)) {
+                continue;
+            }
+            Symbol ref = d.symbols().get(symIndex);
+            if (ref.bind() == Elf.STB_LOCAL || ref.visibility() == Elf.STV_PROTECTED) {
+                continue;
+            }
+            VersionRequirement version = Relocator.versionRequirement(d.versions(), symIndex);
+            TypeClass tc = type == Elf.R_X86_64_JUMP_SLOT ? TypeClass.PLT : TypeClass.NORMAL;
+            Definition def = lookup.lookup(Request.of(ref.name(), version, host, tc), scope).definition().orElse(null);
+            if (def == null || def.object().isHost()) {
+                continue;
+            }
+            long add = type == Elf.R_X86_64_64 ? table.addend(i) : 0;
+            out.add(new Patch(host, host.base() + table.offset(i), def.address() + add, ref.name(), def));
+        }
+    }
+
+    /** Writes the patches, unprotecting each page for the write and restoring it afterwards. */
+    static void apply(List<Patch> patches, TargetMemory memory, BindingHistory history) {
+        long page = memory.pageSize();
+        for (Patch p : patches) {
+            long pg = p.site() & -page;
+            int prot = protectionAt(p.host(), p.site() - p.host().base(), page);
+            if ((prot & TargetMemory.PROT_WRITE) == 0) {
+                memory.protect(pg, page, prot | TargetMemory.PROT_WRITE);
+            }
+            memory.writeWords(new long[] {p.site()}, new long[] {p.value()}, 1);
+            if ((prot & TargetMemory.PROT_WRITE) == 0) {
+                memory.protect(pg, page, prot);
+            }
+            if (history != null) {
+                history.add("host-rebind", p.host().name(), p.site(), "GOT", p.symbol(), p.definition().version(),
+                        p.definition().object().name(), p.value(), 0, "");
+            }
+        }
+    }
+
+    /** The protection glibc left on the page holding link-time address {@code vaddr}. */
+    private static int protectionAt(LoadedObject obj, long vaddr, long page) {
+        var relro = obj.elf().relro();
+        if (relro.isPresent()) {
+            long s = relro.get().vaddr() & -page;
+            long e = (relro.get().vaddr() + relro.get().memsz()) & -page;
+            if (vaddr >= s && vaddr < e) {
+                return TargetMemory.PROT_READ;
+            }
+        }
+        for (var ph : obj.elf().loadSegments()) {
+            if (ph.containsAddress(vaddr)) {
+                return SegmentMapper.prot(ph);
+            }
+        }
+        return TargetMemory.PROT_READ | TargetMemory.PROT_WRITE;
+    }
+}

@@ -1,0 +1,33 @@
+package org.jdryad.link;
+
+import java.util.List;
+import java.util.OptionalLong;
+import org.jdryad.debug.BindingHistory;
+import org.jdryad.link.SymbolLookup.Definition;
+
+/** What relocation needs from the link session. */
+interface LinkContext {
+    TargetMemory memory();
+
+    SymbolLookup lookup();
+
+    /** The lookup scope for references from {@code obj}. */
+    List<LoadedObject> scopeFor(LoadedObject obj);
+
+    /** The agent's replacement when the definition is one jdryad interposes (dlopen, __tls_get_addr...). */
+    OptionalLong interposedAddress(Definition def);
+
+    default boolean isInterposed(Definition def) {
+        return interposedAddress(def).isPresent();
+    }
+
+    /** The address of the agent's TLS descriptor function for static TLS. */
+    long tlsDescReturn();
+
+    RelocationStats stats();
+
+    BindingHistory history();
+
+    /** A non-fatal diagnostic, printed as glibc prints it. */
+    void warn(String message);
+}

@@ -1,0 +1,189 @@
+package org.jdryad.link;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.function.Consumer;
+import org.jdryad.debug.BindingHistory;
+import org.jdryad.link.SymbolLookup.Definition;
+
+/**
+ * One namespace being linked: the objects in load order (which is also the global lookup scope),
+ * and the steps that turn files into a runnable image: map, lay out static TLS, relocate,
+ * protect, re-bind host objects. It plans over {@link TargetMemory} and knows nothing of processes.
+ */
+public final class LinkSession implements LinkContext {
+    private final TargetMemory memory;
+    private final Map<String, Long> interposers;
+    private final long tlsDescReturn;
+    private final StaticTlsLayout tls;
+    private final BindingHistory history;
+    private final Consumer<String> warnings;
+    private final SymbolLookup lookup = new SymbolLookup();
+    private final RelocationStats stats = new RelocationStats();
+    private final boolean bindNow;
+    private List<LoadedObject> objects = List.of();
+    private final java.util.Set<LoadedObject> textWritable = new java.util.HashSet<>();
+
+    /**
+     * @param interposers symbol names whose host definitions are replaced by agent functions
+     *     (dlopen, dlsym, __tls_get_addr, ...), name to agent address
+     * @param tlsDescReturn the agent's static-TLS descriptor function
+     */
+    public LinkSession(TargetMemory memory, Map<String, Long> interposers, long tlsDescReturn, long tlsReservationSize,
+                       long tlsModuleIdBase, BindingHistory history, Consumer<String> warnings, boolean bindNow) {
+        this.memory = memory;
+        this.interposers = interposers;
+        this.tlsDescReturn = tlsDescReturn;
+        this.tls = new StaticTlsLayout(tlsReservationSize, tlsModuleIdBase);
+        this.history = history;
+        this.warnings = warnings;
+        this.bindNow = bindNow;
+    }
+
+    /** Sets the objects in load order: executable, preloads, then dependencies breadth-first. */
+    public void setObjects(List<LoadedObject> loadOrder) {
+        this.objects = Collections.unmodifiableList(new ArrayList<>(loadOrder));
+    }
+
+    public List<LoadedObject> objects() {
+        return objects;
+    }
+
+    public List<LoadedObject> jdryadObjects() {
+        List<LoadedObject> out = new ArrayList<>();
+        for (LoadedObject o : objects) {
+            if (!o.isHost()) {
+                out.add(o);
+            }
+        }
+        return out;
+    }
+
+    public List<LoadedObject> hostObjects() {
+        List<LoadedObject> out = new ArrayList<>();
+        for (LoadedObject o : objects) {
+            if (o.isHost()) {
+                out.add(o);
+            }
+        }
+        return out;
+    }
+
+    /** Maps every jdryad object and places its static TLS. */
+    public void mapAll() {
+        long t0 = System.nanoTime();
+        SegmentMapper mapper = new SegmentMapper(memory);
+        for (LoadedObject o : jdryadObjects()) {
+            boolean textrel = o.dynamic().map(d -> d.has(org.jdryad.elf.Elf.DT_TEXTREL)
+                    || (d.flags() & org.jdryad.elf.Elf.DF_TEXTREL) != 0).orElse(false);
+            if (textrel) {
+                textWritable.add(o);
+            }
+            mapper.map(o, textrel);
+        }
+        tls.assign(objects);
+        stats.phase("map", System.nanoTime() - t0);
+    }
+
+    /**
+     * Relocates the jdryad objects. As in glibc, in reverse load order: dependencies before the
+     * objects that use them, the executable last, because copy relocations copy data that must
+     * already be relocated.
+     */
+    public void relocateAll() {
+        long t0 = System.nanoTime();
+        List<LoadedObject> order = new ArrayList<>(jdryadObjects());
+        Collections.reverse(order);
+        new Relocator(this).relocateAll(order);
+        stats.phase("relocate", System.nanoTime() - t0);
+    }
+
+    /** Re-binds host objects' GOT slots where jdryad objects interpose. */
+    public int rebindHosts() {
+        long t0 = System.nanoTime();
+        List<HostRebinder.Patch> patches = HostRebinder.plan(hostObjects(), objects, lookup);
+        HostRebinder.apply(patches, memory, history);
+        stats.phase("re-bind host objects", System.nanoTime() - t0);
+        return patches.size();
+    }
+
+    /** The composed static TLS image (see {@link StaticTlsLayout#composeImage}). */
+    public byte[] tlsImage() {
+        return tls.composeImage(objects, memory);
+    }
+
+    public long tlsBytesUsed() {
+        return tls.used();
+    }
+
+    /** Final protections: segment flags where text was made writable, RELRO read-only. */
+    public void protectAll() {
+        SegmentMapper mapper = new SegmentMapper(memory);
+        for (LoadedObject o : jdryadObjects()) {
+            mapper.protectFinal(o, textWritable.contains(o));
+        }
+    }
+
+    /** Initialisers' order (dependencies first, executable last). Finalisers run in reverse. */
+    public List<LoadedObject> initOrder() {
+        return InitOrder.compute(objects);
+    }
+
+    /** Looks a name up in the global scope, unversioned (as dlsym(RTLD_DEFAULT) does). */
+    public Optional<Definition> lookupGlobal(String name) {
+        return lookup.lookup(new SymbolLookup.Request(name, null, null, SymbolLookup.TypeClass.NORMAL, true), objects)
+                .definition();
+    }
+
+    public boolean bindNow() {
+        return bindNow;
+    }
+
+    @Override
+    public TargetMemory memory() {
+        return memory;
+    }
+
+    @Override
+    public SymbolLookup lookup() {
+        return lookup;
+    }
+
+    @Override
+    public List<LoadedObject> scopeFor(LoadedObject obj) {
+        return objects;
+    }
+
+    @Override
+    public OptionalLong interposedAddress(Definition def) {
+        if (!def.object().isHost()) {
+            return OptionalLong.empty();
+        }
+        Long a = interposers.get(def.symbol().name());
+        return a == null ? OptionalLong.empty() : OptionalLong.of(a);
+    }
+
+    @Override
+    public long tlsDescReturn() {
+        return tlsDescReturn;
+    }
+
+    @Override
+    public RelocationStats stats() {
+        return stats;
+    }
+
+    @Override
+    public BindingHistory history() {
+        return history;
+    }
+
+    @Override
+    public void warn(String message) {
+        warnings.accept(message);
+    }
+}

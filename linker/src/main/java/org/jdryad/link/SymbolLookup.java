@@ -1,0 +1,215 @@
+package org.jdryad.link;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jdryad.elf.DynamicSection;
+import org.jdryad.elf.Elf;
+import org.jdryad.elf.Symbol;
+import org.jdryad.elf.SymbolVersions;
+
+/**
+ * Symbol lookup with glibc's rules (elf/dl-lookup.c): objects are searched in scope order; in
+ * each, candidates come from the GNU hash table (Bloom filter first) or the SysV hash table; a
+ * candidate must have a value (or be TLS), an allowed type, global/weak/unique binding, and a
+ * matching version. An unversioned reference accepts version indexes 0-2 and, failing those,
+ * the one non-hidden versioned definition if there is exactly one. The first object that
+ * defines the symbol wins (weak definitions are not second-class, as glibc without
+ * LD_DYNAMIC_WEAK). STB_GNU_UNIQUE definitions are unique process-wide.
+ */
+public final class SymbolLookup {
+
+    /** The relocation class of a lookup, which changes which definitions qualify. */
+    public enum TypeClass {
+        /** Ordinary data or function reference. */
+        NORMAL,
+        /** A PLT (jump slot) reference: undefined symbols with a canonical PLT address do not qualify. */
+        PLT,
+        /** A copy relocation: the executable itself is skipped. */
+        COPY
+    }
+
+    /** A version requirement: name, and the file it is required from (null for dlvsym-style requests). */
+    public record VersionRequirement(String name, String file, boolean hidden) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /** What a lookup asks for. */
+    public record Request(String name, VersionRequirement version, LoadedObject requester, TypeClass typeClass,
+                          boolean returnNewest) {
+        public static Request of(String name, VersionRequirement version, LoadedObject requester, TypeClass typeClass) {
+            return new Request(name, version, requester, typeClass, false);
+        }
+    }
+
+    /** A definition found by a lookup. */
+    public record Definition(LoadedObject object, Symbol symbol, String version) {
+        /** The run-time address (for TLS symbols: the offset within the module's block). */
+        public long address() {
+            if (symbol.isTls()) {
+                return symbol.value();
+            }
+            return symbol.isAbsolute() ? symbol.value() : object.base() + symbol.value();
+        }
+
+        @Override
+        public String toString() {
+            return symbol.name() + (version == null ? "" : "@" + version) + " in " + object.name();
+        }
+    }
+
+    /** An object that had a symbol of the name but was passed over, and why. */
+    public record PassedOver(LoadedObject object, String reason) {
+    }
+
+    /** The outcome of a lookup: the definition (if any), the objects searched, the candidates passed over. */
+    public record Result(Optional<Definition> definition, int objectsSearched, List<PassedOver> passedOver) {
+    }
+
+    private final Map<String, Definition> uniqueDefinitions = new HashMap<>();
+    private long lookups;
+    private long objectsProbed;
+
+    public long lookupCount() {
+        return lookups;
+    }
+
+    public long objectsProbed() {
+        return objectsProbed;
+    }
+
+    /** Looks the request up in {@code scope} (objects in search order). */
+    public Result lookup(Request req, List<LoadedObject> scope) {
+        lookups++;
+        List<PassedOver> passed = new ArrayList<>(0);
+        int searched = 0;
+        for (LoadedObject obj : scope) {
+            if (req.typeClass() == TypeClass.COPY && obj == req.requester()) {
+                continue; // a copy relocation copies from the definition *behind* the executable
+            }
+            searched++;
+            objectsProbed++;
+            Definition d = lookupIn(obj, req, passed);
+            if (d != null) {
+                if (d.symbol().bind() == Elf.STB_GNU_UNIQUE) {
+                    Definition first = uniqueDefinitions.putIfAbsent(key(d), d);
+                    if (first != null) {
+                        d = first;
+                    }
+                }
+                return new Result(Optional.of(d), searched, passed);
+            }
+        }
+        return new Result(Optional.empty(), searched, passed);
+    }
+
+    private static String key(Definition d) {
+        return d.symbol().name() + "@" + d.version();
+    }
+
+    /** Looks for the symbol in one object only. */
+    public Definition lookupIn(LoadedObject obj, Request req, List<PassedOver> passed) {
+        Optional<DynamicSection> dyn = obj.dynamic();
+        if (dyn.isEmpty()) {
+            return null;
+        }
+        DynamicSection d = dyn.get();
+        SymbolVersions versions = d.versions();
+        Candidate found = new Candidate();
+        d.symbols().forEachNamed(req.name(), idx -> {
+            Symbol sym = d.symbols().get(idx);
+            String reject = rejectReason(sym, req);
+            if (reject != null) {
+                if (passed != null && !sym.isUndefined()) {
+                    passed.add(new PassedOver(obj, reject));
+                }
+                return true;
+            }
+            int raw = versions.versym(idx);
+            int ndx = raw & Elf.VERSYM_VERSION;
+            boolean hidden = (raw & Elf.VERSYM_HIDDEN) != 0;
+            String symVersion = versions.versionOf(idx).map(SymbolVersions.Version::name).orElse(null);
+            if (req.version() != null) {
+                if (!versions.hasVersymTable()) {
+                    found.exact = sym; // unversioned object: accepted
+                    return false;
+                }
+                boolean sameVersion = req.version().name().equals(symVersion);
+                if (!sameVersion && (req.version().hidden() || ndx > Elf.VER_NDX_GLOBAL || hidden)) {
+                    if (passed != null) {
+                        passed.add(new PassedOver(obj, "has " + req.name() + (symVersion == null ? "" : "@" + symVersion)
+                                + ", not version " + req.version().name()));
+                    }
+                    return true;
+                }
+                found.exact = sym;
+                found.exactVersion = symVersion;
+                return false;
+            }
+            // Unversioned reference.
+            if (versions.hasVersymTable() && ndx >= (req.returnNewest() ? 2 : 3)) {
+                if (!hidden && found.versionedCount++ == 0) {
+                    found.versioned = sym;
+                    found.versionedVersion = symVersion;
+                }
+                return true;
+            }
+            found.exact = sym;
+            found.exactVersion = symVersion;
+            return false;
+        });
+        if (found.exact != null) {
+            return new Definition(obj, found.exact, found.exactVersion);
+        }
+        if (found.versionedCount == 1) {
+            return new Definition(obj, found.versioned, found.versionedVersion);
+        }
+        return null;
+    }
+
+    private static final class Candidate {
+        Symbol exact;
+        String exactVersion;
+        Symbol versioned;
+        String versionedVersion;
+        int versionedCount;
+    }
+
+    /** Why a same-named symbol cannot be the definition, or null when it can. */
+    private static String rejectReason(Symbol sym, Request req) {
+        int type = sym.type();
+        if (sym.value() == 0 && type != Elf.STT_TLS) {
+            return "undefined";
+        }
+        if (sym.isUndefined() && req.typeClass() == TypeClass.PLT) {
+            return "only a PLT entry (undefined)";
+        }
+        if (sym.isUndefined() && req.typeClass() == TypeClass.COPY) {
+            return "undefined";
+        }
+        switch (type) {
+            case Elf.STT_NOTYPE:
+            case Elf.STT_OBJECT:
+            case Elf.STT_FUNC:
+            case Elf.STT_COMMON:
+            case Elf.STT_TLS:
+            case Elf.STT_GNU_IFUNC:
+                break;
+            default:
+                return "symbol type " + type + " is not linkable";
+        }
+        switch (sym.bind()) {
+            case Elf.STB_GLOBAL:
+            case Elf.STB_WEAK:
+            case Elf.STB_GNU_UNIQUE:
+                return null;
+            default:
+                return "local binding";
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package org.jdryad.link;
+
+import java.nio.file.Path;
+import org.jdryad.elf.FileIdentity;
+
+/**
+ * The address space jdryad plans for, as the link core sees it. The agent implements it for a
+ * real process; tests can implement it in memory. Protections use the PROT_* bit values.
+ */
+public interface TargetMemory {
+    int PROT_NONE = 0;
+    int PROT_READ = 1;
+    int PROT_WRITE = 2;
+    int PROT_EXEC = 4;
+
+    /** The target's page size. */
+    long pageSize();
+
+    /**
+     * Reserves {@code length} bytes of address space (PROT_NONE). With {@code fixed} the range must
+     * start at {@code address} and not replace an existing mapping; otherwise the address is a hint.
+     * Returns the start of the reservation.
+     */
+    long reserve(long address, long length, boolean fixed);
+
+    /** Maps file bytes privately at a fixed address inside a reservation, checking the file's identity. */
+    void mapFile(long address, long length, int prot, Path file, FileIdentity identity, long fileOffset);
+
+    /** Maps zero-filled memory at a fixed address inside a reservation. */
+    void mapAnonymous(long address, long length, int prot);
+
+    void protect(long address, long length, int prot);
+
+    void write(long address, byte[] bytes);
+
+    byte[] read(long address, int length);
+
+    /** Writes 64-bit words: {@code *(u64*)addresses[i] = values[i]} for i below count. */
+    void writeWords(long[] addresses, long[] values, int count);
+
+    /** Calls a function in the target with integer arguments and returns %rax. */
+    long call(long function, long... args);
+}

@@ -1,0 +1,80 @@
+package org.jdryad.run;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import org.jdryad.link.LinkException;
+
+/**
+ * Finds the native agent: the {@code jdryad.agent} system property (tests), else the copy
+ * packaged in the jar, extracted once into a per-user cache directory named by its hash (so a
+ * rebuilt agent never reuses a stale copy, and no source tree is needed).
+ */
+public final class AgentBinary {
+    private static final String RESOURCE = "/native/jdryad-agent";
+
+    private AgentBinary() {
+    }
+
+    public static Path locate() {
+        String prop = System.getProperty("jdryad.agent");
+        if (prop != null && !prop.isEmpty()) {
+            return Path.of(prop);
+        }
+        return extract(RESOURCE, "jdryad-agent", true);
+    }
+
+    /** Extracts a packaged resource into the cache, returning its path. */
+    public static Path extract(String resource, String fileName, boolean executable) {
+        byte[] bytes;
+        try (InputStream in = AgentBinary.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new LinkException("jdryad: " + resource + " is not packaged in the jar; rebuild with mvn package");
+            }
+            bytes = in.readAllBytes();
+        } catch (IOException e) {
+            throw new LinkException("jdryad: cannot read packaged " + resource + ": " + e.getMessage(), e);
+        }
+        String hash;
+        try {
+            hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)).substring(0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        Path dir = cacheRoot().resolve(hash);
+        Path target = dir.resolve(fileName);
+        if (Files.isRegularFile(target)) {
+            return target;
+        }
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, fileName, ".tmp");
+            Files.write(tmp, bytes);
+            if (executable) {
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return target;
+        } catch (IOException e) {
+            throw new LinkException("jdryad: cannot install " + fileName + " into " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Path cacheRoot() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        if (xdg != null && !xdg.isEmpty()) {
+            return Path.of(xdg, "jdryad");
+        }
+        String home = System.getProperty("user.home");
+        if (home != null && Files.isWritable(Path.of(home))) {
+            return Path.of(home, ".cache", "jdryad");
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "jdryad-" + System.getProperty("user.name"));
+    }
+}

@@ -1,0 +1,71 @@
+package org.jdryad.run;
+
+import java.nio.file.Path;
+import org.jdryad.agent.AgentProcess;
+import org.jdryad.agent.Protocol;
+import org.jdryad.elf.FileIdentity;
+import org.jdryad.link.LinkException;
+import org.jdryad.link.TargetMemory;
+
+/** The link core's view of the program's address space, carried out by the agent. */
+final class AgentMemory implements TargetMemory {
+    private final AgentProcess agent;
+
+    AgentMemory(AgentProcess agent) {
+        this.agent = agent;
+    }
+
+    @Override
+    public long pageSize() {
+        return agent.info().pageSize();
+    }
+
+    @Override
+    public long reserve(long address, long length, boolean fixed) {
+        int flags = Protocol.MAP_NORESERVE | (fixed ? Protocol.MAP_FIXED_NOREPLACE : 0);
+        long at = agent.mmapAnon(address, length, Protocol.PROT_NONE, flags);
+        if (fixed && at != address) {
+            throw new LinkException(String.format("cannot map 0x%x bytes at the fixed address 0x%x", length, address));
+        }
+        return at;
+    }
+
+    @Override
+    public void mapFile(long address, long length, int prot, Path file, FileIdentity identity, long fileOffset) {
+        agent.mmapFile(address, length, prot, Protocol.MAP_FIXED, fileOffset, file, identity.device(), identity.inode());
+    }
+
+    @Override
+    public void mapAnonymous(long address, long length, int prot) {
+        agent.mmapAnon(address, length, prot, Protocol.MAP_FIXED);
+    }
+
+    @Override
+    public void protect(long address, long length, int prot) {
+        agent.mprotect(address, length, prot);
+    }
+
+    @Override
+    public void write(long address, byte[] bytes) {
+        agent.writeViaSocket(address, bytes, 0, bytes.length);
+    }
+
+    @Override
+    public byte[] read(long address, int length) {
+        return agent.read(address, length);
+    }
+
+    @Override
+    public void writeWords(long[] addresses, long[] values, int count) {
+        if (count == addresses.length) {
+            agent.writeWords(addresses, values);
+        } else {
+            agent.writeWords(java.util.Arrays.copyOf(addresses, count), java.util.Arrays.copyOf(values, count));
+        }
+    }
+
+    @Override
+    public long call(long function, long... args) {
+        return agent.call(function, args);
+    }
+}

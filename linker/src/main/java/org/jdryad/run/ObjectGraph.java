@@ -1,0 +1,71 @@
+package org.jdryad.run;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jdryad.elf.ElfFile;
+import org.jdryad.link.LinkException;
+import org.jdryad.search.DependencyGraph;
+import org.jdryad.search.GraphEntry;
+import org.jdryad.search.LibrarySearch;
+import org.jdryad.search.LoadedLibrary;
+import org.jdryad.search.SearchConfig;
+
+/** The objects a program needs, in load order, as the search found them; a missing library is an error. */
+final class ObjectGraph {
+    /** One object: its file, the name gdb shows, whether it is glibc's, its resolved DT_NEEDED. */
+    record Node(ElfFile elf, String name, Path path, boolean host, Optional<String> soname, List<Node> dependencies) {
+    }
+
+    private final List<Node> nodes;
+
+    private ObjectGraph(List<Node> nodes) {
+        this.nodes = nodes;
+    }
+
+    List<Node> nodes() {
+        return nodes;
+    }
+
+    static ObjectGraph resolve(ElfFile exe, RunOptions options) throws IOException {
+        SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED);
+        if (options.libraryPath() != null) {
+            b.libraryPath(options.libraryPath(), "LD_LIBRARY_PATH");
+        }
+        if (options.preload() != null) {
+            b.preload(options.preload());
+        }
+        DependencyGraph graph = new LibrarySearch(b.build()).resolve(exe.path());
+        if (graph.error().isPresent()) {
+            throw new LinkException(graph.error().get().describe());
+        }
+        if (!graph.missing().isEmpty()) {
+            throw new LinkException("error while loading shared libraries: " + graph.missing().get(0).name()
+                    + ": cannot open shared object file: No such file or directory");
+        }
+        for (String w : graph.warnings()) {
+            System.err.println(options.program() + ": " + w);
+        }
+        Map<LoadedLibrary, Node> byLib = new IdentityHashMap<>();
+        List<Node> nodes = new ArrayList<>();
+        for (LoadedLibrary lib : graph.objects()) {
+            boolean isExe = lib.kind() == LoadedLibrary.Kind.EXECUTABLE;
+            Node n = new Node(isExe ? exe : lib.elf(), lib.path(), Path.of(lib.path()), lib.host() && !isExe,
+                    lib.soname(), new ArrayList<>());
+            byLib.put(lib, n);
+            nodes.add(n);
+        }
+        for (LoadedLibrary lib : graph.objects()) {
+            for (GraphEntry dep : lib.dependencies()) {
+                if (dep instanceof LoadedLibrary l && byLib.containsKey(l)) {
+                    byLib.get(lib).dependencies().add(byLib.get(l));
+                }
+            }
+        }
+        return new ObjectGraph(nodes);
+    }
+}

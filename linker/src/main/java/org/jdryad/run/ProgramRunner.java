@@ -1,0 +1,354 @@
+package org.jdryad.run;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jdryad.agent.AgentException;
+import org.jdryad.agent.AgentInfo;
+import org.jdryad.agent.AgentProcess;
+import org.jdryad.agent.FiniEntry;
+import org.jdryad.agent.HostLibrary;
+import org.jdryad.agent.HostObject;
+import org.jdryad.agent.ObjectTableEntry;
+import org.jdryad.agent.Protocol;
+import org.jdryad.agent.RDebugEntry;
+import org.jdryad.agent.RDebugResult;
+import org.jdryad.debug.BindingHistory;
+import org.jdryad.elf.DynamicSection;
+import org.jdryad.elf.Elf;
+import org.jdryad.elf.ElfFile;
+import org.jdryad.elf.ProgramHeader;
+import org.jdryad.link.LinkException;
+import org.jdryad.link.LinkSession;
+import org.jdryad.link.LoadedObject;
+import org.jdryad.link.SymbolLookup.Definition;
+
+/**
+ * {@code jdryad run}: starts the agent, loads the program and everything it needs into the
+ * agent's process, relocates and binds them, announces them to debuggers through r_debug, runs
+ * initialisers, enters the program at its entry point and waits for it to finish.
+ */
+public final class ProgramRunner {
+    /** glibc functions that jdryad objects must reach through the agent, and the agent's names for them. */
+    private static final String[][] INTERPOSED = {
+        {"dlopen", "jdryad_dlopen"}, {"dlmopen", "jdryad_dlmopen"}, {"dlsym", "jdryad_dlsym"},
+        {"dlvsym", "jdryad_dlvsym"}, {"dlclose", "jdryad_dlclose"}, {"dlerror", "jdryad_dlerror"},
+        {"dladdr", "jdryad_dladdr"}, {"dladdr1", "jdryad_dladdr1"}, {"dlinfo", "jdryad_dlinfo"},
+        {"dl_iterate_phdr", "jdryad_dl_iterate_phdr"}, {"_dl_find_object", "jdryad__dl_find_object"},
+        {"__tls_get_addr", "jdryad___tls_get_addr"},
+    };
+
+    private final RunOptions options;
+    private final PrintStream err;
+    private final BindingHistory history = new BindingHistory();
+
+    public ProgramRunner(RunOptions options, PrintStream err) {
+        this.options = options;
+        this.err = err;
+    }
+
+    /** Runs the program and returns its exit status as a shell reports it. */
+    public int run() throws IOException {
+        long tStart = System.nanoTime();
+        Path programPath = Path.of(options.program());
+        ElfFile exe = ElfFile.open(programPath);
+        if (exe.isStatic()) {
+            return runStatic();
+        }
+        ObjectGraph graph = ObjectGraph.resolve(exe, options);
+
+        Map<String, String> agentEnv = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : options.environment().entrySet()) {
+            if (!e.getKey().startsWith("LD_")) {
+                agentEnv.put(e.getKey(), e.getValue());
+            }
+        }
+        // Host objects must be bound eagerly by glibc: a lazy slot resolved later by glibc would
+        // undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
+        agentEnv.put("LD_BIND_NOW", "1");
+
+        try (AgentProcess agent = AgentProcess.start(AgentBinary.locate(), agentEnv, null, Duration.ofSeconds(30))) {
+            long tAgent = System.nanoTime();
+            AgentInfo info = agent.info();
+            AgentMemory memory = new AgentMemory(agent);
+            List<LoadedObject> objects = loadHostObjects(agent, graph);
+            Map<String, Long> interposers = new HashMap<>();
+            for (String[] pair : INTERPOSED) {
+                Long a = info.agentSymbols().get(pair[1]);
+                if (a != null) {
+                    interposers.put(pair[0], a);
+                }
+            }
+            long tlsDesc = info.symbol("jdryad_tlsdesc_return");
+            LinkSession session = new LinkSession(memory, interposers, tlsDesc, info.tlsReserveSize(),
+                    Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w), options.bindNow());
+            session.setObjects(objects);
+            session.mapAll();
+            session.relocateAll();
+            byte[] image = session.tlsImage();
+            session.protectAll();
+            if (session.tlsBytesUsed() > 0) {
+                agent.setTlsImage(image);
+            }
+            int rebound = session.rebindHosts();
+            RDebugResult rd = announce(agent, session);
+            publishObjectTable(agent, session, rd);
+
+            LoadedObject main = objects.get(0);
+            List<String> argv = new ArrayList<>();
+            argv.add(options.program());
+            argv.addAll(options.args());
+            List<String> envp = new ArrayList<>();
+            for (Map.Entry<String, String> e : options.environment().entrySet()) {
+                envp.add(e.getKey() + "=" + e.getValue());
+            }
+            long tInit = System.nanoTime();
+            List<LoadedObject> initOrder = session.initOrder();
+            runInitialisers(agent, memory, main, initOrder, argv, envp);
+            agent.setFini(finalisers(memory, initOrder));
+            long tDone = System.nanoTime();
+            String statistics = options.stats() ? statistics(session, rebound, tStart, tAgent, tInit, tDone) : null;
+            Map<Long, Long> auxv = new LinkedHashMap<>();
+            auxv.put(Protocol.AT_PHDR, phdrAddress(main));
+            auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
+            auxv.put(Protocol.AT_PHENT, (long) Elf.PHDR_SIZE);
+            auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
+            agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.program(),
+                    prognameSlots(session, "program_invocation_name", "__progname_full"),
+                    prognameSlots(session, "program_invocation_short_name", "__progname"));
+            int status = agent.waitForExit();
+            if (statistics != null) {
+                err.print(statistics);
+            }
+            return status;
+        } catch (AgentException e) {
+            throw new LinkException(e.getMessage(), e);
+        }
+    }
+
+    /** A statically linked program needs no loader: it runs as it is. */
+    private int runStatic() throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(options.program());
+        cmd.addAll(options.args());
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        pb.environment().clear();
+        pb.environment().putAll(options.environment());
+        try {
+            return pb.start().waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 130;
+        }
+    }
+
+    /** Makes a LoadedObject per graph entry; host objects are found in (or dlopened into) the agent. */
+    private List<LoadedObject> loadHostObjects(AgentProcess agent, ObjectGraph graph) {
+        List<LoadedObject> out = new ArrayList<>();
+        Map<ObjectGraph.Node, LoadedObject> byNode = new HashMap<>();
+        int index = 0;
+        for (ObjectGraph.Node n : graph.nodes()) {
+            LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0, index);
+            if (n.host()) {
+                HostObject already = findHost(agent.info(), n);
+                HostLibrary lib = already != null ? agent.hostLibrary(n.path().toString()) : agent.dlopenHost(n.path().toString());
+                obj.setBase(lib.lAddr());
+                obj.setMapping(lib.lAddr() + n.elf().lowestLoadAddress(agent.info().pageSize()),
+                        n.elf().mappedSpan(agent.info().pageSize()));
+                if (lib.tlsModid() != 0) {
+                    obj.setTls(lib.tlsModid(), lib.tlsOffset(), lib.tlsOffset() != 0);
+                }
+            }
+            out.add(obj);
+            byNode.put(n, obj);
+            index++;
+        }
+        for (ObjectGraph.Node n : graph.nodes()) {
+            for (ObjectGraph.Node d : n.dependencies()) {
+                byNode.get(n).dependencies().add(byNode.get(d));
+            }
+        }
+        return out;
+    }
+
+    private static HostObject findHost(AgentInfo info, ObjectGraph.Node n) {
+        for (HostObject h : info.hostObjects()) {
+            if (h.name().equals(n.path().toString()) || n.soname().map(s -> h.name().endsWith("/" + s)).orElse(false)) {
+                return h;
+            }
+        }
+        return null;
+    }
+
+    /** Adds every jdryad object to the debugger-visible link map (RT_ADD, then RT_CONSISTENT). */
+    private RDebugResult announce(AgentProcess agent, LinkSession session) {
+        List<RDebugEntry> entries = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (LoadedObject o : session.jdryadObjects()) {
+            entries.add(new RDebugEntry(o.loadIndex() + 1, o.base(), o.dynamicAddress(), o.path().toString()));
+            names.add(o.path().toString());
+        }
+        return agent.rDebugUpdate(Protocol.RT_ADD, entries, names);
+    }
+
+    private void publishObjectTable(AgentProcess agent, LinkSession session, RDebugResult rd) {
+        List<ObjectTableEntry> table = new ArrayList<>();
+        List<LoadedObject> objs = session.jdryadObjects();
+        for (int i = 0; i < objs.size(); i++) {
+            LoadedObject o = objs.get(i);
+            long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
+            long node = rd.nodes() != null && i < rd.nodes().length ? rd.nodes()[i] : 0;
+            table.add(new ObjectTableEntry(node, o.base(), phdrAddress(o), o.elf().programHeaders().size(),
+                    o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
+                    o.hasStaticTls() ? o.tlsModuleId() : 0, o.hasStaticTls() ? o.tlsOffset() : 0, o.path().toString()));
+        }
+        agent.setObjectTable(table);
+    }
+
+    /** The run-time address of an object's program headers (PT_PHDR, else found through PT_LOAD). */
+    static long phdrAddress(LoadedObject o) {
+        Optional<ProgramHeader> phdr = o.elf().segment(Elf.PT_PHDR);
+        if (phdr.isPresent()) {
+            return o.base() + phdr.get().vaddr();
+        }
+        long off = o.elf().programHeaderOffset();
+        for (ProgramHeader ph : o.elf().loadSegments()) {
+            if (off >= ph.offset() && off - ph.offset() < ph.filesz()) {
+                return o.base() + ph.vaddr() + (off - ph.offset());
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Runs initialisers: the executable's DT_PREINIT_ARRAY first, then DT_INIT and DT_INIT_ARRAY of
+     * each jdryad object in glibc's order, the executable last (a program linked against
+     * __libc_start_main@GLIBC_2.34 expects the loader to have run them).
+     */
+    private void runInitialisers(AgentProcess agent, AgentMemory memory, LoadedObject main, List<LoadedObject> order,
+                                 List<String> argv, List<String> envp) {
+        long argvAddr = agent.placeStrings(argv);
+        long envpAddr = agent.placeStrings(envp);
+        long argc = argv.size();
+        main.dynamic().ifPresent(d -> {
+            for (long fn : functionArray(memory, main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ)) {
+                agent.call(fn, argc, argvAddr, envpAddr);
+            }
+        });
+        for (LoadedObject o : order) {
+            if (o.isHost() || o.dynamic().isEmpty()) {
+                continue;
+            }
+            DynamicSection d = o.dynamic().get();
+            if (d.value(Elf.DT_INIT).isPresent()) {
+                agent.call(o.base() + d.value(Elf.DT_INIT).getAsLong(), argc, argvAddr, envpAddr);
+            }
+            for (long fn : functionArray(memory, o, d, Elf.DT_INIT_ARRAY, Elf.DT_INIT_ARRAYSZ)) {
+                agent.call(fn, argc, argvAddr, envpAddr);
+            }
+        }
+    }
+
+    /** The (relocated) function pointers of an init/fini array, read from the target; -1 and 0 entries skipped. */
+    private static List<Long> functionArray(AgentMemory memory, LoadedObject o, DynamicSection d, long tag, long sizeTag) {
+        List<Long> out = new ArrayList<>();
+        if (d.value(tag).isEmpty()) {
+            return out;
+        }
+        long size = d.value(sizeTag).orElse(0);
+        if (size <= 0 || size % 8 != 0 || size > (1 << 24)) {
+            return out;
+        }
+        byte[] b = memory.read(o.base() + d.value(tag).getAsLong(), (int) size);
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < size / 8; i++) {
+            long fn = bb.getLong(i * 8);
+            if (fn != 0 && fn != -1) {
+                out.add(fn);
+            }
+        }
+        return out;
+    }
+
+    /** Finalisers in reverse initialisation order: each object's DT_FINI_ARRAY (last to first), then DT_FINI. */
+    private static List<FiniEntry> finalisers(AgentMemory memory, List<LoadedObject> initOrder) {
+        List<FiniEntry> out = new ArrayList<>();
+        for (int i = initOrder.size() - 1; i >= 0; i--) {
+            LoadedObject o = initOrder.get(i);
+            if (o.isHost() || o.dynamic().isEmpty()) {
+                continue;
+            }
+            DynamicSection d = o.dynamic().get();
+            if (d.value(Elf.DT_FINI_ARRAY).isPresent()) {
+                long size = d.value(Elf.DT_FINI_ARRAYSZ).orElse(0);
+                if (size > 0 && size % 8 == 0) {
+                    out.add(FiniEntry.array(o.base() + d.value(Elf.DT_FINI_ARRAY).getAsLong(), size / 8));
+                }
+            }
+            if (d.value(Elf.DT_FINI).isPresent()) {
+                out.add(FiniEntry.call(o.base() + d.value(Elf.DT_FINI).getAsLong()));
+            }
+        }
+        return out;
+    }
+
+    /** The addresses of every variable named so: the global definition (maybe a copy in the program) and the host's own. */
+    private static long[] prognameSlots(LinkSession session, String... names) {
+        Set<Long> out = new LinkedHashSet<>();
+        for (String name : names) {
+            session.lookupGlobal(name).map(Definition::address).ifPresent(out::add);
+            for (LoadedObject h : session.hostObjects()) {
+                if (h.soname().map("libc.so.6"::equals).orElse(false)) {
+                    h.dynamic().ifPresent(d -> d.symbols().forEachNamed(name, idx -> {
+                        var s = d.symbols().get(idx);
+                        if (!s.isUndefined()) {
+                            out.add(h.base() + s.value());
+                        }
+                        return true;
+                    }));
+                }
+            }
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private String statistics(LinkSession session, int rebound, long tStart, long tAgent, long tInit, long tDone) {
+        var stats = session.stats();
+        java.io.StringWriter text = new java.io.StringWriter();
+        java.io.PrintWriter err = new java.io.PrintWriter(text);
+        err.printf("jdryad statistics for %s:%n", options.program());
+        err.printf("  objects: %d (%d jdryad, %d host)%n", session.objects().size(), session.jdryadObjects().size(),
+                session.hostObjects().size());
+        err.printf("  relocations: %d%n", stats.total());
+        for (Map.Entry<String, Long> e : stats.byType().entrySet()) {
+            err.printf("    %-28s %d%n", e.getKey(), e.getValue());
+        }
+        err.printf("  symbol lookups: %d (objects probed: %d)%n", session.lookup().lookupCount(), session.lookup().objectsProbed());
+        err.printf("  host GOT slots re-bound: %d%n", rebound);
+        err.printf("  static TLS used: %d bytes%n", session.tlsBytesUsed());
+        err.printf("  time: total %.2f ms (start agent %.2f ms, link %.2f ms, initialisers %.2f ms)%n",
+                ms(tDone - tStart), ms(tAgent - tStart), ms(tInit - tAgent), ms(tDone - tInit));
+        for (Map.Entry<String, Long> e : stats.phases().entrySet()) {
+            err.printf("    %-28s %.2f ms%n", e.getKey(), ms(e.getValue()));
+        }
+        err.flush();
+        return text.toString();
+    }
+
+    private static double ms(long nanos) {
+        return nanos / 1e6;
+    }
+
+    public BindingHistory history() {
+        return history;
+    }
+}

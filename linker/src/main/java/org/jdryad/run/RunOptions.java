@@ -1,0 +1,19 @@
+package org.jdryad.run;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What {@code jdryad run} was asked to do.
+ *
+ * @param program the program as the user named it (argv[0])
+ * @param args the program's arguments
+ * @param environment the program's environment, in order, with its LD_* variables restored
+ * @param libraryPath --library-path (or LD_LIBRARY_PATH), null when unset
+ * @param preload --preload (or LD_PRELOAD), null when unset
+ * @param bindNow bind every jump slot at load time
+ * @param stats print LD_DEBUG=statistics-style counts afterwards
+ */
+public record RunOptions(String program, List<String> args, Map<String, String> environment, String libraryPath,
+                         String preload, boolean bindNow, boolean stats) {
+}

@@ -1,0 +1,620 @@
+package org.jdryad.search;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jdryad.elf.DynamicSection;
+import org.jdryad.elf.Elf;
+import org.jdryad.elf.ElfFile;
+import org.jdryad.elf.ElfFormatException;
+import org.jdryad.elf.FileIdentity;
+
+/**
+ * glibc 2.36's library search and dependency walk (elf/dl-load.c _dl_map_object, elf/dl-deps.c
+ * _dl_map_object_deps, elf/rtld.c preloading), without mapping anything: given a program, finds
+ * every object it loads, in load order, and records how and where each was found.
+ *
+ * <p>Search order for a name without '/': DT_RPATH of the loading object and of its loaders up
+ * to the program (only when the loading object has no DT_RUNPATH; an object with DT_RUNPATH has
+ * its DT_RPATH ignored), then the program's DT_RPATH, LD_LIBRARY_PATH, DT_RUNPATH of the loading
+ * object, ld.so.cache (not with DF_1_NODEFLIB, not for preloads in secure mode), the system
+ * directories (not with DF_1_NODEFLIB). Each directory is tried with the glibc-hwcaps and legacy
+ * hwcaps subdirectories first. A name with '/' is opened as given after token expansion.
+ * Candidates that are ELF files of another class or machine are passed over; other unusable
+ * files stop loading with glibc's message, as glibc does.
+ *
+ * <p>Thread-safe: each {@link #resolve} call has its own state.
+ */
+public final class LibrarySearch {
+    private final SearchConfig config;
+
+    public LibrarySearch(SearchConfig config) {
+        this.config = config;
+    }
+
+    public SearchConfig config() {
+        return config;
+    }
+
+    /**
+     * Resolves the dependencies of a program (or shared object) as the system loader would load
+     * them for it.
+     *
+     * @param program the file as given (relative names are taken against the working directory)
+     * @throws IOException when the program cannot be read
+     * @throws ElfFormatException when the program is not a usable ELF64 x86-64 file
+     */
+    public DependencyGraph resolve(Path program) throws IOException {
+        return new Session(program.toString()).run();
+    }
+
+    /** Splits LD_PRELOAD / --preload as glibc does: at spaces and colons, empty names dropped. */
+    public static List<String> splitPreloadList(String value) {
+        List<String> out = new ArrayList<>();
+        if (value == null) {
+            return out;
+        }
+        for (String s : value.split("[ :]")) {
+            if (!s.isEmpty()) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /** The directory part of a file name as glibc computes l_origin (no normalisation). */
+    static String originOf(String realname, Path cwd) {
+        String full = realname.startsWith("/") ? realname
+                : (cwd.toString().endsWith("/") ? cwd.toString() : cwd + "/") + realname;
+        int slash = full.lastIndexOf('/');
+        return slash <= 0 ? "/" : full.substring(0, slash);
+    }
+
+    private static final class Fatal extends Exception {
+        private static final long serialVersionUID = 1L;
+        final transient LoadError error;
+
+        Fatal(String object, String message) {
+            super(object + ": " + message, null, false, false);
+            this.error = new LoadError(object, message);
+        }
+    }
+
+    private record Found(String path, ElfFile elf, FileIdentity identity) {
+    }
+
+    /** The state of one resolution: glibc's namespace list and search-path caches. */
+    private final class Session {
+        private final String given;
+        private final List<String> subdirs = config.cpu().searchSubdirs();
+        private final List<LoadedLibrary> chain = new ArrayList<>();
+        private final List<LoadedLibrary> everything = new ArrayList<>();
+        private final List<GraphEntry> order = new ArrayList<>();
+        private final Set<GraphEntry> reserved = Collections.newSetFromMap(new IdentityHashMap<>());
+        private final List<String> warnings = new ArrayList<>();
+        private final Map<LoadedLibrary, List<SearchDirectory>> rpaths = new IdentityHashMap<>();
+        private final Map<LoadedLibrary, List<SearchDirectory>> runpaths = new IdentityHashMap<>();
+        private final Map<String, Boolean> dirExists = new HashMap<>();
+        private List<SearchDirectory> envDirs = List.of();
+        private List<SearchDirectory> systemDirs;
+        private LoadedLibrary main;
+        private LoadedLibrary rtld;
+
+        Session(String given) {
+            this.given = given;
+        }
+
+        DependencyGraph run() throws IOException {
+            Path file = config.workingDirectory().resolve(given);
+            ElfFile elf = ElfFile.open(file);
+            LoadError error = null;
+            try {
+                String origin;
+                if (config.executableOrigin() == SearchConfig.ExecutableOrigin.RESOLVED) {
+                    Path real = file.toRealPath();
+                    origin = real.getParent() == null ? "/" : real.getParent().toString();
+                } else {
+                    origin = originOf(given, config.workingDirectory());
+                }
+                main = new LoadedLibrary(LoadedLibrary.Kind.EXECUTABLE, given, given, elf, null, FoundBy.EXECUTABLE,
+                        false, null, origin, List.of());
+                // Let malformed dynamic sections of the program itself surface as the program's error.
+                main.dynamic().ifPresent(d -> {
+                    d.needed();
+                    d.rpath();
+                    d.runpath();
+                });
+                chain.add(main);
+                everything.add(main);
+                order.add(main);
+                reserved.add(main);
+                main.setLoadIndex(0);
+                setUpInterpreter(elf);
+                setUpPaths();
+                List<LoadedLibrary> preloads = loadPreloads();
+                for (LoadedLibrary p : preloads) {
+                    order.add(p);
+                    reserved.add(p);
+                }
+                walk();
+            } catch (Fatal f) {
+                error = f.error;
+            } catch (IOException | RuntimeException e) {
+                for (LoadedLibrary l : everything) {
+                    if (l.elf() != null) {
+                        l.elf().close();
+                    }
+                }
+                throw e;
+            }
+            for (int i = 0; i < order.size(); i++) {
+                if (order.get(i) instanceof LoadedLibrary l) {
+                    l.setLoadIndex(i);
+                }
+            }
+            return new DependencyGraph(main, rtld, order, warnings, error, everything);
+        }
+
+        private void setUpInterpreter(ElfFile program) {
+            String path = config.interpreter();
+            ElfFile elf = null;
+            try {
+                elf = ElfFile.open(config.workingDirectory().resolve(path));
+            } catch (IOException | RuntimeException e) {
+                elf = null;
+            }
+            String name = program.interpreter().orElse(path);
+            rtld = new LoadedLibrary(LoadedLibrary.Kind.INTERPRETER, name, path, elf, null, FoundBy.INTERPRETER, false,
+                    null, originOf(path, config.workingDirectory()), List.of());
+            if (rtld.soname().isPresent()) {
+                rtld.addName(rtld.soname().get());
+            } else {
+                rtld.addName(path.substring(path.lastIndexOf('/') + 1));
+            }
+            chain.add(rtld);
+            everything.add(rtld);
+        }
+
+        private void setUpPaths() {
+            List<SearchDirectory> sys = new ArrayList<>();
+            for (String d : config.systemDirs()) {
+                sys.add(new SearchDirectory(d, FoundBy.DEFAULT_PATH, Optional.empty()));
+            }
+            systemDirs = sys;
+            String llp = config.libraryPath();
+            // glibc 2.36 ignores LD_LIBRARY_PATH in secure mode.
+            if (!config.secure() && llp != null && !llp.isEmpty()) {
+                // _dl_init_paths substitutes tokens over the whole value, with the program's values.
+                String expanded = DynamicStringTokens.substitute(llp, values(main), false, true, config.systemDirs());
+                envDirs = decompose(expanded, ":;", FoundBy.LD_LIBRARY_PATH, null, null);
+            }
+        }
+
+        private DynamicStringTokens.Values values(LoadedLibrary l) {
+            return new DynamicStringTokens.Values(l.origin().orElse(null), config.lib(), config.cpu().platform());
+        }
+
+        /** glibc's fillin_rpath: split, expand, drop empty expansions, normalise the trailing '/', dedupe. */
+        private List<SearchDirectory> decompose(String value, String separators, FoundBy source, LoadedLibrary owner,
+                DynamicStringTokens.Values vals) {
+            List<SearchDirectory> out = new ArrayList<>();
+            List<String> seen = new ArrayList<>();
+            int start = 0;
+            int n = value.length();
+            while (start <= n) {
+                int end = start;
+                while (end < n && separators.indexOf(value.charAt(end)) < 0) {
+                    end++;
+                }
+                String element = value.substring(start, end);
+                start = end + 1;
+                String dir;
+                if (element.isEmpty()) {
+                    dir = "";
+                } else {
+                    String e = vals == null ? element
+                            : DynamicStringTokens.substitute(element, vals, config.secure(),
+                                    owner != null && owner.kind() == LoadedLibrary.Kind.EXECUTABLE, config.systemDirs());
+                    if (e.isEmpty()) {
+                        continue;
+                    }
+                    int len = e.length();
+                    while (len > 1 && e.charAt(len - 1) == '/') {
+                        len--;
+                    }
+                    dir = e.substring(0, len);
+                    if (!dir.endsWith("/")) {
+                        dir = dir + "/";
+                    }
+                }
+                if (!seen.contains(dir)) {
+                    seen.add(dir);
+                    out.add(new SearchDirectory(dir, source, owner == null ? Optional.empty() : Optional.of(owner.path())));
+                }
+            }
+            return out;
+        }
+
+        private List<SearchDirectory> rpathDirs(LoadedLibrary l) {
+            return rpaths.computeIfAbsent(l, k -> {
+                Optional<DynamicSection> d = k.dynamic();
+                if (d.isEmpty() || d.get().has(Elf.DT_RUNPATH)) {
+                    return List.of();
+                }
+                Optional<String> rp = d.get().rpath();
+                if (rp.isEmpty() || rp.get().isEmpty()) {
+                    return List.of();
+                }
+                return decompose(rp.get(), ":", FoundBy.RPATH, k, values(k));
+            });
+        }
+
+        private List<SearchDirectory> runpathDirs(LoadedLibrary l) {
+            return runpaths.computeIfAbsent(l, k -> {
+                Optional<String> rp = k.dynamic().flatMap(DynamicSection::runpath);
+                if (rp.isEmpty() || rp.get().isEmpty()) {
+                    return List.of();
+                }
+                return decompose(rp.get(), ":", FoundBy.RUNPATH, k, values(k));
+            });
+        }
+
+        private boolean hasRunpath(LoadedLibrary l) {
+            return l.dynamic().map(d -> d.has(Elf.DT_RUNPATH)).orElse(false);
+        }
+
+        private boolean noDefaultLib(LoadedLibrary l) {
+            return l.dynamic().map(d -> (d.flags1() & Elf.DF_1_NODEFLIB) != 0).orElse(false);
+        }
+
+        private List<LoadedLibrary> loadPreloads() throws Fatal {
+            List<LoadedLibrary> preloads = new ArrayList<>();
+            preloadList(config.preload(), "LD_PRELOAD", preloads);
+            preloadList(config.preloadOption(), "--preload", preloads);
+            Path file = config.preloadFile();
+            if (file != null && Files.isReadable(file) && Files.isRegularFile(file)) {
+                try {
+                    String text = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+                    StringBuilder sb = new StringBuilder();
+                    boolean comment = false;
+                    for (char c : text.toCharArray()) {
+                        if (c == '#') {
+                            comment = true;
+                        } else if (c == '\n') {
+                            comment = false;
+                        }
+                        sb.append(comment ? ' ' : c);
+                    }
+                    for (String p : sb.toString().split("[: \t\n]")) {
+                        if (!p.isEmpty()) {
+                            preload(p, file.toString(), preloads);
+                        }
+                    }
+                } catch (IOException e) {
+                    // glibc ignores an unreadable preload file.
+                }
+            }
+            return preloads;
+        }
+
+        private void preloadList(String value, String where, List<LoadedLibrary> preloads) throws Fatal {
+            if (value == null) {
+                return;
+            }
+            for (String s : value.split("[ :]", -1)) {
+                String name = s.length() < 4096 ? s : "";
+                if (name.isEmpty()) {
+                    continue;
+                }
+                if (config.secure() && (name.length() >= 255 || name.indexOf('/') >= 0)) {
+                    continue;
+                }
+                preload(name, where, preloads);
+            }
+        }
+
+        private void preload(String name, String where, List<LoadedLibrary> preloads) {
+            int before = chain.size();
+            try {
+                GraphEntry e = mapObject(main, name, true);
+                if (e instanceof LoadedLibrary l && chain.size() != before) {
+                    preloads.add(l);
+                }
+            } catch (Fatal f) {
+                warnings.add("ERROR: ld.so: object '" + name + "' from " + where + " cannot be preloaded ("
+                        + f.error.message() + "): ignored.");
+            }
+        }
+
+        /** _dl_map_object_deps: breadth-first over the growing list. */
+        private void walk() throws Fatal {
+            for (int i = 0; i < order.size(); i++) {
+                if (!(order.get(i) instanceof LoadedLibrary l)) {
+                    continue;
+                }
+                List<String> needed;
+                try {
+                    needed = l.dynamic().map(DynamicSection::needed).orElse(List.of());
+                } catch (ElfFormatException e) {
+                    throw new Fatal(l.path(), stripFile(e, l.path()));
+                }
+                for (String raw : needed) {
+                    String name = raw;
+                    if (DynamicStringTokens.count(raw) > 0) {
+                        if (config.secure()) {
+                            throw new Fatal(raw, "DST not allowed in SUID/SGID programs");
+                        }
+                        name = DynamicStringTokens.substitute(raw, values(l), false,
+                                l.kind() == LoadedLibrary.Kind.EXECUTABLE, config.systemDirs());
+                        if (name.isEmpty()) {
+                            continue;
+                        }
+                    }
+                    GraphEntry dep = mapObject(l, name, false);
+                    if (!reserved.contains(dep)) {
+                        reserved.add(dep);
+                        order.add(dep);
+                    }
+                    l.addDependency(dep);
+                }
+            }
+        }
+
+        /** _dl_map_object: an already loaded object, a newly found one, or a missing entry. */
+        private GraphEntry mapObject(LoadedLibrary loader, String name, boolean preload) throws Fatal {
+            for (LoadedLibrary l : chain) {
+                if (l.answersTo(name)) {
+                    return l;
+                }
+                if (l.soname().isPresent() && l.soname().get().equals(name)) {
+                    l.addName(name);
+                    return l;
+                }
+            }
+            List<SearchDirectory> tried = new ArrayList<>();
+            List<String> rejected = new ArrayList<>();
+            boolean securePreload = preload && config.secure();
+            Found found = null;
+            FoundBy how = null;
+            if (name.indexOf('/') < 0) {
+                if (loader == null || !hasRunpath(loader)) {
+                    boolean didMain = false;
+                    for (LoadedLibrary l = loader; l != null; l = l.loader().orElse(null)) {
+                        List<SearchDirectory> dirs = rpathDirs(l);
+                        if (!dirs.isEmpty()) {
+                            found = openPath(name, dirs, tried, rejected, securePreload);
+                            if (found != null) {
+                                break;
+                            }
+                            didMain |= l == main;
+                        }
+                    }
+                    if (found == null && !didMain && !rpathDirs(main).isEmpty()) {
+                        found = openPath(name, rpathDirs(main), tried, rejected, securePreload);
+                    }
+                    how = FoundBy.RPATH;
+                }
+                if (found == null && !envDirs.isEmpty()) {
+                    found = openPath(name, envDirs, tried, rejected, securePreload);
+                    how = FoundBy.LD_LIBRARY_PATH;
+                }
+                if (found == null && loader != null && !runpathDirs(loader).isEmpty()) {
+                    found = openPath(name, runpathDirs(loader), tried, rejected, securePreload);
+                    how = FoundBy.RUNPATH;
+                }
+                LoadedLibrary flagsOf = loader != null ? loader : main;
+                if (found == null && !securePreload && config.cache().usable()) {
+                    tried.add(new SearchDirectory(config.cachePath() == null ? "ld.so.cache" : config.cachePath().toString(),
+                            FoundBy.LD_SO_CACHE, Optional.empty()));
+                    Optional<String> cached = config.cache().lookup(name);
+                    if (cached.isPresent() && noDefaultLib(flagsOf)) {
+                        for (String d : config.systemDirs()) {
+                            if (cached.get().startsWith(d)) {
+                                cached = Optional.empty();
+                                break;
+                            }
+                        }
+                    }
+                    if (cached.isPresent()) {
+                        found = verify(cached.get(), rejected);
+                        how = FoundBy.LD_SO_CACHE;
+                    }
+                }
+                if (found == null && !noDefaultLib(flagsOf)) {
+                    found = openPath(name, systemDirs, tried, rejected, securePreload);
+                    how = FoundBy.DEFAULT_PATH;
+                }
+            } else {
+                String realname = name;
+                if (loader != null && DynamicStringTokens.count(name) > 0) {
+                    realname = DynamicStringTokens.substitute(name, values(loader), config.secure(),
+                            loader.kind() == LoadedLibrary.Kind.EXECUTABLE, config.systemDirs());
+                }
+                tried.add(new SearchDirectory(realname, FoundBy.DIRECT, Optional.empty()));
+                if (!realname.isEmpty()) {
+                    found = verify(realname, rejected);
+                    if (found != null && securePreload && !setuid(found.path())) {
+                        found.elf().close();
+                        found = null;
+                    }
+                }
+                how = FoundBy.DIRECT;
+            }
+            if (found == null) {
+                if (preload) {
+                    throw new Fatal(name, rejected.isEmpty() ? "cannot open shared object file" : "wrong ELF class: ELFCLASS32");
+                }
+                return new MissingLibrary(name, loader, tried, rejected);
+            }
+            for (LoadedLibrary l : chain) {
+                if (l.identity() != null && l.identity().equals(found.identity())) {
+                    found.elf().close();
+                    l.addName(name);
+                    return l;
+                }
+            }
+            LoadedLibrary lib = new LoadedLibrary(LoadedLibrary.Kind.LIBRARY, name, found.path(), found.elf(),
+                    found.identity(), how, preload, loader, originOf(found.path(), config.workingDirectory()), tried);
+            chain.add(lib);
+            everything.add(lib);
+            return lib;
+        }
+
+        private Found openPath(String name, List<SearchDirectory> dirs, List<SearchDirectory> tried, List<String> rejected,
+                boolean securePreload) throws Fatal {
+            for (SearchDirectory d : dirs) {
+                tried.add(d);
+                for (String sub : subdirs) {
+                    String dir = d.location() + sub;
+                    if (!directoryExists(dir)) {
+                        continue;
+                    }
+                    Found f = verify(dir + name, rejected);
+                    if (f != null) {
+                        if (securePreload && !setuid(f.path())) {
+                            f.elf().close();
+                            continue;
+                        }
+                        return f;
+                    }
+                }
+            }
+            return null;
+        }
+
+        private boolean directoryExists(String dir) {
+            if (dir.isEmpty() || !dir.startsWith("/")) {
+                return true; // glibc never caches relative directories as missing
+            }
+            return dirExists.computeIfAbsent(dir, k -> Files.isDirectory(Path.of(k)));
+        }
+
+        private boolean setuid(String path) {
+            try {
+                Object mode = Files.getAttribute(resolve(path), "unix:mode");
+                return (((Number) mode).intValue() & 04000) != 0;
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }
+
+        private Path resolve(String path) {
+            return config.workingDirectory().resolve(path);
+        }
+
+        /**
+         * glibc's open_verify: null when the file cannot be opened or is ELF for another class or
+         * machine (the search goes on); {@link Fatal} when it is unusable in a way glibc reports.
+         */
+        private Found verify(String candidate, List<String> rejected) throws Fatal {
+            Path p = resolve(candidate);
+            if (!Files.exists(p)) {
+                return null;
+            }
+            if (Files.isDirectory(p)) {
+                throw new Fatal(candidate, "cannot read file data: Is a directory");
+            }
+            ByteBuffer h = ByteBuffer.allocate(Elf.EHDR_SIZE);
+            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+                while (h.hasRemaining() && ch.read(h) > 0) {
+                    // keep reading
+                }
+            } catch (IOException e) {
+                return null; // cannot open (permissions...): glibc goes on
+            }
+            String problem = headerProblem(h, candidate, rejected);
+            if (problem == null) {
+                return null;
+            }
+            if (!problem.isEmpty()) {
+                throw new Fatal(candidate, problem);
+            }
+            ElfFile elf;
+            try {
+                elf = ElfFile.open(p);
+            } catch (ElfFormatException e) {
+                throw new Fatal(candidate, stripFile(e, p.toString()));
+            } catch (IOException e) {
+                throw new Fatal(candidate, "cannot read file data");
+            }
+            return new Found(candidate, elf, elf.identity());
+        }
+
+        /** "" when acceptable, null when to be passed over, otherwise glibc's message. */
+        private String headerProblem(ByteBuffer h, String candidate, List<String> rejected) {
+            int len = h.position();
+            if (len < Elf.EHDR_SIZE) {
+                return "file too short";
+            }
+            h.order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            if (h.get(0) != 0x7f || h.get(1) != 'E' || h.get(2) != 'L' || h.get(3) != 'F') {
+                return "invalid ELF header";
+            }
+            int cls = h.get(4);
+            if (cls != Elf.ELFCLASS64) {
+                rejected.add(candidate + ": wrong ELF class: ELFCLASS" + (cls == 1 ? "32" : cls));
+                return null;
+            }
+            if (h.get(5) != 1) {
+                return "ELF file data encoding not little-endian";
+            }
+            if (h.get(6) != 1) {
+                return "ELF file version ident does not match current one";
+            }
+            int osabi = h.get(7) & 0xff;
+            if (osabi != 0 && osabi != 3) {
+                return "ELF file OS ABI invalid";
+            }
+            int abiver = h.get(8) & 0xff;
+            if (!(abiver == 0 || (osabi == 3 && abiver < 5))) {
+                return "ELF file ABI version invalid";
+            }
+            for (int i = 9; i < 16; i++) {
+                if (h.get(i) != 0) {
+                    return "nonzero padding in e_ident";
+                }
+            }
+            if (h.getInt(20) != 1) {
+                return "ELF file version does not match current one";
+            }
+            int machine = h.getShort(18) & 0xffff;
+            if (machine != Elf.EM_X86_64) {
+                rejected.add(candidate + ": ELF machine " + machine + " is not x86-64");
+                return null;
+            }
+            int type = h.getShort(16) & 0xffff;
+            if (type != Elf.ET_DYN && type != Elf.ET_EXEC) {
+                return "only ET_DYN and ET_EXEC can be loaded";
+            }
+            if ((h.getShort(54) & 0xffff) != Elf.PHDR_SIZE) {
+                return "ELF file's phentsize not the expected size";
+            }
+            return "";
+        }
+    }
+
+    private static String stripFile(ElfFormatException e, String file) {
+        String m = e.getMessage();
+        String prefix = file + ": ";
+        if (m != null && m.startsWith(prefix)) {
+            return m.substring(prefix.length());
+        }
+        if (e.file() != null && m != null && m.startsWith(e.file() + ": ")) {
+            return m.substring(e.file().toString().length() + 2);
+        }
+        return m;
+    }
+}

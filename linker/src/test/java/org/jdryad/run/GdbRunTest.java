@@ -1,0 +1,68 @@
+package org.jdryad.run;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.jdryad.fixtures.FixtureCatalog;
+import org.jdryad.fixtures.ProcessRunner;
+import org.jdryad.fixtures.ProcessRunner.Result;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Stock gdb on a program started by jdryad (issue 3, DESIGN.md mechanism 1).
+ *
+ * <p>The contract this test assumes: {@code bash ./jdryad run --gdb PROG ARGS...} is a command
+ * gdb can run with {@code --args} (gdb refuses a script as its executable, hence {@code bash}),
+ * and the process gdb ends up debugging is the jdryad agent that loads PROG: for example the
+ * launcher, given {@code run --gdb}, starts the Java side in the background (a fork gdb does not
+ * follow) and {@code exec}s the agent (an exec gdb follows), which connects back to it. The
+ * breakpoint is set by name before the library exists, and must resolve when jdryad announces
+ * the library through r_debug. If the lead settles on another attachment (gdb -p PID), only the
+ * command line below changes; the assertions stay.
+ */
+@Tag("gdb")
+@Tag("run")
+class GdbRunTest {
+
+    @Test
+    void breakpointInALibraryFunctionLoadedByJdryad() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
+        Jdryad.ensureBuilt();
+        Path prog = FixtureCatalog.gdbProgram();
+        Path lib = FixtureCatalog.libgdbadd();
+        List<String> cmd = new ArrayList<>(List.of("gdb", "-nx", "-batch",
+                "-ex", "set breakpoint pending on",
+                "-ex", "set confirm off",
+                "-ex", "break lib_add",
+                "-ex", "run",
+                "-ex", "bt",
+                "-ex", "info args",
+                "-ex", "info sharedlibrary",
+                "--args", "/bin/bash", Jdryad.launcher().toString(), "run", "--gdb", prog.toString()));
+        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), Map.of()));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(120));
+        String out = r.stdout() + r.stderr();
+        String shown = Jdryad.hint(r) + "\n" + r.describe();
+
+        assertFalse(r.timedOut(), () -> "gdb did not finish" + shown);
+        assertTrue(Pattern.compile("Breakpoint 1, (0x[0-9a-f]+ in )?lib_add \\(a=2, b=3\\)").matcher(out).find(),
+                () -> "the breakpoint on lib_add did not hit with a=2, b=3" + shown);
+        assertTrue(Pattern.compile("(?m)^a = 2\\s*\\nb = 3\\s*$").matcher(out).find(),
+                () -> "`info args` does not show a = 2, b = 3" + shown);
+        assertTrue(Pattern.compile("(?m)^#1\\s+(0x[0-9a-f]+ in )?main \\(\\)").matcher(out).find(),
+                () -> "`bt` does not show main as the caller of lib_add" + shown);
+        assertTrue(Pattern.compile("(?m)^0x[0-9a-f]+\\s+0x[0-9a-f]+\\s+Yes.*" + Pattern.quote(lib.toString()) + "\\s*$")
+                        .matcher(out).find(),
+                () -> "`info sharedlibrary` does not list " + lib + " as loaded with symbols" + shown);
+    }
+}

@@ -1,0 +1,146 @@
+/*
+ * jdryad agent protocol.  Mirrored in Java: org.jdryad.agent.Protocol.
+ *
+ * Transport: one SOCK_STREAM unix socket (SOCK_CLOEXEC in the agent), opened by the agent
+ * to the path in $JDRYAD_SOCKET.  It stays open until the process exits.
+ *
+ * Frames (all integers little-endian):
+ *
+ *     u32 len      number of payload bytes that follow the 16-byte header
+ *     u32 type     message type (below); bit 31 (JD_REPLY) is set on replies
+ *     u64 seq      sequence number chosen by the sender of a request; a reply echoes it.
+ *                  Java's requests and the agent's callbacks are numbered independently
+ *                  (the direction tells them apart).  HELLO has seq 0 and no reply.
+ *
+ * Payload encoding: a plain sequence of fields, no padding:
+ *     q   u64 (signed or unsigned as the field says)
+ *     s   string: u32 n, then n bytes; n includes a terminating NUL; n == 0 means NULL
+ *     *   "rest": raw bytes up to the end of the payload
+ *
+ * Every reply starts with `q status`: >= 0 success, < 0 = -errno (Linux errno values).
+ *
+ * Nesting: while the agent waits for the reply to one of its callbacks (a dlopen from the
+ * program, perhaps inside a constructor that a CALL runs), it keeps serving Java's
+ * requests, so Java may map, relocate and CALL initialisers of the object being loaded
+ * before it replies.  Callbacks are serialised in the agent by a recursive lock, so at any
+ * time exactly one agent thread reads the socket.  After ENTER, Java's requests are only
+ * served while a callback is pending (Java uses process_vm_readv for memory otherwise).
+ *
+ * Agent -> Java, once:
+ *   HELLO  q pid, q page_size, q agent_base, q r_debug, q r_map (original host list head),
+ *          q r_brk, q tls_reserve_addr, q tls_reserve_size, q thread_pointer,
+ *          q tls_init_image_addr, q tls_init_image_size, q tls_modid_base,
+ *          q nhost, nhost x (q l_addr, q l_ld, q link_map_addr, s l_name),
+ *          q nauxv, nauxv x (q type, q value),
+ *          q nsym, nsym x (s name, q address)          -- agent entry points by name
+ *
+ * Java -> agent requests (reply fields after `q status`):
+ *   MMAP_FILE     q addr, q len, q prot, q flags, q offset, q dev, q ino, s path
+ *                 -> status = mapped address or -errno.  flags are mmap flags OR-ed with
+ *                 MAP_PRIVATE (MAP_FIXED, MAP_FIXED_NOREPLACE...).  dev == ino == -1: no
+ *                 identity check; otherwise -ESTALE when fstat's st_dev/st_ino differ.
+ *   MMAP_ANON     q addr, q len, q prot, q flags      -> address or -errno (MAP_PRIVATE|MAP_ANONYMOUS added)
+ *   MPROTECT      q addr, q len, q prot               -> 0 or -errno
+ *   MUNMAP        q addr, q len                       -> 0 or -errno
+ *   WRITE         q addr, * bytes                     -> bytes written or -EFAULT (never crashes)
+ *   READ          q addr, q len                       -> 0, * bytes;  or -EFAULT
+ *   WRITE_WORDS   q n, n x (q addr, q value)          -> n  (plain 64-bit stores, no checks)
+ *   WRITE_WORDS32 q n, n x (q addr, q value)          -> n  (stores the low 32 bits)
+ *   CALL          q fn, q nargs (<= 6), nargs x q     -> 0, q rax
+ *   ALLOC         q size, q align                     -> address (zeroed RW agent memory, never freed)
+ *   PLACE_STRINGS q n, n x s                          -> address of char *[n + 1] (NULL-terminated)
+ *   DLOPEN_HOST   q flags, s name                     -> 0, q handle, q l_addr, q l_ld,
+ *                 q tls_modid (0: none), q tls_offset (tp - block of this thread, 0: none),
+ *                 s l_name;   or -1, s dlerror message
+ *                 (flags with RTLD_NOLOAD: query an already loaded host object, e.g. libc.so.6)
+ *   DLSYM_HOST    q handle, s name, s version (NULL: dlsym)   -> 0, q address; or -1, s message
+ *   R_DEBUG_UPDATE q kind (1 RT_ADD, 2 RT_DELETE), q n, n x (q id, q l_addr, q l_ld, s name),
+ *                 q m, m x s (names of the objects added/removed, for jdryad_dl_activity)
+ *                 -> 0, q r_map head, q n, n x q link_map node address (same order)
+ *                 The list is the complete new list of jdryad objects in load order; `id`
+ *                 is Java's stable key for an object, so its node keeps its address.
+ *   OBJECT_TABLE  q n, n x (q link_map, q base, q phdr, q phnum, q map_start, q map_end,
+ *                 q eh_frame_hdr, q tls_modid (0: none), q tls_offset (tp - block), s name)
+ *                 -> 0.   Replaces the table used by dl_iterate_phdr, _dl_find_object and
+ *                 __tls_get_addr.  Entries in link-map order.
+ *   SET_TLS_IMAGE * bytes  -> 0 or -E2BIG.  Written to the len bytes just below tp in the
+ *                 serving thread, and to the end of module 1's init image (for new threads).
+ *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
+ *                 call the count pointers of the array at addr in reverse order.  Entries are
+ *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
+ *   ENTER         q entry, q argc, argc x s, q envc, envc x s, q naux, naux x (q type, q value),
+ *                 s execfn (NULL: keep AT_EXECFN as given), q nfull, nfull x q addr,
+ *                 q nshort, nshort x q addr
+ *                 -> 0 ("entering"), sent before the jump; never returns.  The addresses
+ *                 are variables (char *) set to argv[0] (full) and its basename (short);
+ *                 none given: libc's program_invocation_name / _short_name via dlsym.
+ *                 The overrides also patch the agent's original auxv in place.
+ *
+ * Agent -> Java callbacks; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
+ *   status 0 = answered, 1 = ask glibc (v0 = glibc handle to use), -1 = error (s0 = message)
+ *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
+ *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address
+ *   CB_DLCLOSE  q handle, q caller                    -> (status only)
+ *   CB_DLADDR   q addr                                -> v0 fbase, v1 saddr, v2 link_map,
+ *                                                        v3 ElfW(Sym)*, s0 fname, s1 sname
+ *   CB_DLINFO   q handle, q request                   -> v0 value (RTLD_DI_TLS_DATA: the
+ *                                                        block's tp offset), s0 (RTLD_DI_ORIGIN)
+ */
+#ifndef JDRYAD_PROTOCOL_H
+#define JDRYAD_PROTOCOL_H
+
+#define JD_REPLY 0x80000000u
+#define JD_HEADER_SIZE 16
+#define JD_MAX_FRAME (1u << 30)
+
+enum jd_type {
+    JD_HELLO = 0x01,
+
+    JD_MMAP_FILE = 0x10,
+    JD_MMAP_ANON = 0x11,
+    JD_MPROTECT = 0x12,
+    JD_MUNMAP = 0x13,
+    JD_WRITE = 0x14,
+    JD_READ = 0x15,
+    JD_WRITE_WORDS = 0x16,
+    JD_WRITE_WORDS32 = 0x17,
+    JD_CALL = 0x18,
+    JD_ALLOC = 0x19,
+    JD_PLACE_STRINGS = 0x1a,
+
+    JD_DLOPEN_HOST = 0x20,
+    JD_DLSYM_HOST = 0x21,
+
+    JD_R_DEBUG_UPDATE = 0x30,
+    JD_OBJECT_TABLE = 0x31,
+    JD_SET_TLS_IMAGE = 0x32,
+    JD_SET_FINI = 0x33,
+
+    JD_ENTER = 0x40,
+
+    JD_CB_DLOPEN = 0x80,
+    JD_CB_DLSYM = 0x81,
+    JD_CB_DLCLOSE = 0x82,
+    JD_CB_DLADDR = 0x83,
+    JD_CB_DLINFO = 0x84,
+};
+
+/* Callback reply status values. */
+#define JD_CB_OK 0
+#define JD_CB_ASK_GLIBC 1
+#define JD_CB_ERROR (-1)
+
+/* SET_FINI entry kinds. */
+#define JD_FINI_CALL 1
+#define JD_FINI_ARRAY 2
+
+/* TLS module ids assigned by Java to jdryad objects start here (never collide with glibc's). */
+#define JD_TLS_MODID_BASE 0x4a440000UL
+#define JD_TLS_MODID_MAX 65536UL
+
+/* Size of the static TLS reservation (the agent's only __thread variable). */
+#ifndef JD_TLS_RESERVE
+#define JD_TLS_RESERVE (256 * 1024)
+#endif
+
+#endif

@@ -1,0 +1,433 @@
+/*
+ * The agent's runtime for jdryad objects: the dl* functions their references are bound to,
+ * __tls_get_addr, dl_iterate_phdr, _dl_find_object and the finaliser (rtld_fini).
+ * dlopen/dlsym/... go to Java; Java may answer "ask glibc", and then glibc's real function runs.
+ */
+#include "agent.h"
+
+struct jd_object_table *volatile jd_objects;
+uint64_t jd_adds, jd_subs;
+struct jd_fini_entry *volatile jd_fini_list;
+volatile size_t jd_fini_count;
+
+static void *(*real_tls_get_addr)(void *);
+
+/* modid - JD_TLS_MODID_BASE -> tp offset of the block (0: none) */
+struct tls_index_table {
+    size_t n;
+    uint64_t off[];
+};
+static struct tls_index_table *volatile tls_offsets;
+
+void jd_runtime_init(void)
+{
+    real_tls_get_addr = (void *(*)(void *))dlsym(RTLD_DEFAULT, "__tls_get_addr");
+    if (!real_tls_get_addr)
+        jd_die("cannot find glibc's __tls_get_addr", 127);
+}
+
+void jd_set_tls_offsets(void)
+{
+    struct jd_object_table *t = jd_objects;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        uint64_t m = t->obj[i].tls_modid - JD_TLS_MODID_BASE;
+        if (t->obj[i].tls_modid && m < JD_TLS_MODID_MAX && m + 1 > n)
+            n = m + 1;
+    }
+    struct tls_index_table *x = jd_alloc(sizeof *x + 8 * (n + 1), 16);
+    x->n = n;
+    for (size_t i = 0; i < t->n; i++) {
+        uint64_t m = t->obj[i].tls_modid - JD_TLS_MODID_BASE;
+        if (t->obj[i].tls_modid && m < n)
+            x->off[m] = t->obj[i].tls_offset;
+    }
+    __atomic_store_n(&tls_offsets, x, __ATOMIC_RELEASE);
+}
+
+/* ---- __tls_get_addr ---- */
+typedef struct {
+    unsigned long ti_module, ti_offset;
+} jd_tls_index;
+
+void *jdryad___tls_get_addr(void *p)
+{
+    jd_tls_index *ti = p;
+    struct tls_index_table *x = __atomic_load_n(&tls_offsets, __ATOMIC_ACQUIRE);
+    unsigned long m = ti->ti_module - JD_TLS_MODID_BASE;
+    if (x && m < x->n && x->off[m])
+        return (void *)(jd_tp() - x->off[m] + ti->ti_offset);
+    return real_tls_get_addr(p);
+}
+
+/* ---- dlerror: per-thread messages in a small table keyed by the thread id ---- */
+#define ERR_SLOTS 128
+#define ERR_LEN 512
+struct err_slot {
+    volatile int tid;
+    int pending;
+    char msg[ERR_LEN];
+    char ret[ERR_LEN];
+};
+static struct err_slot *err_slots;
+
+static struct err_slot *my_slot(int create)
+{
+    struct err_slot *t = __atomic_load_n(&err_slots, __ATOMIC_ACQUIRE);
+    if (!t) {
+        if (!create)
+            return 0;
+        struct err_slot *n = jd_alloc(sizeof *n * ERR_SLOTS, 64);
+        struct err_slot *z = 0;
+        if (!__atomic_compare_exchange_n(&err_slots, &z, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            n = z;
+        t = n;
+    }
+    int me = jd_gettid();
+    for (int i = 0; i < ERR_SLOTS; i++)
+        if (t[i].tid == me)
+            return &t[i];
+    if (!create)
+        return 0;
+    for (int i = 0; i < ERR_SLOTS; i++) {
+        int z = 0;
+        if (t[i].tid == 0 && __atomic_compare_exchange_n(&t[i].tid, &z, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return &t[i];
+    }
+    /* Table full (threads come and go): share a slot. */
+    struct err_slot *s = &t[(unsigned)me % ERR_SLOTS];
+    s->tid = me;
+    return s;
+}
+
+void jd_set_dlerror(const char *msg)
+{
+    struct err_slot *s = my_slot(msg != 0);
+    if (!s)
+        return;
+    if (!msg) {
+        s->pending = 0;
+        return;
+    }
+    size_t n = jd_strlen(msg);
+    if (n >= ERR_LEN)
+        n = ERR_LEN - 1;
+    jd_memcpy(s->msg, msg, n);
+    s->msg[n] = 0;
+    s->pending = 1;
+}
+
+char *jdryad_dlerror(void)
+{
+    struct err_slot *s = my_slot(0);
+    if (s && s->pending) {
+        s->pending = 0;
+        jd_memcpy(s->ret, s->msg, ERR_LEN);
+        return s->ret;
+    }
+    return 0;
+}
+
+/* Takes glibc's pending dlerror message (after a real dl* call failed) into our slot. */
+static void take_glibc_error(void)
+{
+    const char *e = dlerror();
+    jd_set_dlerror(e ? e : "unknown dynamic linking error");
+}
+
+/* Interned strings for dladdr results (must outlive the call). */
+struct intern {
+    struct intern *next;
+    char s[];
+};
+static struct intern *volatile interned;
+static const char *intern(const char *s)
+{
+    if (!s)
+        return 0;
+    for (struct intern *i = interned; i; i = i->next)
+        if (jd_strcmp(i->s, s) == 0)
+            return i->s;
+    size_t n = jd_strlen(s) + 1;
+    struct intern *i = jd_alloc(sizeof *i + n, 16);
+    jd_memcpy(i->s, s, n);
+    i->next = interned; /* under the callback lock */
+    __atomic_store_n(&interned, i, __ATOMIC_RELEASE);
+    return i->s;
+}
+
+/* ---- dl* entry points ---- */
+static void *do_dlopen(const char *file, int mode, void *caller)
+{
+    struct jd_cbargs a = {2, {(uint64_t)(unsigned)mode, (uint64_t)caller}, 1, {file}};
+    struct jd_cbreply r;
+    if (jd_callback(JD_CB_DLOPEN, &a, &r) != 0) {
+        void *h = dlopen(file, mode);
+        if (!h)
+            take_glibc_error();
+        return h;
+    }
+    void *res = 0;
+    int64_t st = r.status;
+    if (st == JD_CB_OK)
+        res = (void *)r.v[0];
+    else if (st != JD_CB_ASK_GLIBC)
+        jd_set_dlerror(r.s[0] ? r.s[0] : "dlopen failed");
+    jd_callback_end();
+    if (st == JD_CB_ASK_GLIBC) {
+        res = dlopen(file, mode);
+        if (!res)
+            take_glibc_error();
+    }
+    return res;
+}
+
+__attribute__((noinline)) void *jdryad_dlopen(const char *file, int mode)
+{
+    return do_dlopen(file, mode, __builtin_return_address(0));
+}
+
+void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode)
+{
+    if (lmid != LM_ID_BASE) {
+        jd_set_dlerror("dlmopen: jdryad supports only the base namespace (LM_ID_BASE)");
+        return 0;
+    }
+    return do_dlopen(file, mode, __builtin_return_address(0));
+}
+
+static void *do_dlsym(void *handle, const char *name, const char *version, void *caller)
+{
+    struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)caller}, 2, {name, version}};
+    struct jd_cbreply r;
+    void *glibc_handle = handle;
+    if (jd_callback(JD_CB_DLSYM, &a, &r) == 0) {
+        int64_t st = r.status;
+        void *res = (void *)r.v[0];
+        if (st == JD_CB_ERROR)
+            jd_set_dlerror(r.s[0] ? r.s[0] : "undefined symbol");
+        jd_callback_end();
+        if (st == JD_CB_OK)
+            return res;
+        if (st != JD_CB_ASK_GLIBC)
+            return 0;
+        glibc_handle = res;
+    }
+    dlerror();
+    void *res = version ? dlvsym(glibc_handle, name, version) : dlsym(glibc_handle, name);
+    const char *e = dlerror();
+    if (e)
+        jd_set_dlerror(e);
+    return res;
+}
+
+__attribute__((noinline)) void *jdryad_dlsym(void *handle, const char *name)
+{
+    return do_dlsym(handle, name, 0, __builtin_return_address(0));
+}
+
+__attribute__((noinline)) void *jdryad_dlvsym(void *handle, const char *name, const char *version)
+{
+    return do_dlsym(handle, name, version, __builtin_return_address(0));
+}
+
+int jdryad_dlclose(void *handle)
+{
+    struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)__builtin_return_address(0)}, 0, {0}};
+    struct jd_cbreply r;
+    void *glibc_handle = handle;
+    if (jd_callback(JD_CB_DLCLOSE, &a, &r) == 0) {
+        int64_t st = r.status;
+        if (st == JD_CB_ERROR)
+            jd_set_dlerror(r.s[0] ? r.s[0] : "dlclose failed");
+        glibc_handle = (void *)r.v[0];
+        jd_callback_end();
+        if (st == JD_CB_OK)
+            return 0;
+        if (st != JD_CB_ASK_GLIBC)
+            return -1;
+    }
+    int rc = dlclose(glibc_handle);
+    if (rc)
+        take_glibc_error();
+    return rc;
+}
+
+/* 0: not jdryad's (ask glibc); 1: found; -1: not found */
+static int ask_dladdr(const void *addr, Dl_info *info, void **lm, void **sym)
+{
+    struct jd_cbargs a = {1, {(uint64_t)addr}, 0, {0}};
+    struct jd_cbreply r;
+    if (jd_callback(JD_CB_DLADDR, &a, &r) != 0)
+        return 0;
+    int res = r.status == JD_CB_OK ? 1 : r.status == JD_CB_ASK_GLIBC ? 0 : -1;
+    if (res == 1) {
+        info->dli_fname = intern(r.s[0] ? r.s[0] : "");
+        info->dli_fbase = (void *)r.v[0];
+        info->dli_sname = intern(r.s[1]);
+        info->dli_saddr = (void *)r.v[1];
+        *lm = (void *)r.v[2];
+        *sym = (void *)r.v[3];
+    }
+    jd_callback_end();
+    return res;
+}
+
+int jdryad_dladdr(const void *addr, Dl_info *info)
+{
+    void *lm, *sym;
+    int r = ask_dladdr(addr, info, &lm, &sym);
+    if (r == 0)
+        return dladdr(addr, info);
+    return r > 0;
+}
+
+int jdryad_dladdr1(const void *addr, Dl_info *info, void **extra, int flags)
+{
+    void *lm, *sym;
+    int r = ask_dladdr(addr, info, &lm, &sym);
+    if (r == 0)
+        return dladdr1(addr, info, extra, flags);
+    if (r > 0 && extra) {
+        if (flags == RTLD_DL_SYMENT)
+            *extra = sym;
+        else if (flags == RTLD_DL_LINKMAP)
+            *extra = lm;
+    }
+    return r > 0;
+}
+
+int jdryad_dlinfo(void *handle, int request, void *arg)
+{
+    struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)(unsigned)request}, 0, {0}};
+    struct jd_cbreply r;
+    void *glibc_handle = handle;
+    if (jd_callback(JD_CB_DLINFO, &a, &r) == 0) {
+        int64_t st = r.status;
+        int rc = 0;
+        if (st == JD_CB_OK) {
+            switch (request) {
+            case RTLD_DI_LMID:
+                *(Lmid_t *)arg = (Lmid_t)r.v[0];
+                break;
+            case RTLD_DI_LINKMAP:
+                *(void **)arg = (void *)r.v[0];
+                break;
+            case RTLD_DI_ORIGIN: {
+                const char *s = r.s[0] ? r.s[0] : "";
+                jd_memcpy(arg, s, jd_strlen(s) + 1);
+                break;
+            }
+            case RTLD_DI_TLS_MODID:
+                *(size_t *)arg = (size_t)r.v[0];
+                break;
+            case RTLD_DI_TLS_DATA:
+                *(void **)arg = r.v[0] ? (void *)(jd_tp() - r.v[0]) : 0;
+                break;
+            default:
+                jd_set_dlerror("dlinfo: unsupported request for a jdryad object");
+                rc = -1;
+            }
+        } else if (st == JD_CB_ERROR) {
+            jd_set_dlerror(r.s[0] ? r.s[0] : "dlinfo failed");
+            rc = -1;
+        }
+        glibc_handle = (void *)r.v[0];
+        jd_callback_end();
+        if (st != JD_CB_ASK_GLIBC)
+            return rc;
+    }
+    int rc = dlinfo(glibc_handle, request, arg);
+    if (rc)
+        take_glibc_error();
+    return rc;
+}
+
+/* ---- dl_iterate_phdr: host objects (glibc), then jdryad objects, in link-map order ---- */
+struct iter_ctx {
+    int (*cb)(struct dl_phdr_info *, size_t, void *);
+    void *data;
+    uint64_t adds, subs;
+    uint64_t glibc_adds, glibc_subs;
+};
+static int host_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct iter_ctx *c = data;
+    struct dl_phdr_info i;
+    jd_memset(&i, 0, sizeof i);
+    jd_memcpy(&i, info, size < sizeof i ? size : sizeof i);
+    c->glibc_adds = i.dlpi_adds;
+    c->glibc_subs = i.dlpi_subs;
+    i.dlpi_adds += c->adds;
+    i.dlpi_subs += c->subs;
+    return c->cb(&i, sizeof i, c->data);
+}
+
+int jdryad_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+    struct iter_ctx c = {cb, data, jd_adds, jd_subs, 0, 0};
+    int r = dl_iterate_phdr(host_cb, &c);
+    if (r)
+        return r;
+    struct jd_object_table *t = __atomic_load_n(&jd_objects, __ATOMIC_ACQUIRE);
+    if (!t)
+        return 0;
+    struct dl_phdr_info i;
+    for (size_t k = 0; k < t->n; k++) {
+        const struct jd_object *o = &t->obj[k];
+        jd_memset(&i, 0, sizeof i);
+        i.dlpi_addr = o->base;
+        i.dlpi_name = o->name;
+        i.dlpi_phdr = (const ElfW(Phdr) *)o->phdr;
+        i.dlpi_phnum = (ElfW(Half))o->phnum;
+        i.dlpi_adds = c.glibc_adds + c.adds;
+        i.dlpi_subs = c.glibc_subs + c.subs;
+        i.dlpi_tls_modid = o->tls_modid;
+        i.dlpi_tls_data = o->tls_modid && o->tls_offset ? (void *)(jd_tp() - o->tls_offset) : 0;
+        r = cb(&i, sizeof i, data);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+int jdryad__dl_find_object(void *pc, struct dl_find_object *result)
+{
+    struct jd_object_table *t = __atomic_load_n(&jd_objects, __ATOMIC_ACQUIRE);
+    uintptr_t a = (uintptr_t)pc;
+    if (t)
+        for (size_t k = 0; k < t->n; k++) {
+            const struct jd_object *o = &t->obj[k];
+            if (a >= o->map_start && a < o->map_end) {
+                result->dlfo_flags = 0;
+                result->dlfo_map_start = (void *)o->map_start;
+                result->dlfo_map_end = (void *)o->map_end;
+                result->dlfo_link_map = (struct link_map *)o->link_map;
+                result->dlfo_eh_frame = (void *)o->eh_frame_hdr;
+                return 0;
+            }
+        }
+    return _dl_find_object(pc, result);
+}
+
+/* ---- the finaliser: the ABI's rtld_fini, passed to the program's _start in %rdx ---- */
+void jdryad_rtld_fini(void)
+{
+    static volatile int done;
+    if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+    struct jd_fini_entry *l = __atomic_load_n(&jd_fini_list, __ATOMIC_ACQUIRE);
+    size_t n = __atomic_load_n(&jd_fini_count, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; l && i < n; i++) {
+        if (l[i].kind == JD_FINI_CALL && l[i].addr) {
+            ((void (*)(void))l[i].addr)();
+        } else if (l[i].kind == JD_FINI_ARRAY) {
+            void (**arr)(void) = (void (**)(void))l[i].addr;
+            for (size_t j = l[i].count; j-- > 0;) {
+                uintptr_t f = (uintptr_t)arr[j];
+                if (f != 0 && f != (uintptr_t)-1)
+                    arr[j]();
+            }
+        }
+    }
+}
