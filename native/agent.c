@@ -652,7 +652,11 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
     uint64_t *shrt = jd_alloc(8 * (nshort + 1), 16);
     for (uint64_t i = 0; i < nshort && !in->bad; i++)
         shrt[i] = get_q(in);
-    if (in->bad || nfull > 64 || nshort > 64) {
+    uint64_t nenv = get_q(in);
+    uint64_t *envslots = jd_alloc(8 * (nenv + 1), 16);
+    for (uint64_t i = 0; i < nenv && !in->bad; i++)
+        envslots[i] = get_q(in);
+    if (in->bad || nfull > 64 || nshort > 64 || nenv > 64) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -684,6 +688,7 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
         s += l;
     }
     *w++ = 0;
+    uintptr_t envp_final = AT_(w);
     for (uint64_t i = 0; i < envc; i++) {
         const char *a = envp[i] ? envp[i] : "";
         size_t l = jd_strlen(a) + 1;
@@ -734,6 +739,16 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
         if (p)
             shrt[nshort++] = (uint64_t)p;
     }
+    /* In a dynamically linked program __libc_start_main does not set __environ (ld.so did,
+       for the agent): point every copy of it (libc's, and the program's copy relocation) at
+       the program's envp. */
+    if (nenv == 0) {
+        void *p = dlsym(RTLD_DEFAULT, "environ");
+        if (p)
+            envslots[nenv++] = (uint64_t)p;
+    }
+    for (uint64_t i = 0; i < nenv; i++)
+        *(uintptr_t *)envslots[i] = envp_final;
     for (uint64_t i = 0; i < nfull; i++)
         *(uintptr_t *)full[i] = argv0;
     for (uint64_t i = 0; i < nshort; i++)

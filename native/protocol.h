@@ -70,7 +70,7 @@
  *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
  *   ENTER         q entry, q argc, argc x s, q envc, envc x s, q naux, naux x (q type, q value),
  *                 s execfn (NULL: keep AT_EXECFN as given), q nfull, nfull x q addr,
- *                 q nshort, nshort x q addr
+ *                 q nshort, nshort x q addr, q nenv, nenv x q addr (environ slots)
  *                 -> 0 ("entering"), sent before the jump; never returns.  The addresses
  *                 are variables (char *) set to argv[0] (full) and its basename (short);
  *                 none given: libc's program_invocation_name / _short_name via dlsym.

@@ -629,7 +629,7 @@ public final class AgentProcess implements AutoCloseable {
      * argv[0] and its basename (empty: libc's program_invocation_name/_short_name).
      */
     public void enter(long entry, List<String> argv, List<String> envp, Map<Long, Long> auxvOverrides, String execfn,
-            long[] prognameFull, long[] prognameShort) {
+            long[] prognameFull, long[] prognameShort, long[] environSlots) {
         Payload.Writer w = new Payload.Writer().q(entry).q(argv.size());
         for (String s : argv) {
             w.s(s);
@@ -649,6 +649,10 @@ public final class AgentProcess implements AutoCloseable {
         }
         w.q(prognameShort.length);
         for (long a : prognameShort) {
+            w.q(a);
+        }
+        w.q(environSlots.length);
+        for (long a : environSlots) {
             w.q(a);
         }
         entered = true;

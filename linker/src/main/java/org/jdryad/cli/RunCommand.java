@@ -49,7 +49,8 @@ final class RunCommand implements Callable<Integer> {
         String pre = preload != null ? preload : env.get("LD_PRELOAD");
         String bn = env.get("LD_BIND_NOW");
         boolean now = bindNow || (bn != null && !bn.isEmpty());
-        RunOptions options = new RunOptions(program, args, env, lp, pre, now, stats);
+        List<String> raw = rawProgramArguments();
+        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, now, stats);
         Path p = Path.of(program);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
@@ -69,41 +70,89 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * The program's environment, in the order the process received it: jdryad's own variables
-     * removed, and the LD_* variables the launcher moved aside (JDRYAD_LD_*) restored.
+     * The program's environment exactly as the user gave it. The launcher passes the environment
+     * it was started with on a file descriptor (JDRYAD_ENVIRON_FD), order and LD_* variables
+     * included; without it (in-process use) this process's own environment is used, less the
+     * launcher's variables, with the LD_* variables it moved aside (JDRYAD_LD_*) restored.
      */
     static Map<String, String> programEnvironment() {
-        Map<String, String> out = new LinkedHashMap<>();
-        List<String> entries = new ArrayList<>();
-        try {
-            byte[] raw = Files.readAllBytes(Path.of("/proc/self/environ"));
-            int start = 0;
-            for (int i = 0; i < raw.length; i++) {
-                if (raw[i] == 0) {
-                    entries.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
-                    start = i + 1;
-                }
+        String fd = System.getenv("JDRYAD_ENVIRON_FD");
+        if (fd != null && fd.matches("[0-9]+")) {
+            try {
+                return parseEnviron(Files.readAllBytes(Path.of("/proc/self/fd/" + fd)), false);
+            } catch (IOException e) {
+                // fall through to this process's own environment
             }
-        } catch (IOException e) {
-            System.getenv().forEach((k, v) -> entries.add(k + "=" + v));
         }
+        try {
+            return parseEnviron(Files.readAllBytes(Path.of("/proc/self/environ")), true);
+        } catch (IOException e) {
+            Map<String, String> out = new LinkedHashMap<>(System.getenv());
+            out.keySet().removeIf(k -> k.equals("JDRYAD_HOME") || k.startsWith("JDRYAD_LD_") || k.equals("JDRYAD_ENVIRON_FD"));
+            return out;
+        }
+    }
+
+    private static Map<String, String> parseEnviron(byte[] raw, boolean undoLauncher) {
+        Map<String, String> out = new LinkedHashMap<>();
         Map<String, String> restored = new LinkedHashMap<>();
-        for (String e : entries) {
+        for (String e : splitNul(raw)) {
             int eq = e.indexOf('=');
             if (eq <= 0) {
                 continue;
             }
             String k = e.substring(0, eq);
             String v = e.substring(eq + 1);
-            if (k.startsWith("JDRYAD_LD_")) {
+            if (undoLauncher && k.startsWith("JDRYAD_LD_")) {
                 restored.put(k.substring("JDRYAD_".length()), v);
-            } else if (k.startsWith("JDRYAD_")) {
-                continue;
-            } else {
-                out.put(k, v);
+            } else if (!undoLauncher || !(k.equals("JDRYAD_HOME") || k.equals("JDRYAD_ENVIRON_FD"))) {
+                out.putIfAbsent(k, v);
             }
         }
         out.putAll(restored);
         return out;
+    }
+
+    private static List<String> splitNul(byte[] raw) {
+        List<String> entries = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < raw.length; i++) {
+            if (raw[i] == 0) {
+                entries.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
+                start = i + 1;
+            }
+        }
+        return entries;
+    }
+
+    /**
+     * PROG and its arguments as the bytes the process was given (decoded as UTF-8), not as the
+     * JVM decoded them with the locale's charset (which mangles non-ASCII under LC_ALL=C).
+     * They are the last entries of /proc/self/cmdline: parsing stops at PROG.
+     */
+    private List<String> rawProgramArguments() {
+        List<String> decoded = new ArrayList<>();
+        decoded.add(program);
+        decoded.addAll(args);
+        if (System.getenv("JDRYAD_ENVIRON_FD") == null) {
+            return decoded; // not started by the launcher: this JVM's command line is not ours
+        }
+        try {
+            List<String> cmdline = splitNul(Files.readAllBytes(Path.of("/proc/self/cmdline")));
+            int n = decoded.size();
+            if (cmdline.size() >= n) {
+                List<String> tail = new ArrayList<>(cmdline.subList(cmdline.size() - n, cmdline.size()));
+                for (int i = 0; i < n; i++) {
+                    boolean ascii = decoded.get(i).chars().allMatch(c -> c < 0x80);
+                    if (ascii && !decoded.get(i).equals(tail.get(i))) {
+                        return decoded;
+                    }
+                }
+                return tail;
+            }
+        } catch (IOException e) {
+            // use what the JVM decoded
+        }
+        return decoded;
     }
 }

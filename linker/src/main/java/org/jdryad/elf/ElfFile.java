@@ -267,9 +267,12 @@ public final class ElfFile implements AutoCloseable {
         return segment(Elf.PT_GNU_PROPERTY);
     }
 
-    /** True for an executable that needs no loader: no PT_INTERP and no PT_DYNAMIC. */
+    /**
+     * True for an executable that needs no loader: the kernel runs it as it is. That is any
+     * executable without PT_INTERP, static-pie (which relocates itself) included.
+     */
     public boolean isStatic() {
-        return segment(Elf.PT_DYNAMIC).isEmpty() && segment(Elf.PT_INTERP).isEmpty();
+        return segment(Elf.PT_INTERP).isEmpty();
     }
 
     /** The PT_INTERP path, if any. */

@@ -34,17 +34,35 @@ public final class SymbolTable {
         long count;
         if (dyn.sysvHash().isPresent()) {
             count = dyn.sysvHash().get().nchain();
-        } else if (dyn.gnuHash().isPresent()) {
-            count = dyn.gnuHash().get().symbolCount();
         } else {
+            // DT_GNU_HASH only bounds the count from below: symbols past the last hashed one
+            // (or all of them, when nothing is hashed) are still in the table. The section
+            // header, when there is a sane one, says exactly; else the gap up to DT_STRTAB.
+            long fromHash = dyn.gnuHash().map(GnuHashTable::symbolCount).orElse(0);
+            long fromSection = dynsymSectionCount(dyn.file(), symtab);
             long strtab = dyn.value(Elf.DT_STRTAB).orElse(0);
-            count = strtab > symtab ? (strtab - symtab) / Elf.SYM_SIZE : 0;
+            long fromGap = strtab > symtab ? (strtab - symtab) / Elf.SYM_SIZE : 0;
+            count = Math.max(fromHash, fromSection >= 0 ? fromSection : fromGap);
         }
         if (count < 0 || count > (view.size() - start) / Elf.SYM_SIZE) {
             throw view.malformed(start, "symbol count " + count + " is larger than the file can hold");
         }
         dyn.file().fileOffset(symtab, count * Elf.SYM_SIZE, "dynamic symbol table (DT_SYMTAB)");
         return new SymbolTable(dyn, view, start, (int) count);
+    }
+
+    /** The .dynsym section's entry count when it describes DT_SYMTAB, else -1. */
+    private static long dynsymSectionCount(ElfFile elf, long symtab) {
+        try {
+            for (SectionHeader sh : elf.sectionHeaders()) {
+                if (sh.type() == 11 /* SHT_DYNSYM */ && sh.addr() == symtab && sh.entsize() == Elf.SYM_SIZE) {
+                    return sh.size() / Elf.SYM_SIZE;
+                }
+            }
+        } catch (ElfFormatException e) {
+            // Section headers are optional for loading; a broken table is simply not used.
+        }
+        return -1;
     }
 
     public int count() {

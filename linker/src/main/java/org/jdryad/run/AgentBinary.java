@@ -17,17 +17,39 @@ import org.jdryad.link.LinkException;
  * rebuilt agent never reuses a stale copy, and no source tree is needed).
  */
 public final class AgentBinary {
-    private static final String RESOURCE = "/native/jdryad-agent";
+    private static final String RESOURCE_DIR = "/native/";
 
     private AgentBinary() {
     }
 
-    public static Path locate() {
+    /**
+     * The static TLS reservations the agent is built with (native/Makefile, TLS_SIZES), smallest
+     * first. glibc counts the reservation in every thread's minimum stack size, so the smallest
+     * that fits is used.
+     */
+    static final long[] TLS_RESERVATIONS = {8192, 65536, 1048576};
+
+    /** The agent to start for a program whose jdryad objects need {@code staticTlsBytes} of static TLS. */
+    public static Path locate(long staticTlsBytes) {
+        long size = -1;
+        for (long r : TLS_RESERVATIONS) {
+            if (staticTlsBytes <= r) {
+                size = r;
+                break;
+            }
+        }
+        if (size < 0) {
+            throw new LinkException("cannot allocate memory in static TLS block (" + staticTlsBytes
+                    + " bytes needed, at most " + TLS_RESERVATIONS[TLS_RESERVATIONS.length - 1] + ")");
+        }
+        String name = "jdryad-agent-tls" + size;
         String prop = System.getProperty("jdryad.agent");
         if (prop != null && !prop.isEmpty()) {
-            return Path.of(prop);
+            Path dir = Path.of(prop).getParent();
+            Path variant = dir == null ? Path.of(name) : dir.resolve(name);
+            return Files.isExecutable(variant) ? variant : Path.of(prop);
         }
-        return extract(RESOURCE, "jdryad-agent", true);
+        return extract(RESOURCE_DIR + name, name, true);
     }
 
     /** Extracts a packaged resource into the cache, returning its path. */

@@ -76,7 +76,8 @@ public final class ProgramRunner {
         // undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
         agentEnv.put("LD_BIND_NOW", "1");
 
-        try (AgentProcess agent = AgentProcess.start(AgentBinary.locate(), agentEnv, null, Duration.ofSeconds(30))) {
+        try (AgentProcess agent = AgentProcess.start(AgentBinary.locate(staticTlsNeeded(graph)), agentEnv, null,
+                Duration.ofSeconds(30))) {
             long tAgent = System.nanoTime();
             AgentInfo info = agent.info();
             AgentMemory memory = new AgentMemory(agent);
@@ -124,7 +125,8 @@ public final class ProgramRunner {
             auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
             agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.program(),
                     prognameSlots(session, "program_invocation_name", "__progname_full"),
-                    prognameSlots(session, "program_invocation_short_name", "__progname"));
+                    prognameSlots(session, "program_invocation_short_name", "__progname"),
+                    prognameSlots(session, "environ", "__environ", "_environ"));
             int status = agent.waitForExit();
             if (statistics != null) {
                 err.print(statistics);
@@ -133,6 +135,25 @@ public final class ProgramRunner {
         } catch (AgentException e) {
             throw new LinkException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * The static TLS the jdryad objects need (each block rounded to its alignment), plus room
+     * for the alignment padding between blocks.
+     */
+    private static long staticTlsNeeded(ObjectGraph graph) {
+        long total = 0;
+        for (ObjectGraph.Node n : graph.nodes()) {
+            if (n.host()) {
+                continue;
+            }
+            var tls = n.elf().tls();
+            if (tls.isPresent()) {
+                long align = Math.max(1, tls.get().align());
+                total += tls.get().memsz() + 2 * align;
+            }
+        }
+        return total;
     }
 
     /** A statically linked program needs no loader: it runs as it is. */
@@ -239,13 +260,14 @@ public final class ProgramRunner {
         long argvAddr = agent.placeStrings(argv);
         long envpAddr = agent.placeStrings(envp);
         long argc = argv.size();
-        main.dynamic().ifPresent(d -> {
+        boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
+        main.dynamic().filter(d -> !programRunsOwnInit).ifPresent(d -> {
             for (long fn : functionArray(memory, main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ)) {
                 agent.call(fn, argc, argvAddr, envpAddr);
             }
         });
         for (LoadedObject o : order) {
-            if (o.isHost() || o.dynamic().isEmpty()) {
+            if (o.isHost() || o.dynamic().isEmpty() || (o == main && programRunsOwnInit)) {
                 continue;
             }
             DynamicSection d = o.dynamic().get();
@@ -257,6 +279,30 @@ public final class ProgramRunner {
             }
         }
     }
+
+    /**
+     * True for a program linked against {@code __libc_start_main@GLIBC_2.2.5}: it passes
+     * {@code __libc_csu_init}, which runs its DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY itself,
+     * so jdryad must not run them too (node is such a program).
+     */
+    static boolean linkedAgainstOldStartMain(LoadedObject main) {
+        if (main.dynamic().isEmpty()) {
+            return false;
+        }
+        DynamicSection d = main.dynamic().get();
+        boolean[] old = {false};
+        var syms = d.symbols();
+        for (int i = 1; i < syms.count(); i++) {
+            if (syms.nameEquals(i, START_MAIN)) {
+                var v = d.versions().versionOf(i);
+                old[0] = syms.get(i).isUndefined() && v.isPresent() && !"GLIBC_2.34".equals(v.get().name());
+                break;
+            }
+        }
+        return old[0];
+    }
+
+    private static final byte[] START_MAIN = "__libc_start_main".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
     /** The (relocated) function pointers of an init/fini array, read from the target; -1 and 0 entries skipped. */
     private static List<Long> functionArray(AgentMemory memory, LoadedObject o, DynamicSection d, long tag, long sizeTag) {

@@ -466,7 +466,7 @@ class AgentProcessTest {
         assertTimeoutPreemptively(TIMEOUT, () -> {
             ap.enter(entry, List.of("start", "a", "b"), List.of("X=1", "Y=2"),
                     Map.of(Protocol.AT_ENTRY, entry, Protocol.AT_PHNUM, (long) phnum), "/jdryad/start",
-                    new long[0], new long[0]);
+                    new long[0], new long[0], new long[0]);
             assertEquals(3, ap.waitForExit());
         });
         assertTrue(phdrAddr != 0 || phnum > 0);
