@@ -121,7 +121,7 @@ char *jd_strdup(const char *s)
     return d;
 }
 
-/* Growable buffers (one pair per nesting depth). */
+/* Growable buffers. */
 struct buf {
     char *p;
     size_t len, cap;
@@ -196,13 +196,26 @@ static const char *get_s(struct in *in)
     return s;
 }
 
-/* ---- the connection ---- */
+/* ---- process state ---- */
+static char **orig_envp;
+static ElfW(auxv_t) *orig_auxv;
+static struct r_debug *rdebug;
+static struct link_map *host_head; /* glibc's original r_map */
+static uintptr_t agent_base;
+static uintptr_t tls_image_addr;
+static size_t tls_image_size;
+static uintptr_t relro_start, relro_end;
+static size_t page_size = 4096;
+
+/* ---- the connection ----
+ * Concurrency: any agent thread may read the socket, one at a time (the reader role).  The
+ * reader reads one whole frame, gives the role up, and then either handles the request itself
+ * (so a long CALL never blocks the socket) or, for a reply to another thread's callback, copies
+ * it into that thread's mailbox and wakes it.  Sending is serialised by a separate lock. */
 static int sock = -1;
 static int agent_pid;
 static uint64_t cb_seq;
-#define MAX_DEPTH 64
-static struct buf inbufs[MAX_DEPTH + 2], outbufs[MAX_DEPTH + 2];
-static int depth; /* nesting of serve() */
+static uintptr_t main_tp;
 
 static void lost(void)
 {
@@ -247,96 +260,152 @@ struct hdr {
     uint32_t len, type;
     uint64_t seq;
 };
-static void send_frame(uint32_t type, uint64_t seq, const void *payload, size_t len, const void *extra,
-                       size_t extralen)
+
+#define FUTEX_WAIT_P 128
+#define FUTEX_WAKE_P 129
+static volatile int send_lock, reader_role, generation;
+static void futex_wait(volatile int *w, int v) { sys6(SYS_futex, (long)w, FUTEX_WAIT_P, v, 0, 0, 0); }
+static void futex_wake(volatile int *w, int n) { sys6(SYS_futex, (long)w, FUTEX_WAKE_P, n, 0, 0, 0); }
+static void wake_waiters(void)
 {
-    struct hdr h = {(uint32_t)(len + extralen), type, seq};
-    struct iovec iov[3] = {{&h, sizeof h}, {(void *)payload, len}, {(void *)extra, extralen}};
-    send_all(iov, extralen ? 3 : 2);
+    __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
+    futex_wake(&generation, 0x7fffffff);
 }
 
-/* ---- recursive lock serialising use of the socket ---- */
-static volatile int lock_owner, lock_count;
-static void lock_acquire(void)
+static void send_frame(uint32_t type, uint64_t seq, const void *payload, size_t len)
 {
-    int me = jd_gettid();
-    if (__atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE) == me) {
-        lock_count++;
-        return;
-    }
+    struct hdr h = {(uint32_t)len, type, seq};
+    struct iovec iov[2] = {{&h, sizeof h}, {(void *)payload, len}};
+    while (__atomic_exchange_n(&send_lock, 1, __ATOMIC_ACQUIRE))
+        futex_wait(&send_lock, 1);
+    send_all(iov, 2);
+    __atomic_store_n(&send_lock, 0, __ATOMIC_RELEASE);
+    futex_wake(&send_lock, 1);
+}
+
+/* Per-invocation buffers, recycled. */
+struct ctx {
+    struct buf in, out;
+    struct ctx *next;
+};
+static struct ctx *volatile ctx_free;
+static volatile int ctx_lock;
+static struct ctx *ctx_get(void)
+{
+    while (__atomic_exchange_n(&ctx_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    struct ctx *c = ctx_free;
+    if (c)
+        ctx_free = c->next;
+    __atomic_store_n(&ctx_lock, 0, __ATOMIC_RELEASE);
+    if (!c)
+        c = jd_alloc(sizeof *c, 16);
+    c->in.len = c->out.len = 0;
+    return c;
+}
+static void ctx_put(struct ctx *c)
+{
+    while (__atomic_exchange_n(&ctx_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    c->next = ctx_free;
+    ctx_free = c;
+    __atomic_store_n(&ctx_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Mailboxes of threads waiting for the reply to their callback. */
+#define NWAIT 256
+struct waiter {
+    volatile uint64_t seq;
+    struct buf *buf;
+    volatile size_t len;
+    volatile int done;
+};
+static struct waiter waiters[NWAIT];
+
+static struct waiter *waiter_register(uint64_t seq, struct buf *b)
+{
     for (;;) {
-        int z = 0;
-        if (__atomic_compare_exchange_n(&lock_owner, &z, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            break;
-        sys6(SYS_futex, (long)&lock_owner, 128 /* FUTEX_WAIT_PRIVATE */, z, 0, 0, 0);
+        for (int i = 0; i < NWAIT; i++) {
+            uint64_t z = 0;
+            if (waiters[i].seq == 0 &&
+                __atomic_compare_exchange_n(&waiters[i].seq, &z, seq, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+                waiters[i].buf = b;
+                waiters[i].len = 0;
+                __atomic_store_n(&waiters[i].done, 0, __ATOMIC_RELEASE);
+                return &waiters[i];
+            }
+        }
+        sys0(SYS_sched_yield);
     }
-    lock_count = 1;
 }
-static void lock_release(void)
-{
-    if (--lock_count > 0)
-        return;
-    __atomic_store_n(&lock_owner, 0, __ATOMIC_RELEASE);
-    sys6(SYS_futex, (long)&lock_owner, 129 /* FUTEX_WAKE_PRIVATE */, 1, 0, 0, 0);
-}
-
-/* ---- process state ---- */
-static char **orig_envp;
-static ElfW(auxv_t) *orig_auxv;
-static struct r_debug *rdebug;
-static struct link_map *host_head; /* glibc's original r_map */
-static uintptr_t agent_base;
-static uintptr_t tls_image_addr;
-static size_t tls_image_size;
-static uintptr_t relro_start, relro_end;
-static size_t page_size = 4096;
 
 static void handle_request(struct hdr *h, struct in *in, struct buf *out);
 
-/* Reads frames, serving Java's requests, until the reply with seq `want` arrives. */
-static struct in serve(uint64_t want)
+/* Reads frames and serves Java's requests until `w` (or nothing, at top level) gets its reply. */
+static struct in serve(struct waiter *w)
 {
-    if (depth >= MAX_DEPTH)
-        jd_die("callbacks nested too deeply", 127);
-    int d = ++depth;
-    struct buf *ib = &inbufs[d];
+    struct ctx *c = ctx_get();
     for (;;) {
+        if (w && __atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+            struct in in = {w->buf->p, w->len, 0, 0};
+            __atomic_store_n(&w->seq, 0, __ATOMIC_RELEASE);
+            ctx_put(c);
+            return in;
+        }
+        int g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        int z = 0;
+        if (!__atomic_compare_exchange_n(&reader_role, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            futex_wait(&generation, g);
+            continue;
+        }
+        if (w && __atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&reader_role, 0, __ATOMIC_RELEASE);
+            wake_waiters();
+            continue;
+        }
         struct hdr h;
         recv_all(&h, sizeof h);
         if (h.len > JD_MAX_FRAME)
             jd_die("protocol error: frame too large", 127);
-        buf_reserve(ib, h.len + 1);
-        recv_all(ib->p, h.len);
-        struct in in = {ib->p, h.len, 0, 0};
         if (h.type & JD_REPLY) {
-            if (want && h.seq == want) {
-                depth--;
-                return in;
-            }
-            jd_die("protocol error: unexpected reply", 127);
+            struct waiter *t = 0;
+            for (int i = 0; i < NWAIT && !t; i++)
+                if (waiters[i].seq == h.seq && !waiters[i].done)
+                    t = &waiters[i];
+            if (!t || h.seq == 0)
+                jd_die("protocol error: unexpected reply", 127);
+            buf_reserve(t->buf, h.len + 1);
+            recv_all(t->buf->p, h.len);
+            t->len = h.len;
+            __atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&reader_role, 0, __ATOMIC_RELEASE);
+            wake_waiters();
+            continue;
         }
-        struct buf *out = &outbufs[d];
-        out->len = 0;
-        handle_request(&h, &in, out);
+        buf_reserve(&c->in, h.len + 1);
+        recv_all(c->in.p, h.len);
+        __atomic_store_n(&reader_role, 0, __ATOMIC_RELEASE);
+        wake_waiters();
+        struct in in = {c->in.p, h.len, 0, 0};
+        c->out.len = 0;
+        handle_request(&h, &in, &c->out);
     }
 }
 
 int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
 {
-    lock_acquire();
-    if (sock < 0 || (int)sys0(SYS_getpid) != agent_pid) {
-        lock_release();
+    if (sock < 0 || (int)sys0(SYS_getpid) != agent_pid)
         return -1; /* no connection (forked child): caller falls back to glibc */
-    }
-    struct buf *out = &outbufs[depth + 1];
-    out->len = 0;
+    struct ctx *c = ctx_get();
     for (int i = 0; i < a->nq; i++)
-        put_q(out, a->q[i]);
+        put_q(&c->out, a->q[i]);
     for (int i = 0; i < a->ns; i++)
-        put_s(out, a->s[i]);
-    uint64_t seq = ++cb_seq;
-    send_frame(type, seq, out->p, out->len, 0, 0);
-    struct in in = serve(seq);
+        put_s(&c->out, a->s[i]);
+    uint64_t seq = __atomic_add_fetch(&cb_seq, 1, __ATOMIC_ACQ_REL);
+    struct waiter *w = waiter_register(seq, &c->in);
+    send_frame(type, seq, c->out.p, c->out.len);
+    struct in in = serve(w);
+    r->ctx = c;
     r->status = (int64_t)get_q(&in);
     for (int i = 0; i < 4; i++)
         r->v[i] = get_q(&in);
@@ -346,7 +415,8 @@ int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
         jd_die("protocol error: malformed callback reply", 127);
     return 0;
 }
-void jd_callback_end(void) { lock_release(); }
+void jd_callback_end(struct jd_cbreply *r) { ctx_put(r->ctx); }
+
 
 /* Safe copies: process_vm_readv/writev on ourselves return -EFAULT instead of crashing. */
 static long safe_copy(int to_remote, void *local, uintptr_t remote, size_t len)
@@ -408,7 +478,16 @@ __attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const s
     __asm__ volatile("" : : "r"(a) : "memory");
 }
 
+static volatile int state_lock; /* r_debug list and node table */
+static void r_debug_update_locked(struct in *in, struct buf *out);
 static void r_debug_update(struct in *in, struct buf *out)
+{
+    while (__atomic_exchange_n(&state_lock, 1, __ATOMIC_ACQUIRE))
+        sys0(SYS_sched_yield);
+    r_debug_update_locked(in, out);
+    __atomic_store_n(&state_lock, 0, __ATOMIC_RELEASE);
+}
+static void r_debug_update_locked(struct in *in, struct buf *out)
 {
     uint64_t kind = get_q(in);
     uint64_t n = get_q(in);
@@ -611,6 +690,10 @@ static void dlsym_host(struct in *in, struct buf *out)
 /* ---- ENTER (mechanism 3) ---- */
 static void enter(struct hdr *h, struct in *in, struct buf *out)
 {
+    if (jd_gettid() != agent_pid) {
+        put_q(out, (uint64_t)-16); /* EBUSY: only the main thread can enter the program */
+        return;
+    }
     uint64_t entry = get_q(in);
     uint64_t argc = get_q(in);
     if (in->bad || argc > 1000000) {
@@ -756,19 +839,13 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
 
     /* "entering": from here on the socket is only used by callbacks from the program. */
     put_q(out, 0);
-    send_frame(JD_ENTER | JD_REPLY, h->seq, out->p, out->len, 0, 0);
-    depth = 0;
-    lock_count = 0;
-    __atomic_store_n(&lock_owner, 0, __ATOMIC_RELEASE);
-    sys6(SYS_futex, (long)&lock_owner, 129, 0x7fffffff, 0, 0, 0);
+    send_frame(JD_ENTER | JD_REPLY, h->seq, out->p, out->len);
     jdryad_enter_jump(img, total, (void *)new_sp, (void *)entry, (void *)jdryad_rtld_fini);
 }
 
 /* ---- request dispatch ---- */
 static void handle_request(struct hdr *h, struct in *in, struct buf *out)
 {
-    const void *extra = 0;
-    size_t extralen = 0;
     switch (h->type) {
     case JD_MMAP_FILE: {
         uint64_t addr = get_q(in), len = get_q(in), prot = get_q(in), flags = get_q(in),
@@ -864,7 +941,6 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         }
         typedef uint64_t (*fn6)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
         uint64_t rax = ((fn6)fn)(a[0], a[1], a[2], a[3], a[4], a[5]);
-        out->len = 0; /* nested callbacks used deeper buffers; ours is untouched but be explicit */
         put_q(out, 0);
         put_q(out, rax);
         break;
@@ -908,7 +984,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
             put_q(out, (uint64_t)-7); /* E2BIG */
             break;
         }
-        jd_memcpy((void *)(jd_tp() - n), in->p, n);
+        jd_memcpy((void *)(main_tp - n), in->p, n); /* the main thread's block, whoever serves */
         write_protected(tls_image_addr + tls_image_size - n, in->p, n);
         put_q(out, 0);
         break;
@@ -923,7 +999,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         put_q(out, (uint64_t)-38); /* ENOSYS */
         break;
     }
-    send_frame(h->type | JD_REPLY, h->seq, out->p, out->len, extra, extralen);
+    send_frame(h->type | JD_REPLY, h->seq, out->p, out->len);
 }
 
 /* ---- start-up ---- */
@@ -986,7 +1062,7 @@ static void hello(void)
         put_s(&b, syms[i].name);
         put_q(&b, (uint64_t)syms[i].addr);
     }
-    send_frame(JD_HELLO, 0, b.p, b.len, 0, 0);
+    send_frame(JD_HELLO, 0, b.p, b.len);
     sys2(SYS_munmap, b.p, b.cap);
 }
 
@@ -1075,8 +1151,8 @@ int main(int argc, char **argv, char **envp)
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();
-    lock_acquire(); /* the main thread serves Java until ENTER */
+    main_tp = jd_tp();
     hello();
-    serve(0);
+    serve(0); /* the main thread serves Java until ENTER */
     return 127;
 }

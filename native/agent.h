@@ -57,9 +57,10 @@ struct jd_cbreply {
     int64_t status;
     uint64_t v[4];
     const char *s[2]; /* valid until jd_callback_end() */
+    void *ctx;
 };
 /* Sends a callback of type with the given fields and waits (serving Java) for the reply.
- * On return the lock is held: call jd_callback_end() after copying what is needed. */
+ * Call jd_callback_end(r) after copying what is needed from the reply. */
 struct jd_cbargs {
     int nq;
     uint64_t q[4];
@@ -67,7 +68,7 @@ struct jd_cbargs {
     const char *s[2];
 };
 int jd_callback(uint32_t type, const struct jd_cbargs *args, struct jd_cbreply *r);
-void jd_callback_end(void);
+void jd_callback_end(struct jd_cbreply *r);
 
 /* ---- runtime (runtime.c) ---- */
 struct jd_object {

@@ -19,12 +19,17 @@
  *
  * Every reply starts with `q status`: >= 0 success, < 0 = -errno (Linux errno values).
  *
- * Nesting: while the agent waits for the reply to one of its callbacks (a dlopen from the
- * program, perhaps inside a constructor that a CALL runs), it keeps serving Java's
- * requests, so Java may map, relocate and CALL initialisers of the object being loaded
- * before it replies.  Callbacks are serialised in the agent by a recursive lock, so at any
- * time exactly one agent thread reads the socket.  After ENTER, Java's requests are only
- * served while a callback is pending (Java uses process_vm_readv for memory otherwise).
+ * Nesting and threads: while an agent thread waits for the reply to one of its callbacks (a
+ * dlopen from the program, perhaps inside a constructor that a CALL runs), agent threads keep
+ * serving Java's requests, so Java may map, relocate and CALL initialisers of the object being
+ * loaded before it replies.  Any agent thread may read the socket, one at a time: it reads one
+ * whole frame, gives up the reader role, then handles a request itself (a long CALL never
+ * blocks the socket) or hands a reply to the thread whose callback it answers (matched by seq;
+ * replies may come in any order).  Sending is serialised by a lock.  So callbacks from several
+ * program threads, and from threads started by a constructor while its CALL runs, all proceed.
+ * Requests are thread-agnostic (SET_TLS_IMAGE writes the main thread's block), except ENTER,
+ * which only the main thread can carry out (-EBUSY otherwise).  After ENTER, Java's requests are
+ * only served while a callback is pending (Java uses process_vm_readv for memory otherwise).
  *
  * Agent -> Java, once:
  *   HELLO  q pid, q page_size, q agent_base, q r_debug, q r_map (original host list head),
@@ -64,7 +69,7 @@
  *                 -> 0.   Replaces the table used by dl_iterate_phdr, _dl_find_object and
  *                 __tls_get_addr.  Entries in link-map order.
  *   SET_TLS_IMAGE * bytes  -> 0 or -E2BIG.  Written to the len bytes just below tp in the
- *                 serving thread, and to the end of module 1's init image (for new threads).
+ *                 main thread, and to the end of module 1's init image (for new threads).
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
  *                 call the count pointers of the array at addr in reverse order.  Entries are
  *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
@@ -138,7 +143,8 @@ enum jd_type {
 #define JD_TLS_MODID_BASE 0x4a440000UL
 #define JD_TLS_MODID_MAX 65536UL
 
-/* Size of the static TLS reservation (the agent's only __thread variable). */
+/* Size of the static TLS reservation (the agent's only __thread variable); the Makefile builds
+ * several agents with -DJD_TLS_RESERVE=N and Java picks the smallest that fits. */
 #ifndef JD_TLS_RESERVE
 #define JD_TLS_RESERVE (256 * 1024)
 #endif

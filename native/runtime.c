@@ -151,8 +151,11 @@ static const char *intern(const char *s)
     size_t n = jd_strlen(s) + 1;
     struct intern *i = jd_alloc(sizeof *i + n, 16);
     jd_memcpy(i->s, s, n);
-    i->next = interned; /* under the callback lock */
-    __atomic_store_n(&interned, i, __ATOMIC_RELEASE);
+    struct intern *head;
+    do {
+        head = __atomic_load_n(&interned, __ATOMIC_ACQUIRE);
+        i->next = head;
+    } while (!__atomic_compare_exchange_n(&interned, &head, i, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     return i->s;
 }
 
@@ -173,7 +176,7 @@ static void *do_dlopen(const char *file, int mode, void *caller)
         res = (void *)r.v[0];
     else if (st != JD_CB_ASK_GLIBC)
         jd_set_dlerror(r.s[0] ? r.s[0] : "dlopen failed");
-    jd_callback_end();
+    jd_callback_end(&r);
     if (st == JD_CB_ASK_GLIBC) {
         res = dlopen(file, mode);
         if (!res)
@@ -206,7 +209,7 @@ static void *do_dlsym(void *handle, const char *name, const char *version, void 
         void *res = (void *)r.v[0];
         if (st == JD_CB_ERROR)
             jd_set_dlerror(r.s[0] ? r.s[0] : "undefined symbol");
-        jd_callback_end();
+        jd_callback_end(&r);
         if (st == JD_CB_OK)
             return res;
         if (st != JD_CB_ASK_GLIBC)
@@ -241,7 +244,7 @@ int jdryad_dlclose(void *handle)
         if (st == JD_CB_ERROR)
             jd_set_dlerror(r.s[0] ? r.s[0] : "dlclose failed");
         glibc_handle = (void *)r.v[0];
-        jd_callback_end();
+        jd_callback_end(&r);
         if (st == JD_CB_OK)
             return 0;
         if (st != JD_CB_ASK_GLIBC)
@@ -269,7 +272,7 @@ static int ask_dladdr(const void *addr, Dl_info *info, void **lm, void **sym)
         *lm = (void *)r.v[2];
         *sym = (void *)r.v[3];
     }
-    jd_callback_end();
+    jd_callback_end(&r);
     return res;
 }
 
@@ -333,7 +336,7 @@ int jdryad_dlinfo(void *handle, int request, void *arg)
             rc = -1;
         }
         glibc_handle = (void *)r.v[0];
-        jd_callback_end();
+        jd_callback_end(&r);
         if (st != JD_CB_ASK_GLIBC)
             return rc;
     }

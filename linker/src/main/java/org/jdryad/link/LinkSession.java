@@ -26,6 +26,10 @@ public final class LinkSession implements LinkContext {
     private final RelocationStats stats = new RelocationStats();
     private final boolean bindNow;
     private List<LoadedObject> objects = List.of();
+    /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
+    private List<LoadedObject> global = List.of();
+    /** The local scope (the dlopen root's search list) of objects loaded by dlopen. */
+    private final Map<LoadedObject, List<LoadedObject>> localScope = new java.util.IdentityHashMap<>();
     private final java.util.Set<LoadedObject> textWritable = new java.util.HashSet<>();
 
     /**
@@ -47,6 +51,77 @@ public final class LinkSession implements LinkContext {
     /** Sets the objects in load order: executable, preloads, then dependencies breadth-first. */
     public void setObjects(List<LoadedObject> loadOrder) {
         this.objects = Collections.unmodifiableList(new ArrayList<>(loadOrder));
+        this.global = objects;
+    }
+
+    /**
+     * Links objects that {@code dlopen} brought in: maps them, places their TLS, relocates them
+     * (lookups search the global scope, then the dlopen root's search list, as glibc's l_scope),
+     * and protects them. With {@code makeGlobal} the search list joins the global scope.
+     * Returns nothing; the caller runs the initialisers ({@link #initOrderOf}).
+     */
+    public synchronized void linkDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean makeGlobal) {
+        List<LoadedObject> all = new ArrayList<>(objects);
+        all.addAll(added);
+        objects = Collections.unmodifiableList(all);
+        for (LoadedObject o : added) {
+            localScope.put(o, List.copyOf(searchList));
+        }
+        SegmentMapper mapper = new SegmentMapper(memory);
+        List<LoadedObject> jd = new ArrayList<>();
+        for (LoadedObject o : added) {
+            if (!o.isHost()) {
+                jd.add(o);
+                boolean textrel = o.dynamic().map(d -> d.has(org.jdryad.elf.Elf.DT_TEXTREL)
+                        || (d.flags() & org.jdryad.elf.Elf.DF_TEXTREL) != 0).orElse(false);
+                if (textrel) {
+                    textWritable.add(o);
+                }
+                mapper.map(o, textrel);
+            }
+        }
+        tls.assign(jd);
+        List<LoadedObject> order = new ArrayList<>(jd);
+        Collections.reverse(order);
+        new Relocator(this).relocateAll(order);
+        for (LoadedObject o : jd) {
+            mapper.protectFinal(o, textWritable.contains(o));
+        }
+        if (makeGlobal) {
+            promoteToGlobal(searchList);
+        }
+    }
+
+    /** Adds objects to the end of the global scope (dlopen with RTLD_GLOBAL). */
+    public synchronized void promoteToGlobal(List<LoadedObject> searchList) {
+        List<LoadedObject> g = new ArrayList<>(global);
+        for (LoadedObject o : searchList) {
+            if (!g.contains(o)) {
+                g.add(o);
+            }
+        }
+        global = Collections.unmodifiableList(g);
+    }
+
+    /** Forgets objects that dlclose unloaded. */
+    public synchronized void forget(List<LoadedObject> removed) {
+        List<LoadedObject> all = new ArrayList<>(objects);
+        all.removeAll(removed);
+        objects = Collections.unmodifiableList(all);
+        List<LoadedObject> g = new ArrayList<>(global);
+        g.removeAll(removed);
+        global = Collections.unmodifiableList(g);
+        removed.forEach(localScope::remove);
+    }
+
+    /** The global scope, in search order. */
+    public List<LoadedObject> globalScope() {
+        return global;
+    }
+
+    /** Initialisation order of a subset (dependencies first), as {@link #initOrder()} for start-up. */
+    public List<LoadedObject> initOrderOf(List<LoadedObject> subset) {
+        return InitOrder.compute(subset);
     }
 
     public List<LoadedObject> objects() {
@@ -105,7 +180,7 @@ public final class LinkSession implements LinkContext {
     /** Re-binds host objects' GOT slots where jdryad objects interpose. */
     public int rebindHosts() {
         long t0 = System.nanoTime();
-        List<HostRebinder.Patch> patches = HostRebinder.plan(hostObjects(), objects, lookup);
+        List<HostRebinder.Patch> patches = HostRebinder.plan(hostObjects(), global, lookup);
         HostRebinder.apply(patches, memory, history);
         stats.phase("re-bind host objects", System.nanoTime() - t0);
         return patches.size();
@@ -135,7 +210,7 @@ public final class LinkSession implements LinkContext {
 
     /** Looks a name up in the global scope, unversioned (as dlsym(RTLD_DEFAULT) does). */
     public Optional<Definition> lookupGlobal(String name) {
-        return lookup.lookup(new SymbolLookup.Request(name, null, null, SymbolLookup.TypeClass.NORMAL, true), objects)
+        return lookup.lookup(new SymbolLookup.Request(name, null, null, SymbolLookup.TypeClass.NORMAL, true), global)
                 .definition();
     }
 
@@ -155,7 +230,17 @@ public final class LinkSession implements LinkContext {
 
     @Override
     public List<LoadedObject> scopeFor(LoadedObject obj) {
-        return objects;
+        List<LoadedObject> local = localScope.get(obj);
+        if (local == null) {
+            return global;
+        }
+        List<LoadedObject> scope = new ArrayList<>(global);
+        for (LoadedObject o : local) {
+            if (!scope.contains(o)) {
+                scope.add(o);
+            }
+        }
+        return scope;
     }
 
     @Override

@@ -21,6 +21,10 @@ final class ObjectGraph {
     record Node(ElfFile elf, String name, Path path, boolean host, Optional<String> soname, List<Node> dependencies) {
     }
 
+    /** What dlopen(name) brings: the root object, the nodes new to the namespace, the root's search list. */
+    record Dlopen(Node root, List<Node> added, List<Node> searchList, String error) {
+    }
+
     private final List<Node> nodes;
 
     private ObjectGraph(List<Node> nodes) {
@@ -29,6 +33,11 @@ final class ObjectGraph {
 
     List<Node> nodes() {
         return nodes;
+    }
+
+    /** Resolves a dlopen name from {@code caller}'s point of view (null: the executable). */
+    synchronized Dlopen dlopen(String name, Node caller) {
+        return new Dlopen(null, List.of(), List.of(), name + ": cannot open shared object file: dlopen is not available yet");
     }
 
     static ObjectGraph resolve(ElfFile exe, RunOptions options) throws IOException {

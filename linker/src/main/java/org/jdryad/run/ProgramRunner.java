@@ -15,6 +15,8 @@ import java.util.Set;
 import org.jdryad.agent.AgentException;
 import org.jdryad.agent.AgentInfo;
 import org.jdryad.agent.AgentProcess;
+import org.jdryad.agent.CallbackHandler;
+import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.FiniEntry;
 import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
@@ -76,12 +78,14 @@ public final class ProgramRunner {
         // undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
         agentEnv.put("LD_BIND_NOW", "1");
 
-        try (AgentProcess agent = AgentProcess.start(AgentBinary.locate(staticTlsNeeded(graph)), agentEnv, null,
+        Callbacks callbacks = new Callbacks();
+        try (AgentProcess agent = AgentProcess.start(AgentBinary.locate(staticTlsNeeded(graph)), agentEnv, callbacks,
                 Duration.ofSeconds(30))) {
             long tAgent = System.nanoTime();
             AgentInfo info = agent.info();
             AgentMemory memory = new AgentMemory(agent);
-            List<LoadedObject> objects = loadHostObjects(agent, graph);
+            Map<ObjectGraph.Node, LoadedObject> byNode = new HashMap<>();
+            List<LoadedObject> objects = loadObjects(agent, graph.nodes(), byNode, 0);
             Map<String, Long> interposers = new HashMap<>();
             for (String[] pair : INTERPOSED) {
                 Long a = info.agentSymbols().get(pair[1]);
@@ -101,8 +105,10 @@ public final class ProgramRunner {
                 agent.setTlsImage(image);
             }
             int rebound = session.rebindHosts();
-            RDebugResult rd = announce(agent, session);
-            publishObjectTable(agent, session, rd);
+
+            DynamicLoader loader = new DynamicLoader(session, (name, caller) -> dlopenResolve(agent, graph, byNode, name, caller));
+            loader.attach(agent);
+            loader.publish(Protocol.RT_ADD, session.jdryadObjects());
 
             LoadedObject main = objects.get(0);
             List<String> argv = new ArrayList<>();
@@ -113,9 +119,15 @@ public final class ProgramRunner {
                 envp.add(e.getKey() + "=" + e.getValue());
             }
             long tInit = System.nanoTime();
-            List<LoadedObject> initOrder = session.initOrder();
-            runInitialisers(agent, memory, main, initOrder, argv, envp);
-            agent.setFini(finalisers(memory, initOrder));
+            loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
+            callbacks.target = loader;
+            // A program linked against __libc_start_main@GLIBC_2.2.5 passes __libc_csu_init, which
+            // runs its own DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY: jdryad must not run them too.
+            boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
+            if (!programRunsOwnInit) {
+                loader.runPreinit(main);
+            }
+            loader.runInitialisers(session.initOrder(), programRunsOwnInit);
             long tDone = System.nanoTime();
             String statistics = options.stats() ? statistics(session, rebound, tStart, tAgent, tInit, tDone) : null;
             Map<Long, Long> auxv = new LinkedHashMap<>();
@@ -135,6 +147,57 @@ public final class ProgramRunner {
         } catch (AgentException e) {
             throw new LinkException(e.getMessage(), e);
         }
+    }
+
+    /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
+    private static final class Callbacks implements CallbackHandler {
+        volatile DynamicLoader target;
+
+        @Override
+        public CallbackReply dlopen(String name, int flags, long caller) {
+            DynamicLoader t = target;
+            return t == null ? CallbackReply.askGlibc(0) : t.dlopen(name, flags, caller);
+        }
+
+        @Override
+        public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            DynamicLoader t = target;
+            return t == null ? CallbackReply.askGlibc(handle) : t.dlsym(handle, name, version, caller);
+        }
+
+        @Override
+        public CallbackReply dlclose(long handle, long caller) {
+            DynamicLoader t = target;
+            return t == null ? CallbackReply.askGlibc(handle) : t.dlclose(handle, caller);
+        }
+
+        @Override
+        public CallbackReply dladdr(long address) {
+            DynamicLoader t = target;
+            return t == null ? CallbackReply.askGlibc(0) : t.dladdr(address);
+        }
+    }
+
+    /** dlopen: what the name means in the namespace, with LoadedObjects made for new graph nodes. */
+    private DynamicLoader.Resolution dlopenResolve(AgentProcess agent, ObjectGraph graph,
+                                                   Map<ObjectGraph.Node, LoadedObject> byNode, String name,
+                                                   LoadedObject caller) {
+        ObjectGraph.Node callerNode = null;
+        for (Map.Entry<ObjectGraph.Node, LoadedObject> e : byNode.entrySet()) {
+            if (e.getValue() == caller) {
+                callerNode = e.getKey();
+            }
+        }
+        ObjectGraph.Dlopen d = graph.dlopen(name, callerNode);
+        if (d.error() != null) {
+            return new DynamicLoader.Resolution(null, List.of(), List.of(), d.error());
+        }
+        List<LoadedObject> added = loadObjects(agent, d.added(), byNode, byNode.size());
+        List<LoadedObject> searchList = new ArrayList<>();
+        for (ObjectGraph.Node n : d.searchList()) {
+            searchList.add(byNode.get(n));
+        }
+        return new DynamicLoader.Resolution(byNode.get(d.root()), added, searchList, null);
     }
 
     /**
@@ -172,12 +235,15 @@ public final class ProgramRunner {
         }
     }
 
-    /** Makes a LoadedObject per graph entry; host objects are found in (or dlopened into) the agent. */
-    private List<LoadedObject> loadHostObjects(AgentProcess agent, ObjectGraph graph) {
+    /**
+     * Makes a LoadedObject per graph node (numbering them from {@code firstIndex}); host objects
+     * are found in the agent, or loaded there with glibc's own dlopen.
+     */
+    private List<LoadedObject> loadObjects(AgentProcess agent, List<ObjectGraph.Node> nodes,
+                                           Map<ObjectGraph.Node, LoadedObject> byNode, int firstIndex) {
         List<LoadedObject> out = new ArrayList<>();
-        Map<ObjectGraph.Node, LoadedObject> byNode = new HashMap<>();
-        int index = 0;
-        for (ObjectGraph.Node n : graph.nodes()) {
+        int index = firstIndex;
+        for (ObjectGraph.Node n : nodes) {
             LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0, index);
             if (n.host()) {
                 HostObject already = findHost(agent.info(), n);
@@ -193,9 +259,12 @@ public final class ProgramRunner {
             byNode.put(n, obj);
             index++;
         }
-        for (ObjectGraph.Node n : graph.nodes()) {
+        for (ObjectGraph.Node n : nodes) {
             for (ObjectGraph.Node d : n.dependencies()) {
-                byNode.get(n).dependencies().add(byNode.get(d));
+                LoadedObject dep = byNode.get(d);
+                if (dep != null) {
+                    byNode.get(n).dependencies().add(dep);
+                }
             }
         }
         return out;
@@ -208,31 +277,6 @@ public final class ProgramRunner {
             }
         }
         return null;
-    }
-
-    /** Adds every jdryad object to the debugger-visible link map (RT_ADD, then RT_CONSISTENT). */
-    private RDebugResult announce(AgentProcess agent, LinkSession session) {
-        List<RDebugEntry> entries = new ArrayList<>();
-        List<String> names = new ArrayList<>();
-        for (LoadedObject o : session.jdryadObjects()) {
-            entries.add(new RDebugEntry(o.loadIndex() + 1, o.base(), o.dynamicAddress(), o.path().toString()));
-            names.add(o.path().toString());
-        }
-        return agent.rDebugUpdate(Protocol.RT_ADD, entries, names);
-    }
-
-    private void publishObjectTable(AgentProcess agent, LinkSession session, RDebugResult rd) {
-        List<ObjectTableEntry> table = new ArrayList<>();
-        List<LoadedObject> objs = session.jdryadObjects();
-        for (int i = 0; i < objs.size(); i++) {
-            LoadedObject o = objs.get(i);
-            long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
-            long node = rd.nodes() != null && i < rd.nodes().length ? rd.nodes()[i] : 0;
-            table.add(new ObjectTableEntry(node, o.base(), phdrAddress(o), o.elf().programHeaders().size(),
-                    o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
-                    o.hasStaticTls() ? o.tlsModuleId() : 0, o.hasStaticTls() ? o.tlsOffset() : 0, o.path().toString()));
-        }
-        agent.setObjectTable(table);
     }
 
     /** The run-time address of an object's program headers (PT_PHDR, else found through PT_LOAD). */
@@ -248,36 +292,6 @@ public final class ProgramRunner {
             }
         }
         return 0;
-    }
-
-    /**
-     * Runs initialisers: the executable's DT_PREINIT_ARRAY first, then DT_INIT and DT_INIT_ARRAY of
-     * each jdryad object in glibc's order, the executable last (a program linked against
-     * __libc_start_main@GLIBC_2.34 expects the loader to have run them).
-     */
-    private void runInitialisers(AgentProcess agent, AgentMemory memory, LoadedObject main, List<LoadedObject> order,
-                                 List<String> argv, List<String> envp) {
-        long argvAddr = agent.placeStrings(argv);
-        long envpAddr = agent.placeStrings(envp);
-        long argc = argv.size();
-        boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
-        main.dynamic().filter(d -> !programRunsOwnInit).ifPresent(d -> {
-            for (long fn : functionArray(memory, main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ)) {
-                agent.call(fn, argc, argvAddr, envpAddr);
-            }
-        });
-        for (LoadedObject o : order) {
-            if (o.isHost() || o.dynamic().isEmpty() || (o == main && programRunsOwnInit)) {
-                continue;
-            }
-            DynamicSection d = o.dynamic().get();
-            if (d.value(Elf.DT_INIT).isPresent()) {
-                agent.call(o.base() + d.value(Elf.DT_INIT).getAsLong(), argc, argvAddr, envpAddr);
-            }
-            for (long fn : functionArray(memory, o, d, Elf.DT_INIT_ARRAY, Elf.DT_INIT_ARRAYSZ)) {
-                agent.call(fn, argc, argvAddr, envpAddr);
-            }
-        }
     }
 
     /**
@@ -303,49 +317,6 @@ public final class ProgramRunner {
     }
 
     private static final byte[] START_MAIN = "__libc_start_main".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-
-    /** The (relocated) function pointers of an init/fini array, read from the target; -1 and 0 entries skipped. */
-    private static List<Long> functionArray(AgentMemory memory, LoadedObject o, DynamicSection d, long tag, long sizeTag) {
-        List<Long> out = new ArrayList<>();
-        if (d.value(tag).isEmpty()) {
-            return out;
-        }
-        long size = d.value(sizeTag).orElse(0);
-        if (size <= 0 || size % 8 != 0 || size > (1 << 24)) {
-            return out;
-        }
-        byte[] b = memory.read(o.base() + d.value(tag).getAsLong(), (int) size);
-        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < size / 8; i++) {
-            long fn = bb.getLong(i * 8);
-            if (fn != 0 && fn != -1) {
-                out.add(fn);
-            }
-        }
-        return out;
-    }
-
-    /** Finalisers in reverse initialisation order: each object's DT_FINI_ARRAY (last to first), then DT_FINI. */
-    private static List<FiniEntry> finalisers(AgentMemory memory, List<LoadedObject> initOrder) {
-        List<FiniEntry> out = new ArrayList<>();
-        for (int i = initOrder.size() - 1; i >= 0; i--) {
-            LoadedObject o = initOrder.get(i);
-            if (o.isHost() || o.dynamic().isEmpty()) {
-                continue;
-            }
-            DynamicSection d = o.dynamic().get();
-            if (d.value(Elf.DT_FINI_ARRAY).isPresent()) {
-                long size = d.value(Elf.DT_FINI_ARRAYSZ).orElse(0);
-                if (size > 0 && size % 8 == 0) {
-                    out.add(FiniEntry.array(o.base() + d.value(Elf.DT_FINI_ARRAY).getAsLong(), size / 8));
-                }
-            }
-            if (d.value(Elf.DT_FINI).isPresent()) {
-                out.add(FiniEntry.call(o.base() + d.value(Elf.DT_FINI).getAsLong()));
-            }
-        }
-        return out;
-    }
 
     /** The addresses of every variable named so: the global definition (maybe a copy in the program) and the host's own. */
     private static long[] prognameSlots(LinkSession session, String... names) {

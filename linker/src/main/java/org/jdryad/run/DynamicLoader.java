@@ -1,0 +1,371 @@
+package org.jdryad.run;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jdryad.agent.AgentProcess;
+import org.jdryad.agent.CallbackHandler;
+import org.jdryad.agent.CallbackReply;
+import org.jdryad.agent.FiniEntry;
+import org.jdryad.agent.ObjectTableEntry;
+import org.jdryad.agent.Protocol;
+import org.jdryad.agent.RDebugEntry;
+import org.jdryad.agent.RDebugResult;
+import org.jdryad.elf.DynamicSection;
+import org.jdryad.elf.Elf;
+import org.jdryad.elf.Symbol;
+import org.jdryad.link.LinkException;
+import org.jdryad.link.LinkSession;
+import org.jdryad.link.LoadedObject;
+import org.jdryad.link.SymbolLookup;
+import org.jdryad.link.SymbolLookup.Definition;
+
+/**
+ * The program's dynamic-linker services at run time: the link map as gdb sees it (r_debug), the
+ * agent's object table, initialisers and finalisers, and the program's dlopen, dlsym, dlvsym,
+ * dlclose and dladdr, answered for jdryad objects (host objects are left to glibc).
+ *
+ * <p>A handle is the object's node in the r_debug list, as glibc's handles are its link maps.
+ */
+final class DynamicLoader implements CallbackHandler {
+    static final long RTLD_DEFAULT = 0;
+    static final long RTLD_NEXT = -1;
+
+    private final LinkSession session;
+    private final Map<LoadedObject, Long> nodes = new IdentityHashMap<>();
+    private final Map<Long, LoadedObject> byNode = new java.util.HashMap<>();
+    private final Map<LoadedObject, Integer> openCount = new IdentityHashMap<>();
+    private final Map<LoadedObject, List<LoadedObject>> searchLists = new IdentityHashMap<>();
+    private final Map<LoadedObject, List<LoadedObject>> loadedWith = new IdentityHashMap<>();
+    private final List<LoadedObject> initialised = new ArrayList<>();
+    private final DlopenResolver resolver;
+    private AgentProcess agent;
+    private long argc;
+    private long argvAddr;
+    private long envpAddr;
+    private int nextId = 1;
+    private final Map<LoadedObject, Long> ids = new IdentityHashMap<>();
+
+    /** Finds what a dlopen name means in the namespace: see ObjectGraph. */
+    interface DlopenResolver {
+        /** The objects dlopen(name) from {@code caller} brings in, or a glibc-worded error. */
+        Resolution resolve(String name, LoadedObject caller);
+    }
+
+    /** What a dlopen name resolved to: its object, the objects new to the namespace, the root's search list. */
+    record Resolution(LoadedObject root, List<LoadedObject> added, List<LoadedObject> searchList, String error) {
+    }
+
+    DynamicLoader(LinkSession session, DlopenResolver resolver) {
+        this.session = session;
+        this.resolver = resolver;
+    }
+
+    void attach(AgentProcess agent) {
+        this.agent = agent;
+    }
+
+    /** Where the argument vectors for initialisers live (glibc passes the program's argc, argv, envp). */
+    void setArguments(long argc, long argvAddr, long envpAddr) {
+        this.argc = argc;
+        this.argvAddr = argvAddr;
+        this.envpAddr = envpAddr;
+    }
+
+    /** Publishes the current jdryad objects to gdb (r_debug) and to the agent's object table. */
+    synchronized void publish(int kind, List<LoadedObject> changed) {
+        List<RDebugEntry> entries = new ArrayList<>();
+        List<LoadedObject> objs = session.jdryadObjects();
+        for (LoadedObject o : objs) {
+            long id = ids.computeIfAbsent(o, k -> (long) nextId++);
+            entries.add(new RDebugEntry(id, o.base(), o.dynamicAddress(), o.path().toString()));
+        }
+        List<String> names = new ArrayList<>();
+        for (LoadedObject o : changed) {
+            names.add(o.path().toString());
+        }
+        RDebugResult rd = agent.rDebugUpdate(kind, entries, names);
+        List<ObjectTableEntry> table = new ArrayList<>();
+        for (int i = 0; i < objs.size(); i++) {
+            LoadedObject o = objs.get(i);
+            long node = rd.nodes() != null && i < rd.nodes().length ? rd.nodes()[i] : 0;
+            nodes.put(o, node);
+            byNode.put(node, o);
+            long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
+            table.add(new ObjectTableEntry(node, o.base(), ProgramRunner.phdrAddress(o), o.elf().programHeaders().size(),
+                    o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
+                    o.hasStaticTls() ? o.tlsModuleId() : 0, o.hasStaticTls() ? o.tlsOffset() : 0, o.path().toString()));
+        }
+        agent.setObjectTable(table);
+    }
+
+    /** Runs initialisers of {@code order} (already in glibc's order), skipping host and initialised objects. */
+    synchronized void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
+        for (LoadedObject o : order) {
+            if (o.isHost() || o.dynamic().isEmpty() || initialised.contains(o)) {
+                continue;
+            }
+            initialised.add(o);
+            if (o.isExecutable() && skipMainInit) {
+                continue;
+            }
+            DynamicSection d = o.dynamic().get();
+            if (d.value(Elf.DT_INIT).isPresent()) {
+                agent.call(o.base() + d.value(Elf.DT_INIT).getAsLong(), argc, argvAddr, envpAddr);
+            }
+            for (long fn : functionArray(o, d, Elf.DT_INIT_ARRAY, Elf.DT_INIT_ARRAYSZ)) {
+                agent.call(fn, argc, argvAddr, envpAddr);
+            }
+        }
+        publishFinalisers();
+    }
+
+    /** The executable's DT_PREINIT_ARRAY (run before every other initialiser). */
+    void runPreinit(LoadedObject main) {
+        main.dynamic().ifPresent(d -> {
+            for (long fn : functionArray(main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ)) {
+                agent.call(fn, argc, argvAddr, envpAddr);
+            }
+        });
+    }
+
+    /** The (relocated) function pointers of an init/fini array, read from the target; 0 and -1 skipped. */
+    List<Long> functionArray(LoadedObject o, DynamicSection d, long tag, long sizeTag) {
+        List<Long> out = new ArrayList<>();
+        if (d.value(tag).isEmpty()) {
+            return out;
+        }
+        long size = d.value(sizeTag).orElse(0);
+        if (size <= 0 || size % 8 != 0 || size > (1 << 24)) {
+            return out;
+        }
+        byte[] b = agent.read(o.base() + d.value(tag).getAsLong(), (int) size);
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < size / 8; i++) {
+            long fn = bb.getLong(i * 8);
+            if (fn != 0 && fn != -1) {
+                out.add(fn);
+            }
+        }
+        return out;
+    }
+
+    /** Finalisers of every initialised object, in reverse initialisation order. */
+    private void publishFinalisers() {
+        List<FiniEntry> out = new ArrayList<>();
+        for (int i = initialised.size() - 1; i >= 0; i--) {
+            out.addAll(finalisersOf(initialised.get(i)));
+        }
+        agent.setFini(out);
+    }
+
+    private static List<FiniEntry> finalisersOf(LoadedObject o) {
+        List<FiniEntry> out = new ArrayList<>();
+        DynamicSection d = o.dynamic().get();
+        if (d.value(Elf.DT_FINI_ARRAY).isPresent()) {
+            long size = d.value(Elf.DT_FINI_ARRAYSZ).orElse(0);
+            if (size > 0 && size % 8 == 0) {
+                out.add(FiniEntry.array(o.base() + d.value(Elf.DT_FINI_ARRAY).getAsLong(), size / 8));
+            }
+        }
+        if (d.value(Elf.DT_FINI).isPresent()) {
+            out.add(FiniEntry.call(o.base() + d.value(Elf.DT_FINI).getAsLong()));
+        }
+        return out;
+    }
+
+    // ---- callbacks from the program ----
+
+    @Override
+    public synchronized CallbackReply dlopen(String name, int flags, long caller) {
+        LoadedObject main = session.objects().get(0);
+        if (name == null) {
+            return CallbackReply.ok(nodes.getOrDefault(main, 0L));
+        }
+        Resolution r;
+        try {
+            r = resolver.resolve(name, objectAt(caller).orElse(main));
+        } catch (RuntimeException e) {
+            return CallbackReply.error(e.getMessage());
+        }
+        if (r.error() != null) {
+            return CallbackReply.error(r.error());
+        }
+        if (r.root().isHost()) {
+            return CallbackReply.askGlibc(0);
+        }
+        if ((flags & Protocol.RTLD_NOLOAD) != 0 && !r.added().isEmpty()) {
+            return CallbackReply.ok(0);
+        }
+        boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
+        try {
+            if (!r.added().isEmpty()) {
+                session.linkDlopened(r.added(), r.searchList(), global);
+                byte[] image = session.tlsImage();
+                if (session.tlsBytesUsed() > 0) {
+                    agent.setTlsImage(image);
+                }
+                publish(Protocol.RT_ADD, r.added());
+                searchLists.put(r.root(), r.searchList());
+                loadedWith.put(r.root(), r.added());
+                List<LoadedObject> order = new ArrayList<>();
+                for (LoadedObject o : session.initOrderOf(r.added())) {
+                    if (r.added().contains(o)) {
+                        order.add(o);
+                    }
+                }
+                runInitialisers(order, false);
+            } else if (global) {
+                session.promoteToGlobal(r.searchList());
+            }
+        } catch (LinkException e) {
+            return CallbackReply.error(e.getMessage());
+        }
+        searchLists.putIfAbsent(r.root(), r.searchList());
+        openCount.merge(r.root(), 1, Integer::sum);
+        return CallbackReply.ok(nodes.getOrDefault(r.root(), 0L));
+    }
+
+    @Override
+    public synchronized CallbackReply dlsym(long handle, String name, String version, long caller) {
+        List<LoadedObject> scope;
+        String where;
+        if (handle == RTLD_DEFAULT) {
+            scope = session.globalScope();
+            where = "";
+        } else if (handle == RTLD_NEXT) {
+            Optional<LoadedObject> from = objectAt(caller);
+            if (from.isEmpty()) {
+                return CallbackReply.askGlibc(handle);
+            }
+            List<LoadedObject> g = session.globalScope();
+            int i = g.indexOf(from.get());
+            scope = i < 0 ? List.of() : g.subList(i + 1, g.size());
+            where = "RTLD_NEXT used in code not dynamically loaded";
+        } else {
+            LoadedObject obj = byNode.get(handle);
+            if (obj == null) {
+                return CallbackReply.askGlibc(handle);
+            }
+            scope = obj.isExecutable() ? session.globalScope() : searchLists.getOrDefault(obj, List.of(obj));
+            where = obj.path().toString();
+        }
+        SymbolLookup.VersionRequirement v = version == null ? null : new SymbolLookup.VersionRequirement(version, null, true);
+        Optional<Definition> def = session.lookup()
+                .lookup(new SymbolLookup.Request(name, v, null, SymbolLookup.TypeClass.NORMAL, version == null), scope)
+                .definition();
+        if (def.isEmpty()) {
+            return CallbackReply.error((where.isEmpty() ? "" : where + ": ") + "undefined symbol: " + name
+                    + (version == null ? "" : ", version " + version));
+        }
+        Definition d = def.get();
+        long value = session.interposedAddress(d).orElse(d.address());
+        if (d.symbol().isTls()) {
+            return CallbackReply.askGlibc(handle);
+        }
+        if (d.symbol().isIfunc() && !session.isInterposed(d)) {
+            value = agent.call(value);
+        }
+        if (session.history() != null) {
+            session.history().add("dlsym", objectAt(caller).map(LoadedObject::name).orElse("?"), caller, "dlsym",
+                    name, version, d.object().name(), value, scope.size(), "");
+        }
+        return CallbackReply.ok(value);
+    }
+
+    @Override
+    public synchronized CallbackReply dlclose(long handle, long caller) {
+        LoadedObject obj = byNode.get(handle);
+        if (obj == null) {
+            return CallbackReply.askGlibc(handle);
+        }
+        int n = openCount.getOrDefault(obj, 0);
+        if (n <= 0) {
+            return obj.isExecutable() || !loadedWith.containsKey(obj) ? CallbackReply.ok(0)
+                    : CallbackReply.error("shared object not open");
+        }
+        openCount.put(obj, n - 1);
+        if (n - 1 > 0 || !loadedWith.containsKey(obj)) {
+            return CallbackReply.ok(0);
+        }
+        List<LoadedObject> group = loadedWith.remove(obj);
+        // Finalisers in reverse initialisation order, then the objects leave the link map.
+        for (int i = initialised.size() - 1; i >= 0; i--) {
+            LoadedObject o = initialised.get(i);
+            if (group.contains(o)) {
+                for (FiniEntry f : finalisersOf(o)) {
+                    runFini(f);
+                }
+            }
+        }
+        initialised.removeAll(group);
+        session.forget(group);
+        for (LoadedObject o : group) {
+            byNode.remove(nodes.remove(o));
+            searchLists.remove(o);
+        }
+        publish(Protocol.RT_DELETE, group);
+        publishFinalisers();
+        for (LoadedObject o : group) {
+            if (!o.isHost() && o.mapLength() > 0) {
+                agent.munmap(o.mapStart(), o.mapLength());
+            }
+        }
+        return CallbackReply.ok(0);
+    }
+
+    private void runFini(FiniEntry f) {
+        if (f.kind() == Protocol.FINI_CALL) {
+            agent.call(f.address());
+            return;
+        }
+        byte[] b = agent.read(f.address(), (int) (8 * f.count()));
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = (int) f.count() - 1; i >= 0; i--) {
+            long fn = bb.getLong(8 * i);
+            if (fn != 0 && fn != -1) {
+                agent.call(fn);
+            }
+        }
+    }
+
+    @Override
+    public synchronized CallbackReply dladdr(long address) {
+        Optional<LoadedObject> obj = objectAt(address);
+        if (obj.isEmpty() || obj.get().isHost()) {
+            return CallbackReply.askGlibc(0);
+        }
+        LoadedObject o = obj.get();
+        String sname = null;
+        long saddr = 0;
+        if (o.dynamic().isPresent()) {
+            var syms = o.dynamic().get().symbols();
+            for (int i = 1; i < syms.count(); i++) {
+                Symbol s = syms.get(i);
+                if (s.isUndefined() || s.isTls() || s.bind() == Elf.STB_LOCAL) {
+                    continue;
+                }
+                long a = o.base() + s.value();
+                boolean inside = Long.compareUnsigned(address, a) >= 0
+                        && (Long.compareUnsigned(address - a, Math.max(1, s.size())) < 0);
+                if (inside && (sname == null || Long.compareUnsigned(a, saddr) > 0)) {
+                    sname = s.name();
+                    saddr = a;
+                }
+            }
+        }
+        return CallbackReply.dladdr(o.path().toString(), o.mapStart(), sname, saddr, nodes.getOrDefault(o, 0L), 0);
+    }
+
+    /** The jdryad or host object whose mapping contains {@code address}. */
+    Optional<LoadedObject> objectAt(long address) {
+        for (LoadedObject o : session.objects()) {
+            if (o.contains(address)) {
+                return Optional.of(o);
+            }
+        }
+        return Optional.empty();
+    }
+}
