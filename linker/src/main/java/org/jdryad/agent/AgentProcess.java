@@ -70,6 +70,16 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess start(Path agentBinary, Map<String, String> agentEnv, CallbackHandler handler,
             Duration connectTimeout) {
+        return start(List.of(), agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    /**
+     * As {@link #start(Path, Map, CallbackHandler, Duration)}, with the agent started through
+     * {@code wrapper} (e.g. {@code gdb -q --args}): the process waited for is the wrapper's, while
+     * memory requests go to the agent's own pid from HELLO.
+     */
+    public static AgentProcess start(List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
+            CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
         }
@@ -83,7 +93,9 @@ public final class AgentProcess implements AutoCloseable {
             try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
                 server.bind(UnixDomainSocketAddress.of(sock));
                 server.configureBlocking(false);
-                ProcessBuilder pb = new ProcessBuilder(agentBinary.toString()).inheritIO();
+                List<String> command = new java.util.ArrayList<>(wrapper);
+                command.add(agentBinary.toString());
+                ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
                 pb.environment().clear();
                 if (agentEnv != null) {
                     pb.environment().putAll(agentEnv);

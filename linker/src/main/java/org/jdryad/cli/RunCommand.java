@@ -36,6 +36,16 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "After the program ends, print LD_DEBUG=statistics-style counts to stderr.")
     boolean stats;
 
+    @Option(names = "--gdb", description = "Run the program under gdb: gdb debugs the process jdryad loads the program into,"
+            + " and sees every object through r_debug. Type `run` at the gdb prompt (or pass --gdb-ex run).")
+    boolean gdb;
+
+    @Option(names = "--gdb-ex", paramLabel = "CMD", description = "With --gdb: run this gdb command (repeatable, in order), as gdb -ex CMD.")
+    List<String> gdbCommands = new ArrayList<>();
+
+    @Option(names = "--gdb-batch", description = "With --gdb: run gdb in batch mode (exit after the --gdb-ex commands).")
+    boolean gdbBatch;
+
     @Parameters(index = "0", paramLabel = "PROG", description = "The program to run.")
     String program;
 
@@ -50,7 +60,21 @@ final class RunCommand implements Callable<Integer> {
         String bn = env.get("LD_BIND_NOW");
         boolean now = bindNow || (bn != null && !bn.isEmpty());
         List<String> raw = rawProgramArguments();
-        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, now, stats);
+        List<String> gdbLine = null;
+        if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
+            gdbLine = new ArrayList<>(List.of("gdb", "-q"));
+            if (gdbBatch) {
+                gdbLine.add("-batch");
+            }
+            // Breakpoints in jdryad objects are pending until jdryad maps them.
+            gdbLine.addAll(List.of("-ex", "set breakpoint pending on"));
+            for (String c : gdbCommands) {
+                gdbLine.add("-ex");
+                gdbLine.add(c);
+            }
+            gdbLine.add("--args");
+        }
+        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, now, stats, gdbLine);
         Path p = Path.of(program);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);

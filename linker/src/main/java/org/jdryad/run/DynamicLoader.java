@@ -52,6 +52,9 @@ final class DynamicLoader implements CallbackHandler {
     interface DlopenResolver {
         /** The objects dlopen(name) from {@code caller} brings in, or a glibc-worded error. */
         Resolution resolve(String name, LoadedObject caller);
+
+        /** dlclose unloaded these objects: they leave the namespace. */
+        void unload(List<LoadedObject> gone);
     }
 
     /** What a dlopen name resolved to: its object, the objects new to the namespace, the root's search list. */
@@ -101,13 +104,20 @@ final class DynamicLoader implements CallbackHandler {
         agent.setObjectTable(table);
     }
 
-    /** Runs initialisers of {@code order} (already in glibc's order), skipping host and initialised objects. */
-    synchronized void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
+    /**
+     * Runs initialisers of {@code order} (already in glibc's order), skipping host and already
+     * initialised objects. No Java lock is held while an initialiser runs: it may call dlsym or
+     * dlopen, whose callbacks arrive on another Java thread (glibc's loader lock is recursive
+     * for the thread that holds it; a Java monitor would not be).
+     */
+    void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
         for (LoadedObject o : order) {
-            if (o.isHost() || o.dynamic().isEmpty() || initialised.contains(o)) {
-                continue;
+            synchronized (this) {
+                if (o.isHost() || o.dynamic().isEmpty() || initialised.contains(o)) {
+                    continue;
+                }
+                initialised.add(o);
             }
-            initialised.add(o);
             if (o.isExecutable() && skipMainInit) {
                 continue;
             }
@@ -153,7 +163,7 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     /** Finalisers of every initialised object, in reverse initialisation order. */
-    private void publishFinalisers() {
+    private synchronized void publishFinalisers() {
         List<FiniEntry> out = new ArrayList<>();
         for (int i = initialised.size() - 1; i >= 0; i--) {
             out.addAll(finalisersOf(initialised.get(i)));
@@ -179,91 +189,99 @@ final class DynamicLoader implements CallbackHandler {
     // ---- callbacks from the program ----
 
     @Override
-    public synchronized CallbackReply dlopen(String name, int flags, long caller) {
-        LoadedObject main = session.objects().get(0);
-        if (name == null) {
-            return CallbackReply.ok(nodes.getOrDefault(main, 0L));
-        }
-        Resolution r;
-        try {
-            r = resolver.resolve(name, objectAt(caller).orElse(main));
-        } catch (RuntimeException e) {
-            return CallbackReply.error(e.getMessage());
-        }
-        if (r.error() != null) {
-            return CallbackReply.error(r.error());
-        }
-        if (r.root().isHost()) {
-            return CallbackReply.askGlibc(0);
-        }
-        if ((flags & Protocol.RTLD_NOLOAD) != 0 && !r.added().isEmpty()) {
-            return CallbackReply.ok(0);
-        }
-        boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
-        try {
-            if (!r.added().isEmpty()) {
-                session.linkDlopened(r.added(), r.searchList(), global);
-                byte[] image = session.tlsImage();
-                if (session.tlsBytesUsed() > 0) {
-                    agent.setTlsImage(image);
-                }
-                publish(Protocol.RT_ADD, r.added());
-                searchLists.put(r.root(), r.searchList());
-                loadedWith.put(r.root(), r.added());
-                List<LoadedObject> order = new ArrayList<>();
-                for (LoadedObject o : session.initOrderOf(r.added())) {
-                    if (r.added().contains(o)) {
-                        order.add(o);
-                    }
-                }
-                runInitialisers(order, false);
-            } else if (global) {
-                session.promoteToGlobal(r.searchList());
+    public CallbackReply dlopen(String name, int flags, long caller) {
+        List<LoadedObject> toInitialise = new ArrayList<>();
+        LoadedObject root;
+        synchronized (this) {
+            LoadedObject main = session.objects().get(0);
+            if (name == null) {
+                return CallbackReply.ok(nodes.getOrDefault(main, 0L));
             }
-        } catch (LinkException e) {
-            return CallbackReply.error(e.getMessage());
+            Resolution r;
+            try {
+                r = resolver.resolve(name, objectAt(caller).orElse(main));
+            } catch (RuntimeException e) {
+                return CallbackReply.error(e.getMessage());
+            }
+            if (r.error() != null) {
+                return CallbackReply.error(r.error());
+            }
+            if (r.root().isHost()) {
+                return CallbackReply.askGlibc(0);
+            }
+            if ((flags & Protocol.RTLD_NOLOAD) != 0 && !r.added().isEmpty()) {
+                return CallbackReply.ok(0);
+            }
+            boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
+            try {
+                if (!r.added().isEmpty()) {
+                    session.linkDlopened(r.added(), r.searchList(), global);
+                    byte[] image = session.tlsImage();
+                    if (session.tlsBytesUsed() > 0) {
+                        agent.setTlsImage(image);
+                    }
+                    publish(Protocol.RT_ADD, r.added());
+                    searchLists.put(r.root(), r.searchList());
+                    loadedWith.put(r.root(), r.added());
+                    for (LoadedObject o : session.initOrderOf(r.added())) {
+                        if (r.added().contains(o)) {
+                            toInitialise.add(o);
+                        }
+                    }
+                } else if (global) {
+                    session.promoteToGlobal(r.searchList());
+                }
+            } catch (LinkException e) {
+                return CallbackReply.error(e.getMessage());
+            }
+            searchLists.putIfAbsent(r.root(), r.searchList());
+            openCount.merge(r.root(), 1, Integer::sum);
+            root = r.root();
         }
-        searchLists.putIfAbsent(r.root(), r.searchList());
-        openCount.merge(r.root(), 1, Integer::sum);
-        return CallbackReply.ok(nodes.getOrDefault(r.root(), 0L));
+        runInitialisers(toInitialise, false);
+        return CallbackReply.ok(nodes.getOrDefault(root, 0L));
     }
 
     @Override
-    public synchronized CallbackReply dlsym(long handle, String name, String version, long caller) {
+    public CallbackReply dlsym(long handle, String name, String version, long caller) {
         List<LoadedObject> scope;
         String where;
-        if (handle == RTLD_DEFAULT) {
-            scope = session.globalScope();
-            where = "";
-        } else if (handle == RTLD_NEXT) {
-            Optional<LoadedObject> from = objectAt(caller);
-            if (from.isEmpty()) {
+        Definition d;
+        long value;
+        synchronized (this) {
+            if (handle == RTLD_DEFAULT) {
+                scope = session.globalScope();
+                where = "";
+            } else if (handle == RTLD_NEXT) {
+                Optional<LoadedObject> from = objectAt(caller);
+                if (from.isEmpty()) {
+                    return CallbackReply.askGlibc(handle);
+                }
+                List<LoadedObject> g = session.globalScope();
+                int i = g.indexOf(from.get());
+                scope = i < 0 ? List.of() : g.subList(i + 1, g.size());
+                where = "RTLD_NEXT used in code not dynamically loaded";
+            } else {
+                LoadedObject obj = byNode.get(handle);
+                if (obj == null) {
+                    return CallbackReply.askGlibc(handle);
+                }
+                scope = obj.isExecutable() ? session.globalScope() : searchLists.getOrDefault(obj, List.of(obj));
+                where = obj.path().toString();
+            }
+            SymbolLookup.VersionRequirement v = version == null ? null : new SymbolLookup.VersionRequirement(version, null, true);
+            Optional<Definition> def = session.lookup()
+                    .lookup(new SymbolLookup.Request(name, v, null, SymbolLookup.TypeClass.NORMAL, version == null), scope)
+                    .definition();
+            if (def.isEmpty()) {
+                return CallbackReply.error((where.isEmpty() ? "" : where + ": ") + "undefined symbol: " + name
+                        + (version == null ? "" : ", version " + version));
+            }
+            d = def.get();
+            value = session.interposedAddress(d).orElse(d.address());
+            if (d.symbol().isTls()) {
                 return CallbackReply.askGlibc(handle);
             }
-            List<LoadedObject> g = session.globalScope();
-            int i = g.indexOf(from.get());
-            scope = i < 0 ? List.of() : g.subList(i + 1, g.size());
-            where = "RTLD_NEXT used in code not dynamically loaded";
-        } else {
-            LoadedObject obj = byNode.get(handle);
-            if (obj == null) {
-                return CallbackReply.askGlibc(handle);
-            }
-            scope = obj.isExecutable() ? session.globalScope() : searchLists.getOrDefault(obj, List.of(obj));
-            where = obj.path().toString();
-        }
-        SymbolLookup.VersionRequirement v = version == null ? null : new SymbolLookup.VersionRequirement(version, null, true);
-        Optional<Definition> def = session.lookup()
-                .lookup(new SymbolLookup.Request(name, v, null, SymbolLookup.TypeClass.NORMAL, version == null), scope)
-                .definition();
-        if (def.isEmpty()) {
-            return CallbackReply.error((where.isEmpty() ? "" : where + ": ") + "undefined symbol: " + name
-                    + (version == null ? "" : ", version " + version));
-        }
-        Definition d = def.get();
-        long value = session.interposedAddress(d).orElse(d.address());
-        if (d.symbol().isTls()) {
-            return CallbackReply.askGlibc(handle);
         }
         if (d.symbol().isIfunc() && !session.isInterposed(d)) {
             value = agent.call(value);
@@ -276,41 +294,49 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     @Override
-    public synchronized CallbackReply dlclose(long handle, long caller) {
-        LoadedObject obj = byNode.get(handle);
-        if (obj == null) {
-            return CallbackReply.askGlibc(handle);
-        }
-        int n = openCount.getOrDefault(obj, 0);
-        if (n <= 0) {
-            return obj.isExecutable() || !loadedWith.containsKey(obj) ? CallbackReply.ok(0)
-                    : CallbackReply.error("shared object not open");
-        }
-        openCount.put(obj, n - 1);
-        if (n - 1 > 0 || !loadedWith.containsKey(obj)) {
-            return CallbackReply.ok(0);
-        }
-        List<LoadedObject> group = loadedWith.remove(obj);
-        // Finalisers in reverse initialisation order, then the objects leave the link map.
-        for (int i = initialised.size() - 1; i >= 0; i--) {
-            LoadedObject o = initialised.get(i);
-            if (group.contains(o)) {
-                for (FiniEntry f : finalisersOf(o)) {
-                    runFini(f);
+    public CallbackReply dlclose(long handle, long caller) {
+        List<LoadedObject> group;
+        List<FiniEntry> finis = new ArrayList<>();
+        synchronized (this) {
+            LoadedObject obj = byNode.get(handle);
+            if (obj == null) {
+                return CallbackReply.askGlibc(handle);
+            }
+            int n = openCount.getOrDefault(obj, 0);
+            if (n <= 0) {
+                return obj.isExecutable() || !loadedWith.containsKey(obj) ? CallbackReply.ok(0)
+                        : CallbackReply.error("shared object not open");
+            }
+            openCount.put(obj, n - 1);
+            if (n - 1 > 0 || !loadedWith.containsKey(obj)) {
+                return CallbackReply.ok(0);
+            }
+            group = loadedWith.remove(obj);
+            // Finalisers in reverse initialisation order, then the objects leave the link map.
+            for (int i = initialised.size() - 1; i >= 0; i--) {
+                LoadedObject o = initialised.get(i);
+                if (group.contains(o)) {
+                    finis.addAll(finalisersOf(o));
                 }
             }
+            initialised.removeAll(group);
         }
-        initialised.removeAll(group);
-        session.forget(group);
-        for (LoadedObject o : group) {
-            byNode.remove(nodes.remove(o));
-            searchLists.remove(o);
+        for (FiniEntry f : finis) {
+            runFini(f);
         }
-        publish(Protocol.RT_DELETE, group);
-        publishFinalisers();
-        for (LoadedObject o : group) {
-            if (!o.isHost() && o.mapLength() > 0) {
-                agent.munmap(o.mapStart(), o.mapLength());
+        synchronized (this) {
+            session.forget(group);
+            resolver.unload(group);
+            for (LoadedObject o : group) {
+                byNode.remove(nodes.remove(o));
+                searchLists.remove(o);
+            }
+            publish(Protocol.RT_DELETE, group);
+            publishFinalisers();
+            for (LoadedObject o : group) {
+                if (!o.isHost() && o.mapLength() > 0) {
+                    agent.munmap(o.mapStart(), o.mapLength());
+                }
             }
         }
         return CallbackReply.ok(0);

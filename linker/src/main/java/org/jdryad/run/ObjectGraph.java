@@ -10,10 +10,12 @@ import java.util.Optional;
 import org.jdryad.elf.ElfFile;
 import org.jdryad.link.LinkException;
 import org.jdryad.search.DependencyGraph;
+import org.jdryad.search.DlopenResult;
 import org.jdryad.search.GraphEntry;
 import org.jdryad.search.LibrarySearch;
 import org.jdryad.search.LoadedLibrary;
 import org.jdryad.search.SearchConfig;
+import org.jdryad.search.SearchNamespace;
 
 /** The objects a program needs, in load order, as the search found them; a missing library is an error. */
 final class ObjectGraph {
@@ -26,9 +28,15 @@ final class ObjectGraph {
     }
 
     private final List<Node> nodes;
+    private final SearchNamespace namespace;
+    private final Map<LoadedLibrary, Node> nodeOf;
+    private final Map<Node, LoadedLibrary> libraryOf = new IdentityHashMap<>();
 
-    private ObjectGraph(List<Node> nodes) {
+    private ObjectGraph(List<Node> nodes, SearchNamespace namespace, Map<LoadedLibrary, Node> nodeOf) {
         this.nodes = nodes;
+        this.namespace = namespace;
+        this.nodeOf = nodeOf;
+        nodeOf.forEach((lib, node) -> libraryOf.put(node, lib));
     }
 
     List<Node> nodes() {
@@ -37,7 +45,50 @@ final class ObjectGraph {
 
     /** Resolves a dlopen name from {@code caller}'s point of view (null: the executable). */
     synchronized Dlopen dlopen(String name, Node caller) {
-        return new Dlopen(null, List.of(), List.of(), name + ": cannot open shared object file: dlopen is not available yet");
+        DlopenResult r = namespace.dlopen(name, caller == null ? null : libraryOf.get(caller));
+        if (!r.ok()) {
+            return new Dlopen(null, List.of(), List.of(),
+                    r.dlerror().orElse(name + ": cannot open shared object file: No such file or directory"));
+        }
+        List<Node> added = new ArrayList<>();
+        for (LoadedLibrary lib : r.newObjects()) {
+            added.add(nodeFor(lib));
+        }
+        for (LoadedLibrary lib : r.newObjects()) {
+            for (GraphEntry dep : lib.dependencies()) {
+                if (dep instanceof LoadedLibrary l) {
+                    nodeOf.get(lib).dependencies().add(nodeFor(l));
+                }
+            }
+        }
+        List<Node> searchList = new ArrayList<>();
+        for (LoadedLibrary lib : r.searchList()) {
+            searchList.add(nodeFor(lib));
+        }
+        return new Dlopen(nodeFor(r.root()), added, searchList, null);
+    }
+
+    /** dlclose: the nodes leave the namespace. */
+    synchronized void unload(List<Node> gone) {
+        List<LoadedLibrary> libs = new ArrayList<>();
+        for (Node n : gone) {
+            LoadedLibrary lib = libraryOf.remove(n);
+            if (lib != null) {
+                nodeOf.remove(lib);
+                libs.add(lib);
+            }
+        }
+        namespace.unload(libs);
+    }
+
+    private Node nodeFor(LoadedLibrary lib) {
+        Node n = nodeOf.get(lib);
+        if (n == null) {
+            n = new Node(lib.elf(), lib.path(), Path.of(lib.path()), lib.host(), lib.soname(), new ArrayList<>());
+            nodeOf.put(lib, n);
+            libraryOf.put(n, lib);
+        }
+        return n;
     }
 
     static ObjectGraph resolve(ElfFile exe, RunOptions options) throws IOException {
@@ -56,8 +107,14 @@ final class ObjectGraph {
             throw new LinkException("error while loading shared libraries: " + graph.missing().get(0).name()
                     + ": cannot open shared object file: No such file or directory");
         }
+        // When the ./jdryad launcher was started with LD_PRELOAD, the system loader already printed
+        // its words about LD_PRELOAD while starting the launcher (a script cannot prevent that):
+        // printing them again would say it twice.
+        boolean loaderSawPreload = System.getenv("JDRYAD_ENVIRON_FD") != null && System.getenv("JDRYAD_LD_PRELOAD") != null;
         for (String w : graph.warnings()) {
-            System.err.println(options.program() + ": " + w);
+            if (!(loaderSawPreload && w.contains(" from LD_PRELOAD "))) {
+                System.err.println(w);
+            }
         }
         Map<LoadedLibrary, Node> byLib = new IdentityHashMap<>();
         List<Node> nodes = new ArrayList<>();
@@ -75,6 +132,6 @@ final class ObjectGraph {
                 }
             }
         }
-        return new ObjectGraph(nodes);
+        return new ObjectGraph(nodes, graph.namespace(), byLib);
     }
 }

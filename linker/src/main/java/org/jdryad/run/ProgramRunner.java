@@ -79,8 +79,11 @@ public final class ProgramRunner {
         agentEnv.put("LD_BIND_NOW", "1");
 
         Callbacks callbacks = new Callbacks();
-        try (AgentProcess agent = AgentProcess.start(AgentBinary.locate(staticTlsNeeded(graph)), agentEnv, callbacks,
-                Duration.ofSeconds(30))) {
+        // Under gdb the user may sit at the prompt before typing `run`: wait as long as gdb lives.
+        List<String> wrapper = options.gdb() == null ? List.of() : options.gdb();
+        Duration connectTimeout = options.gdb() == null ? Duration.ofSeconds(30) : Duration.ofDays(1);
+        try (AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)), agentEnv,
+                callbacks, connectTimeout)) {
             long tAgent = System.nanoTime();
             AgentInfo info = agent.info();
             AgentMemory memory = new AgentMemory(agent);
@@ -106,7 +109,25 @@ public final class ProgramRunner {
             }
             int rebound = session.rebindHosts();
 
-            DynamicLoader loader = new DynamicLoader(session, (name, caller) -> dlopenResolve(agent, graph, byNode, name, caller));
+            DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
+                @Override
+                public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
+                    return dlopenResolve(agent, graph, byNode, name, caller);
+                }
+
+                @Override
+                public void unload(List<LoadedObject> gone) {
+                    List<ObjectGraph.Node> nodes = new ArrayList<>();
+                    byNode.entrySet().removeIf(e -> {
+                        if (gone.contains(e.getValue())) {
+                            nodes.add(e.getKey());
+                            return true;
+                        }
+                        return false;
+                    });
+                    graph.unload(nodes);
+                }
+            });
             loader.attach(agent);
             loader.publish(Protocol.RT_ADD, session.jdryadObjects());
 

@@ -13,7 +13,8 @@ import java.util.Map;
  * @param preload --preload (or LD_PRELOAD), null when unset
  * @param bindNow bind every jump slot at load time
  * @param stats print LD_DEBUG=statistics-style counts afterwards
+ * @param gdb null, or the gdb command line to start the agent under (the agent's path is appended)
  */
 public record RunOptions(String program, List<String> args, Map<String, String> environment, String libraryPath,
-                         String preload, boolean bindNow, boolean stats) {
+                         String preload, boolean bindNow, boolean stats, List<String> gdb) {
 }

@@ -6,13 +6,13 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.jdryad.elf.ElfFile;
 
 /**
  * The result of a search: every object in glibc's load order (breadth-first from the program,
  * preloads first), the libraries that were not found, the fatal error that stopped loading if
  * any, and the warnings glibc prints on the way (preloads that cannot be loaded). Owns the
- * mapped files of its objects: close it when done.
+ * mapped files of its objects (and of those its {@link #namespace()} loads later): close it
+ * when done.
  */
 public final class DependencyGraph implements AutoCloseable {
     private final LoadedLibrary executable;
@@ -20,16 +20,17 @@ public final class DependencyGraph implements AutoCloseable {
     private final List<GraphEntry> loadOrder;
     private final List<String> warnings;
     private final LoadError error;
-    private final List<LoadedLibrary> allObjects;
+    private final SearchNamespace namespace;
 
     DependencyGraph(LoadedLibrary executable, LoadedLibrary interpreter, List<GraphEntry> loadOrder,
-            List<String> warnings, LoadError error, List<LoadedLibrary> allObjects) {
+            List<String> warnings, LoadError error, SearchNamespace namespace) {
         this.executable = executable;
         this.interpreter = interpreter;
         this.loadOrder = Collections.unmodifiableList(new ArrayList<>(loadOrder));
         this.warnings = List.copyOf(warnings);
         this.error = error;
-        this.allObjects = List.copyOf(allObjects);
+        this.namespace = namespace;
+        namespace.setGraph(this);
     }
 
     public LoadedLibrary executable() {
@@ -99,13 +100,17 @@ public final class DependencyGraph implements AutoCloseable {
         return error == null && missing().isEmpty();
     }
 
+    /**
+     * The namespace these objects live in, for run-time {@code dlopen}. The graph stays a
+     * snapshot of start-up; the namespace grows.
+     */
+    public SearchNamespace namespace() {
+        return namespace;
+    }
+
+    /** Closes the mapped files of every object, including those the namespace loaded later. */
     @Override
     public void close() {
-        for (LoadedLibrary l : allObjects) {
-            ElfFile f = l.elf();
-            if (f != null) {
-                f.close();
-            }
-        }
+        namespace.close();
     }
 }

@@ -36,6 +36,10 @@ import org.jdryad.elf.FileIdentity;
  * Candidates that are ELF files of another class or machine are passed over; other unusable
  * files stop loading with glibc's message, as glibc does.
  *
+ * <p>The state of a resolution (glibc's namespace: loaded objects, rpath/runpath caches) stays
+ * reachable as {@link DependencyGraph#namespace()}, where {@link SearchNamespace#dlopen} runs the
+ * same search at run time.
+ *
  * <p>Thread-safe: each {@link #resolve} call has its own state.
  */
 public final class LibrarySearch {
@@ -59,6 +63,14 @@ public final class LibrarySearch {
      */
     public DependencyGraph resolve(Path program) throws IOException {
         return new Session(program.toString()).run();
+    }
+
+    /**
+     * {@link #resolve} for run-time use: the program's namespace, ready for {@code dlopen}. The
+     * start-up result is {@link SearchNamespace#graph()}; close the namespace when done.
+     */
+    public SearchNamespace resolveNamespace(Path program) throws IOException {
+        return resolve(program).namespace();
     }
 
     /** Splits LD_PRELOAD / --preload as glibc does: at spaces and colons, empty names dropped. */
@@ -86,18 +98,43 @@ public final class LibrarySearch {
     private static final class Fatal extends Exception {
         private static final long serialVersionUID = 1L;
         final transient LoadError error;
+        /** strerror(errno) that dlerror() appends, or null when glibc reports no errno. */
+        final String errno;
 
         Fatal(String object, String message) {
+            this(object, message, null);
+        }
+
+        Fatal(String object, String message, String errno) {
             super(object + ": " + message, null, false, false);
             this.error = new LoadError(object, message);
+            this.errno = errno;
         }
+
+        /** glibc's dlerror() text: "object: message[: strerror]". */
+        String dlerror() {
+            return error.describe() + (errno == null ? "" : ": " + errno);
+        }
+    }
+
+    /** The error glibc signals when no search step found a usable file (not in trace mode). */
+    private static Fatal notFound(String name, List<String> rejected) {
+        for (String r : rejected) {
+            if (r.contains(": wrong ELF class: ")) {
+                return new Fatal(name, "wrong ELF class: ELFCLASS32");
+            }
+        }
+        return new Fatal(name, "cannot open shared object file", "No such file or directory");
     }
 
     private record Found(String path, ElfFile elf, FileIdentity identity) {
     }
 
-    /** The state of one resolution: glibc's namespace list and search-path caches. */
-    private final class Session {
+    /**
+     * The state of one resolution: glibc's namespace list and search-path caches. After start-up
+     * it serves run-time dlopen; the {@link SearchNamespace} that owns it serialises all calls.
+     */
+    final class Session {
         private final String given;
         private final List<String> subdirs = config.cpu().searchSubdirs();
         private final List<LoadedLibrary> chain = new ArrayList<>();
@@ -112,6 +149,13 @@ public final class LibrarySearch {
         private List<SearchDirectory> systemDirs;
         private LoadedLibrary main;
         private LoadedLibrary rtld;
+        /** Start-up is over: the program answers only to "" by name (as glibc's kernel-loaded main map). */
+        private boolean started;
+        /** Every loaded object in load order (start-up objects, then dlopened ones). */
+        private final List<LoadedLibrary> loaded = new ArrayList<>();
+        /** glibc's l_searchlist, for the objects that have one (the program, dlopen roots). */
+        private final Map<LoadedLibrary, List<LoadedLibrary>> searchLists = new IdentityHashMap<>();
+        private int nextIndex;
 
         Session(String given) {
             this.given = given;
@@ -149,7 +193,7 @@ public final class LibrarySearch {
                     order.add(p);
                     reserved.add(p);
                 }
-                walk();
+                walk(order, reserved, -1);
             } catch (Fatal f) {
                 error = f.error;
             } catch (IOException | RuntimeException e) {
@@ -163,9 +207,120 @@ public final class LibrarySearch {
             for (int i = 0; i < order.size(); i++) {
                 if (order.get(i) instanceof LoadedLibrary l) {
                     l.setLoadIndex(i);
+                    loaded.add(l);
                 }
             }
-            return new DependencyGraph(main, rtld, order, warnings, error, everything);
+            nextIndex = order.size();
+            searchLists.put(main, List.copyOf(loaded));
+            started = true;
+            return new DependencyGraph(main, rtld, order, warnings, error, new SearchNamespace(this));
+        }
+
+        List<LoadedLibrary> loadedObjects() {
+            return List.copyOf(loaded);
+        }
+
+        void closeAll() {
+            for (LoadedLibrary l : everything) {
+                if (l.elf() != null) {
+                    l.elf().close();
+                }
+            }
+        }
+
+        /** dl_open_worker_begin: map the object, then its dependencies; undo everything on failure. */
+        DlopenResult dlopen(String name, LoadedLibrary caller) {
+            if (name == null || name.isEmpty()) {
+                return DlopenResult.success(main, List.of(), searchLists.get(main));
+            }
+            LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
+            int mark = chain.size();
+            int markEverything = everything.size();
+            try {
+                GraphEntry e = mapObject(loader, name, false, false);
+                if (e instanceof MissingLibrary m) {
+                    throw notFound(m.name(), m.rejected());
+                }
+                LoadedLibrary root = (LoadedLibrary) e;
+                List<LoadedLibrary> scope = searchLists.get(root);
+                if (scope == null) {
+                    List<GraphEntry> list = new ArrayList<>();
+                    Set<GraphEntry> inList = Collections.newSetFromMap(new IdentityHashMap<>());
+                    list.add(root);
+                    inList.add(root);
+                    walk(list, inList, mark);
+                    List<LoadedLibrary> s = new ArrayList<>();
+                    for (GraphEntry g : list) {
+                        s.add((LoadedLibrary) g);
+                    }
+                    scope = List.copyOf(s);
+                }
+                List<LoadedLibrary> added = List.copyOf(chain.subList(mark, chain.size()));
+                for (LoadedLibrary l : added) {
+                    l.setLoadIndex(nextIndex++);
+                    loaded.add(l);
+                }
+                searchLists.put(root, scope);
+                return DlopenResult.success(root, added, scope);
+            } catch (Fatal f) {
+                rollBack(mark, markEverything);
+                return DlopenResult.failure(f.error, f.dlerror());
+            } catch (RuntimeException ex) {
+                rollBack(mark, markEverything);
+                throw ex;
+            }
+        }
+
+        /** dlopen with RTLD_NOLOAD: a loaded object, by name or by the file the search finds; never loads. */
+        LoadedLibrary findLoaded(String name, LoadedLibrary caller) {
+            if (name == null || name.isEmpty()) {
+                return main;
+            }
+            LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
+            int mark = chain.size();
+            int markEverything = everything.size();
+            try {
+                return mapObject(loader, name, false, true) instanceof LoadedLibrary l ? l : null;
+            } catch (Fatal f) {
+                return null;
+            } finally {
+                rollBack(mark, markEverything); // nothing is added with noload; kept as a safety net
+            }
+        }
+
+        /** dlclose: the objects leave the namespace (they are no longer found by name or file). */
+        void unload(List<LoadedLibrary> gone) {
+            for (LoadedLibrary l : gone) {
+                chain.removeIf(x -> x == l);
+                everything.removeIf(x -> x == l);
+                loaded.removeIf(x -> x == l);
+                searchLists.remove(l);
+                rpaths.remove(l);
+                runpaths.remove(l);
+            }
+        }
+
+        /** Removes the objects added since the marks, as glibc unloads them after a failed dlopen. */
+        private void rollBack(int mark, int markEverything) {
+            List<LoadedLibrary> gone = chain.subList(mark, chain.size());
+            for (LoadedLibrary l : gone) {
+                rpaths.remove(l);
+                runpaths.remove(l);
+                if (l.elf() != null) {
+                    l.elf().close();
+                }
+            }
+            gone.clear();
+            everything.subList(markEverything, everything.size()).clear();
+        }
+
+        private boolean containsIdentity(List<LoadedLibrary> list, LoadedLibrary l) {
+            for (LoadedLibrary x : list) {
+                if (x == l) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         private void setUpInterpreter(ElfFile program) {
@@ -329,7 +484,7 @@ public final class LibrarySearch {
         private void preload(String name, String where, List<LoadedLibrary> preloads) {
             int before = chain.size();
             try {
-                GraphEntry e = mapObject(main, name, true);
+                GraphEntry e = mapObject(main, name, true, false);
                 if (e instanceof LoadedLibrary l && chain.size() != before) {
                     preloads.add(l);
                 }
@@ -339,12 +494,18 @@ public final class LibrarySearch {
             }
         }
 
-        /** _dl_map_object_deps: breadth-first over the growing list. */
-        private void walk() throws Fatal {
-            for (int i = 0; i < order.size(); i++) {
-                if (!(order.get(i) instanceof LoadedLibrary l)) {
+        /**
+         * _dl_map_object_deps: breadth-first over the growing list. At start-up ({@code freshFrom}
+         * &lt; 0, glibc's trace mode as ldd shows it) a missing library is an entry of the list; at
+         * run time it is a fatal error, and dependencies are recorded only for the objects added
+         * during the call (chain index &gt;= {@code freshFrom}): those loaded before keep theirs.
+         */
+        private void walk(List<GraphEntry> list, Set<GraphEntry> inList, int freshFrom) throws Fatal {
+            for (int i = 0; i < list.size(); i++) {
+                if (!(list.get(i) instanceof LoadedLibrary l)) {
                     continue;
                 }
+                boolean record = freshFrom < 0 || chain.subList(freshFrom, chain.size()).contains(l);
                 List<String> needed;
                 try {
                     needed = l.dynamic().map(DynamicSection::needed).orElse(List.of());
@@ -363,20 +524,29 @@ public final class LibrarySearch {
                             continue;
                         }
                     }
-                    GraphEntry dep = mapObject(l, name, false);
-                    if (!reserved.contains(dep)) {
-                        reserved.add(dep);
-                        order.add(dep);
+                    GraphEntry dep = mapObject(l, name, false, false);
+                    if (dep instanceof MissingLibrary m && freshFrom >= 0) {
+                        throw notFound(m.name(), m.rejected());
                     }
-                    l.addDependency(dep);
+                    if (!inList.contains(dep)) {
+                        inList.add(dep);
+                        list.add(dep);
+                    }
+                    if (record) {
+                        l.addDependency(dep);
+                    }
                 }
             }
         }
 
-        /** _dl_map_object: an already loaded object, a newly found one, or a missing entry. */
-        private GraphEntry mapObject(LoadedLibrary loader, String name, boolean preload) throws Fatal {
+        /**
+         * _dl_map_object: an already loaded object, a newly found one, or a missing entry. With
+         * {@code noload} (RTLD_NOLOAD) nothing is added: null when no loaded object matches.
+         */
+        private GraphEntry mapObject(LoadedLibrary loader, String name, boolean preload, boolean noload) throws Fatal {
             for (LoadedLibrary l : chain) {
-                if (l.answersTo(name)) {
+                // The kernel-loaded program's link map answers to "" only (dlopen handles that).
+                if (!(started && l == main) && l.answersTo(name)) {
                     return l;
                 }
                 if (l.soname().isPresent() && l.soname().get().equals(name)) {
@@ -454,8 +624,12 @@ public final class LibrarySearch {
                 how = FoundBy.DIRECT;
             }
             if (found == null) {
+                if (noload) {
+                    return null;
+                }
                 if (preload) {
-                    throw new Fatal(name, rejected.isEmpty() ? "cannot open shared object file" : "wrong ELF class: ELFCLASS32");
+                    // The preload warning quotes glibc's message without the errno text.
+                    throw new Fatal(name, notFound(name, rejected).error.message());
                 }
                 return new MissingLibrary(name, loader, tried, rejected);
             }
@@ -465,6 +639,19 @@ public final class LibrarySearch {
                     l.addName(name);
                     return l;
                 }
+            }
+            if (noload) {
+                found.elf().close();
+                return null;
+            }
+            // _dl_map_object_from_fd: only the program itself may be an executable.
+            if (found.elf().type() != Elf.ET_DYN) {
+                found.elf().close();
+                throw new Fatal(name, "cannot dynamically load executable");
+            }
+            if (found.elf().dynamic().map(d -> (d.flags1() & Elf.DF_1_PIE) != 0).orElse(false)) {
+                found.elf().close();
+                throw new Fatal(name, "cannot dynamically load position-independent executable");
             }
             LoadedLibrary lib = new LoadedLibrary(LoadedLibrary.Kind.LIBRARY, name, found.path(), found.elf(),
                     found.identity(), how, preload, loader, originOf(found.path(), config.workingDirectory()), tried);

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.ElfFile;
 import org.jdryad.elf.FileIdentity;
@@ -25,7 +26,7 @@ public final class LoadedLibrary implements GraphEntry {
     private final LoadedLibrary loader;
     private final String origin;
     private final List<SearchDirectory> searched;
-    private final List<String> names = new ArrayList<>();
+    private final List<String> names = new CopyOnWriteArrayList<>();
     private final List<GraphEntry> dependencies = new ArrayList<>();
     private final Optional<String> soname;
     private final boolean host;
@@ -121,7 +122,10 @@ public final class LoadedLibrary implements GraphEntry {
         return Collections.unmodifiableList(dependencies);
     }
 
-    /** Position in load order (0 = the program), or -1 for an interpreter nothing needed. */
+    /**
+     * Position in load order (0 = the program), or -1 for an interpreter nothing needed. Objects
+     * added by {@link SearchNamespace#dlopen} continue the start-up sequence.
+     */
     public int loadIndex() {
         return loadIndex;
     }

@@ -20,14 +20,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Stock gdb on a program started by jdryad (issue 3, DESIGN.md mechanism 1).
  *
- * <p>The contract this test assumes: {@code bash ./jdryad run --gdb PROG ARGS...} is a command
- * gdb can run with {@code --args} (gdb refuses a script as its executable, hence {@code bash}),
- * and the process gdb ends up debugging is the jdryad agent that loads PROG: for example the
- * launcher, given {@code run --gdb}, starts the Java side in the background (a fork gdb does not
- * follow) and {@code exec}s the agent (an exec gdb follows), which connects back to it. The
- * breakpoint is set by name before the library exists, and must resolve when jdryad announces
- * the library through r_debug. If the lead settles on another attachment (gdb -p PID), only the
- * command line below changes; the assertions stay.
+ * <p>{@code jdryad run --gdb-batch --gdb-ex CMD... PROG} starts the agent (the process jdryad
+ * loads PROG into) under gdb with those commands. The breakpoint is set by name before the
+ * library exists, and must resolve when jdryad announces the library through r_debug; gdb needs
+ * no script for that.
  */
 @Tag("gdb")
 @Tag("run")
@@ -39,15 +35,14 @@ class GdbRunTest {
         Jdryad.ensureBuilt();
         Path prog = FixtureCatalog.gdbProgram();
         Path lib = FixtureCatalog.libgdbadd();
-        List<String> cmd = new ArrayList<>(List.of("gdb", "-nx", "-batch",
-                "-ex", "set breakpoint pending on",
-                "-ex", "set confirm off",
-                "-ex", "break lib_add",
-                "-ex", "run",
-                "-ex", "bt",
-                "-ex", "info args",
-                "-ex", "info sharedlibrary",
-                "--args", "/bin/bash", Jdryad.launcher().toString(), "run", "--gdb", prog.toString()));
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
+                "--gdb-ex", "set confirm off",
+                "--gdb-ex", "break lib_add",
+                "--gdb-ex", "run",
+                "--gdb-ex", "bt",
+                "--gdb-ex", "info args",
+                "--gdb-ex", "info sharedlibrary",
+                prog.toString()));
         Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), Map.of()));
         env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
         Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(120));

@@ -23,7 +23,7 @@ class PreloadRunTest {
     @Test
     void ldPreloadInterposesInTheProgram() {
         Path prog = FixtureCatalog.preloadProgram();
-        Map<String, String> env = Map.of("LD_PRELOAD", FixtureCatalog.preloadLibrary().toString());
+        Map<String, String> env = Map.of("LD_PRELOAD", FixtureCatalog.quietPreloadLibrary().toString());
         Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
         assertTrue(expected.stdout().contains("greet from the preloaded library"), expected::describe);
         assertTrue(expected.stdout().contains("rand()=4 (interposed)"), expected::describe);
