@@ -87,9 +87,21 @@ final class RunCommand implements Callable<Integer> {
         } catch (LinkException e) {
             throw new CliFailure(program + ": " + e.getMessage(), 127);
         } catch (ElfFormatException e) {
-            throw new CliFailure(program + ": error while loading shared libraries: " + e.getMessage(), 127);
+            // glibc's words for a file that is not ELF at all; jdryad's own (what and where) otherwise.
+            String why = e.kind() == ElfFormatException.Kind.NOT_ELF
+                    ? e.file() + ": " + (fileSize(e.file()) < 64 ? "file too short" : "invalid ELF header")
+                    : e.getMessage();
+            throw new CliFailure(program + ": error while loading shared libraries: " + why, 127);
         } catch (NoSuchFileException e) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
+        }
+    }
+
+    private static long fileSize(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return 0;
         }
     }
 

@@ -62,6 +62,10 @@ public final class ProgramRunner {
     public int run() throws IOException {
         long tStart = System.nanoTime();
         Path programPath = Path.of(options.program());
+        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+        if (viaInterpreter.isPresent()) {
+            return new ProgramRunner(viaInterpreter.get(), err).run();
+        }
         ElfFile exe = ElfFile.open(programPath);
         if (exe.isStatic()) {
             return runStatic();
