@@ -46,6 +46,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--gdb-batch", description = "With --gdb: run gdb in batch mode (exit after the --gdb-ex commands).")
     boolean gdbBatch;
 
+    @Option(names = "--trace-bindings", description = "Before the program starts, print every binding to stderr in"
+            + " LD_DEBUG=bindings' format (binding file A [0] to B [0]: normal symbol `S' [VERSION]).")
+    boolean traceBindings;
+
     @Parameters(index = "0", paramLabel = "PROG", description = "The program to run.")
     String program;
 
@@ -74,7 +78,7 @@ final class RunCommand implements Callable<Integer> {
             }
             gdbLine.add("--args");
         }
-        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, now, stats, gdbLine);
+        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, now, stats, gdbLine, traceBindings);
         Path p = Path.of(program);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);

@@ -26,7 +26,7 @@ final class HostRebinder {
     }
 
     /** A patch to one host slot. */
-    record Patch(LoadedObject host, long site, long value, String symbol, Definition definition) {
+    record Patch(LoadedObject host, long site, long value, String symbol, String version, Definition definition) {
     }
 
     static List<Patch> plan(List<LoadedObject> hosts, List<LoadedObject> scope, SymbolLookup lookup) {
@@ -61,7 +61,8 @@ final class HostRebinder {
                 continue;
             }
             long add = type == Elf.R_X86_64_64 ? table.addend(i) : 0;
-            out.add(new Patch(host, host.base() + table.offset(i), def.address() + add, ref.name(), def));
+            out.add(new Patch(host, host.base() + table.offset(i), def.address() + add, ref.name(),
+                    version == null ? null : version.name(), def));
         }
     }
 
@@ -79,7 +80,7 @@ final class HostRebinder {
                 memory.protect(pg, page, prot);
             }
             if (history != null) {
-                history.add("host-rebind", p.host().name(), p.site(), "GOT", p.symbol(), p.definition().version(),
+                history.add("host-rebind", p.host().name(), p.site(), "GOT", p.symbol(), p.version(),
                         p.definition().object().name(), p.value(), 0, "");
             }
         }

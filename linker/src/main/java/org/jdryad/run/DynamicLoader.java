@@ -41,6 +41,7 @@ final class DynamicLoader implements CallbackHandler {
     private final Map<LoadedObject, List<LoadedObject>> loadedWith = new IdentityHashMap<>();
     private final List<LoadedObject> initialised = new ArrayList<>();
     private final DlopenResolver resolver;
+
     private AgentProcess agent;
     private long argc;
     private long argvAddr;
@@ -248,10 +249,14 @@ final class DynamicLoader implements CallbackHandler {
         String where;
         Definition d;
         long value;
+        // The referring object, as glibc reports it: the handle's object, or the caller's for
+        // RTLD_DEFAULT and RTLD_NEXT.
+        String referrer;
         synchronized (this) {
             if (handle == RTLD_DEFAULT) {
                 scope = session.globalScope();
                 where = "";
+                referrer = objectAt(caller).map(LoadedObject::name).orElse("?");
             } else if (handle == RTLD_NEXT) {
                 Optional<LoadedObject> from = objectAt(caller);
                 if (from.isEmpty()) {
@@ -261,6 +266,7 @@ final class DynamicLoader implements CallbackHandler {
                 int i = g.indexOf(from.get());
                 scope = i < 0 ? List.of() : g.subList(i + 1, g.size());
                 where = "RTLD_NEXT used in code not dynamically loaded";
+                referrer = from.get().name();
             } else {
                 LoadedObject obj = byNode.get(handle);
                 if (obj == null) {
@@ -268,6 +274,7 @@ final class DynamicLoader implements CallbackHandler {
                 }
                 scope = obj.isExecutable() ? session.globalScope() : searchLists.getOrDefault(obj, List.of(obj));
                 where = obj.path().toString();
+                referrer = obj.name();
             }
             SymbolLookup.VersionRequirement v = version == null ? null : new SymbolLookup.VersionRequirement(version, null, true);
             Optional<Definition> def = session.lookup()
@@ -287,8 +294,8 @@ final class DynamicLoader implements CallbackHandler {
             value = agent.call(value);
         }
         if (session.history() != null) {
-            session.history().add("dlsym", objectAt(caller).map(LoadedObject::name).orElse("?"), caller, "dlsym",
-                    name, version, d.object().name(), value, scope.size(), "");
+            session.history().add("dlsym", referrer, caller, "dlsym", name, version, d.object().name(), value,
+                    scope.size(), "");
         }
         return CallbackReply.ok(value);
     }

@@ -154,6 +154,12 @@ public final class ProgramRunner {
             }
             loader.runInitialisers(session.initOrder(), programRunsOwnInit);
             long tDone = System.nanoTime();
+            if (options.traceBindings()) {
+                for (var b : history.snapshot()) {
+                    printBinding(agent.pid(), b);
+                }
+                history.setListener(b -> printBinding(agent.pid(), b));
+            }
             String statistics = options.stats() ? statistics(session, rebound, tStart, tAgent, tInit, tDone) : null;
             Map<Long, Long> auxv = new LinkedHashMap<>();
             auxv.put(Protocol.AT_PHDR, phdrAddress(main));
@@ -384,6 +390,20 @@ public final class ProgramRunner {
         }
         err.flush();
         return text.toString();
+    }
+
+    /**
+     * One binding in glibc's LD_DEBUG=bindings words, so that the two can be compared line for
+     * line (jdryad's interposers, such as dlopen, are reported with the definition they replace,
+     * as glibc reports it). Unresolved weak references are not bindings and print nothing.
+     */
+    private void printBinding(long pid, org.jdryad.debug.Binding b) {
+        if (b.definer() == null) {
+            return;
+        }
+        err.print(String.format("%7d:\tbinding file %s [0] to %s [0]: normal symbol `%s'%s%n", pid, b.referrer(),
+                b.definer(), b.symbol(), b.version() == null ? "" : " [" + b.version() + "]"));
+        err.flush();
     }
 
     private static double ms(long nanos) {

@@ -47,8 +47,7 @@ final class Shebang {
         }
         args.add(options.program());
         args.addAll(options.args());
-        return Optional.of(new RunOptions(interpreter, args, options.environment(), options.libraryPath(),
-                options.preload(), options.bindNow(), options.stats(), options.gdb()));
+        return Optional.of(options.withProgram(interpreter, args));
     }
 
     private static int indexOfBlank(String s) {

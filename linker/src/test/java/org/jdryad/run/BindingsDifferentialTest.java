@@ -1,0 +1,124 @@
+package org.jdryad.run;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.jdryad.fixtures.FixtureCatalog;
+import org.jdryad.fixtures.ProcessRunner.Result;
+import org.jdryad.search.HostObjects;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Same bindings as glibc: every symbol binding jdryad makes ({@code jdryad run --trace-bindings})
+ * against what glibc's own loader reports for the same program ({@code LD_BIND_NOW=1
+ * LD_DEBUG=bindings}), compared as sets of (referring object, defining object, symbol, version).
+ *
+ * <p>Left out on both sides: bindings from a host object to a host object (glibc relocated those
+ * in the agent, in glibc's scope; jdryad only re-binds host slots to jdryad objects, and those are
+ * compared). Left out of glibc's side: the four lookups ld.so makes on the program's behalf for
+ * its own allocator ({@code __rtld_malloc_init_real}: malloc, calloc, realloc, free from the main
+ * program), which are no relocation of the program's.
+ */
+@Tag("run")
+class BindingsDifferentialTest {
+    private static final Pattern LINE = Pattern.compile(
+            "^\\s*\\d+:\\s+binding file (.*) \\[0\\] to (.*) \\[0\\]: \\w+ symbol `(.*)'(?: \\[(.*)\\])?$");
+    private static final Set<String> RTLD_MALLOC = Set.of("malloc", "calloc", "realloc", "free");
+
+    static Stream<Arguments> programs() {
+        List<Arguments> out = new ArrayList<>();
+        out.add(Arguments.of("ls", Path.of("/usr/bin/ls"), List.of("-l", "/usr/share/common-licenses")));
+        out.add(Arguments.of("python", Path.of("/usr/bin/python3.11"), List.of("-c", "import json")));
+        out.add(Arguments.of("perl", Path.of("/usr/bin/perl"), List.of("-e", "print 1")));
+        out.add(Arguments.of("git", Path.of("/usr/bin/git"), List.of("--version")));
+        out.add(Arguments.of("llvm-as", Path.of("/usr/bin/llvm-as-14"), List.of("--version")));
+        out.add(Arguments.of("cmake", Path.of("/usr/bin/cmake"), List.of("--version")));
+        out.add(Arguments.of("node", Path.of("/usr/bin/node"), List.of("-e", "1")));
+        out.add(Arguments.of("openssl", Path.of("/usr/bin/openssl"), List.of("version")));
+        out.add(Arguments.of("versions", FixtureCatalog.versionsProgram(), List.of()));
+        out.add(Arguments.of("versions-old", FixtureCatalog.versionsOldProgram(), List.of()));
+        out.add(Arguments.of("interpose", FixtureCatalog.interposeProgram(), List.of()));
+        out.add(Arguments.of("copyreloc-nopie", FixtureCatalog.copyRelocNoPie(), List.of()));
+        out.add(Arguments.of("protected", FixtureCatalog.protectedProgram(), List.of()));
+        out.add(Arguments.of("ifunc", FixtureCatalog.ifuncPie(), List.of()));
+        out.add(Arguments.of("tls", FixtureCatalog.tlsPie(), List.of()));
+        out.add(Arguments.of("malloc", FixtureCatalog.mallocPie(), List.of()));
+        out.add(Arguments.of("cxx", FixtureCatalog.cxxProgram(), List.of()));
+        out.add(Arguments.of("dlopen", FixtureCatalog.dlopenProgram(), List.of(FixtureCatalog.plugin().toString())));
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("programs")
+    void jdryadBindsWhatGlibcBinds(String name, Path program, List<String> args) {
+        assumeTrue(Files.isExecutable(program), program + " is not installed");
+        Jdryad.ensureBuilt();
+        Map<String, String> env = new HashMap<>();
+        env.put("LD_BIND_NOW", "1");
+        env.put("LD_DEBUG", "bindings");
+        Result glibc = Jdryad.runNative(program, args, env, program.getParent());
+        Result jdryad = Jdryad.runJdryad(List.of("--trace-bindings"), program, args, Map.of("LD_BIND_NOW", "1"),
+                program.getParent());
+        String main = program.toString();
+        Set<String> expected = bindings(glibc.stderr(), main);
+        Set<String> actual = bindings(jdryad.stderr(), main);
+        assertTrue(expected.size() > 0, glibc::describe);
+        Set<String> missing = new TreeSet<>(expected);
+        missing.removeAll(actual);
+        missing.removeIf(b -> isRtldMallocLookup(b, main));
+        Set<String> extra = new TreeSet<>(actual);
+        extra.removeAll(expected);
+        System.out.printf("bindings %s: glibc %d, jdryad %d, missing %d, extra %d%n", name, expected.size(),
+                actual.size(), missing.size(), extra.size());
+        assertTrue(missing.isEmpty() && extra.isEmpty(), () -> name + ": bindings differ from glibc's\n  only glibc: "
+                + String.join("\n    ", missing) + "\n  only jdryad: " + String.join("\n    ", extra));
+    }
+
+    private static Set<String> bindings(String stderr, String main) {
+        Set<String> out = new TreeSet<>();
+        for (String line : stderr.split("\n")) {
+            Matcher m = LINE.matcher(line);
+            if (!m.matches()) {
+                continue;
+            }
+            String from = m.group(1);
+            String to = m.group(2);
+            String symbol = m.group(3);
+            String version = m.group(4) == null ? "" : m.group(4);
+            if (isHost(from) && isHost(to)) {
+                continue;
+            }
+            out.add(from + " -> " + to + ": " + symbol + (version.isEmpty() ? "" : "@" + version));
+        }
+        return out;
+    }
+
+    /** ld.so's own lookup of its allocator "from the main program" (when the program itself does not bind it). */
+    private static boolean isRtldMallocLookup(String binding, String main) {
+        for (String sym : RTLD_MALLOC) {
+            if (binding.startsWith(main + " -> ") && binding.endsWith(": " + sym + "@GLIBC_2.2.5")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean isHost(String path) {
+        String base = path.substring(path.lastIndexOf('/') + 1);
+        return base.equals("linux-vdso.so.1") || base.equals("ld-linux-x86-64.so.2") || HostObjects.isHostSoname(base);
+    }
+}
