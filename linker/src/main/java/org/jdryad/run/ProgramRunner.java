@@ -90,6 +90,7 @@ public final class ProgramRunner {
                 callbacks, connectTimeout)) {
             long tAgent = System.nanoTime();
             AgentInfo info = agent.info();
+            ForegroundSignals.install(info.pid());
             AgentMemory memory = new AgentMemory(agent);
             Map<ObjectGraph.Node, LoadedObject> byNode = new HashMap<>();
             List<LoadedObject> objects = loadObjects(agent, graph.nodes(), byNode, 0);
