@@ -72,12 +72,7 @@ public final class LinkSession implements LinkContext {
         for (LoadedObject o : added) {
             if (!o.isHost()) {
                 jd.add(o);
-                boolean textrel = o.dynamic().map(d -> d.has(org.jdryad.elf.Elf.DT_TEXTREL)
-                        || (d.flags() & org.jdryad.elf.Elf.DF_TEXTREL) != 0).orElse(false);
-                if (textrel) {
-                    textWritable.add(o);
-                }
-                mapper.map(o, textrel);
+                map(mapper, o);
             }
         }
         tls.assign(jd);
@@ -153,15 +148,20 @@ public final class LinkSession implements LinkContext {
         long t0 = System.nanoTime();
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jdryadObjects()) {
-            boolean textrel = o.dynamic().map(d -> d.has(org.jdryad.elf.Elf.DT_TEXTREL)
-                    || (d.flags() & org.jdryad.elf.Elf.DF_TEXTREL) != 0).orElse(false);
-            if (textrel) {
-                textWritable.add(o);
-            }
-            mapper.map(o, textrel);
+            map(mapper, o);
         }
         tls.assign(objects);
         stats.phase("map", System.nanoTime() - t0);
+    }
+
+    /** Maps one object; one with text relocations keeps writable text until {@link #protectAll}. */
+    private void map(SegmentMapper mapper, LoadedObject o) {
+        boolean textrel = o.dynamic().map(d -> d.has(org.jdryad.elf.Elf.DT_TEXTREL)
+                || (d.flags() & org.jdryad.elf.Elf.DF_TEXTREL) != 0).orElse(false);
+        if (textrel) {
+            textWritable.add(o);
+        }
+        mapper.map(o, textrel);
     }
 
     /**
