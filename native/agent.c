@@ -989,6 +989,19 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         put_q(out, 0);
         break;
     }
+    case JD_SET_TLS_BLOCK: {
+        uint64_t off = get_q(in);
+        size_t n = in->bad ? 0 : in->len - in->pos;
+        const char *bytes = in->p + in->pos;
+        if (in->bad || off > JD_TLS_RESERVE || n > off) {
+            put_q(out, (uint64_t)-22); /* EINVAL */
+            break;
+        }
+        jd_memcpy((void *)(main_tp - off), bytes, n);
+        write_protected(tls_image_addr + tls_image_size - off, bytes, n);
+        put_q(out, 0);
+        break;
+    }
     case JD_SET_FINI:
         set_fini(in, out);
         break;

@@ -70,6 +70,9 @@
  *                 __tls_get_addr.  Entries in link-map order.
  *   SET_TLS_IMAGE * bytes  -> 0 or -E2BIG.  Written to the len bytes just below tp in the
  *                 main thread, and to the end of module 1's init image (for new threads).
+ *   SET_TLS_BLOCK q offset, * bytes -> 0, -EINVAL or -E2BIG.  Writes the bytes at tp - offset
+ *                 in the main thread and at the same place of module 1's init image, leaving the
+ *                 rest of the reservation (live thread-local variables) alone: for dlopen.
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
  *                 call the count pointers of the array at addr in reverse order.  Entries are
  *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
@@ -120,6 +123,7 @@ enum jd_type {
     JD_OBJECT_TABLE = 0x31,
     JD_SET_TLS_IMAGE = 0x32,
     JD_SET_FINI = 0x33,
+    JD_SET_TLS_BLOCK = 0x34,
 
     JD_ENTER = 0x40,
 

@@ -624,6 +624,16 @@ public final class AgentProcess implements AutoCloseable {
                 "TLS image of " + image.length + " bytes (reservation is " + info.tlsReserveSize() + ")");
     }
 
+    /**
+     * Writes one TLS block's initial bytes at {@code tp - offset} in the main thread and at the
+     * same place of module 1's init image, leaving the rest of the reservation (live
+     * thread-local variables) untouched: for objects loaded by dlopen.
+     */
+    public void setTlsBlock(long offset, byte[] bytes) {
+        check(request(Protocol.SET_TLS_BLOCK, new Payload.Writer().q(offset).bytes(bytes, 0, bytes.length)).q(),
+                "TLS block of " + bytes.length + " bytes at tp-" + offset);
+    }
+
     /** What the finaliser runs at exit, in order. */
     public void setFini(List<FiniEntry> entries) {
         Payload.Writer w = new Payload.Writer().q(entries.size());

@@ -36,6 +36,7 @@ public final class Protocol {
     public static final int OBJECT_TABLE = 0x31;
     public static final int SET_TLS_IMAGE = 0x32;
     public static final int SET_FINI = 0x33;
+    public static final int SET_TLS_BLOCK = 0x34;
 
     public static final int ENTER = 0x40;
 

@@ -57,15 +57,15 @@ final class StaticTlsLayout {
     }
 
     /**
-     * Composes the static TLS image: {@code reservationSize} bytes where byte {@code i} is the
-     * initial value of address {@code tp - reservationSize + i}. Each block gets its (relocated)
-     * .tdata bytes, read from the target, and zeros for .tbss.
+     * Composes the static TLS image of the blocks placed so far: {@link #used()} bytes where byte
+     * {@code i} is the initial value of address {@code tp - used + i}. Each block gets its
+     * (relocated) .tdata bytes, read from the target, and zeros for .tbss.
      */
     byte[] composeImage(List<LoadedObject> objects, TargetMemory memory) {
-        if (reservationSize > Integer.MAX_VALUE) {
-            throw new LinkException("static TLS reservation is too large");
+        if (used > Integer.MAX_VALUE) {
+            throw new LinkException("static TLS is too large");
         }
-        byte[] image = new byte[(int) reservationSize];
+        byte[] image = new byte[(int) used];
         for (LoadedObject obj : objects) {
             if (obj.isHost() || !obj.hasStaticTls()) {
                 continue;
@@ -74,12 +74,11 @@ final class StaticTlsLayout {
             if (tls.filesz() == 0) {
                 continue;
             }
-            if (tls.filesz() > Integer.MAX_VALUE) {
-                throw new LinkException(obj.name() + ": TLS initialisation image is too large");
+            if (tls.filesz() > tls.memsz() || tls.filesz() > Integer.MAX_VALUE) {
+                throw new LinkException(obj.name() + ": PT_TLS file size exceeds its memory size");
             }
             byte[] init = memory.read(obj.base() + tls.vaddr(), (int) tls.filesz());
-            long at = reservationSize - obj.tlsOffset();
-            System.arraycopy(init, 0, image, (int) at, init.length);
+            System.arraycopy(init, 0, image, (int) (used - obj.tlsOffset()), init.length);
         }
         return image;
     }

@@ -106,6 +106,28 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     /**
+     * Gives dlopened objects' static TLS blocks their initial values: in the main thread's
+     * reservation and in the module-1 init image that glibc copies for threads created later.
+     * Only the new blocks are written: the rest of the reservation holds the program's live
+     * thread-local variables (rewriting the whole image here once reset perl's interpreter
+     * pointer to NULL). Threads other than the main thread that already exist do not get them.
+     */
+    private void installTls(List<LoadedObject> added) {
+        for (LoadedObject o : added) {
+            if (o.isHost() || !o.hasStaticTls()) {
+                continue;
+            }
+            var tls = o.elf().tls().orElseThrow();
+            byte[] block = new byte[(int) tls.memsz()];
+            if (tls.filesz() > 0) {
+                byte[] init = agent.read(o.base() + tls.vaddr(), (int) tls.filesz());
+                System.arraycopy(init, 0, block, 0, init.length);
+            }
+            agent.setTlsBlock(o.tlsOffset(), block);
+        }
+    }
+
+    /**
      * Runs initialisers of {@code order} (already in glibc's order), skipping host and already
      * initialised objects. No Java lock is held while an initialiser runs: it may call dlsym or
      * dlopen, whose callbacks arrive on another Java thread (glibc's loader lock is recursive
@@ -217,10 +239,7 @@ final class DynamicLoader implements CallbackHandler {
             try {
                 if (!r.added().isEmpty()) {
                     session.linkDlopened(r.added(), r.searchList(), global);
-                    byte[] image = session.tlsImage();
-                    if (session.tlsBytesUsed() > 0) {
-                        agent.setTlsImage(image);
-                    }
+                    installTls(r.added());
                     publish(Protocol.RT_ADD, r.added());
                     searchLists.put(r.root(), r.searchList());
                     loadedWith.put(r.root(), r.added());

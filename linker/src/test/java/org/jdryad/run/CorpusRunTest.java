@@ -16,22 +16,26 @@ import org.jdryad.fixtures.Fixtures;
 import org.jdryad.fixtures.ProcessRunner;
 import org.jdryad.fixtures.ProcessRunner.Result;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The shared corpus of real programs (../shared/corpus/programs.tsv: coreutils, perl, python,
- * git, openssl, jq, llvm-as, cmake, node), each run natively and under {@code jdryad run} by the
- * corpus's own runner: stdout, stderr and exit status must all be identical.
+ * Corpora of real programs, each case run natively and under {@code jdryad run} by the shared
+ * corpus runner (../shared/corpus/run-corpus.sh): stdout, stderr and exit status must all be
+ * identical. The shared corpus (coreutils, perl, python, git, openssl, jq, llvm-as, cmake, node)
+ * and ours (tests/corpus/more-programs.tsv: extension modules through dlopen, ctypes, threads,
+ * XS modules with thread-local interpreters, gdb, gcc, ssh, curl...).
  */
 @Tag("run")
 @Tag("corpus")
 class CorpusRunTest {
 
-    @Test
-    void everyCorpusProgramBehavesAsUnderTheSystemLoader() {
+    @ParameterizedTest
+    @ValueSource(strings = {"../shared/corpus/programs.tsv", "tests/corpus/more-programs.tsv"})
+    void everyCorpusProgramBehavesAsUnderTheSystemLoader(String corpusFile) {
         Path corpus = Fixtures.root().resolve("../shared/corpus").normalize();
         Path runner = corpus.resolve("run-corpus.sh");
-        Path programs = corpus.resolve("programs.tsv");
+        Path programs = Fixtures.root().resolve(corpusFile).normalize();
         assumeTrue(Files.isRegularFile(runner) && Files.isRegularFile(programs),
                 "the shared corpus is not beside this checkout (" + corpus + ")");
         Jdryad.ensureBuilt();
@@ -44,7 +48,7 @@ class CorpusRunTest {
         assertTrue(m.find(), () -> "the corpus runner printed no summary\n" + r.describe());
         int passed = Integer.parseInt(m.group(1));
         int failed = Integer.parseInt(m.group(2));
-        System.out.println("corpus: " + passed + " passed, " + failed + " failed");
+        System.out.println("corpus " + corpusFile + ": " + passed + " passed, " + failed + " failed");
         assertTrue(failed == 0 && passed > 0, () -> "corpus cases failed under jdryad run\n" + r.stdout());
     }
 }
