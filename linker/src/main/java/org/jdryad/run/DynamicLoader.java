@@ -43,6 +43,7 @@ final class DynamicLoader implements CallbackHandler {
     private final DlopenResolver resolver;
 
     private AgentProcess agent;
+    private Optional<UnwindTables> unwind = Optional.empty();
     private long argc;
     private long argvAddr;
     private long envpAddr;
@@ -69,6 +70,7 @@ final class DynamicLoader implements CallbackHandler {
 
     void attach(AgentProcess agent) {
         this.agent = agent;
+        this.unwind = UnwindTables.load(agent);
     }
 
     /** Where the argument vectors for initialisers live (glibc passes the program's argc, argv, envp). */
@@ -80,6 +82,11 @@ final class DynamicLoader implements CallbackHandler {
 
     /** Publishes the current jdryad objects to gdb (r_debug) and to the agent's object table. */
     synchronized void publish(int kind, List<LoadedObject> changed) {
+        if (kind == Protocol.RT_ADD) {
+            unwind.ifPresent(u -> u.register(changed));
+        } else {
+            unwind.ifPresent(u -> u.deregister(changed));
+        }
         List<RDebugEntry> entries = new ArrayList<>();
         List<LoadedObject> objs = session.jdryadObjects();
         for (LoadedObject o : objs) {
