@@ -52,6 +52,8 @@
  *   WRITE_WORDS   q n, n x (q addr, q value)          -> n  (plain 64-bit stores, no checks)
  *   WRITE_WORDS32 q n, n x (q addr, q value)          -> n  (stores the low 32 bits)
  *   CALL          q fn, q nargs (<= 6), nargs x q     -> 0, q rax
+ *   CALL_LIST     q a0, q a1, q a2, q n, n x q fn  -> 0.  Calls each fn(a0, a1, a2) in order
+ *                 (initialisers: argc, argv, envp); callbacks may arrive meanwhile, as for CALL.
  *   ALLOC         q size, q align                     -> address (zeroed RW agent memory, never freed)
  *   PLACE_STRINGS q n, n x s                          -> address of char *[n + 1] (NULL-terminated)
  *   DLOPEN_HOST   q flags, s name                     -> 0, q handle, q l_addr, q l_ld,
@@ -115,6 +117,7 @@ enum jd_type {
     JD_CALL = 0x18,
     JD_ALLOC = 0x19,
     JD_PLACE_STRINGS = 0x1a,
+    JD_CALL_LIST = 0x1b,
 
     JD_DLOPEN_HOST = 0x20,
     JD_DLSYM_HOST = 0x21,

@@ -534,6 +534,15 @@ public final class AgentProcess implements AutoCloseable {
         return r.q();
     }
 
+    /** Calls each of {@code functions} with (a0, a1, a2), in order, in one round trip (initialisers). */
+    public void callAll(List<Long> functions, long a0, long a1, long a2) {
+        Payload.Writer w = new Payload.Writer().q(a0).q(a1).q(a2).q(functions.size());
+        for (long f : functions) {
+            w.q(f);
+        }
+        check(request(Protocol.CALL_LIST, w).q(), "call " + functions.size() + " initialisers");
+    }
+
     /** Zeroed read-write memory owned by the agent (never freed). */
     public long alloc(long size, long align) {
         return check(request(Protocol.ALLOC, new Payload.Writer().q(size).q(align)).q(), "alloc " + size);

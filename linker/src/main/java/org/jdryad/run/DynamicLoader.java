@@ -152,11 +152,13 @@ final class DynamicLoader implements CallbackHandler {
                 continue;
             }
             DynamicSection d = o.dynamic().get();
+            List<Long> calls = new ArrayList<>();
             if (d.value(Elf.DT_INIT).isPresent()) {
-                agent.call(o.base() + d.value(Elf.DT_INIT).getAsLong(), argc, argvAddr, envpAddr);
+                calls.add(o.base() + d.value(Elf.DT_INIT).getAsLong());
             }
-            for (long fn : functionArray(o, d, Elf.DT_INIT_ARRAY, Elf.DT_INIT_ARRAYSZ)) {
-                agent.call(fn, argc, argvAddr, envpAddr);
+            calls.addAll(functionArray(o, d, Elf.DT_INIT_ARRAY, Elf.DT_INIT_ARRAYSZ));
+            if (!calls.isEmpty()) {
+                agent.callAll(calls, argc, argvAddr, envpAddr);
             }
         }
         publishFinalisers();
@@ -165,8 +167,9 @@ final class DynamicLoader implements CallbackHandler {
     /** The executable's DT_PREINIT_ARRAY (run before every other initialiser). */
     void runPreinit(LoadedObject main) {
         main.dynamic().ifPresent(d -> {
-            for (long fn : functionArray(main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ)) {
-                agent.call(fn, argc, argvAddr, envpAddr);
+            List<Long> calls = functionArray(main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ);
+            if (!calls.isEmpty()) {
+                agent.callAll(calls, argc, argvAddr, envpAddr);
             }
         });
     }
