@@ -213,6 +213,7 @@ static size_t page_size = 4096;
  * (so a long CALL never blocks the socket) or, for a reply to another thread's callback, copies
  * it into that thread's mailbox and wakes it.  Sending is serialised by a separate lock. */
 static int sock = -1;
+static uint64_t sock_dev, sock_ino; /* the socket's identity: the program may close and reuse fds */
 static int agent_pid;
 static uint64_t cb_seq;
 static uintptr_t main_tp;
@@ -396,6 +397,14 @@ int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
 {
     if (sock < 0 || (int)sys0(SYS_getpid) != agent_pid)
         return -1; /* no connection (forked child): caller falls back to glibc */
+    /* A program that closed "all" descriptors (daemons do) may have closed the socket, and the
+       number may now name one of its own files: never write there. Without the socket, jdryad's
+       dl* functions fall back to glibc's. */
+    struct stat st;
+    if (sys2(SYS_fstat, sock, (long)&st) != 0 || st.st_dev != sock_dev || st.st_ino != sock_ino) {
+        sock = -1;
+        return -1;
+    }
     struct ctx *c = ctx_get();
     for (int i = 0; i < a->nq; i++)
         put_q(&c->out, a->q[i]);
@@ -1178,6 +1187,11 @@ int main(int argc, char **argv, char **envp)
     sock = (int)sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock < 0 || sys3(SYS_connect, sock, &sa, sizeof sa) < 0)
         jd_die("cannot connect to jdryad", 127);
+    struct stat st;
+    if (sys2(SYS_fstat, sock, (long)&st) == 0) {
+        sock_dev = st.st_dev;
+        sock_ino = st.st_ino;
+    }
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();

@@ -162,6 +162,9 @@ public final class ElfFile implements AutoCloseable {
         if (ph.filesz() > ph.memsz() && ph.type() == Elf.PT_LOAD) {
             throw view.malformed(at, String.format("PT_LOAD has p_filesz 0x%x larger than p_memsz 0x%x", ph.filesz(), ph.memsz()));
         }
+        if (ph.type() == Elf.PT_TLS && Long.compareUnsigned(ph.filesz(), ph.memsz()) > 0) {
+            throw view.malformed(at, String.format("PT_TLS has p_filesz 0x%x larger than p_memsz 0x%x", ph.filesz(), ph.memsz()));
+        }
         if (ph.type() == Elf.PT_LOAD || ph.type() == Elf.PT_DYNAMIC || ph.type() == Elf.PT_INTERP
                 || ph.type() == Elf.PT_TLS || ph.type() == Elf.PT_NOTE) {
             if (!view.contains(ph.offset(), ph.filesz())) {

@@ -164,6 +164,12 @@ final class Relocator {
                         ctx.warn(obj.name() + ": Symbol `" + ref.name() + "' has different size in shared object, consider re-linking");
                         size = Math.min(size, r.definition().symbol().size());
                     }
+                    // Both ends must lie in their objects' mappings: a malformed size is refused, not copied.
+                    LoadedObject definer = r.definition().object();
+                    if (size < 0 || !within(obj, site, size) || !within(definer, r.value(), size)) {
+                        throw new LinkException(obj.name() + ": copy relocation for `" + ref.name() + "' of " + size
+                                + " bytes lies outside the objects' mappings");
+                    }
                     copies.add(new CopyWrite(site, r.value(), size));
                     break;
                 }
@@ -193,6 +199,10 @@ final class Relocator {
                             + Elf.relocationName(type) + ") at 0x" + Long.toHexString(site));
             }
         }
+    }
+
+    private static boolean within(LoadedObject o, long address, long length) {
+        return o.contains(address) && Long.compareUnsigned(length, o.mapStart() + o.mapLength() - address) <= 0;
     }
 
     private long tpOffset(LoadedObject obj, int symIndex, int type, long site, long addend, Map<Integer, Resolved> cache) {

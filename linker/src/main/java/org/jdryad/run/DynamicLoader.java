@@ -32,6 +32,8 @@ import org.jdryad.link.SymbolLookup.Definition;
 final class DynamicLoader implements CallbackHandler {
     static final long RTLD_DEFAULT = 0;
     static final long RTLD_NEXT = -1;
+    /** Init/fini arrays larger than this (2 million functions) are refused as malformed. */
+    private static final long MAX_FUNCTION_ARRAY = 1 << 24;
 
     private final LinkSession session;
     private final Map<LoadedObject, Long> nodes = new IdentityHashMap<>();
@@ -181,7 +183,7 @@ final class DynamicLoader implements CallbackHandler {
             return out;
         }
         long size = d.value(sizeTag).orElse(0);
-        if (size <= 0 || size % 8 != 0 || size > (1 << 24)) {
+        if (size <= 0 || size % 8 != 0 || size > MAX_FUNCTION_ARRAY) {
             return out;
         }
         byte[] b = agent.read(o.base() + d.value(tag).getAsLong(), (int) size);
@@ -209,7 +211,7 @@ final class DynamicLoader implements CallbackHandler {
         DynamicSection d = o.dynamic().get();
         if (d.value(Elf.DT_FINI_ARRAY).isPresent()) {
             long size = d.value(Elf.DT_FINI_ARRAYSZ).orElse(0);
-            if (size > 0 && size % 8 == 0) {
+            if (size > 0 && size % 8 == 0 && size <= MAX_FUNCTION_ARRAY) {
                 out.add(FiniEntry.array(o.base() + d.value(Elf.DT_FINI_ARRAY).getAsLong(), size / 8));
             }
         }

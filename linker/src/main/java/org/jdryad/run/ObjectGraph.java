@@ -101,7 +101,7 @@ final class ObjectGraph {
         }
         DependencyGraph graph = new LibrarySearch(b.build()).resolve(exe.path());
         if (graph.error().isPresent()) {
-            throw new LinkException(graph.error().get().describe());
+            throw new LinkException("error while loading shared libraries: " + graph.error().get().describe());
         }
         if (!graph.missing().isEmpty()) {
             throw new LinkException("error while loading shared libraries: " + graph.missing().get(0).name()
