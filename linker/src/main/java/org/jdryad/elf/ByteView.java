@@ -86,7 +86,8 @@ final class ByteView {
     /** A read-only slice (shares the mapping). */
     ByteBuffer slice(long offset, long length, String what) {
         require(offset, length, what);
-        return bytes.slice((int) offset, (int) length).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer();
+        // asReadOnlyBuffer() resets the byte order to big-endian: set it last.
+        return bytes.slice((int) offset, (int) length).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /**

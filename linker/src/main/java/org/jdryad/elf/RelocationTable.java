@@ -50,6 +50,17 @@ public final class RelocationTable {
         return view.u64(at(i) + 16);
     }
 
+    /**
+     * The whole table as 64-bit words, three per entry (r_offset, r_info, r_addend), for loops
+     * over hundreds of thousands of entries; the range was checked when the table was made.
+     */
+    public java.nio.LongBuffer words() {
+        if (count == 0) {
+            return java.nio.LongBuffer.allocate(0);
+        }
+        return view.slice(offset, count * Elf.RELA_SIZE, "relocation table").asLongBuffer();
+    }
+
     /** The file offset of entry {@code i} (for error messages). */
     public long entryFileOffset(long i) {
         return at(i);

@@ -55,6 +55,7 @@ final class Relocator {
             }
         }
         writes.flushTo(ctx.memory());
+        ctx.stats().phase("relocate: write to target", writes.flushNanos());
         long t0 = System.nanoTime();
         for (IfuncWrite w : ifuncs) {
             long value = callIfunc(w.resolver()) + w.addend();
@@ -99,12 +100,14 @@ final class Relocator {
 
     private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache) {
         long base = obj.base();
-        long n = table.count();
-        for (long i = 0; i < n; i++) {
-            int type = table.type(i);
-            long site = base + table.offset(i);
-            long addend = table.addend(i);
-            int symIndex = table.symbolIndex(i);
+        java.nio.LongBuffer words = table.words();
+        int n = words.capacity() / 3;
+        for (int i = 0; i < n; i++) {
+            long info = words.get(3 * i + 1);
+            int type = (int) (info & 0xffffffffL);
+            long site = base + words.get(3 * i);
+            long addend = words.get(3 * i + 2);
+            int symIndex = (int) (info >>> 32);
             ctx.stats().count(type);
             switch (type) {
                 case Elf.R_X86_64_NONE:

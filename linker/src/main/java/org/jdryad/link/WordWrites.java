@@ -22,10 +22,19 @@ final class WordWrites {
         return count;
     }
 
+    private long flushNanos;
+
     void flushTo(TargetMemory memory) {
         if (count > 0) {
+            long t0 = System.nanoTime();
             memory.writeWords(addresses, values, count);
+            flushNanos += System.nanoTime() - t0;
             count = 0;
         }
+    }
+
+    /** Time spent handing words to the target so far. */
+    long flushNanos() {
+        return flushNanos;
     }
 }

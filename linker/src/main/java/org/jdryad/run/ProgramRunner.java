@@ -92,7 +92,8 @@ public final class ProgramRunner {
             AgentInfo info = agent.info();
             ForegroundSignals.install(info.pid());
             AgentMemory memory = new AgentMemory(agent);
-            Map<ObjectGraph.Node, LoadedObject> byNode = new HashMap<>();
+            // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
+            Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
             List<LoadedObject> objects = loadObjects(agent, graph.nodes(), byNode, 0);
             Map<String, Long> interposers = new HashMap<>();
             for (String[] pair : INTERPOSED) {
