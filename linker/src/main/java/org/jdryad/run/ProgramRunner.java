@@ -17,13 +17,9 @@ import org.jdryad.agent.AgentInfo;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.CallbackHandler;
 import org.jdryad.agent.CallbackReply;
-import org.jdryad.agent.FiniEntry;
 import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
-import org.jdryad.agent.ObjectTableEntry;
 import org.jdryad.agent.Protocol;
-import org.jdryad.agent.RDebugEntry;
-import org.jdryad.agent.RDebugResult;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
@@ -61,100 +57,32 @@ public final class ProgramRunner {
     /** Runs the program and returns its exit status as a shell reports it. */
     public int run() throws IOException {
         long tStart = System.nanoTime();
-        Path programPath = Path.of(options.program());
         Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
         if (viaInterpreter.isPresent()) {
             return new ProgramRunner(viaInterpreter.get(), err).run();
         }
-        ElfFile exe = ElfFile.open(programPath);
+        ElfFile exe = ElfFile.open(Path.of(options.program()));
         if (exe.isStatic()) {
             return runStatic();
         }
         ObjectGraph graph = ObjectGraph.resolve(exe, options);
-
-        Map<String, String> agentEnv = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : options.environment().entrySet()) {
-            if (!e.getKey().startsWith("LD_")) {
-                agentEnv.put(e.getKey(), e.getValue());
-            }
-        }
-        // Host objects must be bound eagerly by glibc: a lazy slot resolved later by glibc would
-        // undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
-        agentEnv.put("LD_BIND_NOW", "1");
-
         Callbacks callbacks = new Callbacks();
         // Under gdb the user may sit at the prompt before typing `run`: wait as long as gdb lives.
         List<String> wrapper = options.gdb() == null ? List.of() : options.gdb();
         Duration connectTimeout = options.gdb() == null ? Duration.ofSeconds(30) : Duration.ofDays(1);
-        try (AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)), agentEnv,
-                callbacks, connectTimeout)) {
+        try (AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)),
+                agentEnvironment(), callbacks, connectTimeout)) {
             long tAgent = System.nanoTime();
-            AgentInfo info = agent.info();
-            ForegroundSignals.install(info.pid());
-            AgentMemory memory = new AgentMemory(agent);
-            // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
-            Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
-            List<LoadedObject> objects = loadObjects(agent, graph.nodes(), byNode, 0);
-            Map<String, Long> interposers = new HashMap<>();
-            for (String[] pair : INTERPOSED) {
-                Long a = info.agentSymbols().get(pair[1]);
-                if (a != null) {
-                    interposers.put(pair[0], a);
-                }
-            }
-            long tlsDesc = info.symbol("jdryad_tlsdesc_return");
-            LinkSession session = new LinkSession(memory, interposers, tlsDesc, info.tlsReserveSize(),
-                    Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w), options.bindNow());
-            session.setObjects(objects);
-            session.mapAll();
-            session.relocateAll();
-            byte[] image = session.tlsImage();
-            session.protectAll();
-            if (session.tlsBytesUsed() > 0) {
-                agent.setTlsImage(image);
-            }
-            int rebound = session.rebindHosts();
-
-            DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
-                @Override
-                public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
-                    return dlopenResolve(agent, graph, byNode, name, caller);
-                }
-
-                @Override
-                public void unload(List<LoadedObject> gone) {
-                    List<ObjectGraph.Node> nodes = new ArrayList<>();
-                    byNode.entrySet().removeIf(e -> {
-                        if (gone.contains(e.getValue())) {
-                            nodes.add(e.getKey());
-                            return true;
-                        }
-                        return false;
-                    });
-                    graph.unload(nodes);
-                }
-            });
-            loader.attach(agent);
-            loader.publish(Protocol.RT_ADD, session.jdryadObjects());
-
-            LoadedObject main = objects.get(0);
+            ForegroundSignals.install(agent.info().pid());
+            Linked linked = link(agent, graph);
+            long tInit = System.nanoTime();
+            callbacks.target = linked.loader();
             List<String> argv = new ArrayList<>();
             argv.add(options.program());
             argv.addAll(options.args());
             List<String> envp = new ArrayList<>();
-            for (Map.Entry<String, String> e : options.environment().entrySet()) {
-                envp.add(e.getKey() + "=" + e.getValue());
-            }
-            long tInit = System.nanoTime();
-            loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
-            callbacks.target = loader;
-            // A program linked against __libc_start_main@GLIBC_2.2.5 passes __libc_csu_init, which
-            // runs its own DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY: jdryad must not run them too.
-            boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
-            if (!programRunsOwnInit) {
-                loader.runPreinit(main);
-            }
-            loader.runInitialisers(session.initOrder(), programRunsOwnInit);
+            options.environment().forEach((k, v) -> envp.add(k + "=" + v));
+            initialise(agent, linked, argv, envp);
             long tDone = System.nanoTime();
             if (options.traceBindings()) {
                 for (var b : history.snapshot()) {
@@ -162,16 +90,9 @@ public final class ProgramRunner {
                 }
                 history.setListener(b -> printBinding(agent.pid(), b));
             }
-            String statistics = options.stats() ? statistics(session, rebound, tStart, tAgent, tInit, tDone) : null;
-            Map<Long, Long> auxv = new LinkedHashMap<>();
-            auxv.put(Protocol.AT_PHDR, phdrAddress(main));
-            auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
-            auxv.put(Protocol.AT_PHENT, (long) Elf.PHDR_SIZE);
-            auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
-            agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.program(),
-                    prognameSlots(session, "program_invocation_name", "__progname_full"),
-                    prognameSlots(session, "program_invocation_short_name", "__progname"),
-                    prognameSlots(session, "environ", "__environ", "_environ"));
+            String statistics = options.stats()
+                    ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
+            enter(agent, linked.session(), argv, envp);
             int status = agent.waitForExit();
             if (statistics != null) {
                 err.print(statistics);
@@ -180,6 +101,109 @@ public final class ProgramRunner {
         } catch (AgentException e) {
             throw new LinkException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * The agent's environment: the program's without its LD_* variables (they are jdryad's), and
+     * LD_BIND_NOW=1 so that glibc binds host objects eagerly: a slot glibc resolved lazily later
+     * would undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
+     */
+    private Map<String, String> agentEnvironment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        options.environment().forEach((k, v) -> {
+            if (!k.startsWith("LD_")) {
+                env.put(k, v);
+            }
+        });
+        env.put("LD_BIND_NOW", "1");
+        return env;
+    }
+
+    /** A linked program: its session, the run-time loader serving it, the host slots re-bound. */
+    private record Linked(LinkSession session, DynamicLoader loader, int rebound) {
+    }
+
+    /**
+     * Maps, relocates and protects every jdryad object, installs the static TLS image, re-binds
+     * host objects' GOT slots, and announces the objects to debuggers (r_debug) and to the
+     * agent's dl_iterate_phdr/_dl_find_object table.
+     */
+    private Linked link(AgentProcess agent, ObjectGraph graph) {
+        AgentInfo info = agent.info();
+        // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
+        Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
+        List<LoadedObject> objects = loadObjects(agent, graph.nodes(), byNode, 0);
+        Map<String, Long> interposers = new HashMap<>();
+        for (String[] pair : INTERPOSED) {
+            Long a = info.agentSymbols().get(pair[1]);
+            if (a != null) {
+                interposers.put(pair[0], a);
+            }
+        }
+        LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
+                info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w),
+                options.bindNow());
+        session.setObjects(objects);
+        session.mapAll();
+        session.relocateAll();
+        byte[] image = session.tlsImage();
+        session.protectAll();
+        if (session.tlsBytesUsed() > 0) {
+            agent.setTlsImage(image);
+        }
+        int rebound = session.rebindHosts();
+        DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
+            @Override
+            public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
+                return dlopenResolve(agent, graph, byNode, name, caller);
+            }
+
+            @Override
+            public void unload(List<LoadedObject> gone) {
+                List<ObjectGraph.Node> nodes = new ArrayList<>();
+                byNode.entrySet().removeIf(e -> {
+                    if (gone.contains(e.getValue())) {
+                        nodes.add(e.getKey());
+                        return true;
+                    }
+                    return false;
+                });
+                graph.unload(nodes);
+            }
+        });
+        loader.attach(agent);
+        loader.publish(Protocol.RT_ADD, session.jdryadObjects());
+        return new Linked(session, loader, rebound);
+    }
+
+    /**
+     * Runs the initialisers, dependencies first. A program linked against
+     * __libc_start_main@GLIBC_2.2.5 passes __libc_csu_init, which runs its own
+     * DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY: jdryad must not run them too.
+     */
+    private void initialise(AgentProcess agent, Linked linked, List<String> argv, List<String> envp) {
+        LoadedObject main = linked.session().objects().get(0);
+        DynamicLoader loader = linked.loader();
+        loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
+        boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
+        if (!programRunsOwnInit) {
+            loader.runPreinit(main);
+        }
+        loader.runInitialisers(linked.session().initOrder(), programRunsOwnInit);
+    }
+
+    /** Enters the program at its entry point with auxv, program names and environ describing it. */
+    private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
+        LoadedObject main = session.objects().get(0);
+        Map<Long, Long> auxv = new LinkedHashMap<>();
+        auxv.put(Protocol.AT_PHDR, phdrAddress(main));
+        auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
+        auxv.put(Protocol.AT_PHENT, (long) Elf.PHDR_SIZE);
+        auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
+        agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.program(),
+                variableSlots(session, "program_invocation_name", "__progname_full"),
+                variableSlots(session, "program_invocation_short_name", "__progname"),
+                variableSlots(session, "environ", "__environ", "_environ"));
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
@@ -351,8 +375,11 @@ public final class ProgramRunner {
 
     private static final byte[] START_MAIN = "__libc_start_main".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
-    /** The addresses of every variable named so: the global definition (maybe a copy in the program) and the host's own. */
-    private static long[] prognameSlots(LinkSession session, String... names) {
+    /**
+     * The addresses of every variable named so: the global definition (maybe a copy relocation
+     * in the program) and libc's own, so that the agent can set all of them.
+     */
+    private static long[] variableSlots(LinkSession session, String... names) {
         Set<Long> out = new LinkedHashSet<>();
         for (String name : names) {
             session.lookupGlobal(name).map(Definition::address).ifPresent(out::add);
