@@ -30,7 +30,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--library-path", paramLabel = "P", description = "Search P (colon-separated) as LD_LIBRARY_PATH would.")
     String libraryPath;
 
-    @Option(names = "--preload", paramLabel = "L", description = "Preload L (space- or colon-separated) as LD_PRELOAD would.")
+    @Option(names = "--preload", paramLabel = "L", description = "Preload L (space- or colon-separated) as ld.so's --preload:"
+            + " after LD_PRELOAD's libraries, without the launcher seeing them.")
     String preload;
 
     @Option(names = "--stats", description = "After the program ends, print LD_DEBUG=statistics-style counts to stderr.")
@@ -60,7 +61,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Map<String, String> env = programEnvironment();
         String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
-        String pre = preload != null ? preload : env.get("LD_PRELOAD");
+        String pre = env.get("LD_PRELOAD");
         String bn = env.get("LD_BIND_NOW");
         boolean now = bindNow || (bn != null && !bn.isEmpty());
         List<String> raw = rawProgramArguments();
@@ -78,7 +79,8 @@ final class RunCommand implements Callable<Integer> {
             }
             gdbLine.add("--args");
         }
-        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, now, stats, gdbLine, traceBindings);
+        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, preload, now, stats,
+                gdbLine, traceBindings);
         Path p = Path.of(program);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);

@@ -99,6 +99,9 @@ final class ObjectGraph {
         if (options.preload() != null) {
             b.preload(options.preload());
         }
+        if (options.preloadOption() != null) {
+            b.preloadOption(options.preloadOption());
+        }
         DependencyGraph graph = new LibrarySearch(b.build()).resolve(exe.path());
         if (graph.error().isPresent()) {
             throw new LinkException("error while loading shared libraries: " + graph.error().get().describe());

@@ -10,17 +10,19 @@ import java.util.Map;
  * @param args the program's arguments
  * @param environment the program's environment, in order, with its LD_* variables restored
  * @param libraryPath --library-path (or LD_LIBRARY_PATH), null when unset
- * @param preload --preload (or LD_PRELOAD), null when unset
+ * @param preload LD_PRELOAD, null when unset
+ * @param preloadOption --preload, loaded after LD_PRELOAD as ld.so's option is; null when unset
  * @param bindNow bind every jump slot at load time
  * @param stats print LD_DEBUG=statistics-style counts afterwards
  * @param gdb null, or the gdb command line to start the agent under (the agent's path is appended)
  * @param traceBindings print every binding before the program starts, as LD_DEBUG=bindings does
  */
 public record RunOptions(String program, List<String> args, Map<String, String> environment, String libraryPath,
-                         String preload, boolean bindNow, boolean stats, List<String> gdb, boolean traceBindings) {
+                         String preload, String preloadOption, boolean bindNow, boolean stats, List<String> gdb, boolean traceBindings) {
 
     /** The same run with another program and arguments (a #! script's interpreter). */
     public RunOptions withProgram(String newProgram, List<String> newArgs) {
-        return new RunOptions(newProgram, newArgs, environment, libraryPath, preload, bindNow, stats, gdb, traceBindings);
+        return new RunOptions(newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, stats, gdb,
+                traceBindings);
     }
 }
