@@ -83,33 +83,72 @@ int jd_gettid(void)
     return (int)sys0(SYS_gettid);
 }
 
+/* ---- locks ----
+ * Spin locks record their owner's thread pointer (unique per live thread, free to read).  A
+ * program's signal handler that calls a jdryad dl* function on a thread which holds one of the
+ * agent's locks (it interrupted the agent itself) must not wait for that lock: jd_callback
+ * checks jd_holds_agent_lock() and falls back to glibc instead of deadlocking. */
+static void spin_lock(volatile uintptr_t *l)
+{
+    uintptr_t me = jd_tp(), z;
+    for (unsigned spins = 0;; spins++) {
+        z = 0;
+        if (__atomic_compare_exchange_n(l, &z, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+        if (spins > 100)
+            sys0(SYS_sched_yield);
+        else
+            __builtin_ia32_pause();
+    }
+}
+static void spin_unlock(volatile uintptr_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
 /* ---- memory: a bump allocator over private anonymous mappings ---- */
-static volatile int alloc_lock;
+static volatile uintptr_t alloc_lock;
 static char *alloc_cur, *alloc_end;
 
-static void *map_anon(size_t len)
+static void *map_anon_try(size_t len)
 {
     long r = sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r < 0 && r > -4096)
-        jd_die("out of memory (mmap failed)", 127);
-    return (void *)r;
+    return r < 0 && r > -4096 ? 0 : (void *)r;
 }
-void *jd_alloc(size_t size, size_t align)
+static void *map_anon(size_t len)
+{
+    void *p = map_anon_try(len);
+    if (!p)
+        jd_die("out of memory (mmap failed)", 127);
+    return p;
+}
+/* Zeroed memory, or 0 when the size is absurd or the kernel refuses. */
+static void *jd_alloc_try(size_t size, size_t align)
 {
     if (align < 16)
         align = 16;
-    while (__atomic_exchange_n(&alloc_lock, 1, __ATOMIC_ACQUIRE))
-        __builtin_ia32_pause();
+    if (size > ((size_t)1 << 46) || align > ((size_t)1 << 20) || (align & (align - 1)))
+        return 0;
+    spin_lock(&alloc_lock);
     uintptr_t p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
     if (!alloc_cur || p + size > (uintptr_t)alloc_end) {
         size_t chunk = (size + align + 0xfffff) & ~(size_t)0xfffff;
-        alloc_cur = map_anon(chunk);
+        char *m = map_anon_try(chunk);
+        if (!m) {
+            spin_unlock(&alloc_lock);
+            return 0;
+        }
+        alloc_cur = m;
         alloc_end = alloc_cur + chunk;
         p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
     }
     alloc_cur = (char *)(p + size);
-    __atomic_store_n(&alloc_lock, 0, __ATOMIC_RELEASE);
+    spin_unlock(&alloc_lock);
     return (void *)p; /* fresh anonymous memory is zero */
+}
+void *jd_alloc(size_t size, size_t align)
+{
+    void *p = jd_alloc_try(size, align);
+    if (!p)
+        jd_die("out of memory (mmap failed)", 127);
+    return p;
 }
 char *jd_strdup(const char *s)
 {
@@ -224,15 +263,30 @@ static void lost(void)
     sys1(SYS_exit_group, 127);
     __builtin_unreachable();
 }
+/* Waits until the socket is ready (a program that sets O_NONBLOCK on every descriptor makes
+   reads and writes return EAGAIN; that must neither spin nor look like a lost connection). */
+static void wait_ready(short events)
+{
+    struct pollfd {
+        int fd;
+        short events, revents;
+    } p = {sock, events, 0};
+    sys3(SYS_poll, &p, 1, -1);
+}
 static void send_all(struct iovec *iov, int n)
 {
     while (n > 0) {
-        struct msghdr m = {0};
+        struct msghdr m;
+        jd_memset(&m, 0, sizeof m);
         m.msg_iov = iov;
         m.msg_iovlen = n;
         long r = sys3(SYS_sendmsg, sock, &m, MSG_NOSIGNAL);
-        if (r == -4 /* EINTR */ || r == -11 /* EAGAIN */)
+        if (r == -4 /* EINTR */)
             continue;
+        if (r == -11 /* EAGAIN */) {
+            wait_ready(4 /* POLLOUT */);
+            continue;
+        }
         if (r <= 0)
             lost();
         while (n > 0 && (size_t)r >= iov->iov_len) {
@@ -251,6 +305,10 @@ static void recv_all(void *p, size_t n)
         long r = sys3(SYS_read, sock, p, n);
         if (r == -4)
             continue;
+        if (r == -11 /* EAGAIN */) {
+            wait_ready(1 /* POLLIN */);
+            continue;
+        }
         if (r <= 0)
             lost();
         p = (char *)p + r;
@@ -264,7 +322,8 @@ struct hdr {
 
 #define FUTEX_WAIT_P 128
 #define FUTEX_WAKE_P 129
-static volatile int send_lock, reader_role, generation;
+static volatile int generation, send_gen;
+static volatile uintptr_t send_lock, reader_role; /* owners' thread pointers, 0: free */
 static void futex_wait(volatile int *w, int v) { sys6(SYS_futex, (long)w, FUTEX_WAIT_P, v, 0, 0, 0); }
 static void futex_wake(volatile int *w, int n) { sys6(SYS_futex, (long)w, FUTEX_WAKE_P, n, 0, 0, 0); }
 static void wake_waiters(void)
@@ -277,11 +336,18 @@ static void send_frame(uint32_t type, uint64_t seq, const void *payload, size_t 
 {
     struct hdr h = {(uint32_t)len, type, seq};
     struct iovec iov[2] = {{&h, sizeof h}, {(void *)payload, len}};
-    while (__atomic_exchange_n(&send_lock, 1, __ATOMIC_ACQUIRE))
-        futex_wait(&send_lock, 1);
+    uintptr_t me = jd_tp();
+    for (;;) {
+        int g = __atomic_load_n(&send_gen, __ATOMIC_ACQUIRE);
+        uintptr_t z = 0;
+        if (__atomic_compare_exchange_n(&send_lock, &z, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break;
+        futex_wait(&send_gen, g);
+    }
     send_all(iov, 2);
     __atomic_store_n(&send_lock, 0, __ATOMIC_RELEASE);
-    futex_wake(&send_lock, 1);
+    __atomic_add_fetch(&send_gen, 1, __ATOMIC_ACQ_REL);
+    futex_wake(&send_gen, 0x7fffffff);
 }
 
 /* Per-invocation buffers, recycled. */
@@ -290,15 +356,14 @@ struct ctx {
     struct ctx *next;
 };
 static struct ctx *volatile ctx_free;
-static volatile int ctx_lock;
+static volatile uintptr_t ctx_lock;
 static struct ctx *ctx_get(void)
 {
-    while (__atomic_exchange_n(&ctx_lock, 1, __ATOMIC_ACQUIRE))
-        __builtin_ia32_pause();
+    spin_lock(&ctx_lock);
     struct ctx *c = ctx_free;
     if (c)
         ctx_free = c->next;
-    __atomic_store_n(&ctx_lock, 0, __ATOMIC_RELEASE);
+    spin_unlock(&ctx_lock);
     if (!c)
         c = jd_alloc(sizeof *c, 16);
     c->in.len = c->out.len = 0;
@@ -306,11 +371,10 @@ static struct ctx *ctx_get(void)
 }
 static void ctx_put(struct ctx *c)
 {
-    while (__atomic_exchange_n(&ctx_lock, 1, __ATOMIC_ACQUIRE))
-        __builtin_ia32_pause();
+    spin_lock(&ctx_lock);
     c->next = ctx_free;
     ctx_free = c;
-    __atomic_store_n(&ctx_lock, 0, __ATOMIC_RELEASE);
+    spin_unlock(&ctx_lock);
 }
 
 /* Mailboxes of threads waiting for the reply to their callback. */
@@ -341,6 +405,14 @@ static struct waiter *waiter_register(uint64_t seq, struct buf *b)
 }
 
 static void handle_request(struct hdr *h, struct in *in, struct buf *out);
+static volatile uintptr_t state_lock, tls_write_lock;
+
+int jd_holds_agent_lock(void)
+{
+    uintptr_t me = jd_tp();
+    return reader_role == me || send_lock == me || ctx_lock == me || alloc_lock == me || state_lock == me ||
+           tls_write_lock == me;
+}
 
 /* Reads frames and serves Java's requests until `w` (or nothing, at top level) gets its reply. */
 static struct in serve(struct waiter *w)
@@ -354,8 +426,8 @@ static struct in serve(struct waiter *w)
             return in;
         }
         int g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
-        int z = 0;
-        if (!__atomic_compare_exchange_n(&reader_role, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        uintptr_t z = 0;
+        if (!__atomic_compare_exchange_n(&reader_role, &z, jd_tp(), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
             futex_wait(&generation, g);
             continue;
         }
@@ -397,6 +469,8 @@ int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
 {
     if (sock < 0 || (int)sys0(SYS_getpid) != agent_pid)
         return -1; /* no connection (forked child): caller falls back to glibc */
+    if (jd_holds_agent_lock())
+        return -1; /* a signal handler interrupted this thread inside the agent: never wait for ourselves */
     /* A program that closed "all" descriptors (daemons do) may have closed the socket, and the
        number may now name one of its own files: never write there. Without the socket, jdryad's
        dl* functions fall back to glibc's. */
@@ -450,14 +524,18 @@ static long safe_copy(int to_remote, void *local, uintptr_t remote, size_t len)
 /* Writes into pages that may be read-only RELRO (module 1's TLS init image). */
 static void write_protected(uintptr_t addr, const void *src, size_t len)
 {
+    if (!len)
+        return;
     uintptr_t start = addr & ~(page_size - 1);
     uintptr_t end = (addr + len + page_size - 1) & ~(page_size - 1);
+    spin_lock(&tls_write_lock); /* two requests served at once must not re-protect each other's page */
     sys3(SYS_mprotect, start, end - start, PROT_READ | PROT_WRITE);
     jd_memcpy((void *)addr, src, len);
     for (uintptr_t p = start; p < end; p += page_size) {
         int ro = p >= relro_start && p + page_size <= relro_end;
         sys3(SYS_mprotect, p, page_size, ro ? PROT_READ : PROT_READ | PROT_WRITE);
     }
+    spin_unlock(&tls_write_lock);
 }
 
 /* ---- r_debug rendezvous (mechanism 1) ---- */
@@ -478,8 +556,21 @@ static struct jd_node *node_for(uint64_t id)
     struct jd_node *n = jd_alloc(sizeof *n, 16);
     n->id = id;
     n->next_id = nodes_by_id;
-    nodes_by_id = n;
+    __atomic_store_n(&nodes_by_id, n, __ATOMIC_RELEASE);
     return n;
+}
+
+/* Whether h is one of the link-map nodes Java hands out as jdryad objects' dlopen handles (nodes
+   are never freed).  Without a connection (a forked child, a signal handler inside the agent)
+   such a handle must not reach glibc, which would read it as its own struct link_map. */
+int jd_is_jdryad_handle(const void *h)
+{
+    if (!h)
+        return 0;
+    for (struct jd_node *n = __atomic_load_n(&nodes_by_id, __ATOMIC_ACQUIRE); n; n = n->next_id)
+        if ((const void *)&n->lm == h)
+            return 1;
+    return 0;
 }
 
 __attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const struct jdryad_activity *a)
@@ -487,43 +578,59 @@ __attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const s
     __asm__ volatile("" : : "r"(a) : "memory");
 }
 
-static volatile int state_lock; /* r_debug list and node table */
+/* Bytes left in a payload: a count read from it is checked against this before anything is
+   allocated for it (each element takes at least a known number of bytes). */
+static size_t remaining(const struct in *in) { return in->bad ? 0 : in->len - in->pos; }
+
 static void r_debug_update_locked(struct in *in, struct buf *out);
 static void r_debug_update(struct in *in, struct buf *out)
 {
-    while (__atomic_exchange_n(&state_lock, 1, __ATOMIC_ACQUIRE))
-        sys0(SYS_sched_yield);
+    spin_lock(&state_lock); /* r_debug list and node table */
     r_debug_update_locked(in, out);
-    __atomic_store_n(&state_lock, 0, __ATOMIC_RELEASE);
+    spin_unlock(&state_lock);
 }
 static void r_debug_update_locked(struct in *in, struct buf *out)
 {
     uint64_t kind = get_q(in);
     uint64_t n = get_q(in);
-    if (in->bad || n > 1000000) {
+    if (in->bad || (kind != 1 && kind != 2) || n > remaining(in) / 28) {
         put_q(out, (uint64_t)-22);
         return;
     }
-    struct jd_node **list = jd_alloc(sizeof *list * (n + 1), 16);
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = get_q(in), l_addr = get_q(in), l_ld = get_q(in);
-        const char *name = get_s(in);
-        if (in->bad)
-            break;
-        struct jd_node *nd = node_for(id);
-        nd->lm.l_addr = l_addr;
-        nd->lm.l_ld = (ElfW(Dyn) *)l_ld;
-        if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name ? name : "") != 0)
-            nd->lm.l_name = jd_strdup(name ? name : "");
-        list[i] = nd;
+    /* The whole request is parsed and checked first: a malformed one changes nothing. */
+    struct ent {
+        uint64_t id, l_addr, l_ld;
+        const char *name;
+    } *ents = jd_alloc(sizeof *ents * (n + 1), 16);
+    for (uint64_t i = 0; i < n && !in->bad; i++) {
+        ents[i].id = get_q(in);
+        ents[i].l_addr = get_q(in);
+        ents[i].l_ld = get_q(in);
+        ents[i].name = get_s(in);
     }
     uint64_t m = get_q(in);
+    if (in->bad || m > remaining(in) / 4) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
     const char **names = jd_alloc(sizeof *names * (m + 1), 16);
     for (uint64_t i = 0; i < m && !in->bad; i++)
-        names[i] = jd_strdup(get_s(in));
+        names[i] = get_s(in);
     if (in->bad) {
         put_q(out, (uint64_t)-22);
         return;
+    }
+    for (uint64_t i = 0; i < m; i++)
+        names[i] = jd_strdup(names[i]);
+    struct jd_node **list = jd_alloc(sizeof *list * (n + 1), 16);
+    for (uint64_t i = 0; i < n; i++) {
+        const char *name = ents[i].name ? ents[i].name : "";
+        struct jd_node *nd = node_for(ents[i].id);
+        nd->lm.l_addr = ents[i].l_addr;
+        nd->lm.l_ld = (ElfW(Dyn) *)ents[i].l_ld;
+        if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0)
+            nd->lm.l_name = jd_strdup(name);
+        list[i] = nd;
     }
 
     void (*brk)(void) = (void (*)(void))rdebug->r_brk;
@@ -589,7 +696,7 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
 static void object_table(struct in *in, struct buf *out)
 {
     uint64_t n = get_q(in);
-    if (in->bad || n > 1000000) {
+    if (in->bad || n > remaining(in) / 76) { /* 9 q + an s */
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -622,23 +729,24 @@ static void object_table(struct in *in, struct buf *out)
 static void set_fini(struct in *in, struct buf *out)
 {
     uint64_t n = get_q(in);
-    if (in->bad || n > 10000000) {
+    if (in->bad || n > remaining(in) / 24) {
         put_q(out, (uint64_t)-22);
         return;
     }
-    struct jd_fini_entry *l = jd_alloc(sizeof *l * (n + 1), 16);
+    /* List and count are published together (one pointer): the finaliser may run in another
+       thread while a dlopen or dlclose replaces the list. */
+    struct jd_fini_table *t = jd_alloc(sizeof *t + sizeof t->e[0] * (n + 1), 16);
+    t->n = n;
     for (uint64_t i = 0; i < n; i++) {
-        l[i].kind = get_q(in);
-        l[i].addr = get_q(in);
-        l[i].count = get_q(in);
+        t->e[i].kind = get_q(in);
+        t->e[i].addr = get_q(in);
+        t->e[i].count = get_q(in);
     }
     if (in->bad) {
         put_q(out, (uint64_t)-22);
         return;
     }
-    jd_fini_count = 0;
-    __atomic_store_n(&jd_fini_list, l, __ATOMIC_RELEASE);
-    __atomic_store_n(&jd_fini_count, n, __ATOMIC_RELEASE);
+    __atomic_store_n(&jd_fini, t, __ATOMIC_RELEASE);
     put_q(out, 0);
 }
 
@@ -705,7 +813,7 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
     }
     uint64_t entry = get_q(in);
     uint64_t argc = get_q(in);
-    if (in->bad || argc > 1000000) {
+    if (in->bad || argc > remaining(in) / 4) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -716,7 +824,7 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
         strbytes += argv[i] ? jd_strlen(argv[i]) + 1 : 1;
     }
     uint64_t envc = get_q(in);
-    if (in->bad || envc > 1000000) {
+    if (in->bad || envc > remaining(in) / 4) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -726,7 +834,7 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
         strbytes += envp[i] ? jd_strlen(envp[i]) + 1 : 1;
     }
     uint64_t naux = get_q(in);
-    if (in->bad || naux > 1000) {
+    if (in->bad || naux > 1000 || naux > remaining(in) / 16) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -736,19 +844,30 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
     const char *execfn = get_s(in);
     if (execfn)
         strbytes += jd_strlen(execfn) + 1;
+    /* Counts from the socket are checked before they size anything. */
+    uint64_t full[65], shrt[65], envslots[65];
     uint64_t nfull = get_q(in);
-    uint64_t *full = jd_alloc(8 * (nfull + 1), 16);
-    for (uint64_t i = 0; i < nfull && !in->bad; i++)
+    if (in->bad || nfull > 64) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    for (uint64_t i = 0; i < nfull; i++)
         full[i] = get_q(in);
     uint64_t nshort = get_q(in);
-    uint64_t *shrt = jd_alloc(8 * (nshort + 1), 16);
-    for (uint64_t i = 0; i < nshort && !in->bad; i++)
+    if (in->bad || nshort > 64) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    for (uint64_t i = 0; i < nshort; i++)
         shrt[i] = get_q(in);
     uint64_t nenv = get_q(in);
-    uint64_t *envslots = jd_alloc(8 * (nenv + 1), 16);
-    for (uint64_t i = 0; i < nenv && !in->bad; i++)
+    if (in->bad || nenv > 64) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    for (uint64_t i = 0; i < nenv; i++)
         envslots[i] = get_q(in);
-    if (in->bad || nfull > 64 || nshort > 64 || nenv > 64) {
+    if (in->bad || in->pos != in->len) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -875,7 +994,8 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
             ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino))
             r = -116; /* ESTALE: not the file Java parsed */
         if (r == 0)
-            r = sys6(SYS_mmap, addr, len, prot, flags | MAP_PRIVATE, fd, off);
+            r = sys6(SYS_mmap, addr, len, prot, (flags & ~(uint64_t)(MAP_TYPE | MAP_ANONYMOUS)) | MAP_PRIVATE,
+                     fd, off); /* never MAP_SHARED (1|2 would be MAP_SHARED_VALIDATE) nor anonymous */
         sys1(SYS_close, fd);
         put_q(out, (uint64_t)r);
         break;
@@ -884,7 +1004,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         uint64_t addr = get_q(in), len = get_q(in), prot = get_q(in), flags = get_q(in);
         put_q(out, in->bad ? (uint64_t)-22
                            : (uint64_t)sys6(SYS_mmap, addr, len, prot,
-                                            flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+                                            (flags & ~(uint64_t)MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
         break;
     }
     case JD_MPROTECT: {
@@ -977,12 +1097,13 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
             put_q(out, (uint64_t)-22);
             break;
         }
-        put_q(out, (uint64_t)jd_alloc(size ? size : 1, align));
+        void *p = jd_alloc_try(size ? size : 1, align);
+        put_q(out, p ? (uint64_t)p : (uint64_t)-12 /* ENOMEM: a request never kills the agent */);
         break;
     }
     case JD_PLACE_STRINGS: {
         uint64_t n = get_q(in);
-        if (in->bad || n > 10000000) {
+        if (in->bad || n > remaining(in) / 4) {
             put_q(out, (uint64_t)-22);
             break;
         }

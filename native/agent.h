@@ -86,8 +86,16 @@ extern uint64_t jd_adds, jd_subs;
 struct jd_fini_entry {
     uint64_t kind, addr, count;
 };
-extern struct jd_fini_entry *volatile jd_fini_list;
-extern volatile size_t jd_fini_count;
+struct jd_fini_table {
+    size_t n;
+    struct jd_fini_entry e[];
+};
+extern struct jd_fini_table *volatile jd_fini; /* replaced as a whole by SET_FINI */
+
+/* agent.c: whether this thread holds one of the agent's locks (a signal handler interrupted the
+   agent), and whether h is a jdryad object's dlopen handle (one of the agent's link-map nodes). */
+int jd_holds_agent_lock(void);
+int jd_is_jdryad_handle(const void *h);
 
 void jd_runtime_init(void);
 void jd_set_dlerror(const char *msg);

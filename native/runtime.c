@@ -7,8 +7,8 @@
 
 struct jd_object_table *volatile jd_objects;
 uint64_t jd_adds, jd_subs;
-struct jd_fini_entry *volatile jd_fini_list;
-volatile size_t jd_fini_count;
+struct jd_fini_table *volatile jd_fini;
+static volatile int exiting; /* the finaliser has started */
 
 static void *(*real_tls_get_addr)(void *);
 
@@ -94,7 +94,17 @@ static struct err_slot *my_slot(int create)
         if (t[i].tid == 0 && __atomic_compare_exchange_n(&t[i].tid, &z, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             return &t[i];
     }
-    /* Table full (threads come and go): share a slot. */
+    /* Table full: take over the slot of a thread that has exited (its message is nobody's). */
+    long pid = sys0(SYS_getpid);
+    for (int i = 0; i < ERR_SLOTS; i++) {
+        int t_tid = t[i].tid;
+        if (t_tid != me && sys3(SYS_tgkill, pid, t_tid, 0) == -3 /* ESRCH */ &&
+            __atomic_compare_exchange_n(&t[i].tid, &t_tid, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            t[i].pending = 0;
+            return &t[i];
+        }
+    }
+    /* Still full (more than ERR_SLOTS live threads use dlerror): share a slot. */
     struct err_slot *s = &t[(unsigned)me % ERR_SLOTS];
     s->tid = me;
     return s;
@@ -160,8 +170,12 @@ static const char *intern(const char *s)
 }
 
 /* ---- dl* entry points ---- */
+#define NO_CONNECTION                                                                              \
+    "jdryad: this process cannot reach jdryad (a forked child, or a signal handler that "         \
+    "interrupted the dynamic linker), so jdryad objects cannot be searched here"
 static void *do_dlopen(const char *file, int mode, void *caller)
 {
+    jd_set_dlerror(0); /* as glibc: a dl* call replaces any message dlerror has not returned */
     struct jd_cbargs a = {2, {(uint64_t)(unsigned)mode, (uint64_t)caller}, 1, {file}};
     struct jd_cbreply r;
     if (jd_callback(JD_CB_DLOPEN, &a, &r) != 0) {
@@ -193,6 +207,7 @@ __attribute__((noinline)) void *jdryad_dlopen(const char *file, int mode)
 void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode)
 {
     if (lmid != LM_ID_BASE) {
+        jd_set_dlerror(0);
         jd_set_dlerror("dlmopen: jdryad supports only the base namespace (LM_ID_BASE)");
         return 0;
     }
@@ -201,6 +216,7 @@ void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode)
 
 static void *do_dlsym(void *handle, const char *name, const char *version, void *caller)
 {
+    jd_set_dlerror(0);
     struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)caller}, 2, {name, version}};
     struct jd_cbreply r;
     void *glibc_handle = handle;
@@ -215,6 +231,9 @@ static void *do_dlsym(void *handle, const char *name, const char *version, void 
         if (st != JD_CB_ASK_GLIBC)
             return 0;
         glibc_handle = res;
+    } else if (jd_is_jdryad_handle(handle)) {
+        jd_set_dlerror(NO_CONNECTION);
+        return 0;
     }
     dlerror();
     void *res = version ? dlvsym(glibc_handle, name, version) : dlsym(glibc_handle, name);
@@ -236,6 +255,11 @@ __attribute__((noinline)) void *jdryad_dlvsym(void *handle, const char *name, co
 
 int jdryad_dlclose(void *handle)
 {
+    jd_set_dlerror(0);
+    /* As glibc's _dl_fini (which raises every open count first): a destructor's dlclose while the
+       finaliser runs unloads nothing, so no object in its snapshot is unmapped before its turn. */
+    if (__atomic_load_n(&exiting, __ATOMIC_ACQUIRE))
+        return 0;
     struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)__builtin_return_address(0)}, 0, {0}};
     struct jd_cbreply r;
     void *glibc_handle = handle;
@@ -249,6 +273,8 @@ int jdryad_dlclose(void *handle)
             return 0;
         if (st != JD_CB_ASK_GLIBC)
             return -1;
+    } else if (jd_is_jdryad_handle(handle)) {
+        return 0; /* no connection: jdryad objects stay loaded */
     }
     int rc = dlclose(glibc_handle);
     if (rc)
@@ -302,6 +328,7 @@ int jdryad_dladdr1(const void *addr, Dl_info *info, void **extra, int flags)
 
 int jdryad_dlinfo(void *handle, int request, void *arg)
 {
+    jd_set_dlerror(0);
     struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)(unsigned)request}, 0, {0}};
     struct jd_cbreply r;
     void *glibc_handle = handle;
@@ -339,6 +366,9 @@ int jdryad_dlinfo(void *handle, int request, void *arg)
         jd_callback_end(&r);
         if (st != JD_CB_ASK_GLIBC)
             return rc;
+    } else if (jd_is_jdryad_handle(handle)) {
+        jd_set_dlerror(NO_CONNECTION);
+        return -1;
     }
     int rc = dlinfo(glibc_handle, request, arg);
     if (rc)
@@ -416,12 +446,14 @@ int jdryad__dl_find_object(void *pc, struct dl_find_object *result)
 /* ---- the finaliser: the ABI's rtld_fini, passed to the program's _start in %rdx ---- */
 void jdryad_rtld_fini(void)
 {
-    static volatile int done;
-    if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+    if (__atomic_exchange_n(&exiting, 1, __ATOMIC_ACQ_REL))
         return;
-    struct jd_fini_entry *l = __atomic_load_n(&jd_fini_list, __ATOMIC_ACQUIRE);
-    size_t n = __atomic_load_n(&jd_fini_count, __ATOMIC_ACQUIRE);
-    for (size_t i = 0; l && i < n; i++) {
+    /* One snapshot, list and count together.  From here on dlclose unloads nothing (see
+       jdryad_dlclose), so every object in the snapshot stays mapped while its finalisers run. */
+    struct jd_fini_table *t = __atomic_load_n(&jd_fini, __ATOMIC_ACQUIRE);
+    size_t n = t ? t->n : 0;
+    const struct jd_fini_entry *l = t ? t->e : 0;
+    for (size_t i = 0; i < n; i++) {
         if (l[i].kind == JD_FINI_CALL && l[i].addr) {
             ((void (*)(void))l[i].addr)();
         } else if (l[i].kind == JD_FINI_ARRAY) {

@@ -21,7 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -46,6 +48,10 @@ public final class AgentProcess implements AutoCloseable {
     private final ExecutorService callbacks;
     private final Thread reader;
     private volatile boolean entered;
+    /** Set (under {@link #writeLock}) when ENTER is sent: only callbacks make the agent read then. */
+    private boolean running;
+    /** Callbacks read and not yet answered; changed under {@link #writeLock} when answered. */
+    private final AtomicInteger callbacksInFlight = new AtomicInteger();
     private volatile AgentException failure;
 
     private AgentProcess(Process process, SocketChannel channel, CallbackHandler handler, AgentInfo info) {
@@ -273,6 +279,7 @@ public final class AgentProcess implements AutoCloseable {
     // ---- reader thread and callbacks ----
 
     private void readLoop() {
+        String why = null;
         try {
             for (;;) {
                 byte[][] f = readFrame(channel);
@@ -288,20 +295,38 @@ public final class AgentProcess implements AutoCloseable {
                         fut.complete(f[1]);
                     }
                 } else {
+                    callbacksInFlight.incrementAndGet();
                     callbacks.execute(() -> serveCallback(type, s, f[1]));
                 }
             }
         } catch (IOException e) {
-            // treated as end of stream
-        }
-        AgentException ex = new AgentException(describeDeath(process,
-                entered ? "while the program was running" : "before the program started"));
-        failure = ex;
-        for (Long k : new ArrayList<>(pending.keySet())) {
-            CompletableFuture<byte[]> fut = pending.remove(k);
-            if (fut != null) {
-                fut.completeExceptionally(ex);
+            // end of stream, or a frame no agent sends (then the connection is dropped below)
+            if ("frame too large".equals(e.getMessage())) {
+                why = "jdryad: protocol error: the agent sent a frame larger than " + Protocol.MAX_FRAME + " bytes";
             }
+        } catch (RejectedExecutionException e) {
+            // closed while a callback arrived
+        } catch (RuntimeException e) {
+            why = "jdryad: internal error reading from the agent: " + e;
+        } finally {
+            // Whatever ended the loop, the connection is over: close it (an agent still running
+            // sees end of file and exits with status 127 instead of waiting for ever), fail every
+            // pending request, and let the callback threads go.
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+            AgentException ex = new AgentException(why != null ? why : describeDeath(process,
+                    entered ? "while the program was running" : "before the program started"));
+            failure = ex;
+            for (Long k : new ArrayList<>(pending.keySet())) {
+                CompletableFuture<byte[]> fut = pending.remove(k);
+                if (fut != null) {
+                    fut.completeExceptionally(ex);
+                }
+            }
+            callbacks.shutdown();
         }
     }
 
@@ -340,13 +365,19 @@ public final class AgentProcess implements AutoCloseable {
             if (reply == null) {
                 reply = CallbackReply.error("jdryad: no answer for callback " + type);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Every callback is answered, whatever the handler did: the program's thread waits.
             reply = CallbackReply.error(e.getMessage() == null ? e.toString() : e.getMessage());
         }
-        Payload.Writer w = new Payload.Writer().q(reply.status()).q(reply.v0()).q(reply.v1()).q(reply.v2())
-                .q(reply.v3()).s(reply.s0()).s(reply.s1());
+        Payload.Writer w;
         try {
-            sendFrame(type | Protocol.REPLY, s, w);
+            w = new Payload.Writer().q(reply.status()).q(reply.v0()).q(reply.v1()).q(reply.v2())
+                    .q(reply.v3()).s(reply.s0()).s(reply.s1());
+        } catch (AgentException e) {
+            w = new Payload.Writer().q(Protocol.CB_ERROR).q(0).q(0).q(0).q(0).s("jdryad: " + e.getMessage()).s(null);
+        }
+        try {
+            sendFrame(type | Protocol.REPLY, s, w, true);
         } catch (AgentException e) {
             // the reader reports the agent's death
         }
@@ -354,11 +385,26 @@ public final class AgentProcess implements AutoCloseable {
 
     // ---- requests ----
 
-    private void sendFrame(int type, long s, Payload.Writer w) {
+    /**
+     * Sends one frame. {@code callbackReply}: the frame answers a callback, which ends it (counted
+     * under the lock, so a request sent before the last answer is read by the agent before that
+     * answer, and one sent after it is refused, not left unread).
+     */
+    private void sendFrame(int type, long s, Payload.Writer w, boolean callbackReply) {
         ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         h.putInt(w.length()).putInt(type).putLong(s).flip();
         ByteBuffer p = ByteBuffer.wrap(w.array(), 0, w.length());
         synchronized (writeLock) {
+            if (callbackReply) {
+                callbacksInFlight.decrementAndGet();
+            } else if (type == Protocol.ENTER) {
+                running = true;
+            } else if (running && callbacksInFlight.get() <= 0) {
+                // After ENTER no agent thread reads the socket unless a callback waits for its
+                // answer: the request would never be read. Say so instead of waiting for ever.
+                throw new AgentException("jdryad: the agent cannot serve requests while the program runs "
+                        + "(only while a callback from the program waits for its answer)");
+            }
             try {
                 while (h.hasRemaining() || p.hasRemaining()) {
                     channel.write(new ByteBuffer[] {h, p});
@@ -383,9 +429,22 @@ public final class AgentProcess implements AutoCloseable {
             pending.remove(s);
             throw failure;
         }
-        sendFrame(type, s, w);
         try {
-            return new Payload.Reader(fut.get());
+            sendFrame(type, s, w, false);
+        } catch (RuntimeException e) {
+            pending.remove(s);
+            if (type == Protocol.ENTER) {
+                stopRunning();
+            }
+            throw e;
+        }
+        try {
+            byte[] reply = fut.get();
+            if (type == Protocol.ENTER && (reply.length < 8
+                    || ByteBuffer.wrap(reply).order(ByteOrder.LITTLE_ENDIAN).getLong(0) < 0)) {
+                stopRunning(); // refused (a malformed request): the agent serves on
+            }
+            return new Payload.Reader(reply);
         } catch (ExecutionException e) {
             throw e.getCause() instanceof AgentException ? (AgentException) e.getCause()
                     : new AgentException("jdryad: agent request failed: " + e.getCause(), e.getCause());
@@ -481,6 +540,9 @@ public final class AgentProcess implements AutoCloseable {
 
     /** Reads memory: process_vm_readv when the kernel allows it, the socket otherwise. */
     public byte[] read(long address, int length) {
+        if (length < 0) {
+            throw new IllegalArgumentException("negative length " + length);
+        }
         byte[] b = vm.read(address, length);
         return b != null ? b : readViaSocket(address, length);
     }
@@ -488,7 +550,12 @@ public final class AgentProcess implements AutoCloseable {
     public byte[] readViaSocket(long address, int length) {
         Payload.Reader r = request(Protocol.READ, new Payload.Writer().q(address).q(length));
         check(r.q(), "cannot read " + length + " bytes at " + hex(address));
-        return r.rest();
+        byte[] b = r.rest();
+        if (b.length != length) {
+            throw new AgentException("jdryad: malformed reply from the agent: " + b.length + " bytes read, "
+                    + length + " asked for");
+        }
+        return b;
     }
 
     public long readLong(long address) {
@@ -607,6 +674,10 @@ public final class AgentProcess implements AutoCloseable {
         check(r.q(), "r_debug update");
         long head = r.q();
         long n = r.q();
+        if (n != entries.size()) {
+            throw new AgentException("jdryad: malformed reply from the agent: " + n + " link-map nodes for "
+                    + entries.size() + " objects");
+        }
         long[] nodes = new long[(int) n];
         for (int i = 0; i < n; i++) {
             nodes[i] = r.q();
@@ -688,6 +759,19 @@ public final class AgentProcess implements AutoCloseable {
         }
         entered = true;
         check(request(Protocol.ENTER, w).q(), "enter the program at " + hex(entry));
+    }
+
+    private void stopRunning() {
+        synchronized (writeLock) {
+            running = false;
+        }
+        entered = false;
+    }
+
+    /** Sends a raw request and returns the reply's payload; for tests of malformed requests. */
+    byte[] rawRequest(int type, byte[] payload) {
+        Payload.Reader r = request(type, new Payload.Writer().bytes(payload, 0, payload.length));
+        return r.rest();
     }
 
     /** Waits for the process to end; returns its status as a shell reports it (128+N for signal N). */

@@ -38,9 +38,10 @@ final class StaticTlsLayout {
         if (Long.bitCount(align) != 1) {
             throw new LinkException(obj.name() + ": PT_TLS alignment " + align + " is not a power of two");
         }
-        // glibc: the block's first byte keeps the segment's position modulo its alignment.
-        long firstByte = (-tls.vaddr()) & (align - 1);
-        long offset = roundUp(used + tls.memsz() + firstByte, align) - firstByte;
+        // glibc (_dl_determine_tlsoffset): the block keeps the segment's position modulo its
+        // alignment, so tp - offset must be congruent to p_vaddr.
+        long firstByte = (-(tls.vaddr() & (align - 1))) & (align - 1);
+        long offset = roundUp(used + tls.memsz() - firstByte, align) + firstByte;
         if (offset > reservationSize || offset < 0) {
             throw new LinkException(obj.name() + ": cannot allocate memory in static TLS block");
         }

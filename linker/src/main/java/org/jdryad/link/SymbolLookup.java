@@ -71,6 +71,8 @@ public final class SymbolLookup {
     public record Result(Optional<Definition> definition, int objectsSearched, List<PassedOver> passedOver) {
     }
 
+    private static final String UNDEFINED = "undefined";
+
     private final Map<String, Definition> uniqueDefinitions = new HashMap<>();
     private long lookups;
     private long objectsProbed;
@@ -125,7 +127,7 @@ public final class SymbolLookup {
             Symbol sym = d.symbols().get(idx);
             String reject = rejectReason(sym, req);
             if (reject != null) {
-                if (passed != null && !sym.isUndefined()) {
+                if (passed != null && !reject.equals(UNDEFINED)) {
                     passed.add(new PassedOver(obj, reject));
                 }
                 return true;
@@ -184,13 +186,12 @@ public final class SymbolLookup {
     private static String rejectReason(Symbol sym, Request req) {
         int type = sym.type();
         if (sym.value() == 0 && type != Elf.STT_TLS) {
-            return "undefined";
+            return UNDEFINED;
         }
+        // An undefined symbol with a value is an executable's canonical PLT entry: it defines the
+        // function's address for data references, but a jump slot must reach the function itself.
         if (sym.isUndefined() && req.typeClass() == TypeClass.PLT) {
             return "only a PLT entry (undefined)";
-        }
-        if (sym.isUndefined() && req.typeClass() == TypeClass.COPY) {
-            return "undefined";
         }
         switch (type) {
             case Elf.STT_NOTYPE:
