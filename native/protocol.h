@@ -42,7 +42,8 @@
  * Java -> agent requests (reply fields after `q status`):
  *   MMAP_FILE     q addr, q len, q prot, q flags, q offset, q dev, q ino, s path
  *                 -> status = mapped address or -errno.  flags are mmap flags OR-ed with
- *                 MAP_PRIVATE (MAP_FIXED, MAP_FIXED_NOREPLACE...).  dev == ino == -1: no
+ *                 MAP_PRIVATE (MAP_FIXED, MAP_FIXED_NOREPLACE...); the mapping type bits and
+ *                 MAP_ANONYMOUS are ignored (always a private file mapping).  dev == ino == -1: no
  *                 identity check; otherwise -ESTALE when fstat's st_dev/st_ino differ.
  *   MMAP_ANON     q addr, q len, q prot, q flags      -> address or -errno (MAP_PRIVATE|MAP_ANONYMOUS added)
  *   MPROTECT      q addr, q len, q prot               -> 0 or -errno
@@ -55,6 +56,7 @@
  *   CALL_LIST     q a0, q a1, q a2, q n, n x q fn  -> 0.  Calls each fn(a0, a1, a2) in order
  *                 (initialisers: argc, argv, envp); callbacks may arrive meanwhile, as for CALL.
  *   ALLOC         q size, q align                     -> address (zeroed RW agent memory, never freed)
+ *                                                        or -ENOMEM
  *   PLACE_STRINGS q n, n x s                          -> address of char *[n + 1] (NULL-terminated)
  *   DLOPEN_HOST   q flags, s name                     -> 0, q handle, q l_addr, q l_ld,
  *                 q tls_modid (0: none), q tls_offset (tp - block of this thread, 0: none),
@@ -86,8 +88,15 @@
  *                 none given: libc's program_invocation_name / _short_name via dlsym.
  *                 The overrides also patch the agent's original auxv in place.
  *
+ * Every count in a request is checked against the bytes left in its payload before it sizes
+ * anything; a malformed request gets -EINVAL and changes nothing.  After ENTER the Java client
+ * refuses requests while no callback is pending (no agent thread would read them).
+ *
  * Agent -> Java callbacks; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
  *   status 0 = answered, 1 = ask glibc (v0 = glibc handle to use), -1 = error (s0 = message)
+ *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a forked
+ *   child, once the socket was closed, or from a signal handler that interrupted the agent
+ *   holding one of its locks.  dlclose while the finaliser runs unloads nothing (as _dl_fini).
  *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
  *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address
  *   CB_DLCLOSE  q handle, q caller                    -> (status only)

@@ -47,10 +47,11 @@ class AgentRobustnessTest {
             "static void on_usr1(int s) { (void)s; g_sig_result = (long)g_dlsym(RTLD_DEFAULT, \"getpid\"); g_sig_done = 1; }",
             "long t_install(dlsym_t f) { g_dlsym = f; struct sigaction sa; memset(&sa, 0, sizeof sa);",
             "  sa.sa_handler = on_usr1; sa.sa_flags = SA_RESTART; return sigaction(SIGUSR1, &sa, 0); }",
-            "long t_fork(dlsym_t f, void *node, long getpid_addr) {",
+            "long t_fork(dlsym_t f, void *node, long getpid_addr, char *(*err)(void)) {",
             "  pid_t p = fork();",
             "  if (p == 0) { int bad = 0;",
             "    if (f(node, \"x\") != 0) bad |= 1;",
+            "    const char *m = err(); if (!m || !strstr(m, \"cannot reach jdryad\")) bad |= 4;",
             "    if ((long)f(RTLD_DEFAULT, \"getpid\") != getpid_addr) bad |= 2;",
             "    _exit(bad); }",
             "  int st = -1; waitpid(p, &st, 0); return st; }",
@@ -231,8 +232,9 @@ class AgentRobustnessTest {
                 List.of("/jd/lib.so")).nodes()[0];
         assertTimeoutPreemptively(TIMEOUT, () -> {
             long st = ap.call(ap.dlsymHost(lib.handle(), "t_fork", null), ap.info().symbol("jdryad_dlsym"), node,
-                    ap.dlsymHost(0, "getpid", null));
-            assertEquals(0, st, "child's wait status (1: the jdryad handle went to glibc, 2: RTLD_DEFAULT failed)");
+                    ap.dlsymHost(0, "getpid", null), ap.info().symbol("jdryad_dlerror"));
+            assertEquals(0, st, "child's wait status (exit 1, 4: the jdryad handle went to glibc; 2: RTLD_DEFAULT"
+                    + " failed; a signal: glibc crashed on it)");
         });
         assertEquals(0, callbacks.get(), "the child never called back");
     }
