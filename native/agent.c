@@ -1149,6 +1149,19 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         put_q(out, 0);
         break;
     }
+    case JD_SET_EXE: {
+        const char *path = get_s(in);
+        if (in->bad || !path) {
+            put_q(out, (uint64_t)-22);
+            break;
+        }
+        size_t n = jd_strlen(path) + 1;
+        char *copy = jd_alloc(n, 1);
+        jd_memcpy(copy, path, n);
+        jd_exe_path = copy;
+        put_q(out, 0);
+        break;
+    }
     case JD_SET_FINI:
         set_fini(in, out);
         break;
@@ -1216,6 +1229,10 @@ static void hello(void)
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
+        {"jdryad_readlink", (void *)jdryad_readlink},
+        {"jdryad_readlinkat", (void *)jdryad_readlinkat},
+        {"jdryad___readlink_chk", (void *)jdryad___readlink_chk},
+        {"jdryad___readlinkat_chk", (void *)jdryad___readlinkat_chk},
     };
     put_q(&b, sizeof syms / sizeof syms[0]);
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <elf.h>
 #include <link.h>
 #include <dlfcn.h>
@@ -98,6 +99,11 @@ int jd_holds_agent_lock(void);
 int jd_is_jdryad_handle(const void *h);
 
 void jd_runtime_init(void);
+extern const char *volatile jd_exe_path;
+ssize_t jdryad_readlink(const char *path, char *buf, size_t size);
+ssize_t jdryad_readlinkat(int dirfd, const char *path, char *buf, size_t size);
+ssize_t jdryad___readlink_chk(const char *path, char *buf, size_t size, size_t buflen);
+ssize_t jdryad___readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, size_t buflen); /* the program, for readlink("/proc/self/exe"); 0: unset */
 void jd_set_dlerror(const char *msg);
 void jd_set_tls_offsets(void); /* rebuilds the modid -> offset index from jd_objects */
 

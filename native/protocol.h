@@ -77,6 +77,8 @@
  *   SET_TLS_BLOCK q offset, * bytes -> 0, -EINVAL or -E2BIG.  Writes the bytes at tp - offset
  *                 in the main thread and at the same place of module 1's init image, leaving the
  *                 rest of the reservation (live thread-local variables) alone: for dlopen.
+ *   SET_EXE       s path  -> 0.  The program's path as /proc/self/exe would name it; jdryad
+ *                 objects' readlink("/proc/self/exe") answers it (the kernel names the agent).
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
  *                 call the count pointers of the array at addr in reverse order.  Entries are
  *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
@@ -136,6 +138,7 @@ enum jd_type {
     JD_SET_TLS_IMAGE = 0x32,
     JD_SET_FINI = 0x33,
     JD_SET_TLS_BLOCK = 0x34,
+    JD_SET_EXE = 0x35,
 
     JD_ENTER = 0x40,
 

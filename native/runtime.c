@@ -4,6 +4,8 @@
  * dlopen/dlsym/... go to Java; Java may answer "ask glibc", and then glibc's real function runs.
  */
 #include "agent.h"
+#include <errno.h>
+#include <fcntl.h>
 
 struct jd_object_table *volatile jd_objects;
 uint64_t jd_adds, jd_subs;
@@ -11,6 +13,73 @@ struct jd_fini_table *volatile jd_fini;
 static volatile int exiting; /* the finaliser has started */
 
 static void *(*real_tls_get_addr)(void *);
+
+/* ---- /proc/self/exe ----
+ * The kernel names the agent as the process's executable, and PR_SET_MM_EXE_FILE needs
+ * CAP_SYS_RESOURCE. Programs that find themselves through the link (node's process.execPath,
+ * perl's $^X) and re-execute it would start the agent without jdryad; so jdryad objects'
+ * readlink/readlinkat of it answer the program's path instead. glibc's own callers (host
+ * objects) still see the truth. */
+const char *volatile jd_exe_path;
+
+static int is_self_exe(int dirfd, const char *path)
+{
+    if (!path || !jd_exe_path || (path[0] != '/' && dirfd != AT_FDCWD))
+        return 0;
+    if (jd_strcmp(path, "/proc/self/exe") == 0 || jd_strcmp(path, "/proc/thread-self/exe") == 0)
+        return 1;
+    /* /proc/<our pid>/exe */
+    if (jd_strncmp(path, "/proc/", 6) != 0)
+        return 0;
+    long pid = 0;
+    const char *p = path + 6;
+    if (*p < '0' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        pid = pid * 10 + (*p++ - '0');
+    return pid == sys0(SYS_getpid) && jd_strcmp(p, "/exe") == 0;
+}
+
+static ssize_t answer_exe(char *buf, size_t size)
+{
+    size_t n = jd_strlen(jd_exe_path);
+    if (n > size)
+        n = size; /* readlink truncates silently and adds no NUL */
+    jd_memcpy(buf, jd_exe_path, n);
+    return (ssize_t)n;
+}
+
+ssize_t jdryad_readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+    if (is_self_exe(dirfd, path))
+        return answer_exe(buf, size);
+    long r = sys4(SYS_readlinkat, dirfd, path, buf, size);
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+ssize_t jdryad_readlink(const char *path, char *buf, size_t size)
+{
+    return jdryad_readlinkat(AT_FDCWD, path, buf, size);
+}
+
+/* _FORTIFY_SOURCE's variants: size must not exceed the buffer. */
+ssize_t jdryad___readlink_chk(const char *path, char *buf, size_t size, size_t buflen)
+{
+    if (size > buflen)
+        __builtin_trap();
+    return jdryad_readlink(path, buf, size);
+}
+
+ssize_t jdryad___readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, size_t buflen)
+{
+    if (size > buflen)
+        __builtin_trap();
+    return jdryad_readlinkat(dirfd, path, buf, size);
+}
 
 /* modid - JD_TLS_MODID_BASE -> tp offset of the block (0: none) */
 struct tls_index_table {

@@ -714,6 +714,11 @@ public final class AgentProcess implements AutoCloseable {
                 "TLS block of " + bytes.length + " bytes at tp-" + offset);
     }
 
+    /** The program's path, answered to jdryad objects' readlink("/proc/self/exe"). */
+    public void setExePath(String path) {
+        check(request(Protocol.SET_EXE, new Payload.Writer().s(path)).q(), "set the program's path");
+    }
+
     /** What the finaliser runs at exit, in order. */
     public void setFini(List<FiniEntry> entries) {
         Payload.Writer w = new Payload.Writer().q(entries.size());

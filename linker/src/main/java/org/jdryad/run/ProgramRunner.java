@@ -43,6 +43,9 @@ public final class ProgramRunner {
         {"dladdr", "jdryad_dladdr"}, {"dladdr1", "jdryad_dladdr1"}, {"dlinfo", "jdryad_dlinfo"},
         {"dl_iterate_phdr", "jdryad_dl_iterate_phdr"}, {"_dl_find_object", "jdryad__dl_find_object"},
         {"__tls_get_addr", "jdryad___tls_get_addr"},
+        // /proc/self/exe names the agent; the program's code is told its own path instead.
+        {"readlink", "jdryad_readlink"}, {"readlinkat", "jdryad_readlinkat"},
+        {"__readlink_chk", "jdryad___readlink_chk"}, {"__readlinkat_chk", "jdryad___readlinkat_chk"},
     };
 
     private final RunOptions options;
@@ -195,6 +198,11 @@ public final class ProgramRunner {
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
     private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
         LoadedObject main = session.objects().get(0);
+        try {
+            agent.setExePath(main.path().toRealPath().toString());
+        } catch (IOException e) {
+            agent.setExePath(main.path().toAbsolutePath().normalize().toString());
+        }
         Map<Long, Long> auxv = new LinkedHashMap<>();
         auxv.put(Protocol.AT_PHDR, phdrAddress(main));
         auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
