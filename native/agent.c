@@ -804,6 +804,17 @@ static void dlsym_host(struct in *in, struct buf *out)
     put_q(out, (uint64_t)a);
 }
 
+/* A counted list of addresses (q n, n x q): the count is checked before anything is read. */
+static long get_addresses(struct in *in, uint64_t *out, uint64_t max)
+{
+    uint64_t n = get_q(in);
+    if (in->bad || n > max)
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        out[i] = get_q(in);
+    return in->bad ? -1 : (long)n;
+}
+
 /* ---- ENTER (mechanism 3) ---- */
 static void enter(struct hdr *h, struct in *in, struct buf *out)
 {
@@ -846,28 +857,10 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
         strbytes += jd_strlen(execfn) + 1;
     /* Counts from the socket are checked before they size anything. */
     uint64_t full[65], shrt[65], envslots[65];
-    uint64_t nfull = get_q(in);
-    if (in->bad || nfull > 64) {
-        put_q(out, (uint64_t)-22);
-        return;
-    }
-    for (uint64_t i = 0; i < nfull; i++)
-        full[i] = get_q(in);
-    uint64_t nshort = get_q(in);
-    if (in->bad || nshort > 64) {
-        put_q(out, (uint64_t)-22);
-        return;
-    }
-    for (uint64_t i = 0; i < nshort; i++)
-        shrt[i] = get_q(in);
-    uint64_t nenv = get_q(in);
-    if (in->bad || nenv > 64) {
-        put_q(out, (uint64_t)-22);
-        return;
-    }
-    for (uint64_t i = 0; i < nenv; i++)
-        envslots[i] = get_q(in);
-    if (in->bad || in->pos != in->len) {
+    long nfull = get_addresses(in, full, 64);
+    long nshort = get_addresses(in, shrt, 64);
+    long nenv = get_addresses(in, envslots, 64);
+    if (nfull < 0 || nshort < 0 || nenv < 0 || in->bad || in->pos != in->len) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -958,11 +951,11 @@ static void enter(struct hdr *h, struct in *in, struct buf *out)
         if (p)
             envslots[nenv++] = (uint64_t)p;
     }
-    for (uint64_t i = 0; i < nenv; i++)
+    for (long i = 0; i < nenv; i++)
         *(uintptr_t *)envslots[i] = envp_final;
-    for (uint64_t i = 0; i < nfull; i++)
+    for (long i = 0; i < nfull; i++)
         *(uintptr_t *)full[i] = argv0;
-    for (uint64_t i = 0; i < nshort; i++)
+    for (long i = 0; i < nshort; i++)
         *(uintptr_t *)shrt[i] = shortname;
 
     /* "entering": from here on the socket is only used by callbacks from the program. */
