@@ -23,13 +23,7 @@ class LibrarySearchTest {
     static Path dir;
 
     static void gcc(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("gcc"));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException("gcc failed: " + cmd + "\n" + out);
-        }
+        SearchTestSupport.gcc(dir, args);
     }
 
     @BeforeAll
