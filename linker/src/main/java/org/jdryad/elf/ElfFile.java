@@ -368,11 +368,6 @@ public final class ElfFile implements AutoCloseable {
         return view.u64(fileOffset(vaddr, 8, what));
     }
 
-    /** A read-only view of a file range, for bulk copies. */
-    public ByteBuffer fileBytes(long offset, long length, String what) {
-        return view.slice(offset, length, what);
-    }
-
     /** The section headers (empty when the file has none). Parsed on first use. */
     public List<SectionHeader> sectionHeaders() {
         if (sectionHeaders == null) {

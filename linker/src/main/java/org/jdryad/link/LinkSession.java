@@ -24,7 +24,6 @@ public final class LinkSession implements LinkContext {
     private final Consumer<String> warnings;
     private final SymbolLookup lookup = new SymbolLookup();
     private final RelocationStats stats = new RelocationStats();
-    private final boolean bindNow;
     private List<LoadedObject> objects = List.of();
     /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
     private List<LoadedObject> global = List.of();
@@ -38,14 +37,13 @@ public final class LinkSession implements LinkContext {
      * @param tlsDescReturn the agent's static-TLS descriptor function
      */
     public LinkSession(TargetMemory memory, Map<String, Long> interposers, long tlsDescReturn, long tlsReservationSize,
-                       long tlsModuleIdBase, BindingHistory history, Consumer<String> warnings, boolean bindNow) {
+                       long tlsModuleIdBase, BindingHistory history, Consumer<String> warnings) {
         this.memory = memory;
         this.interposers = interposers;
         this.tlsDescReturn = tlsDescReturn;
         this.tls = new StaticTlsLayout(tlsReservationSize, tlsModuleIdBase);
         this.history = history;
         this.warnings = warnings;
-        this.bindNow = bindNow;
     }
 
     /** Sets the objects in load order: executable, preloads, then dependencies breadth-first. */
@@ -212,10 +210,6 @@ public final class LinkSession implements LinkContext {
     public Optional<Definition> lookupGlobal(String name) {
         return lookup.lookup(new SymbolLookup.Request(name, null, null, SymbolLookup.TypeClass.NORMAL, true), global)
                 .definition();
-    }
-
-    public boolean bindNow() {
-        return bindNow;
     }
 
     @Override

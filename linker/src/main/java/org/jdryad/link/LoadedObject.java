@@ -107,10 +107,6 @@ public final class LoadedObject {
         return elf.segment(org.jdryad.elf.Elf.PT_DYNAMIC).map(p -> base + p.vaddr()).orElse(0L);
     }
 
-    public boolean hasTls() {
-        return elf.tls().isPresent() || tlsModuleId != 0;
-    }
-
     public long tlsModuleId() {
         return tlsModuleId;
     }

@@ -144,8 +144,7 @@ public final class ProgramRunner {
             }
         }
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
-                info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w),
-                options.bindNow());
+                info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
         session.setObjects(objects);
         session.mapAll();
         session.relocateAll();
@@ -445,9 +444,5 @@ public final class ProgramRunner {
 
     private static double ms(long nanos) {
         return nanos / 1e6;
-    }
-
-    public BindingHistory history() {
-        return history;
     }
 }

@@ -82,7 +82,7 @@ final class LinkTestSupport {
     static LinkSession session(FakeMemory memory, Map<String, Long> interposers, long tlsReservation,
                                BindingHistory history, List<String> warnings) {
         return new LinkSession(memory, interposers, TLSDESC_RETURN, tlsReservation, TLS_MODID_BASE, history,
-                warnings::add, true);
+                warnings::add);
     }
 
     /**
