@@ -433,20 +433,19 @@ class AgentProcessTest {
             "        syscall",
             "");
 
-    @Test
-    void entersAStaticProgram() throws Exception {
-        Path src = tmp.resolve("start.S");
-        Files.writeString(src, START_S);
-        Path exe = tmp.resolve("start");
+    /** A static, libc-free program from assembly, its PT_LOAD segments mapped into the agent at their addresses. */
+    record StaticProgram(long entry, int phnum, long phdrAddress) {
+    }
+
+    static StaticProgram mapStaticProgram(AgentProcess ap, Path dir, String name, String asm) throws Exception {
+        Path src = dir.resolve(name + ".S");
+        Files.writeString(src, asm);
+        Path exe = dir.resolve(name);
         run("gcc", "-static", "-nostdlib", "-no-pie", "-Wl,-Ttext=0x20000000", "-o", exe.toString(), src.toString());
-        byte[] elf = Files.readAllBytes(exe);
-        ByteBuffer b = ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN);
-        long entry = b.getLong(0x18);
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(exe)).order(ByteOrder.LITTLE_ENDIAN);
         long phoff = b.getLong(0x20);
         int phentsize = b.getShort(0x36);
         int phnum = b.getShort(0x38);
-
-        AgentProcess ap = start(null);
         long phdrAddr = 0;
         for (int k = 0; k < phnum; k++) {
             int o = (int) (phoff + (long) k * phentsize);
@@ -463,12 +462,20 @@ class AgentProcessTest {
                 phdrAddr = vaddr + phoff;
             }
         }
+        return new StaticProgram(b.getLong(0x18), phnum, phdrAddr);
+    }
+
+    @Test
+    void entersAStaticProgram() throws Exception {
+        AgentProcess ap = start(null);
+        StaticProgram p = mapStaticProgram(ap, tmp, "start", START_S);
+        long entry = p.entry();
         assertTimeoutPreemptively(TIMEOUT, () -> {
             ap.enter(entry, List.of("start", "a", "b"), List.of("X=1", "Y=2"),
-                    Map.of(Protocol.AT_ENTRY, entry, Protocol.AT_PHNUM, (long) phnum), "/jdryad/start",
+                    Map.of(Protocol.AT_ENTRY, entry, Protocol.AT_PHNUM, (long) p.phnum()), "/jdryad/start",
                     new long[0], new long[0], new long[0]);
             assertEquals(3, ap.waitForExit());
         });
-        assertTrue(phdrAddr != 0 || phnum > 0);
+        assertTrue(p.phdrAddress() != 0 || p.phnum() > 0);
     }
 }

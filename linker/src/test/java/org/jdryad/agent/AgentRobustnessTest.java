@@ -327,28 +327,8 @@ class AgentRobustnessTest {
 
     @Test
     void requestsWhileTheProgramRunsFailInsteadOfHanging() throws Exception {
-        Path src = tmp.resolve("sleep.S");
-        Files.writeString(src, SLEEP_S);
-        Path exe = tmp.resolve("sleep");
-        AgentProcessTest.run("gcc", "-static", "-nostdlib", "-no-pie", "-Wl,-Ttext=0x20000000", "-o", exe.toString(),
-                src.toString());
-        byte[] elf = Files.readAllBytes(exe);
-        ByteBuffer b = ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN);
-        long entry = b.getLong(0x18);
-        long phoff = b.getLong(0x20);
-        int phentsize = b.getShort(0x36);
-        int phnum = b.getShort(0x38);
         AgentProcess ap = start(null);
-        for (int k = 0; k < phnum; k++) {
-            int o = (int) (phoff + (long) k * phentsize);
-            if (b.getInt(o) != 1) {
-                continue;
-            }
-            long off = b.getLong(o + 8), vaddr = b.getLong(o + 16), filesz = b.getLong(o + 32);
-            long pageOff = vaddr & 4095;
-            ap.mmapFile(vaddr - pageOff, filesz + pageOff, Protocol.PROT_READ | Protocol.PROT_EXEC, Protocol.MAP_FIXED,
-                    off - pageOff, exe);
-        }
+        long entry = AgentProcessTest.mapStaticProgram(ap, tmp, "sleep", SLEEP_S).entry();
         assertTimeoutPreemptively(TIMEOUT, () -> {
             ap.enter(entry, List.of("sleep"), List.of(), Map.of(Protocol.AT_ENTRY, entry), null, new long[0],
                     new long[0], new long[0]);
