@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.jdryad.debug.DebugOptions;
 import org.jdryad.elf.ElfFormatException;
 import org.jdryad.link.LinkException;
 import org.jdryad.run.ProgramRunner;
@@ -22,7 +23,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Load PROG and every shared object it needs with jdryad, relocate and bind them, and run it",
             "with this terminal's stdin, stdout and stderr. Exits with the program's status (128+N for signal N).",
-            "The program's LD_LIBRARY_PATH, LD_PRELOAD and LD_BIND_NOW are honoured as glibc would."})
+            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
+            "honoured as glibc would. Jump slots are bound lazily, at the first call, unless bound now."})
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--bind-now", description = "Bind every jump slot at load time (as LD_BIND_NOW=1).")
     boolean bindNow;
@@ -47,9 +49,19 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--gdb-batch", description = "With --gdb: run gdb in batch mode (exit after the --gdb-ex commands).")
     boolean gdbBatch;
 
-    @Option(names = "--trace-bindings", description = "Before the program starts, print every binding to stderr in"
-            + " LD_DEBUG=bindings' format (binding file A [0] to B [0]: normal symbol `S' [VERSION]).")
-    boolean traceBindings;
+    @Option(names = "--debug", paramLabel = "CATEGORIES", description = "Print what glibc's LD_DEBUG=CATEGORIES prints"
+            + " (libs, reloc, files, symbols, bindings, versions, scopes, statistics, unused, all, help; separated by"
+            + " commas), for jdryad objects, and jdryad's own: activity (link-map events as they happen). Adds to the"
+            + " program's LD_DEBUG.")
+    String debug;
+
+    @Option(names = "--debug-output", paramLabel = "FILE", description = "Write the --debug lines to FILE.PID instead of"
+            + " stderr (as LD_DEBUG_OUTPUT).")
+    String debugOutput;
+
+    @Option(names = "--history", paramLabel = "FILE", description = "When the program ends (also by a signal), write every"
+            + " binding and link-map event to FILE as JSON (format in the README).")
+    Path history;
 
     @Parameters(index = "0", paramLabel = "PROG", description = "The program to run.")
     String program;
@@ -62,8 +74,20 @@ final class RunCommand implements Callable<Integer> {
         Map<String, String> env = programEnvironment();
         String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
         String pre = env.get("LD_PRELOAD");
-        String bn = env.get("LD_BIND_NOW");
-        boolean now = bindNow || (bn != null && !bn.isEmpty());
+        boolean now = bindNow || nonEmpty(env.get("LD_BIND_NOW"));
+        boolean not = nonEmpty(env.get("LD_BIND_NOT"));
+        // The system loader already warned about LD_DEBUG's unknown words when it started the
+        // launcher (bash); only --debug's are jdryad's to warn about.
+        DebugOptions fromOption = DebugOptions.parse(debug, debugOutput);
+        DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), env.get("LD_DEBUG_OUTPUT")).plus(fromOption);
+        for (String w : fromOption.unknown()) {
+            System.err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
+        }
+        if (dbg.help()) {
+            System.out.print(DebugOptions.helpText(debug != null));
+            System.out.flush();
+            return 0;
+        }
         List<String> raw = rawProgramArguments();
         List<String> gdbLine = null;
         if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
@@ -79,8 +103,8 @@ final class RunCommand implements Callable<Integer> {
             }
             gdbLine.add("--args");
         }
-        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, preload, now, stats,
-                gdbLine, traceBindings);
+        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
+                gdbLine, dbg, history);
         Path p = Path.of(program);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
@@ -101,6 +125,10 @@ final class RunCommand implements Callable<Integer> {
         } catch (NoSuchFileException e) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
         }
+    }
+
+    private static boolean nonEmpty(String s) {
+        return s != null && !s.isEmpty();
     }
 
     private static long fileSize(Path p) {

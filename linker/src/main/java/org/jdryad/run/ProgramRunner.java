@@ -87,7 +87,7 @@ public final class ProgramRunner {
             options.environment().forEach((k, v) -> envp.add(k + "=" + v));
             initialise(agent, linked, argv, envp);
             long tDone = System.nanoTime();
-            if (options.traceBindings()) {
+            if (options.debug().has(org.jdryad.debug.DebugOptions.Category.BINDINGS)) {
                 for (var b : history.snapshot()) {
                     printBinding(agent.pid(), b);
                 }

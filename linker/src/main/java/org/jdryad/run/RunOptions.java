@@ -1,7 +1,9 @@
 package org.jdryad.run;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.jdryad.debug.DebugOptions;
 
 /**
  * What {@code jdryad run} was asked to do.
@@ -12,17 +14,20 @@ import java.util.Map;
  * @param libraryPath --library-path (or LD_LIBRARY_PATH), null when unset
  * @param preload LD_PRELOAD, null when unset
  * @param preloadOption --preload, loaded after LD_PRELOAD as ld.so's option is; null when unset
- * @param bindNow bind every jump slot at load time
+ * @param bindNow bind every jump slot at load time (LD_BIND_NOW non-empty, or --bind-now)
+ * @param bindNot resolve lazily bound calls but never patch the slot (LD_BIND_NOT non-empty)
  * @param stats print LD_DEBUG=statistics-style counts afterwards
  * @param gdb null, or the gdb command line to start the agent under (the agent's path is appended)
- * @param traceBindings print every binding before the program starts, as LD_DEBUG=bindings does
+ * @param debug the LD_DEBUG categories to print, and where
+ * @param historyFile where to write the binding history and activity events as JSON; null: nowhere
  */
 public record RunOptions(String program, List<String> args, Map<String, String> environment, String libraryPath,
-                         String preload, String preloadOption, boolean bindNow, boolean stats, List<String> gdb, boolean traceBindings) {
+                         String preload, String preloadOption, boolean bindNow, boolean bindNot, boolean stats,
+                         List<String> gdb, DebugOptions debug, Path historyFile) {
 
     /** The same run with another program and arguments (a #! script's interpreter). */
     public RunOptions withProgram(String newProgram, List<String> newArgs) {
-        return new RunOptions(newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, stats, gdb,
-                traceBindings);
+        return new RunOptions(newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
+                stats, gdb, debug, historyFile);
     }
 }

@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Same bindings as glibc: every symbol binding jdryad makes ({@code jdryad run --trace-bindings})
+ * Same bindings as glibc: every symbol binding jdryad makes ({@code jdryad run --debug=bindings})
  * against what glibc's own loader reports for the same program ({@code LD_BIND_NOW=1
  * LD_DEBUG=bindings}), compared as sets of (referring object, defining object, symbol, version).
  *
@@ -71,7 +71,7 @@ class BindingsDifferentialTest {
         env.put("LD_BIND_NOW", "1");
         env.put("LD_DEBUG", "bindings");
         Result glibc = Jdryad.runNative(program, args, env, program.getParent());
-        Result jdryad = Jdryad.runJdryad(List.of("--trace-bindings"), program, args, Map.of("LD_BIND_NOW", "1"),
+        Result jdryad = Jdryad.runJdryad(List.of("--debug=bindings"), program, args, Map.of("LD_BIND_NOW", "1"),
                 program.getParent());
         String main = program.toString();
         Set<String> expected = bindings(glibc.stderr(), main);
