@@ -6,6 +6,7 @@
  * relocations), raw system calls for I/O, exactly one __thread variable (the reservation).
  */
 #include "agent.h"
+#include "lazy.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <pthread.h>
 
 /* ---- the static TLS reservation: the agent's ONLY __thread variable ---- */
 __thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(64))) = {1};
@@ -465,21 +467,164 @@ static struct in serve(struct waiter *w)
     }
 }
 
+/* ---- forked children ----
+ * A child made by fork shares the parent's socket, which only the parent may use. Locks held at
+ * fork time by the parent's other threads would stay held for ever in the child: they are
+ * released by a pthread_atfork handler (which runs in the child's only thread). A child that
+ * makes a lazy first call opens its own connection to jdryad (HELLO_CHILD) and binds through it;
+ * its other dl* calls still go to glibc, because Java's plan maps memory into the parent. */
+static char *sock_path;
+static volatile int locks_reset_pid;
+static volatile uintptr_t child_lock;
+
+static void reset_for_child(void)
+{
+    reader_role = send_lock = ctx_lock = alloc_lock = state_lock = tls_write_lock = child_lock = 0;
+    generation = send_gen = 0;
+    for (int i = 0; i < NWAIT; i++) {
+        waiters[i].seq = 0;
+        waiters[i].done = 0;
+    }
+    locks_reset_pid = (int)sys0(SYS_getpid);
+}
+
+static int connect_socket(void)
+{
+    struct sockaddr_un sa = {0};
+    sa.sun_family = AF_UNIX;
+    size_t pl = jd_strlen(sock_path);
+    if (pl >= sizeof sa.sun_path)
+        return -1;
+    jd_memcpy(sa.sun_path, sock_path, pl);
+    int fd = (int)sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (sys3(SYS_connect, fd, &sa, sizeof sa) < 0) {
+        sys1(SYS_close, fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Makes fd the agent's connection, remembering its identity. */
+static void use_socket(int fd)
+{
+    struct stat st;
+    sock = fd;
+    if (fd >= 0 && sys2(SYS_fstat, fd, (long)&st) == 0) {
+        sock_dev = st.st_dev;
+        sock_ino = st.st_ino;
+    }
+}
+
+/* Makes this process a child connected to jdryad on its own socket; -1 when that fails. */
+static int connect_as_child(void)
+{
+    int me = (int)sys0(SYS_getpid);
+    spin_lock(&child_lock);
+    if (agent_pid != me) {
+        int parent = agent_pid;
+        struct stat st; /* our copy of the parent's connection, unless the program reused the number */
+        if (sys2(SYS_fstat, sock, (long)&st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino)
+            sys1(SYS_close, sock);
+        use_socket(connect_socket());
+        agent_pid = me;
+        if (sock >= 0) {
+            uint64_t b[2] = {(uint64_t)me, (uint64_t)parent};
+            send_frame(JD_HELLO_CHILD, 0, b, sizeof b);
+        }
+    }
+    spin_unlock(&child_lock);
+    return sock >= 0 ? 0 : -1;
+}
+
+/* Reads exactly n bytes from fd; -1 at end of file or on error. */
+static int read_exact(int fd, void *p, size_t n)
+{
+    while (n > 0) {
+        long k = sys3(SYS_read, fd, p, n);
+        if (k == -4)
+            continue;
+        if (k <= 0)
+            return -1;
+        p = (char *)p + k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* One callback on a connection of its own, with nothing but the stack: for a child that shares
+ * its parent's memory (vfork, clone(CLONE_VM): no atfork handler ran). Such a child must change
+ * none of the agent's state, which is its parent's too; patching the GOT slot is fine, since the
+ * binding holds for both. */
+static int callback_alone(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
+{
+    int fd = connect_socket();
+    if (fd < 0)
+        return -1;
+    uint64_t out[2 + 1 + 4];
+    int n = 0;
+    out[n++] = (uint64_t)sys0(SYS_getpid);
+    out[n++] = (uint64_t)agent_pid;
+    struct hdr h = {16, JD_HELLO_CHILD, 0};
+    struct iovec iov[2] = {{&h, sizeof h}, {out, 16}};
+    struct msghdr m = {0};
+    m.msg_iov = iov;
+    m.msg_iovlen = 2;
+    int ok = sys3(SYS_sendmsg, fd, &m, MSG_NOSIGNAL) == (long)(sizeof h + 16);
+    n = 0;
+    out[n++] = (uint64_t)jd_gettid();
+    for (int i = 0; i < a->nq && i < 4; i++)
+        out[n++] = a->q[i];
+    struct hdr c = {(uint32_t)(8 * n), type, 1};
+    iov[0].iov_base = &c;
+    iov[1].iov_base = out;
+    iov[1].iov_len = 8 * (size_t)n;
+    ok = ok && a->ns == 0 && sys3(SYS_sendmsg, fd, &m, MSG_NOSIGNAL) == (long)(sizeof c + 8 * (size_t)n);
+    struct hdr rh;
+    ok = ok && read_exact(fd, &rh, sizeof rh) == 0 && rh.type == (type | JD_REPLY) && rh.len <= sizeof r->scratch &&
+         read_exact(fd, r->scratch, rh.len) == 0;
+    sys1(SYS_close, fd);
+    if (!ok)
+        return -1;
+    struct in in = {r->scratch, rh.len, 0, 0};
+    r->ctx = 0;
+    r->status = (int64_t)get_q(&in);
+    for (int i = 0; i < 4; i++)
+        r->v[i] = get_q(&in);
+    r->s[0] = get_s(&in);
+    r->s[1] = get_s(&in);
+    return in.bad ? -1 : 0;
+}
+
 int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
 {
-    if (sock < 0 || (int)sys0(SYS_getpid) != agent_pid)
-        return -1; /* no connection (forked child): caller falls back to glibc */
+    /* A lazy first call can always be answered on a connection of its own (it needs no request
+       from Java); other callbacks fall back to glibc where the shared connection cannot serve. */
+    int lazy = type == JD_CB_LAZY && sock_path;
+    if (sock < 0)
+        return lazy ? callback_alone(type, a, r) : -1; /* the program closed our socket */
     if (jd_holds_agent_lock())
-        return -1; /* a signal handler interrupted this thread inside the agent: never wait for ourselves */
+        return lazy ? callback_alone(type, a, r) : -1; /* a signal handler interrupted the agent here */
+    int me = (int)sys0(SYS_getpid);
+    if (me != agent_pid) {
+        if (type != JD_CB_LAZY)
+            return -1; /* a forked child: glibc answers dl* calls */
+        if (locks_reset_pid != me)
+            return callback_alone(type, a, r); /* no fork handler ran: memory shared with the parent */
+        if (connect_as_child() != 0)
+            return -1;
+    }
     /* A program that closed "all" descriptors (daemons do) may have closed the socket, and the
        number may now name one of its own files: never write there. Without the socket, jdryad's
        dl* functions fall back to glibc's. */
     struct stat st;
     if (sys2(SYS_fstat, sock, (long)&st) != 0 || st.st_dev != sock_dev || st.st_ino != sock_ino) {
         sock = -1;
-        return -1;
+        return lazy ? callback_alone(type, a, r) : -1;
     }
     struct ctx *c = ctx_get();
+    put_q(&c->out, (uint64_t)jd_gettid()); /* every callback says which thread asks */
     for (int i = 0; i < a->nq; i++)
         put_q(&c->out, a->q[i]);
     for (int i = 0; i < a->ns; i++)
@@ -498,7 +643,11 @@ int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
         jd_die("protocol error: malformed callback reply", 127);
     return 0;
 }
-void jd_callback_end(struct jd_cbreply *r) { ctx_put(r->ctx); }
+void jd_callback_end(struct jd_cbreply *r)
+{
+    if (r->ctx)
+        ctx_put(r->ctx);
+}
 
 
 /* Safe copies: process_vm_readv/writev on ourselves return -EFAULT instead of crashing. */
@@ -578,6 +727,19 @@ __attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const s
     __asm__ volatile("" : : "r"(a) : "memory");
 }
 
+/* The most recent events, for a core file or a gdb without the Java side (jdryad_activity.h). */
+__attribute__((visibility("default"))) struct jdryad_activity_ring jdryad_activity_ring = {
+    JDRYAD_ACTIVITY_VERSION, JDRYAD_RING_SIZE, 0, {{0}}};
+
+/* Records an event in the ring and calls the hook (under state_lock: events come one at a time). */
+static void announce(const struct jdryad_activity *a)
+{
+    struct jdryad_activity_ring *r = &jdryad_activity_ring;
+    r->ev[r->next % JDRYAD_RING_SIZE] = *a;
+    __atomic_store_n(&r->next, r->next + 1, __ATOMIC_RELEASE);
+    jdryad_dl_activity(a);
+}
+
 /* Bytes left in a payload: a count read from it is checked against this before anything is
    allocated for it (each element takes at least a known number of bytes). */
 static size_t remaining(const struct in *in) { return in->bad ? 0 : in->len - in->pos; }
@@ -616,10 +778,19 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     const char **names = jd_alloc(sizeof *names * (m + 1), 16);
     for (uint64_t i = 0; i < m && !in->bad; i++)
         names[i] = get_s(in);
+    struct jdryad_activity act = {JDRYAD_ACTIVITY_VERSION, kind == 2 ? JDRYAD_ACT_DELETE : JDRYAD_ACT_ADD, 0, 0, 0,
+                                  agent_pid, 0, 0, 0, 0, m, 0};
+    act.cause = (int)get_q(in);
+    act.caller = get_q(in);
+    act.flags = (int)get_q(in);
+    act.tid = (long)get_q(in);
+    act.seq = get_q(in);
+    const char *request = get_s(in);
     if (in->bad) {
         put_q(out, (uint64_t)-22);
         return;
     }
+    act.request = jd_strdup(request);
     for (uint64_t i = 0; i < m; i++)
         names[i] = jd_strdup(names[i]);
     struct jd_node **list = jd_alloc(sizeof *list * (n + 1), 16);
@@ -679,12 +850,15 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     else
         jd_adds++;
 
-    struct jdryad_activity act = {1, kind == 2 ? 2 : 1, m, names};
-    jdryad_dl_activity(&act);
+    act.objects = names;
+    announce(&act);
 
     rdebug->r_state = RT_CONSISTENT;
     if (brk)
         brk();
+    act.state = JDRYAD_ACT_CONSISTENT;
+    act.seq++;
+    announce(&act);
 
     put_q(out, 0);
     put_q(out, (uint64_t)head);
@@ -1309,23 +1483,15 @@ int main(int argc, char **argv, char **envp)
     if (!path)
         jd_die("JDRYAD_SOCKET is not set: this program is started by jdryad, not by hand", 127);
 
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
-    size_t pl = jd_strlen(path);
-    if (pl >= sizeof sa.sun_path)
-        jd_die("socket path too long", 127);
-    jd_memcpy(sa.sun_path, path, pl);
-    sock = (int)sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sock < 0 || sys3(SYS_connect, sock, &sa, sizeof sa) < 0)
+    sock_path = jd_strdup(path);
+    use_socket(connect_socket());
+    if (sock < 0)
         jd_die("cannot connect to jdryad", 127);
-    struct stat st;
-    if (sys2(SYS_fstat, sock, (long)&st) == 0) {
-        sock_dev = st.st_dev;
-        sock_ino = st.st_ino;
-    }
+    pthread_atfork(0, 0, reset_for_child);
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();
+    jd_lazy_init();
     main_tp = jd_tp();
     hello();
     serve(0); /* the main thread serves Java until ENTER */

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include "protocol.h"
+#include "jdryad_activity.h"
 
 /* ---- raw system calls (the agent never depends on libc data or libc allocation) ---- */
 static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
@@ -59,6 +60,7 @@ struct jd_cbreply {
     uint64_t v[4];
     const char *s[2]; /* valid until jd_callback_end() */
     void *ctx;
+    char scratch[1024]; /* the strings of a reply received without the shared buffers (vfork child) */
 };
 /* Sends a callback of type with the given fields and waits (serving Java) for the reply.
  * Call jd_callback_end(r) after copying what is needed from the reply. */
@@ -126,14 +128,7 @@ int jdryad__dl_find_object(void *pc, struct dl_find_object *result);
 void *jdryad___tls_get_addr(void *ti);
 void jdryad_rtld_fini(void);
 void jdryad_tlsdesc_return(void);
-void jdryad_lazy_resolve(void);
 
-struct jdryad_activity {
-    int version;  /* 1 */
-    int kind;     /* 1 RT_ADD, 2 RT_DELETE */
-    unsigned long count;
-    const char *const *names;
-};
 void jdryad_dl_activity(const struct jdryad_activity *activity);
 
 #endif

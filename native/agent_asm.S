@@ -61,37 +61,4 @@ jdryad_tlsdesc_return:
         .cfi_endproc
         .size   jdryad_tlsdesc_return, .-jdryad_tlsdesc_return
 
-/*
- * Lazy-binding resolver trampoline (GOT[2] of every lazily bound jdryad object).
- *
- * LATER ISSUE: lazy binding.  On entry: (%rsp) = GOT[1] (object identifier pushed by PLT0),
- * 8(%rsp) = relocation index (pushed by the PLT entry).  The trampoline must save every
- * argument register (rdi rsi rdx rcx r8 r9 rax, and the vector state with xsave/xsavec),
- * call into the agent to resolve through Java (a callback), patch the GOT slot, restore and
- * jump to the target; with correct CFI so bt/finish/stepi work inside it.
- * Until then every jump slot is bound at load time and reaching this is a jdryad bug.
- */
-        .globl  jdryad_lazy_resolve
-        .hidden jdryad_lazy_resolve
-        .type   jdryad_lazy_resolve, @function
-jdryad_lazy_resolve:
-        .cfi_startproc
-        .cfi_adjust_cfa_offset 16
-        lea     lazy_msg(%rip), %rsi
-        mov     $2, %edi
-        mov     $lazy_msg_len, %edx
-        mov     $1, %eax                /* SYS_write */
-        syscall
-        mov     $127, %edi
-        mov     $231, %eax              /* SYS_exit_group */
-        syscall
-        hlt
-        .cfi_endproc
-        .size   jdryad_lazy_resolve, .-jdryad_lazy_resolve
-
-        .section .rodata
-lazy_msg:
-        .ascii  "jdryad-agent: lazy binding is not implemented yet (a PLT slot was left unbound)\n"
-        .set    lazy_msg_len, . - lazy_msg
-
         .section .note.GNU-stack, "", @progbits

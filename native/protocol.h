@@ -39,6 +39,10 @@
  *          q nauxv, nauxv x (q type, q value),
  *          q nsym, nsym x (s name, q address)          -- agent entry points by name
  *
+ * A forked child, once, on its own new connection, before its first lazy callback (it has no
+ * other traffic: Java sends a child no requests, and serves it CB_LAZY only):
+ *   HELLO_CHILD  q pid, q parent pid
+ *
  * Java -> agent requests (reply fields after `q status`):
  *   MMAP_FILE     q addr, q len, q prot, q flags, q offset, q dev, q ino, s path
  *                 -> status = mapped address or -errno.  flags are mmap flags OR-ed with
@@ -64,7 +68,9 @@
  *                 (flags with RTLD_NOLOAD: query an already loaded host object, e.g. libc.so.6)
  *   DLSYM_HOST    q handle, s name, s version (NULL: dlsym)   -> 0, q address; or -1, s message
  *   R_DEBUG_UPDATE q kind (1 RT_ADD, 2 RT_DELETE), q n, n x (q id, q l_addr, q l_ld, s name),
- *                 q m, m x s (names of the objects added/removed, for jdryad_dl_activity)
+ *                 q m, m x s (names of the objects added/removed, for jdryad_dl_activity),
+ *                 q cause, q caller, q flags, q tid, q seq, s request (jdryad_activity.h: the
+ *                 event's cause; seq numbers the ADD/DELETE event, seq + 1 the CONSISTENT one)
  *                 -> 0, q r_map head, q n, n x q link_map node address (same order)
  *                 The list is the complete new list of jdryad objects in load order; `id`
  *                 is Java's stable key for an object, so its node keeps its address.
@@ -94,7 +100,8 @@
  * anything; a malformed request gets -EINVAL and changes nothing.  After ENTER the Java client
  * refuses requests while no callback is pending (no agent thread would read them).
  *
- * Agent -> Java callbacks; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
+ * Agent -> Java callbacks; every payload starts with q tid (the asking thread), then the fields
+ * below; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
  *   status 0 = answered, 1 = ask glibc (v0 = glibc handle to use), -1 = error (s0 = message)
  *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a forked
  *   child, once the socket was closed, or from a signal handler that interrupted the agent
@@ -106,6 +113,10 @@
  *                                                        v3 ElfW(Sym)*, s0 fname, s1 sname
  *   CB_DLINFO   q handle, q request                   -> v0 value (RTLD_DI_TLS_DATA: the
  *                                                        block's tp offset), s0 (RTLD_DI_ORIGIN)
+ *   CB_LAZY     q object (GOT[1]), q reloc index, q caller (return address)
+ *               -> v0 target, v1 GOT slot, v2 flags (JD_LAZY_PATCH: store the target in the
+ *                  slot; JD_LAZY_CALL_IFUNC: v0 is an IFUNC resolver, its result the target);
+ *                  error: s0 is the whole line to print before exiting with status 127.
  */
 #ifndef JDRYAD_PROTOCOL_H
 #define JDRYAD_PROTOCOL_H
@@ -116,6 +127,7 @@
 
 enum jd_type {
     JD_HELLO = 0x01,
+    JD_HELLO_CHILD = 0x02,
 
     JD_MMAP_FILE = 0x10,
     JD_MMAP_ANON = 0x11,
@@ -147,7 +159,12 @@ enum jd_type {
     JD_CB_DLCLOSE = 0x82,
     JD_CB_DLADDR = 0x83,
     JD_CB_DLINFO = 0x84,
+    JD_CB_LAZY = 0x85,
 };
+
+/* CB_LAZY reply flags. */
+#define JD_LAZY_PATCH 1u
+#define JD_LAZY_CALL_IFUNC 2u
 
 /* Callback reply status values. */
 #define JD_CB_OK 0

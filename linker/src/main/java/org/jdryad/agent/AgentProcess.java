@@ -53,9 +53,12 @@ public final class AgentProcess implements AutoCloseable {
     /** Callbacks read and not yet answered; changed under {@link #writeLock} when answered. */
     private final AtomicInteger callbacksInFlight = new AtomicInteger();
     private volatile AgentException failure;
+    private final ForkedChildren children;
 
-    private AgentProcess(Process process, SocketChannel channel, CallbackHandler handler, AgentInfo info) {
+    private AgentProcess(Process process, SocketChannel channel, CallbackHandler handler, AgentInfo info,
+                         ForkedChildren children) {
         this.process = process;
+        this.children = children;
         this.channel = channel;
         this.handler = handler;
         this.info = info;
@@ -92,44 +95,49 @@ public final class AgentProcess implements AutoCloseable {
         Path dir = null;
         Path sock = null;
         Process process = null;
+        ServerSocketChannel server = null;
+        boolean started = false;
         try {
             dir = Files.createTempDirectory("jdryad-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             sock = dir.resolve("agent.sock");
-            try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-                server.bind(UnixDomainSocketAddress.of(sock));
-                server.configureBlocking(false);
-                List<String> command = new java.util.ArrayList<>(wrapper);
-                command.add(agentBinary.toString());
-                ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-                pb.environment().clear();
-                if (agentEnv != null) {
-                    pb.environment().putAll(agentEnv);
-                }
-                pb.environment().put("JDRYAD_SOCKET", sock.toString());
-                pb.environment().put("JDRYAD_PID", Long.toString(ProcessHandle.current().pid()));
-                process = pb.start();
-                long deadline = System.nanoTime() + connectTimeout.toNanos();
-                SocketChannel ch;
-                while ((ch = server.accept()) == null) {
-                    if (!process.isAlive()) {
-                        throw new AgentException(describeDeath(process, "before it connected to jdryad"));
-                    }
-                    if (System.nanoTime() > deadline) {
-                        process.destroyForcibly();
-                        throw new AgentException("jdryad: the agent did not connect within "
-                                + connectTimeout.toMillis() + " ms");
-                    }
-                    Thread.sleep(2);
-                }
-                ch.configureBlocking(true);
-                byte[] hello = readHello(ch, process, deadline);
-                AgentInfo info = parseHello(hello);
-                AgentProcess ap = new AgentProcess(process, ch, handler == null ? CallbackHandler.GLIBC : handler,
-                        info);
-                ap.reader.start();
-                return ap;
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(sock));
+            server.configureBlocking(false);
+            List<String> command = new java.util.ArrayList<>(wrapper);
+            command.add(agentBinary.toString());
+            ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
+            pb.environment().clear();
+            if (agentEnv != null) {
+                pb.environment().putAll(agentEnv);
             }
+            pb.environment().put("JDRYAD_SOCKET", sock.toString());
+            pb.environment().put("JDRYAD_PID", Long.toString(ProcessHandle.current().pid()));
+            process = pb.start();
+            long deadline = System.nanoTime() + connectTimeout.toNanos();
+            SocketChannel ch;
+            while ((ch = server.accept()) == null) {
+                if (!process.isAlive()) {
+                    throw new AgentException(describeDeath(process, "before it connected to jdryad"));
+                }
+                if (System.nanoTime() > deadline) {
+                    process.destroyForcibly();
+                    throw new AgentException("jdryad: the agent did not connect within "
+                            + connectTimeout.toMillis() + " ms");
+                }
+                Thread.sleep(2);
+            }
+            ch.configureBlocking(true);
+            byte[] hello = readHello(ch, process, deadline);
+            AgentInfo info = parseHello(hello);
+            CallbackHandler h = handler == null ? CallbackHandler.GLIBC : handler;
+            // The socket stays for forked children's own connections (see ForkedChildren).
+            ForkedChildren children = new ForkedChildren(server, sock, dir, h::bindLazily);
+            AgentProcess ap = new AgentProcess(process, ch, h, info, children);
+            children.start();
+            ap.reader.start();
+            started = true;
+            return ap;
         } catch (IOException e) {
             if (process != null) {
                 process.destroyForcibly();
@@ -147,15 +155,20 @@ public final class AgentProcess implements AutoCloseable {
             }
             throw e;
         } finally {
-            try {
-                if (sock != null) {
-                    Files.deleteIfExists(sock);
+            if (!started) {
+                try {
+                    if (server != null) {
+                        server.close();
+                    }
+                    if (sock != null) {
+                        Files.deleteIfExists(sock);
+                    }
+                    if (dir != null) {
+                        Files.deleteIfExists(dir);
+                    }
+                } catch (IOException ignored) {
+                    // best effort
                 }
-                if (dir != null) {
-                    Files.deleteIfExists(dir);
-                }
-            } catch (IOException ignored) {
-                // best effort
             }
         }
     }
@@ -195,7 +208,7 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /** Reads one frame: {header, payload}, or null at end of stream. */
-    private static byte[][] readFrame(SocketChannel ch) throws IOException {
+    static byte[][] readFrame(SocketChannel ch) throws IOException {
         ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         if (!readFully(ch, h)) {
             return null;
@@ -334,21 +347,22 @@ public final class AgentProcess implements AutoCloseable {
         CallbackReply reply;
         try {
             Payload.Reader r = new Payload.Reader(payload);
+            long tid = r.q();
             switch (type) {
                 case Protocol.CB_DLOPEN: {
                     long flags = r.q(), caller = r.q();
-                    reply = handler.dlopen(r.s(), (int) flags, caller);
+                    reply = handler.dlopen(r.s(), (int) flags, caller, tid);
                     break;
                 }
                 case Protocol.CB_DLSYM: {
                     long handle = r.q(), caller = r.q();
                     String name = r.s();
-                    reply = handler.dlsym(handle, name, r.s(), caller);
+                    reply = handler.dlsym(handle, name, r.s(), caller, tid);
                     break;
                 }
                 case Protocol.CB_DLCLOSE: {
                     long handle = r.q();
-                    reply = handler.dlclose(handle, r.q());
+                    reply = handler.dlclose(handle, r.q(), tid);
                     break;
                 }
                 case Protocol.CB_DLADDR:
@@ -357,6 +371,11 @@ public final class AgentProcess implements AutoCloseable {
                 case Protocol.CB_DLINFO: {
                     long handle = r.q();
                     reply = handler.dlinfo(handle, (int) r.q());
+                    break;
+                }
+                case Protocol.CB_LAZY: {
+                    long object = r.q(), index = r.q();
+                    reply = handler.bindLazily(object, index, r.q(), tid, info.pid());
                     break;
                 }
                 default:
@@ -369,17 +388,31 @@ public final class AgentProcess implements AutoCloseable {
             // Every callback is answered, whatever the handler did: the program's thread waits.
             reply = CallbackReply.error(e.getMessage() == null ? e.toString() : e.getMessage());
         }
-        Payload.Writer w;
-        try {
-            w = new Payload.Writer().q(reply.status()).q(reply.v0()).q(reply.v1()).q(reply.v2())
-                    .q(reply.v3()).s(reply.s0()).s(reply.s1());
-        } catch (AgentException e) {
-            w = new Payload.Writer().q(Protocol.CB_ERROR).q(0).q(0).q(0).q(0).s("jdryad: " + e.getMessage()).s(null);
-        }
+        Payload.Writer w = encode(reply);
         try {
             sendFrame(type | Protocol.REPLY, s, w, true);
         } catch (AgentException e) {
             // the reader reports the agent's death
+        }
+    }
+
+    /** A callback reply's wire form: q status, q v0..v3, s s0, s s1. */
+    static Payload.Writer encode(CallbackReply reply) {
+        try {
+            return new Payload.Writer().q(reply.status()).q(reply.v0()).q(reply.v1()).q(reply.v2())
+                    .q(reply.v3()).s(reply.s0()).s(reply.s1());
+        } catch (AgentException e) {
+            return new Payload.Writer().q(Protocol.CB_ERROR).q(0).q(0).q(0).q(0).s("jdryad: " + e.getMessage()).s(null);
+        }
+    }
+
+    /** Writes one whole frame (the caller serialises writers). */
+    static void writeFrame(SocketChannel ch, int type, long seq, Payload.Writer w) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        h.putInt(w.length()).putInt(type).putLong(seq).flip();
+        ByteBuffer p = ByteBuffer.wrap(w.array(), 0, w.length());
+        while (h.hasRemaining() || p.hasRemaining()) {
+            ch.write(new ByteBuffer[] {h, p});
         }
     }
 
@@ -662,6 +695,11 @@ public final class AgentProcess implements AutoCloseable {
      * or removed (for the jdryad_dl_activity hook).
      */
     public RDebugResult rDebugUpdate(int kind, List<RDebugEntry> entries, List<String> changed) {
+        return rDebugUpdate(kind, entries, changed, ActivityCause.STARTUP);
+    }
+
+    /** As {@link #rDebugUpdate(int, List, List)}, saying why the map changed (jdryad_dl_activity's event). */
+    public RDebugResult rDebugUpdate(int kind, List<RDebugEntry> entries, List<String> changed, ActivityCause why) {
         Payload.Writer w = new Payload.Writer().q(kind).q(entries.size());
         for (RDebugEntry e : entries) {
             w.q(e.id()).q(e.lAddr()).q(e.lLd()).s(e.name());
@@ -670,6 +708,7 @@ public final class AgentProcess implements AutoCloseable {
         for (String s : changed) {
             w.s(s);
         }
+        w.q(why.cause()).q(why.caller()).q(why.flags()).q(why.tid()).q(why.seq()).s(why.request());
         Payload.Reader r = request(Protocol.R_DEBUG_UPDATE, w);
         check(r.q(), "r_debug update");
         long head = r.q();
@@ -813,6 +852,7 @@ public final class AgentProcess implements AutoCloseable {
         } catch (IOException ignored) {
             // closing
         }
+        children.close();
         callbacks.shutdownNow();
     }
 }

@@ -26,6 +26,15 @@ public record CallbackReply(long status, long v0, long v1, long v2, long v3, Str
         return new CallbackReply(Protocol.CB_ERROR, 0, 0, 0, 0, message, null);
     }
 
+    /**
+     * A lazy first call's answer: jump to {@code target} (with {@code callIfunc}: call it, an IFUNC
+     * resolver, and jump to its result), and with {@code patch} store that in {@code slot}.
+     */
+    public static CallbackReply lazy(long target, long slot, boolean patch, boolean callIfunc) {
+        long flags = (patch ? Protocol.LAZY_PATCH : 0) | (callIfunc ? Protocol.LAZY_CALL_IFUNC : 0);
+        return new CallbackReply(Protocol.CB_OK, target, slot, flags, 0, null, null);
+    }
+
     /** dladdr/dladdr1 found the address in a jdryad object. */
     public static CallbackReply dladdr(String fname, long fbase, String sname, long saddr, long linkMap, long symbol) {
         return new CallbackReply(Protocol.CB_OK, fbase, saddr, linkMap, symbol, fname, sname);

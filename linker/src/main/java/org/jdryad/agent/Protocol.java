@@ -16,6 +16,7 @@ public final class Protocol {
     public static final int MAX_FRAME = 1 << 30;
 
     public static final int HELLO = 0x01;
+    public static final int HELLO_CHILD = 0x02;
 
     public static final int MMAP_FILE = 0x10;
     public static final int MMAP_ANON = 0x11;
@@ -47,6 +48,10 @@ public final class Protocol {
     public static final int CB_DLCLOSE = 0x82;
     public static final int CB_DLADDR = 0x83;
     public static final int CB_DLINFO = 0x84;
+    public static final int CB_LAZY = 0x85;
+
+    /** CB_LAZY reply flags. */
+    public static final long LAZY_PATCH = 1, LAZY_CALL_IFUNC = 2;
 
     public static final int CB_OK = 0;
     public static final int CB_ASK_GLIBC = 1;

@@ -1,14 +1,56 @@
 package org.jdryad.debug;
 
+import java.util.List;
+
 /**
- * One binding decision: a reference from {@code referrer} (at {@code site}, a run-time address
- * such as a GOT slot) to {@code symbol} (with {@code version}, or null), bound to {@code address} in
- * {@code definer}, or left unresolved (definer null) for an undefined weak reference.
+ * One binding decision, with everything needed to answer "what bound where, when, from which
+ * call, and why": a reference from {@code referrer} (through {@code relocation} at {@code slot},
+ * a run-time address such as a GOT slot) to {@code symbol} with {@code version} (or null), bound
+ * to {@code address} in {@code definer} (null: an undefined weak reference left at 0).
  *
- * @param kind how the binding was made: eager, lazy, copy, ifunc, tls, dlsym, host-rebind
- * @param searched how many objects the lookup searched
- * @param passedOver a description of candidates passed over and why (empty when none)
+ * @param seq the binding's number in the history, from 1
+ * @param timeNanos nanoseconds since the history began
+ * @param pid the process the binding was made for
+ * @param tid the thread that made it (the first caller of a lazy slot; 0 when jdryad bound it
+ *     while loading)
+ * @param kind how the binding was made (see {@link Kind})
+ * @param callSite the return address of the call that made it (lazy first call, dlsym), or 0
+ * @param searched the objects the lookup searched, in order, up to and including the definer
+ * @param passedOver the candidates that had the name but were passed over, and why
  */
-public record Binding(long timeNanos, String kind, String referrer, long site, String relocation, String symbol,
-                      String version, String definer, long address, int searched, String passedOver) {
+public record Binding(long seq, long timeNanos, long pid, long tid, Kind kind, String referrer, String relocation,
+                      long slot, long callSite, String symbol, String version, String definer, long address,
+                      List<String> searched, List<Candidate> passedOver) {
+
+    /** How a binding came about. */
+    public enum Kind {
+        /** A relocation applied at load time (GLOB_DAT, 64, jump slots bound now). */
+        EAGER,
+        /** A jump slot bound at its first call. */
+        LAZY,
+        /** An IFUNC whose resolver chose the address. */
+        IFUNC,
+        /** A copy relocation: the data was copied into the referrer. */
+        COPY,
+        /** A TLS relocation (module, offset). */
+        TLS,
+        /** dlsym or dlvsym. */
+        DLSYM,
+        /** A host object's GOT slot re-bound to a jdryad object's definition. */
+        HOST_REBIND;
+
+        /** The word used in JSON and in the gdb commands. */
+        public String word() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
+
+    /** An object that had a symbol of the name but was passed over, and why. */
+    public record Candidate(String object, String reason) {
+    }
+
+    public Binding {
+        searched = List.copyOf(searched);
+        passedOver = List.copyOf(passedOver);
+    }
 }

@@ -3,23 +3,51 @@ package org.jdryad.debug;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Consumer;
 
-/** Every binding jdryad made, in order. Thread-safe: callbacks from the program may add to it. */
+/**
+ * Every binding jdryad made, in the order it made them. This is the record the debugging half
+ * of jdryad reads (--history, --debug=bindings, the gdb commands): the linker core reports each
+ * decision here as it makes it, and nothing else keeps bindings.
+ *
+ * <p>Thread-safe: lazy first calls from many program threads and dlsym callbacks add to it
+ * concurrently; sequence numbers follow the order of addition.
+ */
 public final class BindingHistory {
     private final List<Binding> bindings = new ArrayList<>();
     private final long start = System.nanoTime();
-    private java.util.function.Consumer<Binding> listener = b -> { };
+    private volatile long pid;
+    private Consumer<Binding> listener = b -> { };
 
-    /** Called (under the history's lock) with every binding added from now on. */
-    public synchronized void setListener(java.util.function.Consumer<Binding> listener) {
+    /** The process bindings are made for from now on (the agent's pid, once it runs). */
+    public void setPid(long pid) {
+        this.pid = pid;
+    }
+
+    public long pid() {
+        return pid;
+    }
+
+    /** Nanoseconds since the history began: the clock of every record. */
+    public long now() {
+        return System.nanoTime() - start;
+    }
+
+    /** Called (under the history's lock, in order) with every binding added from now on. */
+    public synchronized void setListener(Consumer<Binding> listener) {
         this.listener = listener;
     }
 
+    /** What a binding decision says, before the history numbers and times it (pid 0: the history's process). */
+    public record Draft(Binding.Kind kind, String referrer, String relocation, long slot, long callSite, long tid,
+                        long pid, String symbol, String version, String definer, long address, List<String> searched,
+                        List<Binding.Candidate> passedOver) {
+    }
+
     /** Records a binding and returns it. */
-    public synchronized Binding add(String kind, String referrer, long site, String relocation, String symbol,
-                                    String version, String definer, long address, int searched, String passedOver) {
-        Binding b = new Binding(System.nanoTime() - start, kind, referrer, site, relocation, symbol, version, definer,
-                address, searched, passedOver);
+    public synchronized Binding add(Draft d) {
+        Binding b = new Binding(bindings.size() + 1L, now(), d.pid() != 0 ? d.pid() : pid, d.tid(), d.kind(), d.referrer(), d.relocation(),
+                d.slot(), d.callSite(), d.symbol(), d.version(), d.definer(), d.address(), d.searched(), d.passedOver());
         bindings.add(b);
         listener.accept(b);
         return b;

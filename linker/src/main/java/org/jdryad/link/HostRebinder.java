@@ -2,6 +2,7 @@ package org.jdryad.link;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jdryad.debug.Binding;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
@@ -80,8 +81,8 @@ final class HostRebinder {
                 memory.protect(pg, page, prot);
             }
             if (history != null) {
-                history.add("host-rebind", p.host().name(), p.site(), "GOT", p.symbol(), p.version(),
-                        p.definition().object().name(), p.value(), 0, "");
+                history.add(new BindingHistory.Draft(Binding.Kind.HOST_REBIND, p.host().name(), "GOT", p.site(), 0, 0, 0,
+                        p.symbol(), p.version(), p.definition().object().name(), p.value(), List.of(), List.of()));
             }
         }
     }

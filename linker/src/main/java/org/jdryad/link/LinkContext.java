@@ -26,6 +26,18 @@ interface LinkContext {
 
     RelocationStats stats();
 
+    /** Whether {@code obj}'s jump slots wait for their first call (glibc's lazy binding). */
+    boolean bindsLazily(LoadedObject obj);
+
+    /** The number GOT[1] of a lazily bound object holds: how the trampoline names it to Java. */
+    long lazyIdOf(LoadedObject obj);
+
+    /** The agent's lazy-binding trampoline (GOT[2]). */
+    long lazyResolver();
+
+    /** IFUNC resolver results, resolver address to value, shared by every relocation pass. */
+    java.util.Map<Long, Long> ifuncResults();
+
     BindingHistory history();
 
     /** A non-fatal diagnostic, printed as glibc prints it. */

@@ -24,12 +24,23 @@ public final class LinkSession implements LinkContext {
     private final Consumer<String> warnings;
     private final SymbolLookup lookup = new SymbolLookup();
     private final RelocationStats stats = new RelocationStats();
-    private List<LoadedObject> objects = List.of();
+    private volatile List<LoadedObject> objects = List.of();
     /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
-    private List<LoadedObject> global = List.of();
+    private volatile List<LoadedObject> global = List.of();
     /** The local scope (the dlopen root's search list) of objects loaded by dlopen. */
-    private final Map<LoadedObject, List<LoadedObject>> localScope = new java.util.IdentityHashMap<>();
+    private final Map<LoadedObject, List<LoadedObject>> localScope =
+            Collections.synchronizedMap(new java.util.IdentityHashMap<>());
     private final java.util.Set<LoadedObject> textWritable = new java.util.HashSet<>();
+    private final Map<Long, Long> ifuncResults = new java.util.concurrent.ConcurrentHashMap<>();
+
+    // Lazy binding: off (every slot bound now) until enableLazyBinding names the trampoline.
+    private long lazyResolver;
+    private boolean bindNowAll;
+    /** Objects dlopened with RTLD_NOW: bound now whatever their flags say. */
+    private final java.util.Set<LoadedObject> boundNow = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final Map<LoadedObject, Long> lazyIds = new java.util.IdentityHashMap<>();
+    private final Map<Long, LoadedObject> lazyObjects = new java.util.concurrent.ConcurrentHashMap<>();
+    private long nextLazyId = 1;
 
     /**
      * @param interposers symbol names whose host definitions are replaced by agent functions
@@ -46,6 +57,34 @@ public final class LinkSession implements LinkContext {
         this.warnings = warnings;
     }
 
+    /**
+     * Binds jump slots lazily from now on, through the agent's {@code trampoline}, except where
+     * glibc binds now: {@code bindNow} (LD_BIND_NOW, --bind-now), objects marked DF_BIND_NOW or
+     * DF_1_NOW, and objects dlopened with RTLD_NOW.
+     */
+    public void enableLazyBinding(long trampoline, boolean bindNow) {
+        this.lazyResolver = trampoline;
+        this.bindNowAll = bindNow;
+    }
+
+    /** The result of a lazy first call: where to jump, the slot, whether the target is an IFUNC resolver. */
+    public record LazyAnswer(long target, long slot, boolean callIfunc) {
+    }
+
+    /**
+     * Resolves the jump slot that PLT relocation {@code index} of the object with lazy id
+     * {@code id} names, for its first call from {@code callSite} on thread {@code tid}; records the
+     * binding. Safe to call from many threads at once, and without the session's lock (a dlopen
+     * may be relocating meanwhile, and its IFUNC resolvers may make first calls).
+     */
+    public LazyAnswer bindLazily(long id, long index, long callSite, long tid, long pid) {
+        LoadedObject obj = lazyObjects.get(id);
+        if (obj == null) {
+            throw new LinkException("jdryad: a lazy first call names object " + id + ", which jdryad did not load lazily");
+        }
+        return new Relocator(this).bindLazily(obj, index, callSite, tid, pid);
+    }
+
     /** Sets the objects in load order: executable, preloads, then dependencies breadth-first. */
     public void setObjects(List<LoadedObject> loadOrder) {
         this.objects = Collections.unmodifiableList(new ArrayList<>(loadOrder));
@@ -58,7 +97,11 @@ public final class LinkSession implements LinkContext {
      * and protects them. With {@code makeGlobal} the search list joins the global scope.
      * Returns nothing; the caller runs the initialisers ({@link #initOrderOf}).
      */
-    public synchronized void linkDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean makeGlobal) {
+    public synchronized void linkDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean makeGlobal,
+                                          boolean now) {
+        if (now) {
+            boundNow.addAll(added);
+        }
         List<LoadedObject> all = new ArrayList<>(objects);
         all.addAll(added);
         objects = Collections.unmodifiableList(all);
@@ -105,6 +148,15 @@ public final class LinkSession implements LinkContext {
         g.removeAll(removed);
         global = Collections.unmodifiableList(g);
         removed.forEach(localScope::remove);
+        synchronized (lazyIds) {
+            for (LoadedObject o : removed) {
+                Long id = lazyIds.remove(o);
+                if (id != null) {
+                    lazyObjects.remove(id);
+                }
+            }
+        }
+        boundNow.removeAll(removed);
     }
 
     /** The global scope, in search order. */
@@ -254,6 +306,33 @@ public final class LinkSession implements LinkContext {
     @Override
     public RelocationStats stats() {
         return stats;
+    }
+
+    @Override
+    public boolean bindsLazily(LoadedObject obj) {
+        return lazyResolver != 0 && !bindNowAll && !boundNow.contains(obj)
+                && obj.dynamic().map(d -> !d.bindNow()).orElse(false);
+    }
+
+    @Override
+    public long lazyIdOf(LoadedObject obj) {
+        synchronized (lazyIds) {
+            return lazyIds.computeIfAbsent(obj, o -> {
+                long id = nextLazyId++; // never reused: a stale GOT[1] can name no other object
+                lazyObjects.put(id, o);
+                return id;
+            });
+        }
+    }
+
+    @Override
+    public long lazyResolver() {
+        return lazyResolver;
+    }
+
+    @Override
+    public Map<Long, Long> ifuncResults() {
+        return ifuncResults;
     }
 
     @Override

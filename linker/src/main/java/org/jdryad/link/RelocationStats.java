@@ -9,6 +9,28 @@ public final class RelocationStats {
     private final long[] byType = new long[64];
     private final Map<String, Long> phaseNanos = new java.util.LinkedHashMap<>();
     private long relrCount;
+    private long lazySlots;
+    private final java.util.concurrent.atomic.AtomicLong lazyBound = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A jump slot left for its first call. */
+    void countLazySlot() {
+        lazySlots++;
+    }
+
+    /** A jump slot bound at its first call (from any program thread). */
+    void countLazy() {
+        lazyBound.incrementAndGet();
+    }
+
+    /** Jump slots left unbound at load time. */
+    public long lazySlots() {
+        return lazySlots;
+    }
+
+    /** Jump slots bound lazily so far. */
+    public long lazyBound() {
+        return lazyBound.get();
+    }
 
     void count(int type) {
         if (type >= 0 && type < byType.length) {

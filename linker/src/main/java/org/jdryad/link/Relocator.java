@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.jdryad.debug.Binding;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
@@ -22,8 +23,22 @@ import org.jdryad.link.SymbolLookup.VersionRequirement;
  * only receives bulk word writes. Work that must see relocated memory is deferred, in the order
  * glibc's result requires: IFUNC resolvers (they may read their object's relocated data) run
  * after all plain relocations are written; copy relocations copy relocated data, after that.
+ *
+ * <p>A lazily bound object's jump slots are not resolved here: they get their unbound value
+ * (the PLT's push entry, moved by the load bias), GOT[1] Java's id of the object and GOT[2] the
+ * agent's trampoline, and {@link #bindLazily} resolves one slot at its first call.
  */
 final class Relocator {
+    /** Why a lookup is made: at load time, or for a first call (with its caller and thread). */
+    private record Origin(Binding.Kind kind, long callSite, long tid, long pid) {
+        static final Origin LOAD = new Origin(Binding.Kind.EAGER, 0, 0, 0);
+
+        static Origin of(Binding.Kind kind) {
+            return new Origin(kind, 0, 0, 0);
+        }
+    }
+
+
     /** A relocation whose value needs an IFUNC resolver called in the target. */
     private record IfuncWrite(LoadedObject object, long site, long resolver, long addend, String what) {
     }
@@ -36,10 +51,13 @@ final class Relocator {
     private final WordWrites writes = new WordWrites();
     private final List<IfuncWrite> ifuncs = new ArrayList<>();
     private final List<CopyWrite> copies = new ArrayList<>();
-    private final Map<Long, Long> ifuncResults = new HashMap<>();
+    private final Map<Long, Long> ifuncResults;
+    /** Scope lists named once each: a binding's "searched" list is a view of one of these. */
+    private final Map<List<LoadedObject>, List<String>> scopeNames = new java.util.IdentityHashMap<>();
 
     Relocator(LinkContext ctx) {
         this.ctx = ctx;
+        this.ifuncResults = ctx.ifuncResults();
     }
 
     /** A resolved reference: where it points and what defined it (null definition: weak and undefined). */
@@ -81,6 +99,36 @@ final class Relocator {
         return value;
     }
 
+    /**
+     * Resolves jump slot {@code index} of {@code obj}'s PLT relocations for its first call from
+     * {@code callSite} on thread {@code tid}, in the object's scope as it is now, and records
+     * the binding. An undefined symbol throws glibc's {@code symbol lookup error}.
+     */
+    LinkSession.LazyAnswer bindLazily(LoadedObject obj, long index, long callSite, long tid, long pid) {
+        DynamicSection d = obj.dynamic().orElseThrow(() -> new LinkException(obj.name() + ": no dynamic section"));
+        RelocationTable table = d.pltRela();
+        if (index < 0 || index >= table.count()) {
+            throw new LinkException(obj.name() + ": lazy call through PLT relocation " + index + " of " + table.count());
+        }
+        int type = table.type(index);
+        if (type != Elf.R_X86_64_JUMP_SLOT) {
+            throw new LinkException(obj.name() + ": lazy call through PLT relocation " + index + " of type "
+                    + Elf.relocationName(type) + ", not R_X86_64_JUMP_SLOT");
+        }
+        long site = obj.base() + table.offset(index);
+        Resolved r = resolveWith(obj, table.symbolIndex(index), TypeClass.PLT, "R_X86_64_JUMP_SLOT", site,
+                new Origin(Binding.Kind.LAZY, callSite, tid, pid));
+        ctx.stats().countLazy();
+        // An IFUNC's resolver runs in the calling process (a forked child's is not the agent
+        // Java talks to): the agent calls it, unless its result is known already.
+        boolean ifunc = r.definition() != null && r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition());
+        Long known = ifunc ? ifuncResults.get(r.value()) : null;
+        if (known != null) {
+            return new LinkSession.LazyAnswer(known, site, false);
+        }
+        return new LinkSession.LazyAnswer(r.value(), site, ifunc);
+    }
+
     private void relocate(LoadedObject obj) {
         Optional<DynamicSection> dyn = obj.dynamic();
         if (dyn.isEmpty()) {
@@ -94,11 +142,31 @@ final class Relocator {
         }
         ctx.stats().countRelr(d.relrAddresses().length);
         Map<Integer, Resolved> cache = new HashMap<>();
-        apply(obj, d.rela(), cache);
-        apply(obj, d.pltRela(), cache);
+        apply(obj, d.rela(), cache, false);
+        boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
+        apply(obj, d.pltRela(), cache, lazy);
     }
 
-    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache) {
+    /**
+     * GOT[1] names the object to the trampoline and GOT[2] is the trampoline, as ld.so's
+     * elf_machine_runtime_setup does; false (bind now) for an object without a usable DT_PLTGOT.
+     */
+    private boolean prepareLazy(LoadedObject obj, DynamicSection d) {
+        var pltgot = d.value(Elf.DT_PLTGOT);
+        if (pltgot.isEmpty() || d.pltRela().count() == 0) {
+            return false;
+        }
+        long got = obj.base() + pltgot.getAsLong();
+        if (!within(obj, got, 24)) {
+            throw new LinkException(obj.name() + ": DT_PLTGOT 0x" + Long.toHexString(pltgot.getAsLong())
+                    + " lies outside the object's mappings");
+        }
+        writes.add(got + 8, ctx.lazyIdOf(obj));
+        writes.add(got + 16, ctx.lazyResolver());
+        return true;
+    }
+
+    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy) {
         long base = obj.base();
         java.nio.LongBuffer words = table.words();
         int n = words.capacity() / 3;
@@ -119,9 +187,20 @@ final class Relocator {
                 case Elf.R_X86_64_IRELATIVE:
                     ifuncs.add(new IfuncWrite(obj, site, base + addend, 0, "IRELATIVE"));
                     break;
+                case Elf.R_X86_64_JUMP_SLOT:
+                    if (lazy) {
+                        // Unbound: back into the PLT (its push entry, or .plt.sec's target in .plt).
+                        if (!within(obj, site, 8)) {
+                            throw new LinkException(obj.name() + ": jump slot at 0x" + Long.toHexString(site - base)
+                                    + " lies outside the object's mappings");
+                        }
+                        writes.add(site, base + obj.elf().u64At(site - base, "unbound jump slot"));
+                        ctx.stats().countLazySlot();
+                        break;
+                    }
+                    // fall through: bound now
                 case Elf.R_X86_64_64:
-                case Elf.R_X86_64_GLOB_DAT:
-                case Elf.R_X86_64_JUMP_SLOT: {
+                case Elf.R_X86_64_GLOB_DAT: {
                     Resolved r = resolve(obj, symIndex, type, site, cache);
                     if (r.definition() != null && r.definition().symbol().isIfunc() && !r.definition().object().isHost()
                             && !ctx.isInterposed(r.definition())) {
@@ -158,7 +237,8 @@ final class Relocator {
                 }
                 case Elf.R_X86_64_COPY: {
                     Symbol ref = obj.elf().requireDynamic().symbols().get(symIndex);
-                    Resolved r = resolveWith(obj, symIndex, TypeClass.COPY, "R_X86_64_COPY", site, null);
+                    Resolved r = resolveWith(obj, symIndex, TypeClass.COPY, "R_X86_64_COPY", site,
+                            Origin.of(Binding.Kind.COPY));
                     if (r.definition() == null) {
                         throw LinkException.undefinedSymbol(obj, ref.name(), null);
                     }
@@ -238,15 +318,21 @@ final class Relocator {
         int key = symIndex * 2 + (tc == TypeClass.PLT ? 1 : 0);
         Resolved r = cache.get(key);
         if (r == null) {
-            r = resolveWith(obj, symIndex, tc, Elf.relocationName(type), site, cache);
+            r = resolveWith(obj, symIndex, tc, Elf.relocationName(type), site, isTls(type)
+                    ? Origin.of(Binding.Kind.TLS) : Origin.LOAD);
             cache.put(key, r);
         }
         return r;
     }
 
+    private static boolean isTls(int type) {
+        return type == Elf.R_X86_64_DTPMOD64 || type == Elf.R_X86_64_DTPOFF64 || type == Elf.R_X86_64_TPOFF64
+                || type == Elf.R_X86_64_TLSDESC;
+    }
+
     /** Resolves symbol {@code symIndex} of {@code obj} for a relocation, recording the binding. */
     private Resolved resolveWith(LoadedObject obj, int symIndex, TypeClass tc, String relocation, long site,
-                                 Map<Integer, Resolved> cache) {
+                                 Origin origin) {
         if (symIndex == 0) {
             return new Resolved(null, 0);
         }
@@ -260,11 +346,14 @@ final class Relocator {
         Request req = Request.of(ref.name(), version, obj, tc);
         Definition def = null;
         Result result = null;
+        List<LoadedObject> scope = ctx.scopeFor(obj);
         if (d.symbolic() && !ref.isUndefined()) {
             def = ctx.lookup().lookupIn(obj, req, null);
+            scope = List.of(obj);
         }
         if (def == null) {
-            result = ctx.lookup().lookup(req, ctx.scopeFor(obj));
+            scope = ctx.scopeFor(obj);
+            result = ctx.lookup().lookup(req, scope);
             def = result.definition().orElse(null);
         }
         if (def != null && def.object() != obj && ref.visibility() == Elf.STV_PROTECTED && !ref.isUndefined()) {
@@ -272,38 +361,55 @@ final class Relocator {
         }
         if (def == null) {
             if (ref.isWeak()) {
-                record("eager", obj, site, relocation, ref.name(), version, null, 0, result);
+                record(origin, obj, site, relocation, ref.name(), version, null, 0, scope, tc, result);
                 return new Resolved(null, 0);
             }
             throw LinkException.undefinedSymbol(obj, ref.name(), version == null ? null : version.name());
         }
         long value = ctx.interposedAddress(def).orElse(def.address());
-        if (def.symbol().isIfunc() && def.object().isHost() && !ctx.isInterposed(def)) {
+        if (def.symbol().isIfunc() && def.object().isHost() && !ctx.isInterposed(def) && origin.kind() != Binding.Kind.LAZY) {
             value = callIfunc(value);
         }
-        record("eager", obj, site, relocation, ref.name(), version, def, value, result);
+        Origin o = origin == Origin.LOAD && def.symbol().isIfunc() ? Origin.of(Binding.Kind.IFUNC) : origin;
+        record(o, obj, site, relocation, ref.name(), version, def, value, scope, tc, result);
         return new Resolved(def, value);
     }
 
-    private void record(String kind, LoadedObject obj, long site, String relocation, String name, VersionRequirement version,
-                        Definition def, long value, Result result) {
+    private void record(Origin origin, LoadedObject obj, long site, String relocation, String name,
+                        VersionRequirement version, Definition def, long value, List<LoadedObject> scope, TypeClass tc,
+                        Result result) {
         BindingHistory h = ctx.history();
         if (h == null) {
             return;
         }
-        String passed = "";
+        List<Binding.Candidate> passed = List.of();
         if (result != null && !result.passedOver().isEmpty()) {
-            StringBuilder sb = new StringBuilder();
+            passed = new ArrayList<>();
             for (SymbolLookup.PassedOver p : result.passedOver()) {
-                if (sb.length() > 0) {
-                    sb.append("; ");
-                }
-                sb.append(p.object().name()).append(": ").append(p.reason());
+                passed.add(new Binding.Candidate(p.object().name(), p.reason()));
             }
-            passed = sb.toString();
         }
-        h.add(kind, obj.name(), site, relocation, name, version == null ? null : version.name(),
-                def == null ? null : def.object().name(), value, result == null ? 1 : result.objectsSearched(), passed);
+        h.add(new BindingHistory.Draft(origin.kind(), obj.name(), relocation, site, origin.callSite(), origin.tid(),
+                origin.pid(), name,
+                version == null ? null : version.name(), def == null ? null : def.object().name(), value,
+                searched(scope, tc, obj, result), passed));
+    }
+
+    /** The objects a lookup searched, in order: a prefix of its scope (a copy relocation skips the referrer). */
+    private List<String> searched(List<LoadedObject> scope, TypeClass tc, LoadedObject referrer, Result result) {
+        List<String> names;
+        if (tc == TypeClass.COPY) {
+            names = new ArrayList<>();
+            for (LoadedObject o : scope) {
+                if (o != referrer) {
+                    names.add(o.name());
+                }
+            }
+        } else {
+            names = scopeNames.computeIfAbsent(scope, sc -> sc.stream().map(LoadedObject::name).toList());
+        }
+        int n = result == null ? Math.min(1, names.size()) : Math.min(result.objectsSearched(), names.size());
+        return names.subList(0, n);
     }
 
     /** The version a reference asks for: the DT_VERNEED (or DT_VERDEF) entry its versym names. */

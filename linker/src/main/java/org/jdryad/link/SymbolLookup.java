@@ -73,21 +73,22 @@ public final class SymbolLookup {
 
     private static final String UNDEFINED = "undefined";
 
-    private final Map<String, Definition> uniqueDefinitions = new HashMap<>();
-    private long lookups;
-    private long objectsProbed;
+    // Lookups run concurrently: lazy first calls from many program threads, and dlopens.
+    private final Map<String, Definition> uniqueDefinitions = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.LongAdder lookups = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder objectsProbed = new java.util.concurrent.atomic.LongAdder();
 
     public long lookupCount() {
-        return lookups;
+        return lookups.sum();
     }
 
     public long objectsProbed() {
-        return objectsProbed;
+        return objectsProbed.sum();
     }
 
     /** Looks the request up in {@code scope} (objects in search order). */
     public Result lookup(Request req, List<LoadedObject> scope) {
-        lookups++;
+        lookups.increment();
         List<PassedOver> passed = new ArrayList<>(0);
         int searched = 0;
         for (LoadedObject obj : scope) {
@@ -95,7 +96,7 @@ public final class SymbolLookup {
                 continue; // a copy relocation copies from the definition *behind* the executable
             }
             searched++;
-            objectsProbed++;
+            objectsProbed.increment();
             Definition d = lookupIn(obj, req, passed);
             if (d != null) {
                 if (d.symbol().bind() == Elf.STB_GNU_UNIQUE) {

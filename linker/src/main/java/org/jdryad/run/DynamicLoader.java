@@ -13,6 +13,11 @@ import org.jdryad.agent.ObjectTableEntry;
 import org.jdryad.agent.Protocol;
 import org.jdryad.agent.RDebugEntry;
 import org.jdryad.agent.RDebugResult;
+import org.jdryad.agent.ActivityCause;
+import org.jdryad.debug.ActivityEvent;
+import org.jdryad.debug.ActivityLog;
+import org.jdryad.debug.Binding;
+import org.jdryad.debug.BindingHistory;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.Symbol;
@@ -43,6 +48,7 @@ final class DynamicLoader implements CallbackHandler {
     private final Map<LoadedObject, List<LoadedObject>> loadedWith = new IdentityHashMap<>();
     private final List<LoadedObject> initialised = new ArrayList<>();
     private final DlopenResolver resolver;
+    private final ActivityLog activity;
 
     private AgentProcess agent;
     private Optional<UnwindTables> unwind = Optional.empty();
@@ -65,9 +71,10 @@ final class DynamicLoader implements CallbackHandler {
     record Resolution(LoadedObject root, List<LoadedObject> added, List<LoadedObject> searchList, String error) {
     }
 
-    DynamicLoader(LinkSession session, DlopenResolver resolver) {
+    DynamicLoader(LinkSession session, DlopenResolver resolver, ActivityLog activity) {
         this.session = session;
         this.resolver = resolver;
+        this.activity = activity;
     }
 
     void attach(AgentProcess agent) {
@@ -82,8 +89,11 @@ final class DynamicLoader implements CallbackHandler {
         this.envpAddr = envpAddr;
     }
 
-    /** Publishes the current jdryad objects to gdb (r_debug) and to the agent's object table. */
-    synchronized void publish(int kind, List<LoadedObject> changed) {
+    /**
+     * Publishes the current jdryad objects to gdb (r_debug) and to the agent's object table, and
+     * records the change as two activity events (added or deleted, then consistent).
+     */
+    synchronized void publish(int kind, List<LoadedObject> changed, ActivityLog.Change why) {
         if (kind == Protocol.RT_ADD) {
             unwind.ifPresent(u -> u.register(changed));
         } else {
@@ -99,7 +109,11 @@ final class DynamicLoader implements CallbackHandler {
         for (LoadedObject o : changed) {
             names.add(o.path().toString());
         }
-        RDebugResult rd = agent.rDebugUpdate(kind, entries, names);
+        ActivityEvent first = activity.add(kind == Protocol.RT_DELETE ? ActivityEvent.State.DELETE
+                : ActivityEvent.State.ADD, why, names);
+        RDebugResult rd = agent.rDebugUpdate(kind, entries, names, new ActivityCause(why.cause().code(), why.callSite(),
+                why.flags(), why.tid(), first.seq(), why.request()));
+        activity.add(ActivityEvent.State.CONSISTENT, why, names);
         List<ObjectTableEntry> table = new ArrayList<>();
         for (int i = 0; i < objs.size(); i++) {
             LoadedObject o = objs.get(i);
@@ -224,7 +238,7 @@ final class DynamicLoader implements CallbackHandler {
     // ---- callbacks from the program ----
 
     @Override
-    public CallbackReply dlopen(String name, int flags, long caller) {
+    public CallbackReply dlopen(String name, int flags, long caller, long tid) {
         List<LoadedObject> toInitialise = new ArrayList<>();
         LoadedObject root;
         synchronized (this) {
@@ -250,9 +264,10 @@ final class DynamicLoader implements CallbackHandler {
             boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
             try {
                 if (!r.added().isEmpty()) {
-                    session.linkDlopened(r.added(), r.searchList(), global);
+                    session.linkDlopened(r.added(), r.searchList(), global, (flags & Protocol.RTLD_NOW) != 0);
                     installTls(r.added());
-                    publish(Protocol.RT_ADD, r.added());
+                    publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
+                            caller, tid));
                     searchLists.put(r.root(), r.searchList());
                     loadedWith.put(r.root(), r.added());
                     for (LoadedObject o : session.initOrderOf(r.added())) {
@@ -275,7 +290,7 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     @Override
-    public CallbackReply dlsym(long handle, String name, String version, long caller) {
+    public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
         List<LoadedObject> scope;
         String where;
         Definition d;
@@ -325,14 +340,21 @@ final class DynamicLoader implements CallbackHandler {
             value = agent.call(value);
         }
         if (session.history() != null) {
-            session.history().add("dlsym", referrer, caller, "dlsym", name, version, d.object().name(), value,
-                    scope.size(), "");
+            List<String> searched = new ArrayList<>();
+            for (LoadedObject o : scope) {
+                searched.add(o.name());
+                if (o == d.object()) {
+                    break;
+                }
+            }
+            session.history().add(new BindingHistory.Draft(Binding.Kind.DLSYM, referrer, version == null ? "dlsym" : "dlvsym",
+                    0, caller, tid, 0, name, version, d.object().name(), value, searched, List.of()));
         }
         return CallbackReply.ok(value);
     }
 
     @Override
-    public CallbackReply dlclose(long handle, long caller) {
+    public CallbackReply dlclose(long handle, long caller, long tid) {
         List<LoadedObject> group;
         List<FiniEntry> finis = new ArrayList<>();
         synchronized (this) {
@@ -369,7 +391,7 @@ final class DynamicLoader implements CallbackHandler {
                 byNode.remove(nodes.remove(o));
                 searchLists.remove(o);
             }
-            publish(Protocol.RT_DELETE, group);
+            publish(Protocol.RT_DELETE, group, new ActivityLog.Change(ActivityEvent.Cause.DLCLOSE, null, 0, caller, tid));
             publishFinalisers();
             for (LoadedObject o : group) {
                 if (!o.isHost() && o.mapLength() > 0) {

@@ -20,6 +20,11 @@ import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
 import org.jdryad.agent.Protocol;
+import org.jdryad.debug.ActivityEvent;
+import org.jdryad.debug.ActivityLog;
+import org.jdryad.debug.CallSites;
+import org.jdryad.debug.DebugOptions;
+import org.jdryad.debug.HistoryFile;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
@@ -51,6 +56,9 @@ public final class ProgramRunner {
     private final RunOptions options;
     private final PrintStream err;
     private final BindingHistory history = new BindingHistory();
+    private final ActivityLog activity = new ActivityLog(history);
+    /** The session once linking began (for --history, whatever happens after). */
+    private volatile LinkSession session;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
         this.options = options;
@@ -73,11 +81,21 @@ public final class ProgramRunner {
         // Under gdb the user may sit at the prompt before typing `run`: wait as long as gdb lives.
         List<String> wrapper = options.gdb() == null ? List.of() : options.gdb();
         Duration connectTimeout = options.gdb() == null ? Duration.ofSeconds(30) : Duration.ofDays(1);
+        if (options.debug().has(DebugOptions.Category.BINDINGS)) {
+            history.setListener(this::printBinding);
+        }
+        if (options.debug().has(DebugOptions.Category.ACTIVITY)) {
+            activity.setListener(this::printActivity);
+        }
+        int status = -1;
+        String problem = null;
+        AgentProcess started = null;
         try (AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)),
                 agentEnvironment(), callbacks, connectTimeout)) {
+            started = agent;
             long tAgent = System.nanoTime();
             ForegroundSignals.install(agent.info().pid());
-            Linked linked = link(agent, graph);
+            Linked linked = link(agent, graph, callbacks);
             long tInit = System.nanoTime();
             callbacks.target = linked.loader();
             List<String> argv = new ArrayList<>();
@@ -87,23 +105,66 @@ public final class ProgramRunner {
             options.environment().forEach((k, v) -> envp.add(k + "=" + v));
             initialise(agent, linked, argv, envp);
             long tDone = System.nanoTime();
-            if (options.debug().has(org.jdryad.debug.DebugOptions.Category.BINDINGS)) {
-                for (var b : history.snapshot()) {
-                    printBinding(agent.pid(), b);
-                }
-                history.setListener(b -> printBinding(agent.pid(), b));
-            }
             String statistics = options.stats()
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
             enter(agent, linked.session(), argv, envp);
-            int status = agent.waitForExit();
+            status = agent.waitForExit();
             if (statistics != null) {
                 err.print(statistics);
             }
             return status;
-        } catch (AgentException e) {
-            throw new LinkException(e.getMessage(), e);
+        } catch (AgentException | LinkException e) {
+            problem = e.getMessage();
+            if (started != null && !started.isAlive()) {
+                status = started.process().exitValue();
+            }
+            throw e instanceof LinkException le ? le : new LinkException(e.getMessage(), e);
+        } finally {
+            // Whatever ended the run, its record is written: a crash is what it is there to explain.
+            if (options.historyFile() != null) {
+                writeHistory(status, problem);
+            }
         }
+    }
+
+    /** Writes --history; a failure to write is reported and changes nothing else. */
+    private void writeHistory(int status, String problem) {
+        LinkSession s = session;
+        List<LoadedObject> objects = s == null ? List.of() : s.objects();
+        List<HistoryFile.ObjectInfo> infos = new ArrayList<>();
+        for (LoadedObject o : objects) {
+            infos.add(new HistoryFile.ObjectInfo(o.name(), o.path().toString(), o.base(), o.mapStart(),
+                    o.mapStart() + o.mapLength(), o.isHost(), s.bindsLazily(o)));
+        }
+        try {
+            HistoryFile.write(options.historyFile(), options.program(), options.args(), history.pid(),
+                    new HistoryFile.Ending(status, problem), infos, history.snapshot(), activity.snapshot(), callSites());
+        } catch (IOException | RuntimeException e) {
+            err.println("jdryad: cannot write the history to " + options.historyFile() + ": " + e.getMessage());
+        }
+    }
+
+    /** Call sites are named against every object the session knows (jdryad and host). */
+    private CallSites callSites() {
+        List<CallSites.Region> regions = new ArrayList<>();
+        if (session != null) {
+            for (LoadedObject o : session.objects()) {
+                regions.add(new CallSites.Region(o.name(), o.mapStart(), o.mapStart() + o.mapLength(), o.base(), o.elf()));
+            }
+        }
+        return new CallSites(regions);
+    }
+
+    private volatile CallSites printSites;
+
+    /** --debug=activity: one line per event, as it happens, in LD_DEBUG's layout. */
+    private void printActivity(ActivityEvent e) {
+        CallSites sites = printSites;
+        if (sites == null || e.cause() == ActivityEvent.Cause.DLOPEN) {
+            sites = printSites = callSites(); // a dlopen may have added the objects its call site lies in
+        }
+        err.print(String.format("%7d:	%s%n", e.pid(), ActivityEvent.describe(e, sites)));
+        err.flush();
     }
 
     /**
@@ -131,7 +192,7 @@ public final class ProgramRunner {
      * host objects' GOT slots, and announces the objects to debuggers (r_debug) and to the
      * agent's dl_iterate_phdr/_dl_find_object table.
      */
-    private Linked link(AgentProcess agent, ObjectGraph graph) {
+    private Linked link(AgentProcess agent, ObjectGraph graph, Callbacks callbacks) {
         AgentInfo info = agent.info();
         // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
@@ -146,6 +207,10 @@ public final class ProgramRunner {
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
                 info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
         session.setObjects(objects);
+        this.session = session;
+        history.setPid(info.pid());
+        session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
+        callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
         session.mapAll();
         session.relocateAll();
         byte[] image = session.tlsImage();
@@ -172,9 +237,9 @@ public final class ProgramRunner {
                 });
                 graph.unload(nodes);
             }
-        });
+        }, activity);
         loader.attach(agent);
-        loader.publish(Protocol.RT_ADD, session.jdryadObjects());
+        loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
         return new Linked(session, loader, rebound);
     }
 
@@ -218,27 +283,37 @@ public final class ProgramRunner {
         volatile DynamicLoader target;
 
         @Override
-        public CallbackReply dlopen(String name, int flags, long caller) {
+        public CallbackReply dlopen(String name, int flags, long caller, long tid) {
             DynamicLoader t = target;
-            return t == null ? CallbackReply.askGlibc(0) : t.dlopen(name, flags, caller);
+            return t == null ? CallbackReply.askGlibc(0) : t.dlopen(name, flags, caller, tid);
         }
 
         @Override
-        public CallbackReply dlsym(long handle, String name, String version, long caller) {
+        public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
             DynamicLoader t = target;
-            return t == null ? CallbackReply.askGlibc(handle) : t.dlsym(handle, name, version, caller);
+            return t == null ? CallbackReply.askGlibc(handle) : t.dlsym(handle, name, version, caller, tid);
         }
 
         @Override
-        public CallbackReply dlclose(long handle, long caller) {
+        public CallbackReply dlclose(long handle, long caller, long tid) {
             DynamicLoader t = target;
-            return t == null ? CallbackReply.askGlibc(handle) : t.dlclose(handle, caller);
+            return t == null ? CallbackReply.askGlibc(handle) : t.dlclose(handle, caller, tid);
         }
 
         @Override
         public CallbackReply dladdr(long address) {
             DynamicLoader t = target;
             return t == null ? CallbackReply.askGlibc(0) : t.dladdr(address);
+        }
+
+        /** Set before relocation starts: an IFUNC resolver run while linking may make first calls. */
+        volatile LazyBinder lazy;
+
+        @Override
+        public CallbackReply bindLazily(long object, long index, long caller, long tid, long pid) {
+            LazyBinder l = lazy;
+            return l == null ? CallbackReply.error("jdryad: a lazy first call before jdryad set up lazy binding")
+                    : l.bind(object, index, caller, tid, pid);
         }
     }
 
@@ -433,11 +508,11 @@ public final class ProgramRunner {
      * line (jdryad's interposers, such as dlopen, are reported with the definition they replace,
      * as glibc reports it). Unresolved weak references are not bindings and print nothing.
      */
-    private void printBinding(long pid, org.jdryad.debug.Binding b) {
+    private void printBinding(org.jdryad.debug.Binding b) {
         if (b.definer() == null) {
             return;
         }
-        err.print(String.format("%7d:\tbinding file %s [0] to %s [0]: normal symbol `%s'%s%n", pid, b.referrer(),
+        err.print(String.format("%7d:\tbinding file %s [0] to %s [0]: normal symbol `%s'%s%n", b.pid(), b.referrer(),
                 b.definer(), b.symbol(), b.version() == null ? "" : " [" + b.version() + "]"));
         err.flush();
     }

@@ -279,7 +279,7 @@ class AgentProcessTest {
         List<String> seen = new ArrayList<>();
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 synchronized (seen) {
                     seen.add("dlsym " + handle + " " + name + " " + version);
                 }
@@ -294,7 +294,7 @@ class AgentProcessTest {
             }
 
             @Override
-            public CallbackReply dlopen(String name, int flags, long caller) {
+            public CallbackReply dlopen(String name, int flags, long caller, long tid) {
                 synchronized (seen) {
                     seen.add("dlopen " + name);
                 }

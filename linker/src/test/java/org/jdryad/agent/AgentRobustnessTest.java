@@ -157,7 +157,7 @@ class AgentRobustnessTest {
     void dlerrorIsClearedBySuccessfulCallsAsInGlibc() {
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 return name.equals("fail") ? CallbackReply.error("jdryad: undefined symbol: fail")
                         : CallbackReply.ok(0x77);
             }
@@ -183,7 +183,7 @@ class AgentRobustnessTest {
         AtomicReference<long[]> helperAddrs = new AtomicReference<>();
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 if (handle == 7) {
                     // the agent's thread now waits for this answer inside the agent: interrupt it
                     AgentProcess ap = self.get();
@@ -221,7 +221,7 @@ class AgentRobustnessTest {
         AtomicInteger callbacks = new AtomicInteger();
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 callbacks.incrementAndGet();
                 return CallbackReply.askGlibc(handle);
             }
@@ -246,7 +246,7 @@ class AgentRobustnessTest {
         AtomicInteger closes = new AtomicInteger();
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlclose(long handle, long caller) {
+            public CallbackReply dlclose(long handle, long caller, long tid) {
                 closes.incrementAndGet();
                 return CallbackReply.ok(0);
             }
@@ -266,7 +266,7 @@ class AgentRobustnessTest {
     void aNonBlockingSocketIsNeitherLostNorSpunOn() throws Exception {
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 return handle == 7 ? CallbackReply.ok(0x77) : CallbackReply.askGlibc(handle);
             }
         };
@@ -297,7 +297,7 @@ class AgentRobustnessTest {
     void aHandlerThatThrowsAnErrorStillAnswers() {
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 throw new AssertionError("handler exploded");
             }
         };
@@ -349,8 +349,10 @@ class AgentRobustnessTest {
             if (f.length >= 8 && f[0].matches("[0-9]+:") && f[6].equals("UND")) {
                 String name = f[7].replaceAll("@.*", "");
                 // __errno_location: the readlink wrapper sets the program's errno, as readlink does.
+                // __register_atfork (pthread_atfork): forked children release the agent's locks.
                 if (!name.matches("dl(open|sym|vsym|close|error|addr|addr1|info|_iterate_phdr)|_dl_find_object"
-                        + "|__libc_start_main|__cxa_finalize|__gmon_start__|_ITM_.*TMCloneTable|__errno_location")) {
+                        + "|__libc_start_main|__cxa_finalize|__gmon_start__|_ITM_.*TMCloneTable|__errno_location"
+                        + "|__register_atfork")) {
                     unexpected.add(name);
                 }
             }

@@ -70,7 +70,7 @@ class AgentRuntimeTest {
         AgentProcessTest.run("gcc", "-shared", "-fPIC", "-O1", "-pthread", "-o", so.toString(), src.toString());
         CallbackHandler h = new CallbackHandler() {
             @Override
-            public CallbackReply dlsym(long handle, String name, String version, long caller) {
+            public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
                 callbacks.incrementAndGet();
                 return handle == 7 && name.equals("x") ? CallbackReply.ok(0x77) : CallbackReply.askGlibc(handle);
             }

@@ -24,8 +24,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Same bindings as glibc: every symbol binding jdryad makes ({@code jdryad run --debug=bindings})
- * against what glibc's own loader reports for the same program ({@code LD_BIND_NOW=1
- * LD_DEBUG=bindings}), compared as sets of (referring object, defining object, symbol, version).
+ * against what glibc's own loader reports for the same program ({@code LD_DEBUG=bindings}),
+ * compared as sets of (referring object, defining object, symbol, version): once lazily bound on
+ * both sides (only the functions the run calls are bound, so the sets say that the same calls
+ * were resolved the same way), once with {@code LD_BIND_NOW=1} on both sides (every reference).
  *
  * <p>Left out on both sides: bindings from a host object to a host object (glibc relocated those
  * in the agent, in glibc's scope; jdryad only re-binds host slots to jdryad objects, and those are
@@ -59,20 +61,35 @@ class BindingsDifferentialTest {
         out.add(Arguments.of("malloc", FixtureCatalog.mallocPie(), List.of()));
         out.add(Arguments.of("cxx", FixtureCatalog.cxxProgram(), List.of()));
         out.add(Arguments.of("dlopen", FixtureCatalog.dlopenProgram(), List.of(FixtureCatalog.plugin().toString())));
+        out.add(Arguments.of("lazy-args", FixtureCatalog.lazyArgsProgram(false), List.of()));
+        out.add(Arguments.of("lazy-threads", FixtureCatalog.lazyThreadsProgram(), List.of()));
+        Path late = FixtureCatalog.lazyLateProgram();
+        out.add(Arguments.of("lazy-late", late, List.of(late.resolveSibling("liblate_caller.so").toString(),
+                late.resolveSibling("liblate_def.so").toString())));
         return out.stream();
     }
 
+    static Stream<Arguments> programsBothWays() {
+        return programs().flatMap(a -> Stream.of(true, false).map(now -> {
+            Object[] o = a.get();
+            return Arguments.of(o[0] + (now ? " (bind now)" : " (lazy)"), o[1], o[2], now);
+        }));
+    }
+
     @ParameterizedTest(name = "{0}")
-    @MethodSource("programs")
-    void jdryadBindsWhatGlibcBinds(String name, Path program, List<String> args) {
+    @MethodSource("programsBothWays")
+    void jdryadBindsWhatGlibcBinds(String name, Path program, List<String> args, boolean now) {
         assumeTrue(Files.isExecutable(program), program + " is not installed");
         Jdryad.ensureBuilt();
         Map<String, String> env = new HashMap<>();
-        env.put("LD_BIND_NOW", "1");
+        Map<String, String> jdryadEnv = new HashMap<>();
+        if (now) {
+            env.put("LD_BIND_NOW", "1");
+            jdryadEnv.put("LD_BIND_NOW", "1");
+        }
         env.put("LD_DEBUG", "bindings");
         Result glibc = Jdryad.runNative(program, args, env, program.getParent());
-        Result jdryad = Jdryad.runJdryad(List.of("--debug=bindings"), program, args, Map.of("LD_BIND_NOW", "1"),
-                program.getParent());
+        Result jdryad = Jdryad.runJdryad(List.of("--debug=bindings"), program, args, jdryadEnv, program.getParent());
         String main = program.toString();
         Set<String> expected = bindings(glibc.stderr(), main);
         Set<String> actual = bindings(jdryad.stderr(), main);

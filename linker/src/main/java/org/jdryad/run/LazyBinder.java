@@ -1,0 +1,32 @@
+package org.jdryad.run;
+
+import org.jdryad.agent.CallbackReply;
+import org.jdryad.link.LinkException;
+import org.jdryad.link.LinkSession;
+
+/**
+ * Answers the program's lazy first calls (the agent's CB_LAZY): the link session resolves the
+ * slot by glibc's rules and records the binding; this turns its answer into the agent's reply,
+ * honouring LD_BIND_NOT (resolve, never patch), and a failure into glibc's fatal line.
+ */
+final class LazyBinder {
+    private final LinkSession session;
+    private final boolean bindNot;
+    private final String program;
+
+    LazyBinder(LinkSession session, boolean bindNot, String program) {
+        this.session = session;
+        this.bindNot = bindNot;
+        this.program = program;
+    }
+
+    CallbackReply bind(long object, long index, long caller, long tid, long pid) {
+        try {
+            LinkSession.LazyAnswer a = session.bindLazily(object, index, caller, tid, pid);
+            return CallbackReply.lazy(a.target(), a.slot(), !bindNot, a.callIfunc());
+        } catch (LinkException e) {
+            // glibc's _dl_fixup ends the program: "PROG: symbol lookup error: OBJ: undefined symbol: S"
+            return CallbackReply.error(program + ": " + e.getMessage());
+        }
+    }
+}
