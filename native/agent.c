@@ -477,8 +477,11 @@ static char *sock_path;
 static volatile int locks_reset_pid;
 static volatile uintptr_t child_lock;
 
+volatile int jd_cached_pid;
+
 static void reset_for_child(void)
 {
+    jd_cached_pid = (int)sys0(SYS_getpid);
     reader_role = send_lock = ctx_lock = alloc_lock = state_lock = tls_write_lock = child_lock = 0;
     generation = send_gen = 0;
     for (int i = 0; i < NWAIT; i++) {
@@ -924,6 +927,38 @@ static void set_fini(struct in *in, struct buf *out)
     put_q(out, 0);
 }
 
+/* LAZY_SETUP: maps Java's shared log file and takes the table index (see lazy.h). */
+static void lazy_setup(struct in *in, struct buf *out)
+{
+    const char *path = get_s(in);
+    uint64_t size = get_q(in), tables = get_q(in), ntables = get_q(in), bind_not = get_q(in);
+    if (in->bad || !path || size < sizeof(struct jd_lazy_log) || size > ((uint64_t)1 << 32) || !tables ||
+        ntables > (1u << 20)) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        put_q(out, (uint64_t)fd);
+        return;
+    }
+    long m = sys6(SYS_mmap, 0, (long)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    sys1(SYS_close, fd);
+    if (m < 0 && m > -4096) {
+        put_q(out, (uint64_t)m);
+        return;
+    }
+    struct jd_lazy_log *log = (struct jd_lazy_log *)m;
+    if (log->magic != JD_LAZY_LOG_MAGIC ||
+        log->capacity > (size - sizeof *log) / sizeof(struct jd_lazy_record)) {
+        sys2(SYS_munmap, m, (long)size);
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    jd_lazy_configure(log, (struct jd_lazy_table *volatile *)tables, ntables, bind_not != 0);
+    put_q(out, 0);
+}
+
 /* ---- host objects through glibc's real dlopen ---- */
 static void dlopen_host(struct in *in, struct buf *out)
 {
@@ -1332,6 +1367,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
     case JD_SET_FINI:
         set_fini(in, out);
         break;
+    case JD_LAZY_SETUP:
+        lazy_setup(in, out);
+        break;
     case JD_ENTER:
         enter(h, in, out); /* returns only for a malformed request */
         break;
@@ -1395,6 +1433,7 @@ static void hello(void)
         {"jdryad_rtld_fini", (void *)jdryad_rtld_fini},
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
+        {"jd_lazy_generation", (void *)&jd_lazy_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
         {"jdryad_readlink", (void *)jdryad_readlink},
         {"jdryad_readlinkat", (void *)jdryad_readlinkat},
@@ -1452,6 +1491,7 @@ int main(int argc, char **argv, char **envp)
         if (a->a_type == AT_PAGESZ)
             page_size = a->a_un.a_val;
     agent_pid = (int)sys0(SYS_getpid);
+    jd_cached_pid = agent_pid;
 
     uintptr_t tp = jd_tp();
     if ((uintptr_t)jdryad_tls_reserve + sizeof jdryad_tls_reserve != tp) {

@@ -53,6 +53,9 @@ void jd_die(const char *msg, long code) __attribute__((noreturn));
 void *jd_alloc(size_t size, size_t align); /* zeroed, mmap-backed, never freed */
 char *jd_strdup(const char *s);
 int jd_gettid(void);
+/* The process's pid without a system call: set at start and by the fork handler in the child.
+   (A vfork child shares it with its parent until it execs.) */
+extern volatile int jd_cached_pid;
 
 /* ---- callbacks to Java (agent.c) ---- */
 struct jd_cbreply {

@@ -9,6 +9,7 @@
  */
 #include "agent.h"
 #include "lazy.h"
+#include <time.h>
 
 uint32_t jd_lazy_save_kind = JD_SAVE_FXSAVE;
 uint64_t jd_lazy_frame_size = 64 + 512; /* the GPRs, then an fxsave area */
@@ -47,8 +48,72 @@ static void __attribute__((noreturn)) fail(const char *line)
     __builtin_unreachable();
 }
 
+volatile uint64_t jd_lazy_generation = 1;
+static struct jd_lazy_log *lazy_log;
+static struct jd_lazy_table *volatile *lazy_tables;
+static uint64_t lazy_ntables;
+static int lazy_bind_not;
+
+void jd_lazy_configure(struct jd_lazy_log *log, struct jd_lazy_table *volatile *tables, uint64_t ntables,
+                       int bind_not)
+{
+    lazy_tables = tables;
+    lazy_ntables = ntables;
+    lazy_bind_not = bind_not;
+    __atomic_store_n(&lazy_log, log, __ATOMIC_RELEASE);
+}
+
+/* The slot's prepared answer, if Java has written a whole one for the current scopes. */
+static uintptr_t prepared(uint64_t object, uint64_t index, uintptr_t *slot)
+{
+    if (!__atomic_load_n(&lazy_log, __ATOMIC_ACQUIRE) || object >= lazy_ntables)
+        return 0;
+    struct jd_lazy_table *t = lazy_tables[object];
+    if (!t || index >= t->count)
+        return 0;
+    uint64_t g = jd_lazy_generation;
+    if (t->generation != g)
+        return 0;
+    uint64_t target = t->e[3 * index], at = t->e[3 * index + 1], check = t->e[3 * index + 2];
+    if (!target || (target ^ at ^ JD_LAZY_KEY) != check || t->generation != g || jd_lazy_generation != g)
+        return 0; /* not written yet, torn by a concurrent write, or a scope changed meanwhile */
+    *slot = at;
+    return target;
+}
+
+/* Appends the binding to the shared log; 0 when the log is full (then Java records it). */
+static int record(uint64_t object, uint64_t index, uintptr_t caller, uintptr_t target)
+{
+    struct jd_lazy_log *log = lazy_log;
+    uint64_t i = __atomic_fetch_add(&log->next, 1, __ATOMIC_ACQ_REL);
+    if (i >= log->capacity) {
+        __atomic_fetch_add(&log->dropped, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    struct jd_lazy_record *r = (struct jd_lazy_record *)(log + 1) + i;
+    /* A system call costs about a microsecond here, twice glibc's whole first call: the clock
+       comes from the vDSO (through libc), the pid from the agent's cache; only the tid is asked. */
+    struct timespec ts = {0, 0};
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* Java's System.nanoTime clock */
+    r->object = object;
+    r->index = index;
+    r->caller = caller;
+    r->tid = (uint64_t)jd_gettid();
+    r->pid = (uint64_t)jd_cached_pid;
+    r->time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    r->target = target;
+    __atomic_store_n(&r->seq, i + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller)
 {
+    uintptr_t at = 0, fast = prepared(object, reloc_index, &at);
+    if (fast && record(object, reloc_index, caller, fast)) {
+        if (!lazy_bind_not)
+            __atomic_store_n((uintptr_t *)at, fast, __ATOMIC_RELEASE);
+        return fast;
+    }
     struct jd_cbargs a = {3, {object, reloc_index, caller}, 0, {0, 0}};
     struct jd_cbreply r;
     if (jd_callback(JD_CB_LAZY, &a, &r) != 0)

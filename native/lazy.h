@@ -18,6 +18,33 @@ void jd_lazy_init(void);
    and the return address of the call into the PLT; returns the function to jump to. */
 uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller);
 
+/* ---- the fast path ----
+ * Java prepares each lazily bound object's answers while the program runs: a table of (target,
+ * GOT slot, target ^ slot ^ JD_LAZY_KEY) triples, valid while its generation equals
+ * jd_lazy_generation (Java bumps that when a scope changes). A first call that finds a whole
+ * triple answers itself
+ * and appends a record to the log, a file mapping shared with Java that outlives the process
+ * (forked children share it too). Anything else asks Java. Layouts: LazyTables.java. */
+#define JD_LAZY_KEY 0x6a64727961644b59ULL
+#define JD_LAZY_LOG_MAGIC 0x31676f6c797a616cULL /* "lazylog1" */
+struct jd_lazy_table {
+    volatile uint64_t generation;
+    uint64_t count;
+    volatile uint64_t e[]; /* 3 * count words */
+};
+struct jd_lazy_log {
+    uint64_t magic, capacity;
+    volatile uint64_t next, dropped;
+    uint64_t reserved[4];
+};
+struct jd_lazy_record {
+    volatile uint64_t seq; /* index + 1, stored last */
+    uint64_t object, index, caller, tid, pid, time_ns, target;
+};
+extern volatile uint64_t jd_lazy_generation; /* written by Java */
+void jd_lazy_configure(struct jd_lazy_log *log, struct jd_lazy_table *volatile *tables, uint64_t ntables,
+                       int bind_not);
+
 /* The trampoline itself: GOT[2] of every lazily bound jdryad object. */
 void jdryad_lazy_resolve(void);
 

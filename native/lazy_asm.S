@@ -11,12 +11,20 @@
  *
  * The CFI describes the frame at every instruction (the CFA is the caller's stack pointer
  * before its call), so gdb's bt, finish and stepi inside the trampoline show the caller.
+ *
+ * `step` into a lazily bound call: gdb steps through "dynamic-linker resolve code" without
+ * stopping, and for glibc it knows to run over the resolver's C part by name: it finds
+ * `_dl_runtime_resolve`, and when the pc reaches `_dl_fixup` of the same object it runs to
+ * that call's return (glibc-tdep.c, glibc_skip_solib_resolver). So the trampoline lives in a
+ * section named .plt.sec (gdb's in_plt_section: resolve code), the agent defines both names
+ * here, and the C part is entered through `_dl_fixup`. Then `step` arrives in the target.
  */
         .set    STATE_MASK, 0xef
         .set    JD_SAVE_FXSAVE_K, 0
         .set    JD_SAVE_XSAVEC_K, 2
 
-        .text
+        .section .plt.sec, "ax", @progbits
+        .p2align 4
         .globl  jdryad_lazy_resolve
         .hidden jdryad_lazy_resolve
         .type   jdryad_lazy_resolve, @function
@@ -63,7 +71,7 @@ jdryad_lazy_resolve:
         mov     8(%rbx), %rdi           /* GOT[1]: the object */
         mov     16(%rbx), %rsi          /* the relocation index */
         mov     24(%rbx), %rdx          /* where the caller called the PLT from */
-        call    jd_lazy_fixup
+        call    _dl_fixup
         mov     %rax, %r11              /* the target: r11 is free at a call boundary */
         cmpl    $JD_SAVE_FXSAVE_K, jd_lazy_save_kind(%rip)
         je      4f
@@ -91,5 +99,23 @@ jdryad_lazy_resolve:
         jmp     *%r11
         .cfi_endproc
         .size   jdryad_lazy_resolve, .-jdryad_lazy_resolve
+
+/* gdb's name for the resolver's C part: a tail jump to it (see the comment at the top). */
+        .globl  _dl_fixup
+        .hidden _dl_fixup
+        .type   _dl_fixup, @function
+_dl_fixup:
+        .cfi_startproc
+        jmp     jd_lazy_fixup
+        .cfi_endproc
+        .size   _dl_fixup, .-_dl_fixup
+
+/* Only a name: gdb looks it up to find the object whose `_dl_fixup` to run over. Never called. */
+        .globl  _dl_runtime_resolve
+        .hidden _dl_runtime_resolve
+        .type   _dl_runtime_resolve, @function
+_dl_runtime_resolve:
+        ud2
+        .size   _dl_runtime_resolve, .-_dl_runtime_resolve
 
         .section .note.GNU-stack, "", @progbits

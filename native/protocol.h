@@ -88,6 +88,10 @@
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
  *                 call the count pointers of the array at addr in reverse order.  Entries are
  *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
+ *   LAZY_SETUP    s log path, q log size, q tables (agent address of a pointer array), q ntables,
+ *                 q bind_not -> 0 or -errno.  Maps the log file MAP_SHARED (its header must carry
+ *                 JD_LAZY_LOG_MAGIC) and starts answering first calls from tables[GOT[1]] where
+ *                 Java prepared them (lazy.h). Java writes the tables with process_vm_writev.
  *   ENTER         q entry, q argc, argc x s, q envc, envc x s, q naux, naux x (q type, q value),
  *                 s execfn (NULL: keep AT_EXECFN as given), q nfull, nfull x q addr,
  *                 q nshort, nshort x q addr, q nenv, nenv x q addr (environ slots)
@@ -151,6 +155,7 @@ enum jd_type {
     JD_SET_FINI = 0x33,
     JD_SET_TLS_BLOCK = 0x34,
     JD_SET_EXE = 0x35,
+    JD_LAZY_SETUP = 0x36,
 
     JD_ENTER = 0x40,
 

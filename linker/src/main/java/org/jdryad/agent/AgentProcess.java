@@ -724,6 +724,21 @@ public final class AgentProcess implements AutoCloseable {
         return new RDebugResult(head, nodes);
     }
 
+    /**
+     * Starts the lazy fast path (native/lazy.h): the agent maps {@code log} (a file of
+     * {@code size} bytes with its header written) shared, and answers first calls from the
+     * tables that {@code tables} (an array of {@code ntables} pointers in agent memory) points to.
+     */
+    public void lazySetup(Path log, long size, long tables, long ntables, boolean bindNot) {
+        check(request(Protocol.LAZY_SETUP, new Payload.Writer().s(log.toString()).q(size).q(tables).q(ntables)
+                .q(bindNot ? 1 : 0)).q(), "lazy setup");
+    }
+
+    /** A directory only jdryad's user can enter, removed when the agent is closed. */
+    public Path privateDirectory() {
+        return children.directory();
+    }
+
     /** Replaces the agent's table of jdryad objects (dl_iterate_phdr, _dl_find_object, TLS). */
     public void setObjectTable(List<ObjectTableEntry> objects) {
         Payload.Writer w = new Payload.Writer().q(objects.size());

@@ -42,6 +42,11 @@ final class ForkedChildren implements AutoCloseable {
         this.handler = handler;
     }
 
+    /** The private (0700) directory the socket lives in. */
+    Path directory() {
+        return directory;
+    }
+
     /** Accepts children from now on, each served on a thread of its own. */
     void start() throws IOException {
         server.configureBlocking(true);

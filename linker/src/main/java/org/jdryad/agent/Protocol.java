@@ -40,6 +40,7 @@ public final class Protocol {
     public static final int SET_FINI = 0x33;
     public static final int SET_TLS_BLOCK = 0x34;
     public static final int SET_EXE = 0x35;
+    public static final int LAZY_SETUP = 0x36;
 
     public static final int ENTER = 0x40;
 

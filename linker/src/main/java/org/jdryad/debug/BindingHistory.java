@@ -42,11 +42,24 @@ public final class BindingHistory {
     public record Draft(Binding.Kind kind, String referrer, String relocation, long slot, long callSite, long tid,
                         long pid, String symbol, String version, String definer, long address, List<String> searched,
                         List<Binding.Candidate> passedOver) {
+        /** The same binding, made by a first call from {@code callSite} on thread {@code tid} of process {@code pid}. */
+        public Draft calledFrom(long callSite, long tid, long pid) {
+            return new Draft(kind, referrer, relocation, slot, callSite, tid, pid, symbol, version, definer, address,
+                    searched, passedOver);
+        }
     }
 
-    /** Records a binding and returns it. */
-    public synchronized Binding add(Draft d) {
-        Binding b = new Binding(bindings.size() + 1L, now(), d.pid() != 0 ? d.pid() : pid, d.tid(), d.kind(), d.referrer(), d.relocation(),
+    /** Records a binding made now and returns it. */
+    public Binding add(Draft d) {
+        return add(d, System.nanoTime());
+    }
+
+    /**
+     * Records a binding made at {@code monotonicNanos} (CLOCK_MONOTONIC, System.nanoTime's clock:
+     * the agent's fast path stamps its records so) and returns it.
+     */
+    public synchronized Binding add(Draft d, long monotonicNanos) {
+        Binding b = new Binding(bindings.size() + 1L, monotonicNanos - start, d.pid() != 0 ? d.pid() : pid, d.tid(), d.kind(), d.referrer(), d.relocation(),
                 d.slot(), d.callSite(), d.symbol(), d.version(), d.definer(), d.address(), d.searched(), d.passedOver());
         bindings.add(b);
         listener.accept(b);

@@ -41,6 +41,35 @@ public final class LinkSession implements LinkContext {
     private final Map<LoadedObject, Long> lazyIds = new java.util.IdentityHashMap<>();
     private final Map<Long, LoadedObject> lazyObjects = new java.util.concurrent.ConcurrentHashMap<>();
     private long nextLazyId = 1;
+    private volatile LazyObserver lazyObserver = LazyObserver.NONE;
+
+    /** Who prepares lazy objects' answers ahead of their first calls (the agent's fast path). */
+    public interface LazyObserver {
+        /** {@code obj} got lazy id {@code id}: its slots wait for their first calls. */
+        void added(long id, LoadedObject obj);
+
+        /** A scope changed (RTLD_GLOBAL, dlclose): answers prepared before may no longer hold. */
+        void scopesChanged();
+
+        LazyObserver NONE = new LazyObserver() {
+            @Override
+            public void added(long id, LoadedObject obj) {
+            }
+
+            @Override
+            public void scopesChanged() {
+            }
+        };
+    }
+
+    public void setLazyObserver(LazyObserver observer) {
+        this.lazyObserver = observer;
+    }
+
+    /** A lazy first call answered by the agent's fast path, counted as one Java answered. */
+    public void countLazyBinding() {
+        stats.countLazy();
+    }
 
     /**
      * @param interposers symbol names whose host definitions are replaced by agent functions
@@ -83,6 +112,39 @@ public final class LinkSession implements LinkContext {
             throw new LinkException("jdryad: a lazy first call names object " + id + ", which jdryad did not load lazily");
         }
         return new Relocator(this).bindLazily(obj, index, callSite, tid, pid);
+    }
+
+    /** A slot's answer prepared ahead of its first call, and the binding that call records. */
+    public record Prepared(long target, long slot, org.jdryad.debug.BindingHistory.Draft binding) {
+    }
+
+    /**
+     * The answer jump slot {@code index} of lazy object {@code id} would get now, without
+     * recording anything (see Relocator#preview); empty when the first call must ask Java.
+     */
+    public Optional<Prepared> prepare(long id, long index) {
+        LoadedObject obj = lazyObjects.get(id);
+        return obj == null ? Optional.empty() : new Relocator(this).preview(obj, index);
+    }
+
+    /** {@link #prepare} for every jump slot of lazy object {@code id} at once (null: ask Java). */
+    public Prepared[] prepareAll(long id) {
+        LoadedObject obj = lazyObjects.get(id);
+        if (obj == null || obj.dynamic().isEmpty()) {
+            return new Prepared[0];
+        }
+        long count = obj.dynamic().get().pltRela().count();
+        Prepared[] out = new Prepared[(int) Math.min(count, Integer.MAX_VALUE - 8)];
+        Relocator r = new Relocator(this);
+        for (int i = 0; i < out.length; i++) {
+            out[i] = r.preview(obj, i).orElse(null);
+        }
+        return out;
+    }
+
+    /** The lazily bound objects by lazy id, as they are now. */
+    public Map<Long, LoadedObject> lazyObjects() {
+        return Map.copyOf(lazyObjects);
     }
 
     /** Sets the objects in load order: executable, preloads, then dependencies breadth-first. */
@@ -136,7 +198,10 @@ public final class LinkSession implements LinkContext {
                 g.add(o);
             }
         }
-        global = Collections.unmodifiableList(g);
+        if (g.size() != global.size()) {
+            global = Collections.unmodifiableList(g);
+            lazyObserver.scopesChanged();
+        }
     }
 
     /** Forgets objects that dlclose unloaded. */
@@ -157,6 +222,7 @@ public final class LinkSession implements LinkContext {
             }
         }
         boundNow.removeAll(removed);
+        lazyObserver.scopesChanged();
     }
 
     /** The global scope, in search order. */
@@ -320,6 +386,7 @@ public final class LinkSession implements LinkContext {
             return lazyIds.computeIfAbsent(obj, o -> {
                 long id = nextLazyId++; // never reused: a stale GOT[1] can name no other object
                 lazyObjects.put(id, o);
+                lazyObserver.added(id, o);
                 return id;
             });
         }

@@ -105,6 +105,57 @@ final class Relocator {
      * the binding. An undefined symbol throws glibc's {@code symbol lookup error}.
      */
     LinkSession.LazyAnswer bindLazily(LoadedObject obj, long index, long callSite, long tid, long pid) {
+        long site = jumpSlot(obj, index);
+        Resolved r = resolveWith(obj, (int) (obj.dynamic().get().pltRela().symbolIndex(index)), TypeClass.PLT,
+                "R_X86_64_JUMP_SLOT", site, new Origin(Binding.Kind.LAZY, callSite, tid, pid));
+        ctx.stats().countLazy();
+        // An IFUNC's resolver runs in the calling process (a forked child's is not the agent
+        // Java talks to): the agent calls it, unless its result is known already.
+        boolean ifunc = r.definition() != null && r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition());
+        Long known = ifunc ? ifuncResults.get(r.value()) : null;
+        if (known != null) {
+            return new LinkSession.LazyAnswer(known, site, false);
+        }
+        return new LinkSession.LazyAnswer(r.value(), site, ifunc);
+    }
+
+    /** Where a receiver of {@link #preview} sends the binding it would record: nowhere else. */
+    private java.util.function.Consumer<BindingHistory.Draft> sink;
+
+    /**
+     * What the first call through jump slot {@code index} would bind to now, and the binding it
+     * would record (call site, thread and process still 0), without recording it; empty when the
+     * agent could not take the answer as it is (undefined, an IFUNC whose result is unknown).
+     */
+    Optional<LinkSession.Prepared> preview(LoadedObject obj, long index) {
+        long site = jumpSlot(obj, index);
+        BindingHistory.Draft[] seen = new BindingHistory.Draft[1];
+        sink = d -> seen[0] = d;
+        Resolved r;
+        try {
+            r = resolveWith(obj, (int) (obj.dynamic().get().pltRela().symbolIndex(index)), TypeClass.PLT,
+                    "R_X86_64_JUMP_SLOT", site, new Origin(Binding.Kind.LAZY, 0, 0, 0));
+        } catch (LinkException e) {
+            return Optional.empty(); // undefined: Java answers the call itself, with glibc's error
+        } finally {
+            sink = null;
+        }
+        if (r.definition() == null || seen[0] == null) {
+            return Optional.empty();
+        }
+        long target = r.value();
+        if (r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition())) {
+            Long known = ifuncResults.get(r.value());
+            if (known == null) {
+                return Optional.empty();
+            }
+            target = known;
+        }
+        return Optional.of(new LinkSession.Prepared(target, site, seen[0]));
+    }
+
+    /** The GOT slot of PLT relocation {@code index}, which must be a jump slot. */
+    private static long jumpSlot(LoadedObject obj, long index) {
         DynamicSection d = obj.dynamic().orElseThrow(() -> new LinkException(obj.name() + ": no dynamic section"));
         RelocationTable table = d.pltRela();
         if (index < 0 || index >= table.count()) {
@@ -115,18 +166,7 @@ final class Relocator {
             throw new LinkException(obj.name() + ": lazy call through PLT relocation " + index + " of type "
                     + Elf.relocationName(type) + ", not R_X86_64_JUMP_SLOT");
         }
-        long site = obj.base() + table.offset(index);
-        Resolved r = resolveWith(obj, table.symbolIndex(index), TypeClass.PLT, "R_X86_64_JUMP_SLOT", site,
-                new Origin(Binding.Kind.LAZY, callSite, tid, pid));
-        ctx.stats().countLazy();
-        // An IFUNC's resolver runs in the calling process (a forked child's is not the agent
-        // Java talks to): the agent calls it, unless its result is known already.
-        boolean ifunc = r.definition() != null && r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition());
-        Long known = ifunc ? ifuncResults.get(r.value()) : null;
-        if (known != null) {
-            return new LinkSession.LazyAnswer(known, site, false);
-        }
-        return new LinkSession.LazyAnswer(r.value(), site, ifunc);
+        return obj.base() + table.offset(index);
     }
 
     private void relocate(LoadedObject obj) {
@@ -379,20 +419,25 @@ final class Relocator {
                         VersionRequirement version, Definition def, long value, List<LoadedObject> scope, TypeClass tc,
                         Result result) {
         BindingHistory h = ctx.history();
-        if (h == null) {
+        if (h == null && sink == null) {
             return;
         }
-        List<Binding.Candidate> passed = List.of();
-        if (result != null && !result.passedOver().isEmpty()) {
-            passed = new ArrayList<>();
-            for (SymbolLookup.PassedOver p : result.passedOver()) {
-                passed.add(new Binding.Candidate(p.object().name(), p.reason()));
-            }
+        List<SymbolLookup.PassedOver> all = new ArrayList<>(result == null ? List.of() : result.passedOver());
+        if (result != null && def != null) {
+            all.addAll(ctx.lookup().interposedAfter(Request.of(name, version, obj, tc), scope, def.object()));
         }
-        h.add(new BindingHistory.Draft(origin.kind(), obj.name(), relocation, site, origin.callSite(), origin.tid(),
-                origin.pid(), name,
-                version == null ? null : version.name(), def == null ? null : def.object().name(), value,
-                searched(scope, tc, obj, result), passed));
+        List<Binding.Candidate> passed = new ArrayList<>(all.size());
+        for (SymbolLookup.PassedOver p : all) {
+            passed.add(new Binding.Candidate(p.object().name(), p.reason()));
+        }
+        BindingHistory.Draft d = new BindingHistory.Draft(origin.kind(), obj.name(), relocation, site, origin.callSite(),
+                origin.tid(), origin.pid(), name, version == null ? null : version.name(),
+                def == null ? null : def.object().name(), value, searched(scope, tc, obj, result), passed);
+        if (sink != null) {
+            sink.accept(d);
+        } else {
+            h.add(d);
+        }
     }
 
     /** The objects a lookup searched, in order: a prefix of its scope (a copy relocation skips the referrer). */

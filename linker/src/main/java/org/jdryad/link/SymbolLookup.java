@@ -111,6 +111,23 @@ public final class SymbolLookup {
         return new Result(Optional.empty(), searched, passed);
     }
 
+    /**
+     * The definitions that {@code winner} interposes on: same-named definitions that qualify for
+     * {@code req} in the objects after it in {@code scope}. Not counted as lookups; for the
+     * history's "why", which must say what a binding did not bind to as well as what it did.
+     */
+    public List<PassedOver> interposedAfter(Request req, List<LoadedObject> scope, LoadedObject winner) {
+        List<PassedOver> out = new ArrayList<>(0);
+        int i = scope.indexOf(winner);
+        for (int k = i + 1; i >= 0 && k < scope.size(); k++) {
+            LoadedObject o = scope.get(k);
+            if (lookupIn(o, req, null) != null) {
+                out.add(new PassedOver(o, "interposed: " + winner.name() + " comes first in the scope"));
+            }
+        }
+        return out;
+    }
+
     private static String key(Definition d) {
         return d.symbol().name() + "@" + d.version();
     }

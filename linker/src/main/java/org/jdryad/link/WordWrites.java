@@ -4,8 +4,8 @@ import java.util.Arrays;
 
 /** A growable list of 64-bit word writes, sent to the target in bulk. */
 final class WordWrites {
-    private long[] addresses = new long[256];
-    private long[] values = new long[256];
+    private long[] addresses = new long[16];
+    private long[] values = new long[16];
     private int count;
 
     void add(long address, long value) {

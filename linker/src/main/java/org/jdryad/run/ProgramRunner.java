@@ -59,6 +59,8 @@ public final class ProgramRunner {
     private final ActivityLog activity = new ActivityLog(history);
     /** The session once linking began (for --history, whatever happens after). */
     private volatile LinkSession session;
+    /** The lazy fast path's tables and log, when binding lazily. */
+    private volatile LazyTables lazyTables;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
         this.options = options;
@@ -96,6 +98,9 @@ public final class ProgramRunner {
             long tAgent = System.nanoTime();
             ForegroundSignals.install(agent.info().pid());
             Linked linked = link(agent, graph, callbacks);
+            if (lazyTables != null) {
+                lazyTables.startPreparing(); // on the other core, while initialisers and the program run
+            }
             long tInit = System.nanoTime();
             callbacks.target = linked.loader();
             List<String> argv = new ArrayList<>();
@@ -109,6 +114,7 @@ public final class ProgramRunner {
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
             enter(agent, linked.session(), argv, envp);
             status = agent.waitForExit();
+            closeLazyTables();
             if (statistics != null) {
                 err.print(statistics);
             }
@@ -120,10 +126,19 @@ public final class ProgramRunner {
             }
             throw e instanceof LinkException le ? le : new LinkException(e.getMessage(), e);
         } finally {
+            closeLazyTables();
             // Whatever ended the run, its record is written: a crash is what it is there to explain.
             if (options.historyFile() != null) {
                 writeHistory(status, problem);
             }
+        }
+    }
+
+    /** Drains the fast path's last records into the history (the process has ended). */
+    private void closeLazyTables() {
+        LazyTables t = lazyTables;
+        if (t != null) {
+            t.close();
         }
     }
 
@@ -211,6 +226,13 @@ public final class ProgramRunner {
         history.setPid(info.pid());
         session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
         callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
+        if (!options.bindNow()) {
+            try {
+                lazyTables = LazyTables.start(agent, session, history, options.bindNot());
+            } catch (IOException e) {
+                err.println("jdryad: lazy first calls will all ask jdryad (no shared log: " + e.getMessage() + ")");
+            }
+        }
         session.mapAll();
         session.relocateAll();
         byte[] image = session.tlsImage();

@@ -29,6 +29,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * both sides (only the functions the run calls are bound, so the sets say that the same calls
  * were resolved the same way), once with {@code LD_BIND_NOW=1} on both sides (every reference).
  *
+ * <p>Lazily bound, jdryad's load-time re-binding of host objects' slots (glibc's would happen at
+ * their first call) is not counted against it; bound now, it is compared.
+ *
  * <p>Left out on both sides: bindings from a host object to a host object (glibc relocated those
  * in the agent, in glibc's scope; jdryad only re-binds host slots to jdryad objects, and those are
  * compared). Left out of glibc's side: the four lookups ld.so makes on the program's behalf for
@@ -62,7 +65,9 @@ class BindingsDifferentialTest {
         out.add(Arguments.of("cxx", FixtureCatalog.cxxProgram(), List.of()));
         out.add(Arguments.of("dlopen", FixtureCatalog.dlopenProgram(), List.of(FixtureCatalog.plugin().toString())));
         out.add(Arguments.of("lazy-args", FixtureCatalog.lazyArgsProgram(false), List.of()));
-        out.add(Arguments.of("lazy-threads", FixtureCatalog.lazyThreadsProgram(), List.of()));
+        // (not lazy-threads: glibc's own debug lines from 16 threads interleave mid-line)
+        out.add(Arguments.of("lazy-signal", FixtureCatalog.lazySignalProgram(), List.of()));
+        out.add(Arguments.of("lazy-fork", FixtureCatalog.lazyForkProgram(), List.of()));
         Path late = FixtureCatalog.lazyLateProgram();
         out.add(Arguments.of("lazy-late", late, List.of(late.resolveSibling("liblate_caller.so").toString(),
                 late.resolveSibling("liblate_def.so").toString())));
@@ -99,6 +104,13 @@ class BindingsDifferentialTest {
         missing.removeIf(b -> isRtldMallocLookup(b, main));
         Set<String> extra = new TreeSet<>(actual);
         extra.removeAll(expected);
+        if (!now) {
+            // Known difference: jdryad re-binds a host object's slots to jdryad objects at load
+            // time (glibc bound the host eagerly in the agent), where glibc binds a lazy host
+            // slot at its first call. Bound now, the two sets are compared in full.
+            extra.removeIf(b -> isHost(b.substring(0, b.indexOf(" -> ")))
+                    && !isHost(b.substring(b.indexOf(" -> ") + 4, b.lastIndexOf(": "))));
+        }
         System.out.printf("bindings %s: glibc %d, jdryad %d, missing %d, extra %d%n", name, expected.size(),
                 actual.size(), missing.size(), extra.size());
         assertTrue(missing.isEmpty() && extra.isEmpty(), () -> name + ": bindings differ from glibc's\n  only glibc: "

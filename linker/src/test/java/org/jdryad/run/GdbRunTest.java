@@ -60,4 +60,44 @@ class GdbRunTest {
                         .matcher(out).find(),
                 () -> "`info sharedlibrary` does not list " + lib + " as loaded with symbols" + shown);
     }
+
+    /** gdb in batch mode on the gdb fixture (bound lazily, as glibc binds it) with these commands. */
+    private static Result gdb(String... commands) {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
+        Jdryad.ensureBuilt();
+        Path prog = FixtureCatalog.gdbProgram();
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
+                "--gdb-ex", "set confirm off"));
+        for (String c : commands) {
+            cmd.add("--gdb-ex");
+            cmd.add(c);
+        }
+        cmd.add(prog.toString());
+        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), Map.of()));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(180));
+        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
+        return r;
+    }
+
+    @Test
+    void stepIntoALazilyBoundCallArrivesInTheTarget() {
+        Result r = gdb("break gdb_main.c:4", "run", "step", "info frame");
+        String out = r.stdout() + r.stderr();
+        assertTrue(Pattern.compile("lib_add \\(a=2, b=3\\) at .*gdbadd.c:3").matcher(out).find(),
+                () -> "`step` into the first call of lib_add did not stop in lib_add\n" + r.describe());
+    }
+
+    @Test
+    void stepiThroughTheTrampolineAlwaysShowsTheCaller() {
+        Path script = Path.of(Jdryad.launcher().getParent().toString(), "tests", "gdb", "stepi_trampoline.py");
+        Result r = gdb("source " + script);
+        String out = r.stdout() + r.stderr();
+        var m = Pattern.compile("JDRYAD-STEPI in_trampoline=(\\d+) finished=(\\d+) arrived=(\\S+) bad=(.*)").matcher(out);
+        assertTrue(m.find(), () -> "the stepi script did not report\n" + r.describe());
+        assertTrue(Integer.parseInt(m.group(1)) >= 20, () -> "too few stops inside the trampoline\n" + r.describe());
+        assertTrue(m.group(2).equals("1"), () -> "finish out of the resolver's C part did not happen\n" + r.describe());
+        assertTrue(m.group(3).equals("lib_add"), () -> "stepping did not arrive in lib_add\n" + r.describe());
+        assertTrue(m.group(4).trim().equals("[]"), () -> "frames without the caller: " + m.group(4) + "\n" + r.describe());
+    }
 }
