@@ -30,6 +30,7 @@ public final class LinkSession implements LinkContext {
     /** The local scope (the dlopen root's search list) of objects loaded by dlopen. */
     private final Map<LoadedObject, List<LoadedObject>> localScope = new java.util.IdentityHashMap<>();
     private final java.util.Set<LoadedObject> textWritable = new java.util.HashSet<>();
+    private volatile Consumer<LoadedObject> relocationListener;
 
     /**
      * @param interposers symbol names whose host definitions are replaced by agent functions
@@ -264,5 +265,18 @@ public final class LinkSession implements LinkContext {
     @Override
     public void warn(String message) {
         warnings.accept(message);
+    }
+
+    /** Told of each object before its relocations are processed (LD_DEBUG=reloc); null: nobody. */
+    public void setRelocationListener(Consumer<LoadedObject> listener) {
+        this.relocationListener = listener;
+    }
+
+    @Override
+    public void relocating(LoadedObject obj) {
+        Consumer<LoadedObject> l = relocationListener;
+        if (l != null) {
+            l.accept(obj);
+        }
     }
 }

@@ -9,6 +9,8 @@ public final class RelocationStats {
     private final long[] byType = new long[64];
     private final Map<String, Long> phaseNanos = new java.util.LinkedHashMap<>();
     private long relrCount;
+    private long lookups;
+    private long cachedLookups;
 
     void count(int type) {
         if (type >= 0 && type < byType.length) {
@@ -18,6 +20,25 @@ public final class RelocationStats {
 
     void countRelr(long n) {
         relrCount += n;
+    }
+
+    /** A symbol reference resolved for a relocation: looked up, or answered from the object's cache. */
+    void countLookup(boolean cached) {
+        if (cached) {
+            cachedLookups++;
+        } else {
+            lookups++;
+        }
+    }
+
+    /** Symbol lookups made for relocations. */
+    public long lookups() {
+        return lookups;
+    }
+
+    /** Relocations whose symbol an earlier relocation of the same object had already resolved. */
+    public long cachedLookups() {
+        return cachedLookups;
     }
 
     public void phase(String name, long nanos) {

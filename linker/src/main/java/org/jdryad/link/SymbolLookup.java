@@ -76,6 +76,16 @@ public final class SymbolLookup {
     private final Map<String, Definition> uniqueDefinitions = new HashMap<>();
     private long lookups;
     private long objectsProbed;
+    private volatile java.util.function.BiConsumer<String, LoadedObject> probeListener;
+
+    /**
+     * Told of every object a lookup for a jdryad object probes, with the symbol's name
+     * (LD_DEBUG=symbols); null, the default, tells nobody. Lookups for host objects (re-binding
+     * their GOT) and jdryad's own (no requester) are not told.
+     */
+    public void setProbeListener(java.util.function.BiConsumer<String, LoadedObject> listener) {
+        this.probeListener = listener;
+    }
 
     public long lookupCount() {
         return lookups;
@@ -116,6 +126,10 @@ public final class SymbolLookup {
 
     /** Looks for the symbol in one object only. */
     public Definition lookupIn(LoadedObject obj, Request req, List<PassedOver> passed) {
+        java.util.function.BiConsumer<String, LoadedObject> probe = probeListener;
+        if (probe != null && req.requester() != null && !req.requester().isHost()) {
+            probe.accept(req.name(), obj);
+        }
         Optional<DynamicSection> dyn = obj.dynamic();
         if (dyn.isEmpty()) {
             return null;
