@@ -83,6 +83,8 @@ final class RunCommand implements Callable<Integer> {
         for (String w : fromOption.unknown()) {
             System.err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }
+        // glibc binds everything at load time under LD_DEBUG=unused (rtld.c: dl_lazy = 0).
+        now |= dbg.has(DebugOptions.Category.UNUSED);
         if (dbg.help()) {
             System.out.print(DebugOptions.helpText(debug != null));
             System.out.flush();

@@ -21,10 +21,11 @@ import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
 import org.jdryad.agent.Protocol;
 import org.jdryad.debug.BindingHistory;
+import org.jdryad.debug.DebugLog;
+import org.jdryad.debug.LinkTrace;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.ElfFile;
-import org.jdryad.elf.ProgramHeader;
 import org.jdryad.link.LinkException;
 import org.jdryad.link.LinkSession;
 import org.jdryad.link.LoadedObject;
@@ -51,10 +52,13 @@ public final class ProgramRunner {
     private final RunOptions options;
     private final PrintStream err;
     private final BindingHistory history = new BindingHistory();
+    private final LinkTrace trace;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
         this.options = options;
         this.err = err;
+        this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
+                options.bindNow());
     }
 
     /** Runs the program and returns its exit status as a shell reports it. */
@@ -68,7 +72,14 @@ public final class ProgramRunner {
         if (exe.isStatic()) {
             return runStatic();
         }
-        ObjectGraph graph = ObjectGraph.resolve(exe, options);
+        ObjectGraph graph;
+        try {
+            graph = ObjectGraph.resolve(exe, options, trace.search());
+        } catch (IOException | RuntimeException e) {
+            trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
+            throw e;
+        }
+        trace.searched();
         Callbacks callbacks = new Callbacks();
         // Under gdb the user may sit at the prompt before typing `run`: wait as long as gdb lives.
         List<String> wrapper = options.gdb() == null ? List.of() : options.gdb();
@@ -77,6 +88,7 @@ public final class ProgramRunner {
                 agentEnvironment(), callbacks, connectTimeout)) {
             long tAgent = System.nanoTime();
             ForegroundSignals.install(agent.info().pid());
+            trace.started(agent.pid());
             Linked linked = link(agent, graph);
             long tInit = System.nanoTime();
             callbacks.target = linked.loader();
@@ -95,14 +107,18 @@ public final class ProgramRunner {
             }
             String statistics = options.stats()
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
+            trace.transferring();
             enter(agent, linked.session(), argv, envp);
             int status = agent.waitForExit();
+            trace.exited(linked.session().stats(), status > 128 ? status - 128 : 0);
             if (statistics != null) {
                 err.print(statistics);
             }
             return status;
         } catch (AgentException e) {
             throw new LinkException(e.getMessage(), e);
+        } finally {
+            trace.close(); // what a failure left held goes out
         }
     }
 
@@ -147,6 +163,7 @@ public final class ProgramRunner {
                 info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
         session.setObjects(objects);
         session.mapAll();
+        trace.mapped(session);
         session.relocateAll();
         byte[] image = session.tlsImage();
         session.protectAll();
@@ -154,6 +171,7 @@ public final class ProgramRunner {
             agent.setTlsImage(image);
         }
         int rebound = session.rebindHosts();
+        trace.relocated(session.stats());
         DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
             @Override
             public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
@@ -174,6 +192,7 @@ public final class ProgramRunner {
             }
         });
         loader.attach(agent);
+        loader.setTrace(trace);
         loader.publish(Protocol.RT_ADD, session.jdryadObjects());
         return new Linked(session, loader, rebound);
     }
@@ -345,17 +364,7 @@ public final class ProgramRunner {
 
     /** The run-time address of an object's program headers (PT_PHDR, else found through PT_LOAD). */
     static long phdrAddress(LoadedObject o) {
-        Optional<ProgramHeader> phdr = o.elf().segment(Elf.PT_PHDR);
-        if (phdr.isPresent()) {
-            return o.base() + phdr.get().vaddr();
-        }
-        long off = o.elf().programHeaderOffset();
-        for (ProgramHeader ph : o.elf().loadSegments()) {
-            if (off >= ph.offset() && off - ph.offset() < ph.filesz()) {
-                return o.base() + ph.vaddr() + (off - ph.offset());
-            }
-        }
-        return 0;
+        return o.phdrAddress();
     }
 
     /**
