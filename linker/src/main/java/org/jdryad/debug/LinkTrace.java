@@ -39,10 +39,14 @@ public final class LinkTrace {
     private final long start = System.nanoTime();
     private long searchNanos;
     private volatile LinkSession session;
+    /** Every object made for a path found by the search, host ones included (their link maps' lines). */
+    private final Map<String, LoadedObject> byPath = new java.util.concurrent.ConcurrentHashMap<>();
     /** Objects dlopened without RTLD_LAZY: their relocation is not lazy. */
     private final Set<LoadedObject> boundNow = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
     /** The second scope of dlopened objects: the root's search list (glibc's l_scope[1]). */
     private final Map<LoadedObject, List<LoadedObject>> localScope = Collections.synchronizedMap(new IdentityHashMap<>());
+    /** A dlopen's RTLD_GLOBAL objects: jdryad adds them to the global scope at once, glibc after their initialisers. */
+    private volatile List<LoadedObject> joiningGlobal = List.of();
 
     /**
      * @param programName the program as glibc names it (argv[0])
@@ -68,6 +72,13 @@ public final class LinkTrace {
     /** The start-up search is over (its time is a statistic). */
     public void searched() {
         searchNanos = System.nanoTime() - start;
+    }
+
+    /** Objects were made for what the search found (mapped, or given their host addresses, before the log is released). */
+    public void loaded(List<LoadedObject> objects) {
+        for (LoadedObject o : objects) {
+            byPath.put(o.name(), o);
+        }
     }
 
     /** The program's process exists: its pid prefixes every line. */
@@ -113,17 +124,10 @@ public final class LinkTrace {
         }
     }
 
-    /** The "  dynamic: ...  base: ..." lines of the loaded object at {@code path} ("" when not loaded). */
+    /** The "  dynamic: ...  base: ..." lines of the object loaded from {@code path} ("" when none was). */
     private String linkMapLines(String path) {
-        LinkSession s = session;
-        if (s != null) {
-            for (LoadedObject o : s.objects()) {
-                if (o.name().equals(path)) {
-                    return linkMap(o);
-                }
-            }
-        }
-        return "";
+        LoadedObject o = byPath.get(path);
+        return o == null ? "" : linkMap(o);
     }
 
     /** _dl_map_object_from_fd's lines; the size runs from the first segment's page to the end of the last. */
@@ -173,7 +177,9 @@ public final class LinkTrace {
     private String scope(LoadedObject o) {
         StringBuilder sb = new StringBuilder("object=" + name(o) + " [0]\n");
         List<List<LoadedObject>> scopes = new ArrayList<>();
-        scopes.add(session.globalScope());
+        List<LoadedObject> global = new ArrayList<>(session.globalScope());
+        global.removeAll(joiningGlobal);
+        scopes.add(global);
         List<LoadedObject> local = localScope.get(o);
         if (local != null) {
             scopes.add(local);
@@ -246,6 +252,7 @@ public final class LinkTrace {
 
     /** A dlopen is starting: its search lines wait for the new objects' addresses. */
     public void dlopenStarting() {
+        joiningGlobal = List.of();
         log.hold();
     }
 
@@ -259,6 +266,11 @@ public final class LinkTrace {
             if ((flags & org.jdryad.agent.Protocol.RTLD_LAZY) == 0) {
                 boundNow.add(o);
             }
+        }
+        if ((flags & org.jdryad.agent.Protocol.RTLD_GLOBAL) != 0) {
+            List<LoadedObject> joining = new ArrayList<>(searchList);
+            joining.removeAll(session.globalScope());
+            joiningGlobal = joining;
         }
         List<LoadedObject> fresh = new ArrayList<>();
         for (LoadedObject o : searchList) {
@@ -295,6 +307,7 @@ public final class LinkTrace {
 
     /** dlopen succeeded: objects joining the global scope, and the root's open count. */
     public void opened(LoadedObject root, int openCount, List<LoadedObject> joinedGlobal) {
+        joiningGlobal = List.of();
         if (log.on(Category.SCOPES)) {
             for (LoadedObject o : joinedGlobal) {
                 log.print(String.format("%nadd %s [0] to global scope%n", o.name()));

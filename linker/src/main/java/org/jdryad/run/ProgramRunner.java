@@ -342,6 +342,7 @@ public final class ProgramRunner {
             byNode.put(n, obj);
             index++;
         }
+        trace.loaded(out);
         for (ObjectGraph.Node n : nodes) {
             for (ObjectGraph.Node d : n.dependencies()) {
                 LoadedObject dep = byNode.get(d);
