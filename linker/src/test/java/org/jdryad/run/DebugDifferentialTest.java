@@ -34,8 +34,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <li>from glibc's side only, the lines about its own host objects that it printed while
  *     starting the program, which jdryad does not reproduce (README, --debug): their
  *     initialisers and finalisers, relocation, scopes, version requirements, and the lookups
- *     made while relocating them (and the vDSO's), with the blank lines of the same messages;
- *     and the four lookups ld.so makes for its own allocator after relocating the program;</li>
+ *     made while relocating them (and the vDSO's), a host library's dlopen and dlclose past
+ *     its search and link map, with the blank lines of the same messages; and the four lookups
+ *     ld.so makes for its own allocator after relocating the program;</li>
  * <li>in a run of "symbol=" lines, repeats are dropped (glibc remembers only the previous
  *     relocation's lookup, jdryad every lookup of the object);</li>
  * <li>the finalisers glibc runs at exit are compared as a set: glibc runs those of objects
@@ -71,6 +72,8 @@ class DebugDifferentialTest {
         out.add(Arguments.of("dlopen libs,files,scopes,reloc,versions", dlopen, plugin, "libs,files,scopes,reloc,versions",
                 false));
         out.add(Arguments.of("dlopen symbols,reloc,files (bind now)", dlopen, plugin, "symbols,reloc,files", true));
+        out.add(Arguments.of("dlopen RTLD_GLOBAL and a host library", FixtureCatalog.dlopenGlobalProgram(), plugin,
+                "libs,files,scopes,reloc,versions", false));
         out.add(Arguments.of("chain-rpath libs,files", FixtureCatalog.chainRpathProgram(), List.of(), "libs,files", false));
         out.add(Arguments.of("chain-runpath libs,files,versions", FixtureCatalog.chainRunpathProgram(), List.of(),
                 "libs,files,versions", false));
@@ -197,15 +200,18 @@ class DebugDifferentialTest {
                 }
                 continue;
             }
-            // "\ncalling init: H\n\n", "\nrelocation processing: H\n": the blank before, and after.
-            if (l.startsWith("calling ") || l.startsWith("relocation processing: ")) {
-                if (!out.isEmpty() && out.get(out.size() - 1).isEmpty()) {
-                    out.remove(out.size() - 1);
-                }
-                if (l.startsWith("calling ") && i + 1 < lines.size() && lines.get(i + 1).isEmpty()) {
-                    i++;
-                }
-            } else if (l.startsWith("object=")) {
+            // "\ncalling init: H\n\n", "\nrelocation processing: H\n", "\nclosing file=H; ...\n": the
+            // blank line before; "opening file=H [0]; ...\n\n" and "calling": the blank line after.
+            boolean blankBefore = l.startsWith("calling ") || l.startsWith("relocation processing: ")
+                    || l.startsWith("closing file=");
+            boolean blankAfter = l.startsWith("calling ") || l.startsWith("opening file=");
+            if (blankBefore && !out.isEmpty() && out.get(out.size() - 1).isEmpty()) {
+                out.remove(out.size() - 1);
+            }
+            if (blankAfter && i + 1 < lines.size() && lines.get(i + 1).isEmpty()) {
+                i++;
+            }
+            if (l.startsWith("object=")) {
                 while (i + 1 < lines.size() && !lines.get(i).isEmpty()) {
                     i++; // "object=H [0]", its scopes, the blank line
                 }
@@ -216,7 +222,8 @@ class DebugDifferentialTest {
 
     /** Which object a line is about, when it is about one glibc might not share. */
     private static String subjectOf(String l) {
-        Matcher m = Pattern.compile("^(?:calling init: |calling fini: |relocation processing: |object=)(\\S*)").matcher(l);
+        Matcher m = Pattern.compile("^(?:calling init: |calling fini: |relocation processing: |object=|opening file=|closing file=)"
+                + "([^\\s;]*)").matcher(l);
         if (m.find()) {
             return m.group(1);
         }
