@@ -64,6 +64,11 @@ public final class LinkTrace {
         return new LinkTrace(new DebugLog(DebugOptions.NONE, System.err, java.nio.file.Path.of("/")), "", false);
     }
 
+    /** The sink, for the other categories' lines (bindings, activity): same prefix, file and order. */
+    public DebugLog log() {
+        return log;
+    }
+
     /** The listener for the library search (start-up and dlopen). */
     public SearchListener search() {
         return search;
