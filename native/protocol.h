@@ -86,8 +86,12 @@
  *   SET_EXE       s path  -> 0.  The program's path as /proc/self/exe would name it; jdryad
  *                 objects' readlink("/proc/self/exe") answers it (the kernel names the agent).
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
- *                 call the count pointers of the array at addr in reverse order.  Entries are
- *                 in the order the finaliser (jdryad_rtld_fini) runs them, once.
+ *                 call the count pointers of the array at addr in reverse order;  kind 3
+ *                 (LD_DEBUG_OUTPUT): later kind-4 lines go to the file named by the NUL-terminated
+ *                 path at addr (opened to append, created 0666), not to stderr;  kind 4 (LD_DEBUG):
+ *                 write the count bytes at addr, each '\n'-ended line prefixed as glibc's
+ *                 _dl_debug_printf does ("%10d:\t", this process's pid).  Entries are in the
+ *                 order the finaliser (jdryad_rtld_fini) runs them, once.
  *   LAZY_SETUP    s log path, q log size, q tables (agent address of a pointer array), q ntables,
  *                 q bind_not -> 0 or -errno.  Maps the log file MAP_SHARED (its header must carry
  *                 JD_LAZY_LOG_MAGIC) and starts answering first calls from tables[GOT[1]] where
@@ -179,6 +183,8 @@ enum jd_type {
 /* SET_FINI entry kinds. */
 #define JD_FINI_CALL 1
 #define JD_FINI_ARRAY 2
+#define JD_FINI_DEBUG_OUTPUT 3
+#define JD_FINI_DEBUG_TEXT 4
 
 /* TLS module ids assigned by Java to jdryad objects start here (never collide with glibc's). */
 #define JD_TLS_MODID_BASE 0x4a440000UL

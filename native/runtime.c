@@ -513,6 +513,34 @@ int jdryad__dl_find_object(void *pc, struct dl_find_object *result)
 }
 
 /* ---- the finaliser: the ABI's rtld_fini, passed to the program's _start in %rdx ---- */
+
+/* LD_DEBUG's "calling fini" lines, which glibc's _dl_fini writes before each object's finalisers
+   (SET_FINI kinds 3 and 4): to stderr or LD_DEBUG_OUTPUT's file, each line prefixed with this
+   process's pid right-aligned in ten columns, ':' and a tab, as _dl_debug_printf does. */
+static void debug_text(int fd, const char *text, size_t len)
+{
+    char prefix[12];
+    long pid = sys0(SYS_getpid);
+    int i = 10;
+    do {
+        prefix[--i] = (char)('0' + pid % 10);
+        pid /= 10;
+    } while (pid > 0 && i > 0);
+    while (i > 0)
+        prefix[--i] = ' ';
+    prefix[10] = ':';
+    prefix[11] = '\t';
+    size_t start = 0;
+    while (start < len) {
+        size_t end = start;
+        while (end < len && text[end] != '\n')
+            end++;
+        struct iovec iov[3] = {{prefix, sizeof prefix}, {(void *)(text + start), end - start}, {(void *)"\n", 1}};
+        sys3(SYS_writev, fd, iov, 3);
+        start = end + 1;
+    }
+}
+
 void jdryad_rtld_fini(void)
 {
     if (__atomic_exchange_n(&exiting, 1, __ATOMIC_ACQ_REL))
@@ -522,8 +550,15 @@ void jdryad_rtld_fini(void)
     struct jd_fini_table *t = __atomic_load_n(&jd_fini, __ATOMIC_ACQUIRE);
     size_t n = t ? t->n : 0;
     const struct jd_fini_entry *l = t ? t->e : 0;
+    int debug_fd = 2;
     for (size_t i = 0; i < n; i++) {
-        if (l[i].kind == JD_FINI_CALL && l[i].addr) {
+        if (l[i].kind == JD_FINI_DEBUG_OUTPUT && l[i].addr) {
+            long fd = sys4(SYS_openat, AT_FDCWD, (const char *)l[i].addr,
+                           O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+            debug_fd = fd < 0 ? 2 : (int)fd;
+        } else if (l[i].kind == JD_FINI_DEBUG_TEXT && l[i].addr) {
+            debug_text(debug_fd, (const char *)l[i].addr, l[i].count);
+        } else if (l[i].kind == JD_FINI_CALL && l[i].addr) {
             ((void (*)(void))l[i].addr)();
         } else if (l[i].kind == JD_FINI_ARRAY) {
             void (**arr)(void) = (void (**)(void))l[i].addr;

@@ -63,7 +63,7 @@ final class RunCommand implements Callable<Integer> {
             + " binding and link-map event to FILE as JSON (format in the README).")
     Path history;
 
-    @Parameters(index = "0", paramLabel = "PROG", description = "The program to run.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "PROG", description = "The program to run.")
     String program;
 
     @Parameters(index = "1..*", paramLabel = "ARG", description = "Its arguments.")
@@ -83,10 +83,15 @@ final class RunCommand implements Callable<Integer> {
         for (String w : fromOption.unknown()) {
             System.err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }
+        // glibc binds everything at load time under LD_DEBUG=unused (rtld.c: dl_lazy = 0).
+        now |= dbg.has(DebugOptions.Category.UNUSED);
         if (dbg.help()) {
             System.out.print(DebugOptions.helpText(debug != null));
             System.out.flush();
             return 0;
+        }
+        if (program == null) {
+            throw new CliFailure("jdryad run: missing PROG (jdryad help run)", 2);
         }
         List<String> raw = rawProgramArguments();
         List<String> gdbLine = null;

@@ -42,4 +42,8 @@ interface LinkContext {
 
     /** A non-fatal diagnostic, printed as glibc prints it. */
     void warn(String message);
+
+    /** {@code obj}'s relocations are about to be processed (LD_DEBUG=reloc). */
+    default void relocating(LoadedObject obj) {
+    }
 }

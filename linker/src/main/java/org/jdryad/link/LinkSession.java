@@ -70,6 +70,7 @@ public final class LinkSession implements LinkContext {
     public void countLazyBinding() {
         stats.countLazy();
     }
+    private volatile Consumer<LoadedObject> relocationListener;
 
     /**
      * @param interposers symbol names whose host definitions are replaced by agent functions
@@ -410,5 +411,18 @@ public final class LinkSession implements LinkContext {
     @Override
     public void warn(String message) {
         warnings.accept(message);
+    }
+
+    /** Told of each object before its relocations are processed (LD_DEBUG=reloc); null: nobody. */
+    public void setRelocationListener(Consumer<LoadedObject> listener) {
+        this.relocationListener = listener;
+    }
+
+    @Override
+    public void relocating(LoadedObject obj) {
+        Consumer<LoadedObject> l = relocationListener;
+        if (l != null) {
+            l.accept(obj);
+        }
     }
 }

@@ -107,6 +107,21 @@ public final class LoadedObject {
         return elf.segment(org.jdryad.elf.Elf.PT_DYNAMIC).map(p -> base + p.vaddr()).orElse(0L);
     }
 
+    /** The run-time address of the program headers (l_phdr): PT_PHDR, else found through the PT_LOAD holding them; 0 if none. */
+    public long phdrAddress() {
+        Optional<org.jdryad.elf.ProgramHeader> phdr = elf.segment(org.jdryad.elf.Elf.PT_PHDR);
+        if (phdr.isPresent()) {
+            return base + phdr.get().vaddr();
+        }
+        long off = elf.programHeaderOffset();
+        for (org.jdryad.elf.ProgramHeader ph : elf.loadSegments()) {
+            if (off >= ph.offset() && off - ph.offset() < ph.filesz()) {
+                return base + ph.vaddr() + (off - ph.offset());
+            }
+        }
+        return 0;
+    }
+
     public long tlsModuleId() {
         return tlsModuleId;
     }

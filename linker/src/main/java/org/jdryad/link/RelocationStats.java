@@ -31,6 +31,9 @@ public final class RelocationStats {
     public long lazyBound() {
         return lazyBound.get();
     }
+    // Counted from lazy first calls on many threads too.
+    private final java.util.concurrent.atomic.LongAdder lookups = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder cachedLookups = new java.util.concurrent.atomic.LongAdder();
 
     void count(int type) {
         if (type >= 0 && type < byType.length) {
@@ -40,6 +43,25 @@ public final class RelocationStats {
 
     void countRelr(long n) {
         relrCount += n;
+    }
+
+    /** A symbol reference resolved for a relocation: looked up, or answered from the object's cache. */
+    void countLookup(boolean cached) {
+        if (cached) {
+            cachedLookups.increment();
+        } else {
+            lookups.increment();
+        }
+    }
+
+    /** Symbol lookups made for relocations. */
+    public long lookups() {
+        return lookups.sum();
+    }
+
+    /** Relocations whose symbol an earlier relocation of the same object had already resolved. */
+    public long cachedLookups() {
+        return cachedLookups.sum();
     }
 
     public void phase(String name, long nanos) {

@@ -170,6 +170,7 @@ final class Relocator {
     }
 
     private void relocate(LoadedObject obj) {
+        ctx.relocating(obj);
         Optional<DynamicSection> dyn = obj.dynamic();
         if (dyn.isEmpty()) {
             return;
@@ -357,7 +358,9 @@ final class Relocator {
         TypeClass tc = type == Elf.R_X86_64_JUMP_SLOT ? TypeClass.PLT : TypeClass.NORMAL;
         int key = symIndex * 2 + (tc == TypeClass.PLT ? 1 : 0);
         Resolved r = cache.get(key);
-        if (r == null) {
+        if (r != null) {
+            ctx.stats().countLookup(true);
+        } else {
             r = resolveWith(obj, symIndex, tc, Elf.relocationName(type), site, isTls(type)
                     ? Origin.of(Binding.Kind.TLS) : Origin.LOAD);
             cache.put(key, r);
@@ -384,6 +387,7 @@ final class Relocator {
         }
         VersionRequirement version = versionRequirement(d.versions(), symIndex);
         Request req = Request.of(ref.name(), version, obj, tc);
+        ctx.stats().countLookup(false);
         Definition def = null;
         Result result = null;
         List<LoadedObject> scope = ctx.scopeFor(obj);

@@ -77,6 +77,16 @@ public final class SymbolLookup {
     private final Map<String, Definition> uniqueDefinitions = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.LongAdder lookups = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder objectsProbed = new java.util.concurrent.atomic.LongAdder();
+    private volatile java.util.function.BiConsumer<String, LoadedObject> probeListener;
+
+    /**
+     * Told of every object a lookup for a jdryad object probes, with the symbol's name
+     * (LD_DEBUG=symbols); null, the default, tells nobody. Lookups for host objects (re-binding
+     * their GOT) and jdryad's own (no requester) are not told.
+     */
+    public void setProbeListener(java.util.function.BiConsumer<String, LoadedObject> listener) {
+        this.probeListener = listener;
+    }
 
     public long lookupCount() {
         return lookups.sum();
@@ -121,7 +131,7 @@ public final class SymbolLookup {
         int i = scope.indexOf(winner);
         for (int k = i + 1; i >= 0 && k < scope.size(); k++) {
             LoadedObject o = scope.get(k);
-            if (lookupIn(o, req, null) != null) {
+            if (find(o, req, null) != null) {
                 out.add(new PassedOver(o, "interposed: " + winner.name() + " comes first in the scope"));
             }
         }
@@ -134,6 +144,15 @@ public final class SymbolLookup {
 
     /** Looks for the symbol in one object only. */
     public Definition lookupIn(LoadedObject obj, Request req, List<PassedOver> passed) {
+        java.util.function.BiConsumer<String, LoadedObject> probe = probeListener;
+        if (probe != null && req.requester() != null && !req.requester().isHost()) {
+            probe.accept(req.name(), obj);
+        }
+        return find(obj, req, passed);
+    }
+
+    /** {@link #lookupIn} without telling the probe listener: for explanations, not lookups glibc makes. */
+    private Definition find(LoadedObject obj, Request req, List<PassedOver> passed) {
         Optional<DynamicSection> dyn = obj.dynamic();
         if (dyn.isEmpty()) {
             return null;

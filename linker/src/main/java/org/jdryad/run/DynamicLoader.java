@@ -18,6 +18,7 @@ import org.jdryad.debug.ActivityEvent;
 import org.jdryad.debug.ActivityLog;
 import org.jdryad.debug.Binding;
 import org.jdryad.debug.BindingHistory;
+import org.jdryad.debug.LinkTrace;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.Symbol;
@@ -57,6 +58,10 @@ final class DynamicLoader implements CallbackHandler {
     private long envpAddr;
     private int nextId = 1;
     private final Map<LoadedObject, Long> ids = new IdentityHashMap<>();
+    private LinkTrace trace = LinkTrace.none();
+    /** LD_DEBUG's "calling fini" text per object, placed in agent memory once (address, length). */
+    private final Map<LoadedObject, long[]> finiTexts = new IdentityHashMap<>();
+    private long[] debugOutputPath;
 
     /** Finds what a dlopen name means in the namespace: see ObjectGraph. */
     interface DlopenResolver {
@@ -80,6 +85,11 @@ final class DynamicLoader implements CallbackHandler {
     void attach(AgentProcess agent) {
         this.agent = agent;
         this.unwind = UnwindTables.load(agent);
+    }
+
+    /** Tells LD_DEBUG's story of initialisers, finalisers, dlopen and dlclose to {@code t}. */
+    void setTrace(LinkTrace t) {
+        this.trace = t;
     }
 
     /** Where the argument vectors for initialisers live (glibc passes the program's argc, argv, envp). */
@@ -164,6 +174,7 @@ final class DynamicLoader implements CallbackHandler {
                 }
                 initialised.add(o);
             }
+            trace.initialising(o);
             if (o.isExecutable() && skipMainInit) {
                 continue;
             }
@@ -185,6 +196,7 @@ final class DynamicLoader implements CallbackHandler {
         main.dynamic().ifPresent(d -> {
             List<Long> calls = functionArray(main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ);
             if (!calls.isEmpty()) {
+                trace.preinit();
                 agent.callAll(calls, argc, argvAddr, envpAddr);
             }
         });
@@ -214,10 +226,31 @@ final class DynamicLoader implements CallbackHandler {
     /** Finalisers of every initialised object, in reverse initialisation order. */
     private synchronized void publishFinalisers() {
         List<FiniEntry> out = new ArrayList<>();
+        if (trace.outputFile() != null) {
+            if (debugOutputPath == null) {
+                debugOutputPath = agentText(trace.outputFile() + "\0");
+            }
+            out.add(FiniEntry.debugOutput(debugOutputPath[0]));
+        }
         for (int i = initialised.size() - 1; i >= 0; i--) {
-            out.addAll(finalisersOf(initialised.get(i)));
+            LoadedObject o = initialised.get(i);
+            List<FiniEntry> f = finalisersOf(o);
+            String text = trace.finiText(o);
+            if (!f.isEmpty() && text != null) {
+                long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
+                out.add(FiniEntry.debugText(t[0], t[1]));
+            }
+            out.addAll(f);
         }
         agent.setFini(out);
+    }
+
+    /** Copies text into agent memory (never freed): its address and length in bytes. */
+    private long[] agentText(String text) {
+        byte[] b = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        long addr = agent.alloc(b.length, 1);
+        agent.write(addr, b);
+        return new long[] {addr, b.length};
     }
 
     private static List<FiniEntry> finalisersOf(LoadedObject o) {
@@ -239,8 +272,21 @@ final class DynamicLoader implements CallbackHandler {
 
     @Override
     public CallbackReply dlopen(String name, int flags, long caller, long tid) {
+        // The search's lines wait for the new objects' addresses (LD_DEBUG=files): held from here
+        // until they are mapped, or until dlopen returns without mapping any.
+        trace.dlopenStarting();
+        try {
+            return open(name, flags, caller, tid);
+        } finally {
+            trace.dlopenEnded();
+        }
+    }
+
+    private CallbackReply open(String name, int flags, long caller, long tid) {
         List<LoadedObject> toInitialise = new ArrayList<>();
+        List<LoadedObject> joinedGlobal = new ArrayList<>();
         LoadedObject root;
+        int opens;
         synchronized (this) {
             LoadedObject main = session.objects().get(0);
             if (name == null) {
@@ -262,9 +308,15 @@ final class DynamicLoader implements CallbackHandler {
                 return CallbackReply.ok(0);
             }
             boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
+            if (global) {
+                joinedGlobal.addAll(r.searchList());
+                joinedGlobal.removeAll(session.globalScope());
+            }
             try {
                 if (!r.added().isEmpty()) {
+                    trace.dlopenLinking(r.root(), r.added(), r.searchList(), flags);
                     session.linkDlopened(r.added(), r.searchList(), global, (flags & Protocol.RTLD_NOW) != 0);
+                    trace.dlopenLinked(r.added(), r.searchList());
                     installTls(r.added());
                     publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
                             caller, tid));
@@ -282,10 +334,11 @@ final class DynamicLoader implements CallbackHandler {
                 return CallbackReply.error(e.getMessage());
             }
             searchLists.putIfAbsent(r.root(), r.searchList());
-            openCount.merge(r.root(), 1, Integer::sum);
+            opens = openCount.merge(r.root(), 1, Integer::sum);
             root = r.root();
         }
         runInitialisers(toInitialise, false);
+        trace.opened(root, opens, joinedGlobal);
         return CallbackReply.ok(nodes.getOrDefault(root, 0L));
     }
 
@@ -323,12 +376,15 @@ final class DynamicLoader implements CallbackHandler {
                 referrer = obj.name();
             }
             SymbolLookup.VersionRequirement v = version == null ? null : new SymbolLookup.VersionRequirement(version, null, true);
+            // The caller is the requester, as glibc's dlsym looks up on behalf of the calling object.
             Optional<Definition> def = session.lookup()
-                    .lookup(new SymbolLookup.Request(name, v, null, SymbolLookup.TypeClass.NORMAL, version == null), scope)
+                    .lookup(new SymbolLookup.Request(name, v, objectAt(caller).orElse(null), SymbolLookup.TypeClass.NORMAL,
+                            version == null), scope)
                     .definition();
             if (def.isEmpty()) {
-                return CallbackReply.error((where.isEmpty() ? "" : where + ": ") + "undefined symbol: " + name
-                        + (version == null ? "" : ", version " + version));
+                String message = "undefined symbol: " + name + (version == null ? "" : ", version " + version);
+                trace.lookupFailed(where.isEmpty() || handle == RTLD_NEXT ? referrer : where, message);
+                return CallbackReply.error((where.isEmpty() ? "" : where + ": ") + message);
             }
             d = def.get();
             value = session.interposedAddress(d).orElse(d.address());
@@ -356,7 +412,7 @@ final class DynamicLoader implements CallbackHandler {
     @Override
     public CallbackReply dlclose(long handle, long caller, long tid) {
         List<LoadedObject> group;
-        List<FiniEntry> finis = new ArrayList<>();
+        Map<LoadedObject, List<FiniEntry>> finis = new java.util.LinkedHashMap<>();
         synchronized (this) {
             LoadedObject obj = byNode.get(handle);
             if (obj == null) {
@@ -369,6 +425,7 @@ final class DynamicLoader implements CallbackHandler {
             }
             openCount.put(obj, n - 1);
             if (n - 1 > 0 || !loadedWith.containsKey(obj)) {
+                trace.closing(obj, n - 1);
                 return CallbackReply.ok(0);
             }
             group = loadedWith.remove(obj);
@@ -376,13 +433,16 @@ final class DynamicLoader implements CallbackHandler {
             for (int i = initialised.size() - 1; i >= 0; i--) {
                 LoadedObject o = initialised.get(i);
                 if (group.contains(o)) {
-                    finis.addAll(finalisersOf(o));
+                    finis.put(o, finalisersOf(o));
                 }
             }
             initialised.removeAll(group);
         }
-        for (FiniEntry f : finis) {
-            runFini(f);
+        for (Map.Entry<LoadedObject, List<FiniEntry>> e : finis.entrySet()) {
+            trace.callingFini(e.getKey());
+            for (FiniEntry f : e.getValue()) {
+                runFini(f);
+            }
         }
         synchronized (this) {
             session.forget(group);
@@ -397,7 +457,9 @@ final class DynamicLoader implements CallbackHandler {
                 if (!o.isHost() && o.mapLength() > 0) {
                     agent.munmap(o.mapStart(), o.mapLength());
                 }
+                finiTexts.remove(o);
             }
+            trace.destroyed(group);
         }
         return CallbackReply.ok(0);
     }

@@ -15,6 +15,7 @@ import org.jdryad.search.GraphEntry;
 import org.jdryad.search.LibrarySearch;
 import org.jdryad.search.LoadedLibrary;
 import org.jdryad.search.SearchConfig;
+import org.jdryad.search.SearchListener;
 import org.jdryad.search.SearchNamespace;
 
 /** The objects a program needs, in load order, as the search found them; a missing library is an error. */
@@ -91,7 +92,7 @@ final class ObjectGraph {
         return n;
     }
 
-    static ObjectGraph resolve(ElfFile exe, RunOptions options) throws IOException {
+    static ObjectGraph resolve(ElfFile exe, RunOptions options, SearchListener listener) throws IOException {
         SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED);
         if (options.libraryPath() != null) {
             b.libraryPath(options.libraryPath(), "LD_LIBRARY_PATH");
@@ -102,7 +103,7 @@ final class ObjectGraph {
         if (options.preloadOption() != null) {
             b.preloadOption(options.preloadOption());
         }
-        DependencyGraph graph = new LibrarySearch(b.build()).resolve(exe.path());
+        DependencyGraph graph = new LibrarySearch(b.build(), listener).resolve(exe.path());
         if (graph.error().isPresent()) {
             throw new LinkException("error while loading shared libraries: " + graph.error().get().describe());
         }

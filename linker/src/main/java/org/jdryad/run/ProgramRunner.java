@@ -26,10 +26,11 @@ import org.jdryad.debug.CallSites;
 import org.jdryad.debug.DebugOptions;
 import org.jdryad.debug.HistoryFile;
 import org.jdryad.debug.BindingHistory;
+import org.jdryad.debug.DebugLog;
+import org.jdryad.debug.LinkTrace;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.ElfFile;
-import org.jdryad.elf.ProgramHeader;
 import org.jdryad.link.LinkException;
 import org.jdryad.link.LinkSession;
 import org.jdryad.link.LoadedObject;
@@ -61,10 +62,13 @@ public final class ProgramRunner {
     private volatile LinkSession session;
     /** The lazy fast path's tables and log, when binding lazily. */
     private volatile LazyTables lazyTables;
+    private final LinkTrace trace;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
         this.options = options;
         this.err = err;
+        this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
+                options.bindNow());
     }
 
     /** Runs the program and returns its exit status as a shell reports it. */
@@ -78,7 +82,14 @@ public final class ProgramRunner {
         if (exe.isStatic()) {
             return runStatic();
         }
-        ObjectGraph graph = ObjectGraph.resolve(exe, options);
+        ObjectGraph graph;
+        try {
+            graph = ObjectGraph.resolve(exe, options, trace.search());
+        } catch (IOException | RuntimeException e) {
+            trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
+            throw e;
+        }
+        trace.searched();
         Callbacks callbacks = new Callbacks();
         // Under gdb the user may sit at the prompt before typing `run`: wait as long as gdb lives.
         List<String> wrapper = options.gdb() == null ? List.of() : options.gdb();
@@ -97,6 +108,7 @@ public final class ProgramRunner {
             started = agent;
             long tAgent = System.nanoTime();
             ForegroundSignals.install(agent.info().pid());
+            trace.started(agent.pid());
             Linked linked = link(agent, graph, callbacks);
             if (lazyTables != null) {
                 lazyTables.startPreparing(); // on the other core, while initialisers and the program run
@@ -112,9 +124,11 @@ public final class ProgramRunner {
             long tDone = System.nanoTime();
             String statistics = options.stats()
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
+            trace.transferring();
             enter(agent, linked.session(), argv, envp);
             status = agent.waitForExit();
             closeLazyTables();
+            trace.exited(linked.session().stats(), status > 128 ? status - 128 : 0);
             if (statistics != null) {
                 err.print(statistics);
             }
@@ -127,6 +141,7 @@ public final class ProgramRunner {
             throw e instanceof LinkException le ? le : new LinkException(e.getMessage(), e);
         } finally {
             closeLazyTables();
+            trace.close(); // what a failure left held goes out
             // Whatever ended the run, its record is written: a crash is what it is there to explain.
             if (options.historyFile() != null) {
                 writeHistory(status, problem);
@@ -178,8 +193,7 @@ public final class ProgramRunner {
         if (sites == null || e.cause() == ActivityEvent.Cause.DLOPEN) {
             sites = printSites = callSites(); // a dlopen may have added the objects its call site lies in
         }
-        err.print(String.format("%7d:	%s%n", e.pid(), ActivityEvent.describe(e, sites)));
-        err.flush();
+        trace.log().print(ActivityEvent.describe(e, sites) + "\n");
     }
 
     /**
@@ -226,7 +240,9 @@ public final class ProgramRunner {
         history.setPid(info.pid());
         session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
         callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
-        if (!options.bindNow()) {
+        // The fast path's answers are prepared by lookups ahead of the calls: with LD_DEBUG=symbols
+        // those would be told at the wrong time, so then every first call asks Java.
+        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS)) {
             try {
                 lazyTables = LazyTables.start(agent, session, history, options.bindNot());
             } catch (IOException e) {
@@ -234,6 +250,7 @@ public final class ProgramRunner {
             }
         }
         session.mapAll();
+        trace.mapped(session);
         session.relocateAll();
         byte[] image = session.tlsImage();
         session.protectAll();
@@ -241,6 +258,7 @@ public final class ProgramRunner {
             agent.setTlsImage(image);
         }
         int rebound = session.rebindHosts();
+        trace.relocated(session.stats());
         DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
             @Override
             public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
@@ -261,6 +279,7 @@ public final class ProgramRunner {
             }
         }, activity);
         loader.attach(agent);
+        loader.setTrace(trace);
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
         return new Linked(session, loader, rebound);
     }
@@ -420,6 +439,7 @@ public final class ProgramRunner {
             byNode.put(n, obj);
             index++;
         }
+        trace.loaded(out);
         for (ObjectGraph.Node n : nodes) {
             for (ObjectGraph.Node d : n.dependencies()) {
                 LoadedObject dep = byNode.get(d);
@@ -442,17 +462,7 @@ public final class ProgramRunner {
 
     /** The run-time address of an object's program headers (PT_PHDR, else found through PT_LOAD). */
     static long phdrAddress(LoadedObject o) {
-        Optional<ProgramHeader> phdr = o.elf().segment(Elf.PT_PHDR);
-        if (phdr.isPresent()) {
-            return o.base() + phdr.get().vaddr();
-        }
-        long off = o.elf().programHeaderOffset();
-        for (ProgramHeader ph : o.elf().loadSegments()) {
-            if (off >= ph.offset() && off - ph.offset() < ph.filesz()) {
-                return o.base() + ph.vaddr() + (off - ph.offset());
-            }
-        }
-        return 0;
+        return o.phdrAddress();
     }
 
     /**
@@ -534,9 +544,8 @@ public final class ProgramRunner {
         if (b.definer() == null) {
             return;
         }
-        err.print(String.format("%7d:\tbinding file %s [0] to %s [0]: normal symbol `%s'%s%n", b.pid(), b.referrer(),
+        trace.log().print(String.format("binding file %s [0] to %s [0]: normal symbol `%s'%s%n", b.referrer(),
                 b.definer(), b.symbol(), b.version() == null ? "" : " [" + b.version() + "]"));
-        err.flush();
     }
 
     private static double ms(long nanos) {

@@ -67,14 +67,72 @@ public final class CpuHwcaps {
         this.searchSubdirs = Collections.unmodifiableList(buildSearchSubdirs());
     }
 
-    /** The capabilities of this machine's CPU (cached). */
+    /**
+     * The capabilities of this machine's CPU (cached): as the system loader itself reports them
+     * ({@code ld.so --list-diagnostics}), else derived from /proc/cpuinfo. The loader's word comes
+     * first because the kernel's flags can hide a feature glibc sees through CPUID: on an AMD
+     * machine under a hypervisor the kernel listed no "abm" (LZCNT) while glibc found x86-64-v3
+     * and v4 usable, and searched their glibc-hwcaps subdirectories.
+     */
     public static CpuHwcaps host() {
         CpuHwcaps h = host;
         if (h == null) {
-            h = detect(Path.of("/proc/cpuinfo"));
+            h = fromLoader(SearchConfig.SYSTEM_INTERPRETER).orElseGet(() -> detect(Path.of("/proc/cpuinfo")));
             host = h;
         }
         return h;
+    }
+
+    /** What {@code loader --list-diagnostics} says (glibc 2.33+), or empty when it cannot tell. */
+    static java.util.Optional<CpuHwcaps> fromLoader(String loader) {
+        if (!Files.isExecutable(Path.of(loader))) {
+            return java.util.Optional.empty();
+        }
+        try {
+            Process p = new ProcessBuilder(loader, "--list-diagnostics").redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroy();
+                return java.util.Optional.empty();
+            }
+            return parseDiagnostics(text);
+        } catch (IOException e) {
+            return java.util.Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return java.util.Optional.empty();
+        }
+    }
+
+    /** The ISA levels ({@code x86.cpu_features.isa_1}), platform and hwcap bits of a diagnostics listing. */
+    static java.util.Optional<CpuHwcaps> parseDiagnostics(String text) {
+        Long isa = null;
+        Long hwcap = null;
+        String platform = null;
+        for (String line : text.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq < 0) {
+                continue;
+            }
+            String key = line.substring(0, eq);
+            String value = line.substring(eq + 1).trim();
+            try {
+                switch (key) {
+                    case "x86.cpu_features.isa_1" -> isa = Long.decode(value);
+                    case "dl_hwcap" -> hwcap = Long.decode(value);
+                    case "dl_platform" -> platform = value.startsWith("\"") && value.endsWith("\"") && value.length() >= 2
+                            ? value.substring(1, value.length() - 1) : null;
+                    default -> { }
+                }
+            } catch (NumberFormatException e) {
+                return java.util.Optional.empty();
+            }
+        }
+        if (isa == null || hwcap == null) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(new CpuHwcaps(isa.intValue(), platform, hwcap, HWCAP_IMPORTANT));
     }
 
     /** Detects from a cpuinfo file; an unreadable file gives a baseline x86-64 CPU. */

@@ -44,9 +44,16 @@ import org.jdryad.elf.FileIdentity;
  */
 public final class LibrarySearch {
     private final SearchConfig config;
+    private final SearchListener listener;
 
     public LibrarySearch(SearchConfig config) {
+        this(config, SearchListener.NONE);
+    }
+
+    /** A search that tells {@code listener} each step (start-up, and dlopen in its namespace). */
+    public LibrarySearch(SearchConfig config, SearchListener listener) {
         this.config = config;
+        this.listener = listener;
     }
 
     public SearchConfig config() {
@@ -237,7 +244,7 @@ public final class LibrarySearch {
             int mark = chain.size();
             int markEverything = everything.size();
             try {
-                GraphEntry e = mapObject(loader, name, false, false);
+                GraphEntry e = mapObject(loader, name, SearchListener.Reason.DLOPEN, false);
                 if (e instanceof MissingLibrary m) {
                     throw notFound(m.name(), m.rejected());
                 }
@@ -280,7 +287,7 @@ public final class LibrarySearch {
             int mark = chain.size();
             int markEverything = everything.size();
             try {
-                return mapObject(loader, name, false, true) instanceof LoadedLibrary l ? l : null;
+                return mapObject(loader, name, SearchListener.Reason.DLOPEN, true) instanceof LoadedLibrary l ? l : null;
             } catch (Fatal f) {
                 return null;
             } finally {
@@ -356,6 +363,7 @@ public final class LibrarySearch {
                 String expanded = DynamicStringTokens.substitute(llp, values(main), false, true, config.systemDirs());
                 envDirs = decompose(expanded, ":;", FoundBy.LD_LIBRARY_PATH, null, null);
             }
+            listener.pathsReady(main, systemDirs, hasRunpath(main) ? runpathDirs(main) : rpathDirs(main), envDirs);
         }
 
         private DynamicStringTokens.Values values(LoadedLibrary l) {
@@ -484,7 +492,7 @@ public final class LibrarySearch {
         private void preload(String name, String where, List<LoadedLibrary> preloads) {
             int before = chain.size();
             try {
-                GraphEntry e = mapObject(main, name, true, false);
+                GraphEntry e = mapObject(main, name, SearchListener.Reason.PRELOAD, false);
                 if (e instanceof LoadedLibrary l && chain.size() != before) {
                     preloads.add(l);
                 }
@@ -524,7 +532,7 @@ public final class LibrarySearch {
                             continue;
                         }
                     }
-                    GraphEntry dep = mapObject(l, name, false, false);
+                    GraphEntry dep = mapObject(l, name, SearchListener.Reason.NEEDED, false);
                     if (dep instanceof MissingLibrary m && freshFrom >= 0) {
                         throw notFound(m.name(), m.rejected());
                     }
@@ -543,7 +551,9 @@ public final class LibrarySearch {
          * _dl_map_object: an already loaded object, a newly found one, or a missing entry. With
          * {@code noload} (RTLD_NOLOAD) nothing is added: null when no loaded object matches.
          */
-        private GraphEntry mapObject(LoadedLibrary loader, String name, boolean preload, boolean noload) throws Fatal {
+        private GraphEntry mapObject(LoadedLibrary loader, String name, SearchListener.Reason why, boolean noload)
+                throws Fatal {
+            boolean preload = why == SearchListener.Reason.PRELOAD;
             for (LoadedLibrary l : chain) {
                 // The kernel-loaded program's link map answers to "" only (dlopen handles that).
                 if (!(started && l == main) && l.answersTo(name)) {
@@ -554,6 +564,7 @@ public final class LibrarySearch {
                     return l;
                 }
             }
+            listener.lookingFor(name, loader, why);
             List<SearchDirectory> tried = new ArrayList<>();
             List<String> rejected = new ArrayList<>();
             boolean securePreload = preload && config.secure();
@@ -590,6 +601,7 @@ public final class LibrarySearch {
                     tried.add(new SearchDirectory(config.cachePath() == null ? "ld.so.cache" : config.cachePath().toString(),
                             FoundBy.LD_SO_CACHE, Optional.empty()));
                     Optional<String> cached = config.cache().lookup(name);
+                    listener.searchedCache(tried.get(tried.size() - 1).location(), cached);
                     if (cached.isPresent() && noDefaultLib(flagsOf)) {
                         for (String d : config.systemDirs()) {
                             if (cached.get().startsWith(d)) {
@@ -607,6 +619,7 @@ public final class LibrarySearch {
                     found = openPath(name, systemDirs, tried, rejected, securePreload);
                     how = FoundBy.DEFAULT_PATH;
                 }
+                listener.searchEnded(name);
             } else {
                 String realname = name;
                 if (loader != null && DynamicStringTokens.count(name) > 0) {
@@ -657,29 +670,37 @@ public final class LibrarySearch {
                     found.identity(), how, preload, loader, originOf(found.path(), config.workingDirectory()), tried);
             chain.add(lib);
             everything.add(lib);
+            listener.newObject(name, lib);
             return lib;
         }
 
         private Found openPath(String name, List<SearchDirectory> dirs, List<SearchDirectory> tried, List<String> rejected,
                 boolean securePreload) throws Fatal {
-            for (SearchDirectory d : dirs) {
-                tried.add(d);
-                for (String sub : subdirs) {
-                    String dir = d.location() + sub;
-                    if (!directoryExists(dir)) {
-                        continue;
-                    }
-                    Found f = verify(dir + name, rejected);
-                    if (f != null) {
-                        if (securePreload && !setuid(f.path())) {
-                            f.elf().close();
+            String candidate = null; // the candidate the search stops at (found or failing); null: it tried all
+            try {
+                for (SearchDirectory d : dirs) {
+                    tried.add(d);
+                    for (String sub : subdirs) {
+                        String dir = d.location() + sub;
+                        if (!directoryExists(dir)) {
                             continue;
                         }
-                        return f;
+                        candidate = dir + name;
+                        Found f = verify(candidate, rejected);
+                        if (f != null) {
+                            if (securePreload && !setuid(f.path())) {
+                                f.elf().close();
+                                continue;
+                            }
+                            return f;
+                        }
                     }
                 }
+                candidate = null;
+                return null;
+            } finally {
+                listener.searchedPath(name, dirs, subdirs, candidate);
             }
-            return null;
         }
 
         private boolean directoryExists(String dir) {

@@ -214,4 +214,31 @@ class LdSoCacheTest {
                 amd.searchSubdirs());
         assertEquals("x86_64", amd.platform());
     }
+
+    @Test
+    void theLoadersOwnDiagnosticsDecide() {
+        String listing = "dl_hwcap=0x2\ndl_hwcaps_subdirs_active=0x7\ndl_platform=\"x86_64\"\nx86.cpu_features.isa_1=0xf\n";
+        CpuHwcaps cpu = CpuHwcaps.parseDiagnostics(listing).orElseThrow();
+        assertEquals(java.util.List.of("x86-64-v4", "x86-64-v3", "x86-64-v2"), cpu.glibcHwcapsSubdirs());
+        assertEquals("x86_64", cpu.platform());
+        assertFalse(CpuHwcaps.parseDiagnostics("dl_platform=\"x86_64\"\n").isPresent());
+    }
+
+    @Test
+    void hostSearchesWhatTheSystemLoaderSearches() throws Exception {
+        Path ldso = Path.of(SearchConfig.SYSTEM_INTERPRETER);
+        Assumptions.assumeTrue(Files.isExecutable(ldso));
+        Process p = new ProcessBuilder(ldso.toString(), "--help").redirectErrorStream(true).start();
+        String help = new String(p.getInputStream().readAllBytes());
+        p.waitFor();
+        java.util.List<String> searched = new java.util.ArrayList<>();
+        for (String line : help.split("\n")) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("^  (x86-64-v\\d) \\(supported, searched\\)").matcher(line);
+            if (m.find()) {
+                searched.add(m.group(1));
+            }
+        }
+        Assumptions.assumeFalse(searched.isEmpty(), "ld.so --help lists no glibc-hwcaps subdirectories");
+        assertEquals(searched, CpuHwcaps.host().glibcHwcapsSubdirs());
+    }
 }
