@@ -47,6 +47,7 @@ class BindingsDifferentialTest {
     static Stream<Arguments> programs() {
         List<Arguments> out = new ArrayList<>();
         out.add(Arguments.of("ls", Path.of("/usr/bin/ls"), List.of("-l", "/usr/share/common-licenses")));
+        out.add(Arguments.of("sort", Path.of("/usr/bin/sort"), List.of("-k2", "-t:", "/etc/passwd")));
         out.add(Arguments.of("python", Path.of("/usr/bin/python3.11"), List.of("-c", "import json")));
         out.add(Arguments.of("perl", Path.of("/usr/bin/perl"), List.of("-e", "print 1")));
         out.add(Arguments.of("git", Path.of("/usr/bin/git"), List.of("--version")));
