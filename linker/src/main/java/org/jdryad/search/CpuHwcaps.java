@@ -83,11 +83,68 @@ public final class CpuHwcaps {
         return h;
     }
 
-    /** What {@code loader --list-diagnostics} says (glibc 2.33+), or empty when it cannot tell. */
+    /**
+     * What {@code loader --list-diagnostics} says (glibc 2.33+), or empty when it cannot tell.
+     * Asking costs a process (~20 ms a run), so the answer's lines are kept in the per-user cache
+     * under a key of this boot (CPU features change only across boots) and the loader's identity.
+     */
     static java.util.Optional<CpuHwcaps> fromLoader(String loader) {
         if (!Files.isExecutable(Path.of(loader))) {
             return java.util.Optional.empty();
         }
+        Path cached = cacheFile(loader);
+        if (cached != null) {
+            try {
+                java.util.Optional<CpuHwcaps> c = parseDiagnostics(Files.readString(cached, StandardCharsets.ISO_8859_1));
+                if (c.isPresent()) {
+                    return c;
+                }
+            } catch (IOException e) {
+                // not cached yet
+            }
+        }
+        java.util.Optional<CpuHwcaps> asked = askLoader(loader);
+        asked.ifPresent(h -> remember(cached, h));
+        return asked;
+    }
+
+    /** The cache file for this boot and this loader, or null when there is no cache directory. */
+    private static Path cacheFile(String loader) {
+        try {
+            String boot = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
+            var attrs = Files.readAttributes(Path.of(loader), java.nio.file.attribute.BasicFileAttributes.class);
+            String key = boot + "|" + loader + "|" + attrs.size() + "|" + attrs.lastModifiedTime().toMillis() + "|"
+                    + attrs.fileKey();
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+            String hash = java.util.HexFormat.of().formatHex(digest, 0, 8);
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            Path root = xdg != null && xdg.startsWith("/") ? Path.of(xdg, "jdryad")
+                    : Path.of(System.getProperty("user.home"), ".cache", "jdryad");
+            return root.resolve("hwcaps-" + hash);
+        } catch (IOException | RuntimeException | java.security.NoSuchAlgorithmException e) {
+            return null;
+        }
+    }
+
+    /** Writes the lines {@link #parseDiagnostics} reads, atomically; a cache that cannot be written is no error. */
+    private static void remember(Path file, CpuHwcaps h) {
+        if (file == null) {
+            return;
+        }
+        try {
+            Files.createDirectories(file.getParent());
+            Path tmp = Files.createTempFile(file.getParent(), ".hwcaps-", ".tmp");
+            Files.writeString(tmp, "x86.cpu_features.isa_1=0x" + Integer.toHexString(h.isaLevels()) + "\n"
+                    + "dl_hwcap=0x" + Long.toHexString(h.hwcap()) + "\n"
+                    + (h.platform() == null ? "" : "dl_platform=\"" + h.platform() + "\"\n"), StandardCharsets.ISO_8859_1);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            // the next run asks the loader again
+        }
+    }
+
+    private static java.util.Optional<CpuHwcaps> askLoader(String loader) {
         try {
             Process p = new ProcessBuilder(loader, "--list-diagnostics").redirectErrorStream(true)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();

@@ -63,9 +63,12 @@ class GdbRunTest {
 
     /** gdb in batch mode on the gdb fixture (bound lazily, as glibc binds it) with these commands. */
     private static Result gdb(String... commands) {
+        return gdbOn(FixtureCatalog.gdbProgram(), List.of(), commands);
+    }
+
+    private static Result gdbOn(Path prog, List<String> args, String... commands) {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
         Jdryad.ensureBuilt();
-        Path prog = FixtureCatalog.gdbProgram();
         List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
                 "--gdb-ex", "set confirm off"));
         for (String c : commands) {
@@ -73,6 +76,7 @@ class GdbRunTest {
             cmd.add(c);
         }
         cmd.add(prog.toString());
+        cmd.addAll(args);
         Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), Map.of()));
         env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
         Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(180));
@@ -99,5 +103,22 @@ class GdbRunTest {
         assertTrue(m.group(2).equals("1"), () -> "finish out of the resolver's C part did not happen\n" + r.describe());
         assertTrue(m.group(3).equals("lib_add"), () -> "stepping did not arrive in lib_add\n" + r.describe());
         assertTrue(m.group(4).trim().equals("[]"), () -> "frames without the caller: " + m.group(4) + "\n" + r.describe());
+    }
+
+    @Test
+    void theActivityHookShowsADlopenEventToGdb() {
+        Path prog = FixtureCatalog.dlopenProgram();
+        Result r = gdbOn(prog, List.of(prog.resolveSibling("libplugin.so").toString()),
+                "break jdryad_dl_activity if event->cause == 2", "run", "print *event", "print event->request",
+                "print event->objects[0]", "print jdryad_activity_ring.next");
+        String out = r.stdout() + r.stderr();
+        assertTrue(Pattern.compile("version = 2, state = 1, cause = 2, flags = 2").matcher(out).find(),
+                () -> "`print *event` at the dlopen's event does not show it\n" + r.describe());
+        assertTrue(Pattern.compile("\\$2 = 0x[0-9a-f]+ \".*libplugin.so\"").matcher(out).find(),
+                () -> "event->request is not the dlopen argument\n" + r.describe());
+        assertTrue(Pattern.compile("\\$3 = 0x[0-9a-f]+ \".*/libplugin.so\"").matcher(out).find(),
+                () -> "event->objects[0] is not the plugin\n" + r.describe());
+        assertTrue(Pattern.compile("\\$4 = 3").matcher(out).find(),
+                () -> "the ring does not hold the start-up events and this one\n" + r.describe());
     }
 }
