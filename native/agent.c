@@ -22,221 +22,6 @@ __thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(64))) = 
 extern const ElfW(Ehdr) __ehdr_start;
 extern ElfW(Dyn) _DYNAMIC[];
 
-/* ---- utilities ---- */
-size_t jd_strlen(const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    return n;
-}
-void jd_memcpy(void *d, const void *s, size_t n)
-{
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
-}
-void jd_memset(void *d, int c, size_t n)
-{
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
-}
-int jd_strcmp(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return (unsigned char)*a - (unsigned char)*b;
-}
-int jd_strncmp(const char *a, const char *b, size_t n)
-{
-    for (; n; n--, a++, b++) {
-        if (*a != *b)
-            return (unsigned char)*a - (unsigned char)*b;
-        if (!*a)
-            return 0;
-    }
-    return 0;
-}
-void jd_puts2(const char *a, const char *b)
-{
-    if (a)
-        sys3(SYS_write, 2, a, jd_strlen(a));
-    if (b)
-        sys3(SYS_write, 2, b, jd_strlen(b));
-}
-void jd_die(const char *msg, long code)
-{
-    jd_puts2("jdryad-agent: ", msg);
-    jd_puts2("\n", 0);
-    sys1(SYS_exit_group, code);
-    __builtin_unreachable();
-}
-static char *fmt_hex(char *buf, uint64_t v)
-{
-    char *p = buf + 18;
-    *p = 0;
-    do {
-        *--p = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    *--p = 'x';
-    *--p = '0';
-    return p;
-}
-int jd_gettid(void)
-{
-    return (int)sys0(SYS_gettid);
-}
-
-/* ---- locks ----
- * Spin locks record their owner's thread pointer (unique per live thread, free to read).  A
- * program's signal handler that calls a jdryad dl* function on a thread which holds one of the
- * agent's locks (it interrupted the agent itself) must not wait for that lock: jd_callback
- * checks jd_holds_agent_lock() and falls back to glibc instead of deadlocking. */
-static void spin_lock(volatile uintptr_t *l)
-{
-    uintptr_t me = jd_tp(), z;
-    for (unsigned spins = 0;; spins++) {
-        z = 0;
-        if (__atomic_compare_exchange_n(l, &z, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            return;
-        if (spins > 100)
-            sys0(SYS_sched_yield);
-        else
-            __builtin_ia32_pause();
-    }
-}
-static void spin_unlock(volatile uintptr_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
-
-/* ---- memory: a bump allocator over private anonymous mappings ---- */
-static volatile uintptr_t alloc_lock;
-static char *alloc_cur, *alloc_end;
-
-static void *map_anon_try(size_t len)
-{
-    long r = sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return r < 0 && r > -4096 ? 0 : (void *)r;
-}
-static void *map_anon(size_t len)
-{
-    void *p = map_anon_try(len);
-    if (!p)
-        jd_die("out of memory (mmap failed)", 127);
-    return p;
-}
-/* Zeroed memory, or 0 when the size is absurd or the kernel refuses. */
-static void *jd_alloc_try(size_t size, size_t align)
-{
-    if (align < 16)
-        align = 16;
-    if (size > ((size_t)1 << 46) || align > ((size_t)1 << 20) || (align & (align - 1)))
-        return 0;
-    spin_lock(&alloc_lock);
-    uintptr_t p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
-    if (!alloc_cur || p + size > (uintptr_t)alloc_end) {
-        size_t chunk = (size + align + 0xfffff) & ~(size_t)0xfffff;
-        char *m = map_anon_try(chunk);
-        if (!m) {
-            spin_unlock(&alloc_lock);
-            return 0;
-        }
-        alloc_cur = m;
-        alloc_end = alloc_cur + chunk;
-        p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
-    }
-    alloc_cur = (char *)(p + size);
-    spin_unlock(&alloc_lock);
-    return (void *)p; /* fresh anonymous memory is zero */
-}
-void *jd_alloc(size_t size, size_t align)
-{
-    void *p = jd_alloc_try(size, align);
-    if (!p)
-        jd_die("out of memory (mmap failed)", 127);
-    return p;
-}
-char *jd_strdup(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t n = jd_strlen(s) + 1;
-    char *d = jd_alloc(n, 1);
-    jd_memcpy(d, s, n);
-    return d;
-}
-
-/* Growable buffers. */
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-static void buf_reserve(struct buf *b, size_t need)
-{
-    if (need <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < need)
-        cap *= 2;
-    cap = (cap + 4095) & ~(size_t)4095;
-    if (b->p) {
-        long r = sys5(SYS_mremap, b->p, b->cap, cap, MREMAP_MAYMOVE, 0);
-        if (r < 0 && r > -4096)
-            jd_die("out of memory (mremap failed)", 127);
-        b->p = (char *)r;
-    } else {
-        b->p = map_anon(cap);
-    }
-    b->cap = cap;
-}
-static void put_bytes(struct buf *b, const void *p, size_t n)
-{
-    buf_reserve(b, b->len + n);
-    jd_memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-static void put_q(struct buf *b, uint64_t v) { put_bytes(b, &v, 8); }
-static void put_s(struct buf *b, const char *s)
-{
-    uint32_t n = s ? (uint32_t)jd_strlen(s) + 1 : 0;
-    put_bytes(b, &n, 4);
-    if (n)
-        put_bytes(b, s, n);
-}
-
-/* Reading a received payload. */
-struct in {
-    const char *p;
-    size_t len, pos;
-    int bad;
-};
-static uint64_t get_q(struct in *in)
-{
-    uint64_t v = 0;
-    if (in->pos + 8 > in->len) {
-        in->bad = 1;
-        return 0;
-    }
-    jd_memcpy(&v, in->p + in->pos, 8);
-    in->pos += 8;
-    return v;
-}
-static const char *get_s(struct in *in)
-{
-    uint32_t n;
-    if (in->pos + 4 > in->len) {
-        in->bad = 1;
-        return 0;
-    }
-    jd_memcpy(&n, in->p + in->pos, 4);
-    in->pos += 4;
-    if (n == 0)
-        return 0;
-    if (in->pos + n > in->len || in->p[in->pos + n - 1] != 0) {
-        in->bad = 1;
-        return 0;
-    }
-    const char *s = in->p + in->pos;
-    in->pos += n;
-    return s;
-}
-
 /* ---- process state ---- */
 static char **orig_envp;
 static ElfW(auxv_t) *orig_auxv;
@@ -325,7 +110,6 @@ struct hdr {
 #define FUTEX_WAIT_P 128
 #define FUTEX_WAKE_P 129
 static volatile int generation, send_gen;
-static volatile uintptr_t send_lock, reader_role; /* owners' thread pointers, 0: free */
 static void futex_wait(volatile int *w, int v) { sys6(SYS_futex, (long)w, FUTEX_WAIT_P, v, 0, 0, 0); }
 static void futex_wake(volatile int *w, int n) { sys6(SYS_futex, (long)w, FUTEX_WAKE_P, n, 0, 0, 0); }
 static void wake_waiters(void)
@@ -358,7 +142,6 @@ struct ctx {
     struct ctx *next;
 };
 static struct ctx *volatile ctx_free;
-static volatile uintptr_t ctx_lock;
 static struct ctx *ctx_get(void)
 {
     spin_lock(&ctx_lock);
@@ -407,14 +190,6 @@ static struct waiter *waiter_register(uint64_t seq, struct buf *b)
 }
 
 static void handle_request(struct hdr *h, struct in *in, struct buf *out);
-static volatile uintptr_t state_lock, tls_write_lock;
-
-int jd_holds_agent_lock(void)
-{
-    uintptr_t me = jd_tp();
-    return reader_role == me || send_lock == me || ctx_lock == me || alloc_lock == me || state_lock == me ||
-           tls_write_lock == me;
-}
 
 /* Reads frames and serves Java's requests until `w` (or nothing, at top level) gets its reply. */
 static struct in serve(struct waiter *w)
@@ -475,14 +250,11 @@ static struct in serve(struct waiter *w)
  * its other dl* calls still go to glibc, because Java's plan maps memory into the parent. */
 static char *sock_path;
 static volatile int locks_reset_pid;
-static volatile uintptr_t child_lock;
-
-volatile int jd_cached_pid;
 
 static void reset_for_child(void)
 {
     jd_cached_pid = (int)sys0(SYS_getpid);
-    reader_role = send_lock = ctx_lock = alloc_lock = state_lock = tls_write_lock = child_lock = 0;
+    jd_release_locks();
     generation = send_gen = 0;
     for (int i = 0; i < NWAIT; i++) {
         waiters[i].seq = 0;
@@ -742,10 +514,6 @@ static void announce(const struct jdryad_activity *a)
     __atomic_store_n(&r->next, r->next + 1, __ATOMIC_RELEASE);
     jdryad_dl_activity(a);
 }
-
-/* Bytes left in a payload: a count read from it is checked against this before anything is
-   allocated for it (each element takes at least a known number of bytes). */
-static size_t remaining(const struct in *in) { return in->bad ? 0 : in->len - in->pos; }
 
 static void r_debug_update_locked(struct in *in, struct buf *out);
 static void r_debug_update(struct in *in, struct buf *out)
@@ -1497,8 +1265,8 @@ int main(int argc, char **argv, char **envp)
     if ((uintptr_t)jdryad_tls_reserve + sizeof jdryad_tls_reserve != tp) {
         char b1[20], b2[20];
         jd_puts2("jdryad-agent: the TLS reservation is not directly below the thread pointer: reserve=",
-                 fmt_hex(b1, (uintptr_t)jdryad_tls_reserve));
-        jd_puts2(" tp=", fmt_hex(b2, tp));
+                 jd_fmt_hex(b1, (uintptr_t)jdryad_tls_reserve));
+        jd_puts2(" tp=", jd_fmt_hex(b2, tp));
         jd_die("", 127);
     }
     find_self();

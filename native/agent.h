@@ -3,59 +3,7 @@
 #ifndef JDRYAD_AGENT_H
 #define JDRYAD_AGENT_H
 
-#define _GNU_SOURCE
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-#include <elf.h>
-#include <link.h>
-#include <dlfcn.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include "protocol.h"
-#include "jdryad_activity.h"
-
-/* ---- raw system calls (the agent never depends on libc data or libc allocation) ---- */
-static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-#define sys0(n) sys6((n), 0, 0, 0, 0, 0, 0)
-#define sys1(n, a) sys6((n), (long)(a), 0, 0, 0, 0, 0)
-#define sys2(n, a, b) sys6((n), (long)(a), (long)(b), 0, 0, 0, 0)
-#define sys3(n, a, b, c) sys6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define sys4(n, a, b, c, d) sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define sys5(n, a, b, c, d, e) sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-
-static inline uintptr_t jd_tp(void)
-{
-    uintptr_t tp;
-    __asm__("mov %%fs:0, %0" : "=r"(tp));
-    return tp;
-}
-
-/* ---- small libc-free helpers (util in agent.c) ---- */
-size_t jd_strlen(const char *s);
-void jd_memcpy(void *d, const void *s, size_t n);
-void jd_memset(void *d, int c, size_t n);
-int jd_strcmp(const char *a, const char *b);
-int jd_strncmp(const char *a, const char *b, size_t n);
-void jd_puts2(const char *a, const char *b); /* writes to stderr */
-void jd_die(const char *msg, long code) __attribute__((noreturn));
-void *jd_alloc(size_t size, size_t align); /* zeroed, mmap-backed, never freed */
-char *jd_strdup(const char *s);
-int jd_gettid(void);
-/* The process's pid without a system call: set at start and by the fork handler in the child.
-   (A vfork child shares it with its parent until it execs.) */
-extern volatile int jd_cached_pid;
+#include "util.h"
 
 /* ---- callbacks to Java (agent.c) ---- */
 struct jd_cbreply {
@@ -98,9 +46,7 @@ struct jd_fini_table {
 };
 extern struct jd_fini_table *volatile jd_fini; /* replaced as a whole by SET_FINI */
 
-/* agent.c: whether this thread holds one of the agent's locks (a signal handler interrupted the
-   agent), and whether h is a jdryad object's dlopen handle (one of the agent's link-map nodes). */
-int jd_holds_agent_lock(void);
+/* agent.c: whether h is a jdryad object's dlopen handle (one of the agent's link-map nodes). */
 int jd_is_jdryad_handle(const void *h);
 
 void jd_runtime_init(void);
