@@ -6,6 +6,8 @@
  * relocations), raw system calls for I/O, exactly one __thread variable (the reservation).
  */
 #include "agent.h"
+#include "wire.h"
+#include "requests.h"
 #include "lazy.h"
 
 #include <fcntl.h>
@@ -33,397 +35,25 @@ static size_t tls_image_size;
 static uintptr_t relro_start, relro_end;
 static size_t page_size = 4096;
 
-/* ---- the connection ----
- * Concurrency: any agent thread may read the socket, one at a time (the reader role).  The
- * reader reads one whole frame, gives the role up, and then either handles the request itself
- * (so a long CALL never blocks the socket) or, for a reply to another thread's callback, copies
- * it into that thread's mailbox and wakes it.  Sending is serialised by a separate lock. */
-static int sock = -1;
-static uint64_t sock_dev, sock_ino; /* the socket's identity: the program may close and reuse fds */
-static int agent_pid;
-static uint64_t cb_seq;
 static uintptr_t main_tp;
-
-static void lost(void)
-{
-    jd_puts2("jdryad-agent: lost connection to jdryad\n", 0);
-    sys1(SYS_exit_group, 127);
-    __builtin_unreachable();
-}
-/* Waits until the socket is ready (a program that sets O_NONBLOCK on every descriptor makes
-   reads and writes return EAGAIN; that must neither spin nor look like a lost connection). */
-static void wait_ready(short events)
-{
-    struct pollfd {
-        int fd;
-        short events, revents;
-    } p = {sock, events, 0};
-    sys3(SYS_poll, &p, 1, -1);
-}
-static void send_all(struct iovec *iov, int n)
-{
-    while (n > 0) {
-        struct msghdr m;
-        jd_memset(&m, 0, sizeof m);
-        m.msg_iov = iov;
-        m.msg_iovlen = n;
-        long r = sys3(SYS_sendmsg, sock, &m, MSG_NOSIGNAL);
-        if (r == -4 /* EINTR */)
-            continue;
-        if (r == -11 /* EAGAIN */) {
-            wait_ready(4 /* POLLOUT */);
-            continue;
-        }
-        if (r <= 0)
-            lost();
-        while (n > 0 && (size_t)r >= iov->iov_len) {
-            r -= iov->iov_len;
-            iov++, n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + r;
-            iov->iov_len -= r;
-        }
-    }
-}
-static void recv_all(void *p, size_t n)
-{
-    while (n > 0) {
-        long r = sys3(SYS_read, sock, p, n);
-        if (r == -4)
-            continue;
-        if (r == -11 /* EAGAIN */) {
-            wait_ready(1 /* POLLIN */);
-            continue;
-        }
-        if (r <= 0)
-            lost();
-        p = (char *)p + r;
-        n -= r;
-    }
-}
-struct hdr {
-    uint32_t len, type;
-    uint64_t seq;
-};
-
-#define FUTEX_WAIT_P 128
-#define FUTEX_WAKE_P 129
-static volatile int generation, send_gen;
-static void futex_wait(volatile int *w, int v) { sys6(SYS_futex, (long)w, FUTEX_WAIT_P, v, 0, 0, 0); }
-static void futex_wake(volatile int *w, int n) { sys6(SYS_futex, (long)w, FUTEX_WAKE_P, n, 0, 0, 0); }
-static void wake_waiters(void)
-{
-    __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
-    futex_wake(&generation, 0x7fffffff);
-}
-
-static void send_frame(uint32_t type, uint64_t seq, const void *payload, size_t len)
-{
-    struct hdr h = {(uint32_t)len, type, seq};
-    struct iovec iov[2] = {{&h, sizeof h}, {(void *)payload, len}};
-    uintptr_t me = jd_tp();
-    for (;;) {
-        int g = __atomic_load_n(&send_gen, __ATOMIC_ACQUIRE);
-        uintptr_t z = 0;
-        if (__atomic_compare_exchange_n(&send_lock, &z, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            break;
-        futex_wait(&send_gen, g);
-    }
-    send_all(iov, 2);
-    __atomic_store_n(&send_lock, 0, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&send_gen, 1, __ATOMIC_ACQ_REL);
-    futex_wake(&send_gen, 0x7fffffff);
-}
-
-/* Per-invocation buffers, recycled. */
-struct ctx {
-    struct buf in, out;
-    struct ctx *next;
-};
-static struct ctx *volatile ctx_free;
-static struct ctx *ctx_get(void)
-{
-    spin_lock(&ctx_lock);
-    struct ctx *c = ctx_free;
-    if (c)
-        ctx_free = c->next;
-    spin_unlock(&ctx_lock);
-    if (!c)
-        c = jd_alloc(sizeof *c, 16);
-    c->in.len = c->out.len = 0;
-    return c;
-}
-static void ctx_put(struct ctx *c)
-{
-    spin_lock(&ctx_lock);
-    c->next = ctx_free;
-    ctx_free = c;
-    spin_unlock(&ctx_lock);
-}
-
-/* Mailboxes of threads waiting for the reply to their callback. */
-#define NWAIT 256
-struct waiter {
-    volatile uint64_t seq;
-    struct buf *buf;
-    volatile size_t len;
-    volatile int done;
-};
-static struct waiter waiters[NWAIT];
-
-static struct waiter *waiter_register(uint64_t seq, struct buf *b)
-{
-    for (;;) {
-        for (int i = 0; i < NWAIT; i++) {
-            uint64_t z = 0;
-            if (waiters[i].seq == 0 &&
-                __atomic_compare_exchange_n(&waiters[i].seq, &z, seq, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-                waiters[i].buf = b;
-                waiters[i].len = 0;
-                __atomic_store_n(&waiters[i].done, 0, __ATOMIC_RELEASE);
-                return &waiters[i];
-            }
-        }
-        sys0(SYS_sched_yield);
-    }
-}
 
 static void handle_request(struct hdr *h, struct in *in, struct buf *out);
 
 /* Reads frames and serves Java's requests until `w` (or nothing, at top level) gets its reply. */
-static struct in serve(struct waiter *w)
+struct in jd_serve(struct waiter *w)
 {
     struct ctx *c = ctx_get();
     for (;;) {
-        if (w && __atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
-            struct in in = {w->buf->p, w->len, 0, 0};
-            __atomic_store_n(&w->seq, 0, __ATOMIC_RELEASE);
+        struct hdr h;
+        struct in in;
+        if (jd_wire_next(w, &c->in, &h, &in)) {
             ctx_put(c);
             return in;
         }
-        int g = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
-        uintptr_t z = 0;
-        if (!__atomic_compare_exchange_n(&reader_role, &z, jd_tp(), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            futex_wait(&generation, g);
-            continue;
-        }
-        if (w && __atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
-            __atomic_store_n(&reader_role, 0, __ATOMIC_RELEASE);
-            wake_waiters();
-            continue;
-        }
-        struct hdr h;
-        recv_all(&h, sizeof h);
-        if (h.len > JD_MAX_FRAME)
-            jd_die("protocol error: frame too large", 127);
-        if (h.type & JD_REPLY) {
-            struct waiter *t = 0;
-            for (int i = 0; i < NWAIT && !t; i++)
-                if (waiters[i].seq == h.seq && !waiters[i].done)
-                    t = &waiters[i];
-            if (!t || h.seq == 0)
-                jd_die("protocol error: unexpected reply", 127);
-            buf_reserve(t->buf, h.len + 1);
-            recv_all(t->buf->p, h.len);
-            t->len = h.len;
-            __atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
-            __atomic_store_n(&reader_role, 0, __ATOMIC_RELEASE);
-            wake_waiters();
-            continue;
-        }
-        buf_reserve(&c->in, h.len + 1);
-        recv_all(c->in.p, h.len);
-        __atomic_store_n(&reader_role, 0, __ATOMIC_RELEASE);
-        wake_waiters();
-        struct in in = {c->in.p, h.len, 0, 0};
         c->out.len = 0;
         handle_request(&h, &in, &c->out);
     }
 }
-
-/* ---- forked children ----
- * A child made by fork shares the parent's socket, which only the parent may use. Locks held at
- * fork time by the parent's other threads would stay held for ever in the child: they are
- * released by a pthread_atfork handler (which runs in the child's only thread). A child that
- * makes a lazy first call opens its own connection to jdryad (HELLO_CHILD) and binds through it;
- * its other dl* calls still go to glibc, because Java's plan maps memory into the parent. */
-static char *sock_path;
-static volatile int locks_reset_pid;
-
-static void reset_for_child(void)
-{
-    jd_cached_pid = (int)sys0(SYS_getpid);
-    jd_release_locks();
-    generation = send_gen = 0;
-    for (int i = 0; i < NWAIT; i++) {
-        waiters[i].seq = 0;
-        waiters[i].done = 0;
-    }
-    locks_reset_pid = (int)sys0(SYS_getpid);
-}
-
-static int connect_socket(void)
-{
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
-    size_t pl = jd_strlen(sock_path);
-    if (pl >= sizeof sa.sun_path)
-        return -1;
-    jd_memcpy(sa.sun_path, sock_path, pl);
-    int fd = (int)sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (sys3(SYS_connect, fd, &sa, sizeof sa) < 0) {
-        sys1(SYS_close, fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Makes fd the agent's connection, remembering its identity. */
-static void use_socket(int fd)
-{
-    struct stat st;
-    sock = fd;
-    if (fd >= 0 && sys2(SYS_fstat, fd, (long)&st) == 0) {
-        sock_dev = st.st_dev;
-        sock_ino = st.st_ino;
-    }
-}
-
-/* Makes this process a child connected to jdryad on its own socket; -1 when that fails. */
-static int connect_as_child(void)
-{
-    int me = (int)sys0(SYS_getpid);
-    spin_lock(&child_lock);
-    if (agent_pid != me) {
-        int parent = agent_pid;
-        struct stat st; /* our copy of the parent's connection, unless the program reused the number */
-        if (sys2(SYS_fstat, sock, (long)&st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino)
-            sys1(SYS_close, sock);
-        use_socket(connect_socket());
-        agent_pid = me;
-        if (sock >= 0) {
-            uint64_t b[2] = {(uint64_t)me, (uint64_t)parent};
-            send_frame(JD_HELLO_CHILD, 0, b, sizeof b);
-        }
-    }
-    spin_unlock(&child_lock);
-    return sock >= 0 ? 0 : -1;
-}
-
-/* Reads exactly n bytes from fd; -1 at end of file or on error. */
-static int read_exact(int fd, void *p, size_t n)
-{
-    while (n > 0) {
-        long k = sys3(SYS_read, fd, p, n);
-        if (k == -4)
-            continue;
-        if (k <= 0)
-            return -1;
-        p = (char *)p + k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* One callback on a connection of its own, with nothing but the stack: for a child that shares
- * its parent's memory (vfork, clone(CLONE_VM): no atfork handler ran). Such a child must change
- * none of the agent's state, which is its parent's too; patching the GOT slot is fine, since the
- * binding holds for both. */
-static int callback_alone(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
-{
-    int fd = connect_socket();
-    if (fd < 0)
-        return -1;
-    uint64_t out[2 + 1 + 4];
-    int n = 0;
-    out[n++] = (uint64_t)sys0(SYS_getpid);
-    out[n++] = (uint64_t)agent_pid;
-    struct hdr h = {16, JD_HELLO_CHILD, 0};
-    struct iovec iov[2] = {{&h, sizeof h}, {out, 16}};
-    struct msghdr m = {0};
-    m.msg_iov = iov;
-    m.msg_iovlen = 2;
-    int ok = sys3(SYS_sendmsg, fd, &m, MSG_NOSIGNAL) == (long)(sizeof h + 16);
-    n = 0;
-    out[n++] = (uint64_t)jd_gettid();
-    for (int i = 0; i < a->nq && i < 4; i++)
-        out[n++] = a->q[i];
-    struct hdr c = {(uint32_t)(8 * n), type, 1};
-    iov[0].iov_base = &c;
-    iov[1].iov_base = out;
-    iov[1].iov_len = 8 * (size_t)n;
-    ok = ok && a->ns == 0 && sys3(SYS_sendmsg, fd, &m, MSG_NOSIGNAL) == (long)(sizeof c + 8 * (size_t)n);
-    struct hdr rh;
-    ok = ok && read_exact(fd, &rh, sizeof rh) == 0 && rh.type == (type | JD_REPLY) && rh.len <= sizeof r->scratch &&
-         read_exact(fd, r->scratch, rh.len) == 0;
-    sys1(SYS_close, fd);
-    if (!ok)
-        return -1;
-    struct in in = {r->scratch, rh.len, 0, 0};
-    r->ctx = 0;
-    r->status = (int64_t)get_q(&in);
-    for (int i = 0; i < 4; i++)
-        r->v[i] = get_q(&in);
-    r->s[0] = get_s(&in);
-    r->s[1] = get_s(&in);
-    return in.bad ? -1 : 0;
-}
-
-int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
-{
-    /* A lazy first call can always be answered on a connection of its own (it needs no request
-       from Java); other callbacks fall back to glibc where the shared connection cannot serve. */
-    int lazy = type == JD_CB_LAZY && sock_path;
-    if (sock < 0)
-        return lazy ? callback_alone(type, a, r) : -1; /* the program closed our socket */
-    if (jd_holds_agent_lock())
-        return lazy ? callback_alone(type, a, r) : -1; /* a signal handler interrupted the agent here */
-    int me = (int)sys0(SYS_getpid);
-    if (me != agent_pid) {
-        if (type != JD_CB_LAZY)
-            return -1; /* a forked child: glibc answers dl* calls */
-        if (locks_reset_pid != me)
-            return callback_alone(type, a, r); /* no fork handler ran: memory shared with the parent */
-        if (connect_as_child() != 0)
-            return -1;
-    }
-    /* A program that closed "all" descriptors (daemons do) may have closed the socket, and the
-       number may now name one of its own files: never write there. Without the socket, jdryad's
-       dl* functions fall back to glibc's. */
-    struct stat st;
-    if (sys2(SYS_fstat, sock, (long)&st) != 0 || st.st_dev != sock_dev || st.st_ino != sock_ino) {
-        sock = -1;
-        return lazy ? callback_alone(type, a, r) : -1;
-    }
-    struct ctx *c = ctx_get();
-    put_q(&c->out, (uint64_t)jd_gettid()); /* every callback says which thread asks */
-    for (int i = 0; i < a->nq; i++)
-        put_q(&c->out, a->q[i]);
-    for (int i = 0; i < a->ns; i++)
-        put_s(&c->out, a->s[i]);
-    uint64_t seq = __atomic_add_fetch(&cb_seq, 1, __ATOMIC_ACQ_REL);
-    struct waiter *w = waiter_register(seq, &c->in);
-    send_frame(type, seq, c->out.p, c->out.len);
-    struct in in = serve(w);
-    r->ctx = c;
-    r->status = (int64_t)get_q(&in);
-    for (int i = 0; i < 4; i++)
-        r->v[i] = get_q(&in);
-    r->s[0] = get_s(&in);
-    r->s[1] = get_s(&in);
-    if (in.bad)
-        jd_die("protocol error: malformed callback reply", 127);
-    return 0;
-}
-void jd_callback_end(struct jd_cbreply *r)
-{
-    if (r->ctx)
-        ctx_put(r->ctx);
-}
-
 
 /* Safe copies: process_vm_readv/writev on ourselves return -EFAULT instead of crashing. */
 static long safe_copy(int to_remote, void *local, uintptr_t remote, size_t len)
@@ -1302,6 +932,6 @@ int main(int argc, char **argv, char **envp)
     jd_lazy_init();
     main_tp = jd_tp();
     hello();
-    serve(0); /* the main thread serves Java until ENTER */
+    jd_serve(0); /* the main thread serves Java until ENTER */
     return 127;
 }

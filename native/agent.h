@@ -5,24 +5,7 @@
 
 #include "util.h"
 
-/* ---- callbacks to Java (agent.c) ---- */
-struct jd_cbreply {
-    int64_t status;
-    uint64_t v[4];
-    const char *s[2]; /* valid until jd_callback_end() */
-    void *ctx;
-    char scratch[1024]; /* the strings of a reply received without the shared buffers (vfork child) */
-};
-/* Sends a callback of type with the given fields and waits (serving Java) for the reply.
- * Call jd_callback_end(r) after copying what is needed from the reply. */
-struct jd_cbargs {
-    int nq;
-    uint64_t q[4];
-    int ns;
-    const char *s[2];
-};
-int jd_callback(uint32_t type, const struct jd_cbargs *args, struct jd_cbreply *r);
-void jd_callback_end(struct jd_cbreply *r);
+#include "callback.h"
 
 /* ---- runtime (runtime.c) ---- */
 struct jd_object {
