@@ -29,9 +29,6 @@ struct jd_fini_table {
 };
 extern struct jd_fini_table *volatile jd_fini; /* replaced as a whole by SET_FINI */
 
-/* agent.c: whether h is a jdryad object's dlopen handle (one of the agent's link-map nodes). */
-int jd_is_jdryad_handle(const void *h);
-
 void jd_runtime_init(void);
 extern const char *volatile jd_exe_path;
 ssize_t jdryad_readlink(const char *path, char *buf, size_t size);
@@ -60,7 +57,5 @@ int jdryad__dl_find_object(void *pc, struct dl_find_object *result);
 void *jdryad___tls_get_addr(void *ti);
 void jdryad_rtld_fini(void);
 void jdryad_tlsdesc_return(void);
-
-void jdryad_dl_activity(const struct jdryad_activity *activity);
 
 #endif

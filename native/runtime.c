@@ -4,6 +4,7 @@
  * dlopen/dlsym/... go to Java; Java may answer "ask glibc", and then glibc's real function runs.
  */
 #include "agent.h"
+#include "rdebug.h"
 #include <errno.h>
 #include <fcntl.h>
 
