@@ -38,10 +38,6 @@ ssize_t jdryad___readlinkat_chk(int dirfd, const char *path, char *buf, size_t s
 void jd_set_dlerror(const char *msg);
 void jd_set_tls_offsets(void); /* rebuilds the modid -> offset index from jd_objects */
 
-/* assembly (agent_asm.S) */
-void jdryad_enter_jump(const void *src, size_t len, void *sp, void *entry, void *fini)
-    __attribute__((noreturn));
-
 /* exported entry points (addresses sent in HELLO) */
 void *jdryad_dlopen(const char *file, int mode);
 void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode);
