@@ -4,20 +4,21 @@
  *
  * Rules: no allocation through libc (own mmap-backed memory), no libc data references (no copy
  * relocations), raw system calls for I/O, exactly one __thread variable (the reservation).
+ *
+ * This file is main() and start-up: it finds the agent's own image and glibc's r_debug, connects
+ * to jdryad, says HELLO and serves until ENTER.  The rest is split by concern, one header per
+ * seam: util (helpers, locks, memory), wire (the connection), callback (program threads asking
+ * Java), requests (serving Java), rdebug (r_debug and activity events), entry (ENTER), runtime
+ * (the dl* runtime), lazy (the lazy resolver).
  */
-#include "agent.h"
+#include "runtime.h"
 #include "wire.h"
 #include "requests.h"
 #include "rdebug.h"
 #include "entry.h"
 #include "lazy.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <pthread.h>
 
 /* ---- the static TLS reservation: the agent's ONLY __thread variable ---- */

@@ -8,7 +8,6 @@
 #include "wire.h"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 static uint64_t cb_seq;
 

@@ -4,7 +4,7 @@
  * replies, and jumps to the program's entry point through jdryad_enter_jump (agent_asm.S).
  */
 #include "entry.h"
-#include "agent.h"
+#include "runtime.h"
 #include "wire.h"
 
 ElfW(auxv_t) *orig_auxv;

@@ -3,7 +3,7 @@
  * list glibc's debugger interface shows, and the activity events that announce each change.
  */
 #include "rdebug.h"
-#include "agent.h"
+#include "runtime.h"
 #include "wire.h"
 
 struct r_debug *rdebug;

@@ -5,7 +5,7 @@
  * ENTER entry.c's.
  */
 #include "requests.h"
-#include "agent.h"
+#include "runtime.h"
 #include "entry.h"
 #include "lazy.h"
 #include "rdebug.h"

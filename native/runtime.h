@@ -1,13 +1,14 @@
-/* Internal declarations shared by the agent's C files.  Everything is hidden (-fvisibility=hidden):
- * the agent exports no dynamic symbols; Java and gdb find agent functions through .symtab. */
-#ifndef JDRYAD_AGENT_H
-#define JDRYAD_AGENT_H
+/*
+ * The seam of the agent's runtime (runtime.c): the tables Java's requests fill (objects,
+ * finalisers, the program's path) and the entry points jdryad objects' references are bound to.
+ * Everything is hidden (-fvisibility=hidden): the agent exports no dynamic symbols; Java and gdb
+ * find agent functions through .symtab (their addresses are also sent in HELLO).
+ */
+#ifndef JDRYAD_RUNTIME_H
+#define JDRYAD_RUNTIME_H
 
 #include "util.h"
 
-#include "callback.h"
-
-/* ---- runtime (runtime.c) ---- */
 struct jd_object {
     uint64_t link_map, base, phdr, phnum, map_start, map_end, eh_frame_hdr, tls_modid, tls_offset;
     const char *name;
