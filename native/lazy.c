@@ -7,7 +7,8 @@
  * A slot that cannot be resolved ends the program as glibc's _dl_fixup does: the message Java
  * composed in glibc's words (`PROG: symbol lookup error: OBJ: undefined symbol: NAME`), exit 127.
  */
-#include "agent.h"
+#include "util.h"
+#include "callback.h"
 #include "lazy.h"
 #include <time.h>
 

@@ -3,7 +3,9 @@
  * __tls_get_addr, dl_iterate_phdr, _dl_find_object and the finaliser (rtld_fini).
  * dlopen/dlsym/... go to Java; Java may answer "ask glibc", and then glibc's real function runs.
  */
-#include "agent.h"
+#include "runtime.h"
+#include "callback.h"
+#include "rdebug.h"
 #include <errno.h>
 #include <fcntl.h>
 

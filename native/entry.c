@@ -1,0 +1,169 @@
+/*
+ * ENTER (mechanism 3, see entry.h): builds the program's initial stack (argc, argv, envp, auxv
+ * and their strings) below the agent's frames, points program_invocation_name and environ at it,
+ * replies, and jumps to the program's entry point through jdryad_enter_jump (agent_asm.S).
+ */
+#include "entry.h"
+#include "runtime.h"
+#include "wire.h"
+
+ElfW(auxv_t) *orig_auxv;
+
+/* A counted list of addresses (q n, n x q): the count is checked before anything is read. */
+static long get_addresses(struct in *in, uint64_t *out, uint64_t max)
+{
+    uint64_t n = get_q(in);
+    if (in->bad || n > max)
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        out[i] = get_q(in);
+    return in->bad ? -1 : (long)n;
+}
+
+void enter(struct hdr *h, struct in *in, struct buf *out)
+{
+    if (jd_gettid() != agent_pid) {
+        put_q(out, (uint64_t)-16); /* EBUSY: only the main thread can enter the program */
+        return;
+    }
+    uint64_t entry = get_q(in);
+    uint64_t argc = get_q(in);
+    if (in->bad || argc > remaining(in) / 4) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    const char **argv = jd_alloc(sizeof(char *) * (argc + 1), 16);
+    size_t strbytes = 0;
+    for (uint64_t i = 0; i < argc; i++) {
+        argv[i] = get_s(in);
+        strbytes += argv[i] ? jd_strlen(argv[i]) + 1 : 1;
+    }
+    uint64_t envc = get_q(in);
+    if (in->bad || envc > remaining(in) / 4) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    const char **envp = jd_alloc(sizeof(char *) * (envc + 1), 16);
+    for (uint64_t i = 0; i < envc; i++) {
+        envp[i] = get_s(in);
+        strbytes += envp[i] ? jd_strlen(envp[i]) + 1 : 1;
+    }
+    uint64_t naux = get_q(in);
+    if (in->bad || naux > 1000 || naux > remaining(in) / 16) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    uint64_t *aux_over = jd_alloc(16 * (naux + 1), 16);
+    for (uint64_t i = 0; i < 2 * naux; i++)
+        aux_over[i] = get_q(in);
+    const char *execfn = get_s(in);
+    if (execfn)
+        strbytes += jd_strlen(execfn) + 1;
+    /* Counts from the socket are checked before they size anything. */
+    uint64_t full[65], shrt[65], envslots[65];
+    long nfull = get_addresses(in, full, 64);
+    long nshort = get_addresses(in, shrt, 64);
+    long nenv = get_addresses(in, envslots, 64);
+    if (nfull < 0 || nshort < 0 || nenv < 0 || in->bad || in->pos != in->len) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+
+    size_t norig = 0;
+    while (orig_auxv[norig].a_type != AT_NULL)
+        norig++;
+    size_t words = 1 + argc + 1 + envc + 1 + 2 * (norig + 1);
+
+    /* Target: a region of the main stack below our current frames. */
+    uintptr_t sp_now = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t top = (sp_now - 8192) & ~(uintptr_t)15;
+    uintptr_t str_start = (top - strbytes) & ~(uintptr_t)15;
+    uintptr_t new_sp = (str_start - words * 8) & ~(uintptr_t)15;
+    size_t total = top - new_sp;
+    char *img = map_anon((total + 4095) & ~(size_t)4095);
+#define AT_(a) ((uintptr_t)(a) - (uintptr_t)img + new_sp) /* image address -> final address */
+    uint64_t *w = (uint64_t *)img;
+    char *s = img + (str_start - new_sp);
+    *w++ = argc;
+    uintptr_t argv0 = 0;
+    for (uint64_t i = 0; i < argc; i++) {
+        const char *a = argv[i] ? argv[i] : "";
+        size_t l = jd_strlen(a) + 1;
+        jd_memcpy(s, a, l);
+        if (i == 0)
+            argv0 = AT_(s);
+        *w++ = AT_(s);
+        s += l;
+    }
+    *w++ = 0;
+    uintptr_t envp_final = AT_(w);
+    for (uint64_t i = 0; i < envc; i++) {
+        const char *a = envp[i] ? envp[i] : "";
+        size_t l = jd_strlen(a) + 1;
+        jd_memcpy(s, a, l);
+        *w++ = AT_(s);
+        s += l;
+    }
+    *w++ = 0;
+    uintptr_t execfn_addr = 0;
+    if (execfn) {
+        size_t l = jd_strlen(execfn) + 1;
+        jd_memcpy(s, execfn, l);
+        execfn_addr = AT_(s);
+        s += l;
+    }
+    ElfW(auxv_t) *aux = (ElfW(auxv_t) *)w;
+    for (size_t i = 0; i <= norig; i++) {
+        aux[i] = orig_auxv[i];
+        for (uint64_t k = 0; k < naux; k++)
+            if (aux[i].a_type == aux_over[2 * k] && aux[i].a_type != AT_NULL)
+                aux[i].a_un.a_val = aux_over[2 * k + 1];
+        if (aux[i].a_type == AT_EXECFN && execfn)
+            aux[i].a_un.a_val = execfn_addr;
+    }
+    /* glibc's getauxval reads the auxv ld.so saved: the agent's original one. Patch it too. */
+    for (size_t i = 0; i < norig; i++)
+        orig_auxv[i].a_un.a_val = aux[i].a_un.a_val;
+#undef AT_
+
+    /* program_invocation_name & co. */
+    uintptr_t shortname = argv0;
+    if (argv0) {
+        const char *a0 = argv[0] ? argv[0] : "";
+        const char *slash = 0;
+        for (const char *p = a0; *p; p++)
+            if (*p == '/')
+                slash = p;
+        if (slash)
+            shortname = argv0 + (uintptr_t)(slash + 1 - a0);
+    }
+    if (nfull == 0) {
+        void *p = dlsym(RTLD_DEFAULT, "program_invocation_name");
+        if (p)
+            full[nfull++] = (uint64_t)p;
+    }
+    if (nshort == 0) {
+        void *p = dlsym(RTLD_DEFAULT, "program_invocation_short_name");
+        if (p)
+            shrt[nshort++] = (uint64_t)p;
+    }
+    /* In a dynamically linked program __libc_start_main does not set __environ (ld.so did,
+       for the agent): point every copy of it (libc's, and the program's copy relocation) at
+       the program's envp. */
+    if (nenv == 0) {
+        void *p = dlsym(RTLD_DEFAULT, "environ");
+        if (p)
+            envslots[nenv++] = (uint64_t)p;
+    }
+    for (long i = 0; i < nenv; i++)
+        *(uintptr_t *)envslots[i] = envp_final;
+    for (long i = 0; i < nfull; i++)
+        *(uintptr_t *)full[i] = argv0;
+    for (long i = 0; i < nshort; i++)
+        *(uintptr_t *)shrt[i] = shortname;
+
+    /* "entering": from here on the socket is only used by callbacks from the program. */
+    put_q(out, 0);
+    send_frame(JD_ENTER | JD_REPLY, h->seq, out->p, out->len);
+    jdryad_enter_jump(img, total, (void *)new_sp, (void *)entry, (void *)jdryad_rtld_fini);
+}

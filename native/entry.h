@@ -1,0 +1,21 @@
+/*
+ * Entering the program (entry.c, mechanism 3 of DESIGN.md): the ENTER request.
+ */
+#ifndef JDRYAD_ENTRY_H
+#define JDRYAD_ENTRY_H
+
+#include "wire.h"
+
+/* The agent's auxiliary vector as the kernel gave it (set by main; ENTER patches it, since
+   glibc's getauxval reads it). */
+extern ElfW(auxv_t) *orig_auxv;
+
+/* ENTER: on success replies itself and never returns; returns (with the error in out) only for
+   a malformed request or a thread other than the main one. */
+void enter(struct hdr *h, struct in *in, struct buf *out);
+
+/* agent_asm.S: copies the stack image to sp, switches to it and jumps to entry with rdx = fini. */
+void jdryad_enter_jump(const void *src, size_t len, void *sp, void *entry, void *fini)
+    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * The r_debug rendezvous (mechanism 1, see rdebug.h): the link-map nodes of jdryad objects, the
+ * list glibc's debugger interface shows, and the activity events that announce each change.
+ */
+#include "rdebug.h"
+#include "runtime.h"
+#include "wire.h"
+
+struct r_debug *rdebug;
+struct link_map *host_head; /* glibc's original r_map */
+
+struct jd_node {
+    struct link_map lm; /* public part: l_addr, l_name, l_ld, l_next, l_prev */
+    uint64_t id;
+    struct jd_node *next_id;
+};
+static struct jd_node *nodes_by_id;
+static struct link_map **host_copies;
+static size_t host_copies_cap;
+
+static struct jd_node *node_for(uint64_t id)
+{
+    for (struct jd_node *n = nodes_by_id; n; n = n->next_id)
+        if (n->id == id)
+            return n;
+    struct jd_node *n = jd_alloc(sizeof *n, 16);
+    n->id = id;
+    n->next_id = nodes_by_id;
+    __atomic_store_n(&nodes_by_id, n, __ATOMIC_RELEASE);
+    return n;
+}
+
+/* Whether h is one of the link-map nodes Java hands out as jdryad objects' dlopen handles (nodes
+   are never freed).  Without a connection (a forked child, a signal handler inside the agent)
+   such a handle must not reach glibc, which would read it as its own struct link_map. */
+int jd_is_jdryad_handle(const void *h)
+{
+    if (!h)
+        return 0;
+    for (struct jd_node *n = __atomic_load_n(&nodes_by_id, __ATOMIC_ACQUIRE); n; n = n->next_id)
+        if ((const void *)&n->lm == h)
+            return 1;
+    return 0;
+}
+
+__attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const struct jdryad_activity *a)
+{
+    __asm__ volatile("" : : "r"(a) : "memory");
+}
+
+/* The most recent events, for a core file or a gdb without the Java side (jdryad_activity.h). */
+__attribute__((visibility("default"))) struct jdryad_activity_ring jdryad_activity_ring = {
+    JDRYAD_ACTIVITY_VERSION, JDRYAD_RING_SIZE, 0, {{0}}};
+
+/* Records an event in the ring and calls the hook (under state_lock: events come one at a time). */
+static void announce(const struct jdryad_activity *a)
+{
+    struct jdryad_activity_ring *r = &jdryad_activity_ring;
+    r->ev[r->next % JDRYAD_RING_SIZE] = *a;
+    __atomic_store_n(&r->next, r->next + 1, __ATOMIC_RELEASE);
+    jdryad_dl_activity(a);
+}
+
+static void r_debug_update_locked(struct in *in, struct buf *out);
+void r_debug_update(struct in *in, struct buf *out)
+{
+    spin_lock(&state_lock); /* r_debug list and node table */
+    r_debug_update_locked(in, out);
+    spin_unlock(&state_lock);
+}
+static void r_debug_update_locked(struct in *in, struct buf *out)
+{
+    uint64_t kind = get_q(in);
+    uint64_t n = get_q(in);
+    if (in->bad || (kind != 1 && kind != 2) || n > remaining(in) / 28) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    /* The whole request is parsed and checked first: a malformed one changes nothing. */
+    struct ent {
+        uint64_t id, l_addr, l_ld;
+        const char *name;
+    } *ents = jd_alloc(sizeof *ents * (n + 1), 16);
+    for (uint64_t i = 0; i < n && !in->bad; i++) {
+        ents[i].id = get_q(in);
+        ents[i].l_addr = get_q(in);
+        ents[i].l_ld = get_q(in);
+        ents[i].name = get_s(in);
+    }
+    uint64_t m = get_q(in);
+    if (in->bad || m > remaining(in) / 4) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    const char **names = jd_alloc(sizeof *names * (m + 1), 16);
+    for (uint64_t i = 0; i < m && !in->bad; i++)
+        names[i] = get_s(in);
+    struct jdryad_activity act = {JDRYAD_ACTIVITY_VERSION, kind == 2 ? JDRYAD_ACT_DELETE : JDRYAD_ACT_ADD, 0, 0, 0,
+                                  agent_pid, 0, 0, 0, 0, m, 0};
+    act.cause = (int)get_q(in);
+    act.caller = get_q(in);
+    act.flags = (int)get_q(in);
+    act.tid = (long)get_q(in);
+    act.seq = get_q(in);
+    const char *request = get_s(in);
+    if (in->bad) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    act.request = jd_strdup(request);
+    for (uint64_t i = 0; i < m; i++)
+        names[i] = jd_strdup(names[i]);
+    struct jd_node **list = jd_alloc(sizeof *list * (n + 1), 16);
+    for (uint64_t i = 0; i < n; i++) {
+        const char *name = ents[i].name ? ents[i].name : "";
+        struct jd_node *nd = node_for(ents[i].id);
+        nd->lm.l_addr = ents[i].l_addr;
+        nd->lm.l_ld = (ElfW(Dyn) *)ents[i].l_ld;
+        if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0)
+            nd->lm.l_name = jd_strdup(name);
+        list[i] = nd;
+    }
+
+    void (*brk)(void) = (void (*)(void))rdebug->r_brk;
+    rdebug->r_state = kind == 2 ? RT_DELETE : RT_ADD;
+    if (brk)
+        brk();
+
+    /* Host copies, refreshed from glibc's own list (it may have loaded NSS/gconv modules). */
+    size_t nh = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next)
+        nh++;
+    if (nh > host_copies_cap) {
+        host_copies = jd_alloc(sizeof *host_copies * (nh + 16), 16);
+        for (size_t i = 0; i < nh + 16; i++)
+            host_copies[i] = jd_alloc(sizeof(struct link_map), 16);
+        host_copies_cap = nh + 16;
+    }
+    struct link_map *prev = 0, *head = 0;
+    size_t i = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next, i++) {
+        struct link_map *c = host_copies[i];
+        c->l_addr = l->l_addr;
+        c->l_name = l->l_name;
+        c->l_ld = l->l_ld;
+        c->l_prev = prev;
+        c->l_next = 0;
+        if (prev)
+            prev->l_next = c;
+        else
+            head = c;
+        prev = c;
+    }
+    for (uint64_t j = 0; j < n; j++) {
+        struct link_map *c = &list[j]->lm;
+        c->l_prev = prev;
+        c->l_next = 0;
+        if (prev)
+            prev->l_next = c;
+        else
+            head = c;
+        prev = c;
+    }
+    __atomic_store_n(&rdebug->r_map, head, __ATOMIC_RELEASE);
+    if (kind == 2)
+        jd_subs++;
+    else
+        jd_adds++;
+
+    act.objects = names;
+    announce(&act);
+
+    rdebug->r_state = RT_CONSISTENT;
+    if (brk)
+        brk();
+    act.state = JDRYAD_ACT_CONSISTENT;
+    act.seq++;
+    announce(&act);
+
+    put_q(out, 0);
+    put_q(out, (uint64_t)head);
+    put_q(out, n);
+    for (uint64_t j = 0; j < n; j++)
+        put_q(out, (uint64_t)&list[j]->lm);
+}
