@@ -69,6 +69,7 @@ static void hello(void)
         const char *name;
         void *addr;
     } syms[] = {
+        {"jdryad_query_info", (void *)&jdryad_query_info},
         {"jdryad_dlopen", (void *)jdryad_dlopen},
         {"jdryad_dlmopen", (void *)jdryad_dlmopen},
         {"jdryad_dlsym", (void *)jdryad_dlsym},

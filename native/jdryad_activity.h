@@ -53,4 +53,13 @@ struct jdryad_activity_ring {
     struct jdryad_activity ev[JDRYAD_RING_SIZE];
 };
 
+/* Where a debugger finds jdryad's query server (the Java side): a Unix socket only the same
+ * user may use. Zero until the Java side writes it; pid is the Java side's. */
+#define JDRYAD_QUERY_INFO_VERSION 1
+struct jdryad_query_info {
+    int version;     /* JDRYAD_QUERY_INFO_VERSION, once written */
+    int pid;         /* the Java side's pid */
+    char path[108];  /* the socket's path (sun_path's size) */
+};
+
 #endif

@@ -43,10 +43,14 @@ int jd_is_jdryad_handle(const void *h)
     return 0;
 }
 
-__attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const struct jdryad_activity *a)
+/* The hook gdb breaks on: `break jdryad_dl_activity` then `print *event` (jdryad_activity.h). */
+__attribute__((noinline, visibility("default"))) void jdryad_dl_activity(const struct jdryad_activity *event)
 {
-    __asm__ volatile("" : : "r"(a) : "memory");
+    __asm__ volatile("" : : "r"(event) : "memory");
 }
+
+/* Written by Java (process_vm_writev) when its query server listens; read by gdb-scripts. */
+__attribute__((visibility("default"))) struct jdryad_query_info jdryad_query_info;
 
 /* The most recent events, for a core file or a gdb without the Java side (jdryad_activity.h). */
 __attribute__((visibility("default"))) struct jdryad_activity_ring jdryad_activity_ring = {

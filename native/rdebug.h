@@ -12,6 +12,7 @@
 
 extern struct r_debug *rdebug;      /* glibc's, found through the agent's DT_DEBUG at start-up */
 extern struct link_map *host_head;  /* glibc's original r_map */
+extern struct jdryad_query_info jdryad_query_info; /* where gdb finds the Java side's query server */
 
 /* R_DEBUG_UPDATE (under state_lock). */
 void r_debug_update(struct in *in, struct buf *out);
