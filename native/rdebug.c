@@ -72,6 +72,18 @@ void r_debug_update(struct in *in, struct buf *out)
     r_debug_update_locked(in, out);
     spin_unlock(&state_lock);
 }
+/* Links c after prev (the first node becomes *head); returns c, the new tail. */
+static struct link_map *append(struct link_map *prev, struct link_map *c, struct link_map **head)
+{
+    c->l_prev = prev;
+    c->l_next = 0;
+    if (prev)
+        prev->l_next = c;
+    else
+        *head = c;
+    return c;
+}
+
 static void r_debug_update_locked(struct in *in, struct buf *out)
 {
     uint64_t kind = get_q(in);
@@ -147,24 +159,10 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
         c->l_addr = l->l_addr;
         c->l_name = l->l_name;
         c->l_ld = l->l_ld;
-        c->l_prev = prev;
-        c->l_next = 0;
-        if (prev)
-            prev->l_next = c;
-        else
-            head = c;
-        prev = c;
+        prev = append(prev, c, &head);
     }
-    for (uint64_t j = 0; j < n; j++) {
-        struct link_map *c = &list[j]->lm;
-        c->l_prev = prev;
-        c->l_next = 0;
-        if (prev)
-            prev->l_next = c;
-        else
-            head = c;
-        prev = c;
-    }
+    for (uint64_t j = 0; j < n; j++)
+        prev = append(prev, &list[j]->lm, &head);
     __atomic_store_n(&rdebug->r_map, head, __ATOMIC_RELEASE);
     if (kind == 2)
         jd_subs++;
