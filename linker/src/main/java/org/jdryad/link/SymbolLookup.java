@@ -71,7 +71,8 @@ public final class SymbolLookup {
     public record Result(Optional<Definition> definition, int objectsSearched, List<PassedOver> passedOver) {
     }
 
-    private static final String UNDEFINED = "undefined";
+    /** A reference, not a definition: the object needs the symbol itself. */
+    private static final String UNDEFINED = "undefined here (a reference, not a definition)";
 
     // Lookups run concurrently: lazy first calls from many program threads, and dlopens.
     private final Map<String, Definition> uniqueDefinitions = new java.util.concurrent.ConcurrentHashMap<>();
@@ -164,7 +165,7 @@ public final class SymbolLookup {
             Symbol sym = d.symbols().get(idx);
             String reject = rejectReason(sym, req);
             if (reject != null) {
-                if (passed != null && !reject.equals(UNDEFINED)) {
+                if (passed != null) {
                     passed.add(new PassedOver(obj, reject));
                 }
                 return true;

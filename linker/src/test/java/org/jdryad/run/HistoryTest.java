@@ -84,11 +84,15 @@ class HistoryTest {
         }
         assertNotNull(who, h::toString);
         assertTrue(who.get("definer").getAsString().endsWith("libinterpose1.so"), who::toString);
-        JsonArray passed = who.getAsJsonArray("passed_over");
-        assertEquals(1, passed.size(), who::toString);
-        JsonObject c = passed.get(0).getAsJsonObject();
-        assertTrue(c.get("object").getAsString().endsWith("libinterpose2.so"), who::toString);
-        assertTrue(c.get("reason").getAsString().startsWith("interposed:"), who::toString);
+        // The program only refers to who(): its GNU hash table does not hold references, so the
+        // lookup (glibc's too) never sees it there. interpose2's own definition loses.
+        List<String> passed = new ArrayList<>();
+        for (JsonElement e : who.getAsJsonArray("passed_over")) {
+            JsonObject c = e.getAsJsonObject();
+            passed.add(c.get("object").getAsString().replaceAll(".*/", "") + ": " + c.get("reason").getAsString());
+        }
+        assertEquals(List.of("libinterpose2.so: interposed: " + who.get("definer").getAsString()
+                + " comes first in the scope"), passed, who::toString);
     }
 
     @Test
