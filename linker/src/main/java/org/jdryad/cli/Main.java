@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jdryad 0.1.0",
         description = "A debugging dynamic linker for x86-64 GNU/Linux.",
-        subcommands = {RunCommand.class, LddCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, LddCommand.class, ShowCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -102,6 +102,12 @@ final class RunCommand implements Callable<Integer> {
             }
             // Breakpoints in jdryad objects are pending until jdryad maps them.
             gdbLine.addAll(List.of("-ex", "set breakpoint pending on"));
+            // The `jdryad` commands (gdb-scripts/), before the user's commands can use them.
+            String home = System.getenv("JDRYAD_HOME");
+            Path scripts = home == null ? null : Path.of(home, "gdb-scripts", "jdryad.py");
+            if (scripts != null && Files.isRegularFile(scripts)) {
+                gdbLine.addAll(List.of("-x", scripts.toString()));
+            }
             for (String c : gdbCommands) {
                 gdbLine.add("-ex");
                 gdbLine.add(c);

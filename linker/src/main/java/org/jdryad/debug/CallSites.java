@@ -39,6 +39,11 @@ public final class CallSites {
         this.regions = List.copyOf(regions);
     }
 
+    /** How many objects it knows. */
+    public int size() {
+        return regions.size();
+    }
+
     /** Where {@code address} lies, if in one of the objects. */
     public synchronized Optional<Site> locate(long address) {
         if (address == 0) {

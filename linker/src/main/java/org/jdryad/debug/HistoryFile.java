@@ -1,6 +1,11 @@
 package org.jdryad.debug;
 
-import com.google.gson.stream.JsonWriter;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -15,12 +20,18 @@ import java.util.List;
  * ended, whatever ended it, so that a crash leaves its explanation behind; it is written to a
  * temporary file beside the target and renamed, so a reader never sees half a history.
  *
+ * <p>The JSON shape of one object, binding and event is made here and nowhere else: the query
+ * server ({@link QueryServer}) answers with the same objects, so {@code jdryad show}, the gdb
+ * commands and any other reader parse one format.
+ *
  * <p>Addresses are strings ({@code "0x7f..."}): JSON numbers lose precision above 2^53.
  */
 public final class HistoryFile {
     /** Bumped on any change a reader could notice. */
     public static final int VERSION = 1;
     public static final String FORMAT = "jdryad-history";
+
+    private static final Gson GSON = new GsonBuilder().serializeNulls().setPrettyPrinting().create();
 
     /** An object of the link map as the history describes it. */
     public record ObjectInfo(String name, String path, long base, long start, long end, boolean host, boolean lazy) {
@@ -37,34 +48,29 @@ public final class HistoryFile {
     public static void write(Path file, String program, List<String> args, long pid, Ending ending,
                              List<ObjectInfo> objects, List<Binding> bindings, List<ActivityEvent> events,
                              CallSites sites) throws IOException {
+        JsonObject h = new JsonObject();
+        h.addProperty("format", FORMAT);
+        h.addProperty("version", VERSION);
+        h.addProperty("program", program);
+        JsonArray a = new JsonArray();
+        args.forEach(a::add);
+        h.add("arguments", a);
+        h.addProperty("pid", pid);
+        JsonObject exit = new JsonObject();
+        exit.addProperty("status", ending.status());
+        exit.add("signal", ending.status() > 128 && ending.status() < 128 + 65
+                ? new com.google.gson.JsonPrimitive(ending.status() - 128) : JsonNull.INSTANCE);
+        exit.add("problem", string(ending.problem()));
+        h.add("exit", exit);
+        h.add("objects", objects(objects));
+        h.add("bindings", bindings(bindings, sites));
+        h.add("events", events(events, sites));
+
         Path dir = file.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
         try {
-            try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8); JsonWriter j = new JsonWriter(w)) {
-                j.setIndent(" ");
-                j.beginObject();
-                j.name("format").value(FORMAT);
-                j.name("version").value(VERSION);
-                j.name("program").value(program);
-                j.name("arguments").beginArray();
-                for (String a : args) {
-                    j.value(a);
-                }
-                j.endArray();
-                j.name("pid").value(pid);
-                j.name("exit").beginObject().name("status").value(ending.status());
-                j.name("signal");
-                if (ending.status() > 128 && ending.status() < 128 + 65) {
-                    j.value(ending.status() - 128);
-                } else {
-                    j.nullValue();
-                }
-                j.name("problem").value(ending.problem());
-                j.endObject();
-                writeObjects(j, objects);
-                writeBindings(j, bindings, sites);
-                writeEvents(j, events, sites);
-                j.endObject();
+            try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                GSON.toJson(h, w);
             }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
@@ -72,96 +78,106 @@ public final class HistoryFile {
         }
     }
 
-    private static void writeObjects(JsonWriter j, List<ObjectInfo> objects) throws IOException {
-        j.name("objects").beginArray();
-        for (ObjectInfo o : objects) {
-            j.beginObject();
-            j.name("name").value(o.name());
-            j.name("path").value(o.path());
-            j.name("base").value(hex(o.base()));
-            j.name("start").value(hex(o.start()));
-            j.name("end").value(hex(o.end()));
-            j.name("host").value(o.host());
-            j.name("lazy").value(o.lazy());
-            j.endObject();
-        }
-        j.endArray();
+    public static JsonArray objects(List<ObjectInfo> objects) {
+        JsonArray out = new JsonArray();
+        objects.forEach(o -> out.add(object(o)));
+        return out;
     }
 
-    private static void writeBindings(JsonWriter j, List<Binding> bindings, CallSites sites) throws IOException {
-        j.name("bindings").beginArray();
-        for (Binding b : bindings) {
-            j.beginObject();
-            j.name("seq").value(b.seq());
-            j.name("time_ns").value(b.timeNanos());
-            j.name("pid").value(b.pid());
-            j.name("tid").value(b.tid());
-            j.name("kind").value(b.kind().word());
-            j.name("referrer").value(b.referrer());
-            j.name("relocation").value(b.relocation());
-            j.name("slot").value(hex(b.slot()));
-            j.name("call_site");
-            site(j, b.callSite(), sites);
-            j.name("symbol").value(b.symbol());
-            j.name("version").value(b.version());
-            j.name("definer").value(b.definer());
-            j.name("address").value(hex(b.address()));
-            j.name("searched").beginArray();
-            for (String s : b.searched()) {
-                j.value(s);
-            }
-            j.endArray();
-            j.name("passed_over").beginArray();
-            for (Binding.Candidate c : b.passedOver()) {
-                j.beginObject().name("object").value(c.object()).name("reason").value(c.reason()).endObject();
-            }
-            j.endArray();
-            j.endObject();
-        }
-        j.endArray();
+    public static JsonArray bindings(List<Binding> bindings, CallSites sites) {
+        JsonArray out = new JsonArray();
+        bindings.forEach(b -> out.add(binding(b, sites)));
+        return out;
     }
 
-    private static void writeEvents(JsonWriter j, List<ActivityEvent> events, CallSites sites) throws IOException {
-        j.name("events").beginArray();
-        for (ActivityEvent e : events) {
-            j.beginObject();
-            j.name("seq").value(e.seq());
-            j.name("time_ns").value(e.timeNanos());
-            j.name("pid").value(e.pid());
-            j.name("tid").value(e.tid());
-            j.name("state").value(e.state().word());
-            j.name("cause").value(e.cause().word());
-            j.name("request").value(e.request());
-            j.name("flags").value(e.flags());
-            j.name("call_site");
-            site(j, e.callSite(), sites);
-            j.name("namespace").value(e.namespace());
-            j.name("objects").beginArray();
-            for (String o : e.objects()) {
-                j.value(o);
-            }
-            j.endArray();
-            j.endObject();
+    public static JsonArray events(List<ActivityEvent> events, CallSites sites) {
+        JsonArray out = new JsonArray();
+        events.forEach(e -> out.add(event(e, sites)));
+        return out;
+    }
+
+    /** One object of the link map. */
+    public static JsonObject object(ObjectInfo o) {
+        JsonObject j = new JsonObject();
+        j.add("name", string(o.name()));
+        j.add("path", string(o.path()));
+        j.addProperty("base", hex(o.base()));
+        j.addProperty("start", hex(o.start()));
+        j.addProperty("end", hex(o.end()));
+        j.addProperty("host", o.host());
+        j.addProperty("lazy", o.lazy());
+        return j;
+    }
+
+    /** One binding, its call site located in {@code sites}. */
+    public static JsonObject binding(Binding b, CallSites sites) {
+        JsonObject j = new JsonObject();
+        j.addProperty("seq", b.seq());
+        j.addProperty("time_ns", b.timeNanos());
+        j.addProperty("pid", b.pid());
+        j.addProperty("tid", b.tid());
+        j.addProperty("kind", b.kind().word());
+        j.add("referrer", string(b.referrer()));
+        j.add("relocation", string(b.relocation()));
+        j.addProperty("slot", hex(b.slot()));
+        j.add("call_site", site(b.callSite(), sites));
+        j.add("symbol", string(b.symbol()));
+        j.add("version", string(b.version()));
+        j.add("definer", string(b.definer()));
+        j.addProperty("address", hex(b.address()));
+        JsonArray searched = new JsonArray();
+        b.searched().forEach(searched::add);
+        j.add("searched", searched);
+        JsonArray passed = new JsonArray();
+        for (Binding.Candidate c : b.passedOver()) {
+            JsonObject p = new JsonObject();
+            p.add("object", string(c.object()));
+            p.add("reason", string(c.reason()));
+            passed.add(p);
         }
-        j.endArray();
+        j.add("passed_over", passed);
+        return j;
+    }
+
+    /** One link-map event, its call site located in {@code sites}. */
+    public static JsonObject event(ActivityEvent e, CallSites sites) {
+        JsonObject j = new JsonObject();
+        j.addProperty("seq", e.seq());
+        j.addProperty("time_ns", e.timeNanos());
+        j.addProperty("pid", e.pid());
+        j.addProperty("tid", e.tid());
+        j.addProperty("state", e.state().word());
+        j.addProperty("cause", e.cause().word());
+        j.add("request", string(e.request()));
+        j.addProperty("flags", e.flags());
+        j.add("call_site", site(e.callSite(), sites));
+        j.addProperty("namespace", e.namespace());
+        JsonArray objects = new JsonArray();
+        e.objects().forEach(objects::add);
+        j.add("objects", objects);
+        return j;
     }
 
     /** A call site: null, or its address with the object, symbol and offsets it lies at. */
-    private static void site(JsonWriter j, long address, CallSites sites) throws IOException {
+    private static JsonElement site(long address, CallSites sites) {
         if (address == 0) {
-            j.nullValue();
-            return;
+            return JsonNull.INSTANCE;
         }
-        j.beginObject().name("address").value(hex(address));
+        JsonObject j = new JsonObject();
+        j.addProperty("address", hex(address));
         var s = sites.locate(address);
         if (s.isPresent()) {
-            j.name("object").value(s.get().object());
-            j.name("object_offset").value(s.get().objectOffset());
-            j.name("symbol").value(s.get().symbol());
-            j.name("symbol_offset").value(s.get().symbolOffset());
-            j.name("text").value(s.get().toString());
+            j.add("object", string(s.get().object()));
+            j.addProperty("object_offset", s.get().objectOffset());
+            j.add("symbol", string(s.get().symbol()));
+            j.addProperty("symbol_offset", s.get().symbolOffset());
+            j.addProperty("text", s.get().toString());
         }
-        j.endObject();
+        return j;
+    }
+
+    private static JsonElement string(String s) {
+        return s == null ? JsonNull.INSTANCE : new com.google.gson.JsonPrimitive(s);
     }
 
     static String hex(long v) {

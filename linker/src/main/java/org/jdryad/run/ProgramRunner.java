@@ -28,6 +28,7 @@ import org.jdryad.debug.HistoryFile;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.debug.DebugLog;
 import org.jdryad.debug.LinkTrace;
+import org.jdryad.debug.QueryServer;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.ElfFile;
@@ -103,9 +104,15 @@ public final class ProgramRunner {
         int status = -1;
         String problem = null;
         AgentProcess started = null;
-        try (AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)),
-                agentEnvironment(), callbacks, connectTimeout)) {
+        QueryServer query = startQueryServer();
+        Map<String, String> agentEnv = agentEnvironment();
+        if (query != null && options.gdb() != null) {
+            agentEnv.put("JDRYAD_QUERY_SOCKET", query.socket().toString()); // gdb's own environment: the scripts' fallback
+        }
+        try (query; AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)),
+                agentEnv, callbacks, connectTimeout)) {
             started = agent;
+            announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
             ForegroundSignals.install(agent.info().pid());
             trace.started(agent.pid());
@@ -157,18 +164,92 @@ public final class ProgramRunner {
         }
     }
 
-    /** Writes --history; a failure to write is reported and changes nothing else. */
-    private void writeHistory(int status, String problem) {
+    /**
+     * The query server for gdb and other local clients, unless JDRYAD_QUERY=off; null when off
+     * or when it cannot listen (the run goes on without it).
+     */
+    private QueryServer startQueryServer() {
+        String mode = System.getenv("JDRYAD_QUERY");
+        if (mode == null) {
+            mode = options.environment().get("JDRYAD_QUERY");
+        }
+        if ("off".equals(mode)) {
+            return null;
+        }
+        try {
+            return QueryServer.start(new QueryServer.Source() {
+                private volatile CallSites sites;
+
+                @Override
+                public List<HistoryFile.ObjectInfo> objects() {
+                    return objectInfos();
+                }
+
+                @Override
+                public List<org.jdryad.debug.Binding> bindings() {
+                    return history.snapshot();
+                }
+
+                @Override
+                public List<ActivityEvent> events() {
+                    return activity.snapshot();
+                }
+
+                @Override
+                public CallSites sites() {
+                    CallSites s = sites;
+                    LinkSession ls = session;
+                    int n = ls == null ? 0 : ls.objects().size();
+                    if (s == null || s.size() != n) {
+                        s = sites = callSites(); // a dlopen or dlclose changed the objects
+                    }
+                    return s;
+                }
+
+                @Override
+                public long pid() {
+                    return history.pid();
+                }
+
+                @Override
+                public String program() {
+                    return options.program();
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            err.println("jdryad: no query server for gdb (" + e.getMessage() + ")");
+            return null;
+        }
+    }
+
+    /** Tells gdb where the query server is, in the agent's jdryad_query_info (agents that have it). */
+    private static void announceQueryServer(AgentProcess agent, QueryServer query) {
+        Long at = agent.info().agentSymbols().get("jdryad_query_info");
+        if (query != null && at != null) {
+            agent.write(at, query.infoStruct());
+        }
+    }
+
+    /** The session's objects as the history describes them (a copy: dlopen may change the list meanwhile). */
+    private List<HistoryFile.ObjectInfo> objectInfos() {
         LinkSession s = session;
-        List<LoadedObject> objects = s == null ? List.of() : s.objects();
+        if (s == null) {
+            return List.of();
+        }
         List<HistoryFile.ObjectInfo> infos = new ArrayList<>();
-        for (LoadedObject o : objects) {
+        for (LoadedObject o : List.copyOf(s.objects())) { // toArray: no ConcurrentModificationException
             infos.add(new HistoryFile.ObjectInfo(o.name(), o.path().toString(), o.base(), o.mapStart(),
                     o.mapStart() + o.mapLength(), o.isHost(), s.bindsLazily(o)));
         }
+        return infos;
+    }
+
+    /** Writes --history; a failure to write is reported and changes nothing else. */
+    private void writeHistory(int status, String problem) {
         try {
             HistoryFile.write(options.historyFile(), options.program(), options.args(), history.pid(),
-                    new HistoryFile.Ending(status, problem), infos, history.snapshot(), activity.snapshot(), callSites());
+                    new HistoryFile.Ending(status, problem), objectInfos(), history.snapshot(), activity.snapshot(),
+                    callSites());
         } catch (IOException | RuntimeException e) {
             err.println("jdryad: cannot write the history to " + options.historyFile() + ": " + e.getMessage());
         }
@@ -178,7 +259,7 @@ public final class ProgramRunner {
     private CallSites callSites() {
         List<CallSites.Region> regions = new ArrayList<>();
         if (session != null) {
-            for (LoadedObject o : session.objects()) {
+            for (LoadedObject o : List.copyOf(session.objects())) {
                 regions.add(new CallSites.Region(o.name(), o.mapStart(), o.mapStart() + o.mapLength(), o.base(), o.elf()));
             }
         }

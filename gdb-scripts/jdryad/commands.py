@@ -1,0 +1,140 @@
+"""The `jdryad` commands: one gdb.Command per command, arguments through gdb.string_to_argv."""
+import gdb
+
+from . import client, fallback
+from . import format as fmt
+
+
+def _parse(argv, positionals, options):
+    """argv into (positionals, {option: value}); options maps '--name' to bool or int or str."""
+    args, values, i = [], {}, 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--"):
+            kind = options.get(a)
+            if kind is None:
+                raise gdb.GdbError("unknown option %s (try: help jdryad)" % a)
+            if kind is bool:
+                values[a] = True
+            else:
+                i += 1
+                if i == len(argv):
+                    raise gdb.GdbError("%s needs a value" % a)
+                try:
+                    values[a] = kind(argv[i])
+                except ValueError:
+                    raise gdb.GdbError("%s needs a number, not %s" % (a, argv[i]))
+                if kind is int and values[a] < 0:
+                    raise gdb.GdbError("%s must not be negative" % a)
+        else:
+            args.append(a)
+        i += 1
+    if len(args) > positionals:
+        raise gdb.GdbError("too many arguments: %s" % " ".join(args[positionals:]))
+    return args, values
+
+
+def _ask(op, offline=None, **filters):
+    """The server's result, or None after saying (in one line) why not and showing `offline`'s."""
+    try:
+        return client.query(op, **filters)
+    except client.QueryError as e:
+        raise gdb.GdbError("jdryad: %s" % e)
+    except client.Unreachable as e:
+        gdb.write("jdryad: the query server cannot be reached (%s)%s\n"
+                  % (e, "; from the inferior's memory:" if offline else ""))
+        if offline:
+            gdb.write(offline())
+        return None
+
+
+class Jdryad(gdb.Command):
+    """jdryad's view of the program: link map, bindings, link-map events, why a symbol bound where it did.
+
+Subcommands: linkmap, bindings, events, why, stats. They ask jdryad's query server (the JVM of
+`jdryad run`), which answers while the program is stopped."""
+
+    def __init__(self):
+        super().__init__("jdryad", gdb.COMMAND_DATA, gdb.COMPLETE_COMMAND, True)
+
+
+class Linkmap(gdb.Command):
+    """Every object of the link map: jdryad linkmap
+
+Base, address range, host (glibc's) or jdryad's, bound lazily or now, path."""
+
+    def __init__(self):
+        super().__init__("jdryad linkmap", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        _parse(gdb.string_to_argv(arg), 0, {})
+        result = _ask("linkmap", fallback.linkmap)
+        if result is not None:
+            gdb.write(fmt.linkmap(result))
+
+
+class Bindings(gdb.Command):
+    """Bindings jdryad made: jdryad bindings [SYMBOL] [--object OBJ] [--lazy] [--last N]
+
+SYMBOL: only its bindings. --object OBJ: only those with OBJ (path or file name) as referrer or
+definer. --lazy: only first calls. --last N: only the last N."""
+
+    def __init__(self):
+        super().__init__("jdryad bindings", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        args, o = _parse(gdb.string_to_argv(arg), 1, {"--object": str, "--lazy": bool, "--last": int})
+        result = _ask("bindings", symbol=args[0] if args else None, object=o.get("--object"),
+                      lazy=o.get("--lazy", False), last=o.get("--last"))
+        if result is not None:
+            gdb.write(fmt.bindings(result))
+
+
+class Events(gdb.Command):
+    """Link-map events (add, delete, consistent) and their causes: jdryad events [--last N]"""
+
+    def __init__(self):
+        super().__init__("jdryad events", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        _, o = _parse(gdb.string_to_argv(arg), 0, {"--last": int})
+        last = o.get("--last")
+        result = _ask("events", lambda: fallback.events(last or 0), last=last)
+        if result is not None:
+            gdb.write(fmt.events(result))
+
+
+class Why(gdb.Command):
+    """Why SYMBOL bound where it did: jdryad why SYMBOL [--from OBJ]
+
+For each binding of SYMBOL (made for references from OBJ): the objects searched in order, each
+definition passed over and why, and the winner."""
+
+    def __init__(self):
+        super().__init__("jdryad why", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        args, o = _parse(gdb.string_to_argv(arg), 1, {"--from": str})
+        if not args:
+            raise gdb.GdbError("usage: jdryad why SYMBOL [--from OBJ]")
+        result = _ask("why", symbol=args[0], **{"from": o.get("--from")})
+        if result is not None:
+            gdb.write(fmt.why(args[0], result))
+
+
+class Stats(gdb.Command):
+    """Counts: objects, bindings by kind, events: jdryad stats"""
+
+    def __init__(self):
+        super().__init__("jdryad stats", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        _parse(gdb.string_to_argv(arg), 0, {})
+        result = _ask("stats")
+        if result is not None:
+            gdb.write(fmt.stats(result))
+
+
+def register():
+    for command in (Jdryad, Linkmap, Bindings, Events, Why, Stats):
+        command()

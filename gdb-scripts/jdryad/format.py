@@ -1,0 +1,120 @@
+"""Columns and addresses, in the layout of `jdryad show` (org.jdryad.debug.HistoryView)."""
+import gdb
+
+_FLAGS = ((0x4, "RTLD_NOLOAD"), (0x8, "RTLD_DEEPBIND"), (0x100, "RTLD_GLOBAL"), (0x1000, "RTLD_NODELETE"))
+
+
+def table(rows, header=None):
+    """Left-aligned columns two spaces apart; the last column is not padded."""
+    rows = ([header] if header else []) + [[str(c) for c in r] for r in rows]
+    if not rows:
+        return ""
+    width = [0] * max(len(r) for r in rows)
+    for r in rows:
+        for i, c in enumerate(r):
+            width[i] = max(width[i], len(c))
+    lines = []
+    for r in rows:
+        cells = [c.ljust(width[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def short_name(path):
+    return "" if path is None else path.rsplit("/", 1)[-1]
+
+
+def address(text):
+    """`0x... <sym+off>` where gdb knows the symbol, else the address as given."""
+    if text is None:
+        return ""
+    try:
+        value = int(text, 16) if isinstance(text, str) else int(text)
+        return gdb.format_address(value)
+    except (ValueError, gdb.error, RuntimeError, AttributeError):
+        return str(text)
+
+
+def call_site(site):
+    if not site:
+        return ""
+    shown = address(site.get("address"))
+    if "<" not in shown and site.get("text"):
+        shown += " (%s)" % site["text"]
+    return shown
+
+
+def dlopen_flags(flags):
+    mode = flags & 3
+    words = ["RTLD_NOW" if mode == 2 else "RTLD_LAZY" if mode == 1 else "0"]
+    words += [name for bit, name in _FLAGS if flags & bit]
+    return "|".join(words)
+
+
+def symbol(b):
+    return b["symbol"] + ("@" + b["version"] if b.get("version") else "")
+
+
+def linkmap(objects):
+    rows = [[o["base"], "%s-%s" % (o["start"], o["end"]),
+             ("host" if o.get("host") else "jdryad") + (" lazy" if o.get("lazy") else " now"), o["path"]]
+            for o in objects]
+    return table(rows, ["BASE", "RANGE", "KIND", "PATH"])
+
+
+def bindings(bs):
+    if not bs:
+        return "no bindings match\n"
+    rows = [["#%d" % b["seq"], b["kind"], short_name(b["referrer"]), "->", symbol(b), "->",
+             short_name(b["definer"]) if b.get("definer") else "(undefined)", "at " + address(b.get("address")),
+             "from " + call_site(b["call_site"]) if b.get("call_site") else ""] for b in bs]
+    return table(rows, ["SEQ", "KIND", "REFERRER", "", "SYMBOL", "", "DEFINER", "ADDRESS", "CALL SITE"])
+
+
+def events(es):
+    if not es:
+        return "no events\n"
+    rows = []
+    for e in es:
+        request = '"%s", %s' % (e["request"], dlopen_flags(e.get("flags", 0))) if e.get("request") else ""
+        rows.append(["#%d" % e["seq"], e["state"], e["cause"], request, call_site(e.get("call_site")),
+                     " ".join(short_name(o) for o in e.get("objects", []))])
+    return table(rows, ["SEQ", "STATE", "CAUSE", "REQUEST", "CALL SITE", "OBJECTS"])
+
+
+def why(name, bs):
+    if not bs:
+        return "no binding of %s matches\n" % name
+    out = []
+    for b in bs:
+        head = "#%d %s: %s -> %s" % (b["seq"], b["kind"], b["referrer"], symbol(b))
+        if b.get("relocation"):
+            head += " (%s)" % b["relocation"]
+        if b.get("call_site"):
+            head += ", from " + call_site(b["call_site"])
+        out.append(head + "\n")
+        passed = {c["object"]: c for c in b.get("passed_over", [])}
+        later = list(b.get("passed_over", []))
+        rows = []
+        for n, s in enumerate(b.get("searched", []), 1):
+            c = passed.get(s)
+            if c is not None:
+                later.remove(c)
+                verdict = "passed over: " + str(c.get("reason"))
+            elif s == b.get("definer"):
+                verdict = "winner: %s at %s" % (b["symbol"], address(b.get("address")))
+            else:
+                verdict = "no definition"
+            rows.append(["  %d." % n, s, verdict])
+        rows += [["  -", c["object"], "passed over: " + str(c.get("reason"))] for c in later]
+        out.append(table(rows))
+        out.append("  winner: %s\n" % (b["definer"] or "none (undefined weak: 0)"))
+    return "".join(out)
+
+
+def stats(s):
+    rows = [["program", s.get("program")], ["pid", s.get("pid")], ["objects", s.get("objects")],
+            ["bindings", s.get("bindings")]]
+    rows += [["  " + k, v] for k, v in sorted((s.get("by_kind") or {}).items())]
+    rows += [["events", s.get("events")], ["uptime", "%.3f s" % (s.get("uptime_ns", 0) / 1e9)]]
+    return table(rows)

@@ -1,0 +1,88 @@
+package org.jdryad.run;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.jdryad.fixtures.FixtureCatalog;
+import org.jdryad.fixtures.ProcessRunner;
+import org.jdryad.fixtures.ProcessRunner.Result;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@code jdryad} gdb commands (gdb-scripts/) that {@code jdryad run --gdb} loads, stopped at
+ * lib_add in the gdb fixture: answered by the query server while the program is stopped, and,
+ * with the server off, one line saying so and what the inferior's memory shows.
+ */
+@Tag("gdb")
+@Tag("run")
+class GdbCommandsTest {
+
+    private static Result gdb(Map<String, String> extraEnv, String... commands) {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
+        Jdryad.ensureBuilt();
+        Path prog = FixtureCatalog.gdbProgram();
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
+                "--gdb-ex", "set confirm off", "--gdb-ex", "break lib_add", "--gdb-ex", "run"));
+        for (String c : commands) {
+            cmd.add("--gdb-ex");
+            cmd.add(c);
+        }
+        cmd.add(prog.toString());
+        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), extraEnv));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(180));
+        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
+        return r;
+    }
+
+    private static void expect(Result r, String regex, String what) {
+        assertTrue(Pattern.compile(regex, Pattern.MULTILINE).matcher(r.stdout() + r.stderr()).find(),
+                () -> what + "\n" + r.describe());
+    }
+
+    @Test
+    void theCommandsAskTheServerWhileTheProgramIsStopped() {
+        Result r = gdb(Map.of(), "jdryad bindings lib_add", "jdryad linkmap", "jdryad events", "jdryad why lib_add",
+                "jdryad stats", "jdryad bindings --last nope");
+        String prog = Pattern.quote(FixtureCatalog.gdbProgram().toString());
+        expect(r, "^Breakpoint 1, lib_add \\(a=2, b=3\\)", "the breakpoint did not hit");
+        expect(r, "^#\\d+\\s+lazy\\s+gdb-main\\s+->\\s+lib_add\\s+->\\s+libgdbadd.so\\s+at 0x[0-9a-f]+ <lib_add>\\s+"
+                + "from 0x[0-9a-f]+ <main\\+\\d+>$", "`jdryad bindings lib_add` does not show the lazy binding from main");
+        expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+" + prog + "$",
+                "`jdryad linkmap` does not list the program");
+        expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+\\S+/libgdbadd.so$",
+                "`jdryad linkmap` does not list libgdbadd.so");
+        expect(r, "^#1\\s+add\\s+startup\\s+gdb-main libgdbadd.so$", "`jdryad events` does not show the start-up add");
+        expect(r, "^#2\\s+consistent\\s+startup\\s+gdb-main libgdbadd.so$", "`jdryad events` does not show consistent");
+        expect(r, "^#\\d+ lazy: " + prog + " -> lib_add \\(R_X86_64_JUMP_SLOT\\), from 0x[0-9a-f]+ <main\\+\\d+>$",
+                "`jdryad why lib_add` has no heading");
+        expect(r, "^\\s+2\\.\\s+\\S+/libgdbadd.so\\s+winner: lib_add at 0x[0-9a-f]+ <lib_add>$",
+                "`jdryad why lib_add` does not name the winner");
+        expect(r, "^  lazy\\s+1$", "`jdryad stats` does not count the lazy binding");
+        expect(r, "^--last needs a number, not nope$", "a bad argument is not one line");
+        assertFalse((r.stdout() + r.stderr()).contains("Traceback"), r::describe);
+        assertFalse((r.stdout() + r.stderr()).contains("cannot be reached"), r::describe);
+    }
+
+    @Test
+    void withTheServerOffTheyShowTheInferiorsOwnRecord() {
+        Result r = gdb(Map.of("JDRYAD_QUERY", "off"), "jdryad linkmap", "jdryad events", "jdryad bindings");
+        expect(r, "^jdryad: the query server cannot be reached \\(.*\\); from the inferior's memory:$",
+                "no one-line message for the unreachable server");
+        expect(r, "^from r_debug:$", "the link map does not come from r_debug");
+        expect(r, "^0x[0-9a-f]+\\s+\\S+/libgdbadd.so$", "r_debug's list lacks libgdbadd.so");
+        expect(r, "^from jdryad_activity_ring \\(2 of 2 events\\):$", "the events do not come from the ring");
+        expect(r, "^#1\\s+add\\s+startup\\s+gdb-main libgdbadd.so$", "the ring's start-up add is missing");
+        expect(r, "^jdryad: the query server cannot be reached \\(.*\\)$", "bindings without a server: one line");
+        assertFalse((r.stdout() + r.stderr()).contains("Traceback"), r::describe);
+    }
+}
