@@ -377,7 +377,7 @@ public final class LinkSession implements LinkContext {
 
     @Override
     public boolean bindsLazily(LoadedObject obj) {
-        return lazyResolver != 0 && !bindNowAll && !boundNow.contains(obj)
+        return lazyResolver != 0 && !bindNowAll && !obj.isHost() && !boundNow.contains(obj)
                 && obj.dynamic().map(d -> !d.bindNow()).orElse(false);
     }
 

@@ -239,7 +239,7 @@ public final class ProgramRunner {
         List<HistoryFile.ObjectInfo> infos = new ArrayList<>();
         for (LoadedObject o : List.copyOf(s.objects())) { // toArray: no ConcurrentModificationException
             infos.add(new HistoryFile.ObjectInfo(o.name(), o.path().toString(), o.base(), o.mapStart(),
-                    o.mapStart() + o.mapLength(), o.isHost(), s.bindsLazily(o)));
+                    o.mapStart() + o.mapLength(), o.isHost(), !o.isHost() && s.bindsLazily(o)));
         }
         return infos;
     }
