@@ -114,9 +114,10 @@ final class RunCommand implements Callable<Integer> {
             }
             gdbLine.add("--args");
         }
-        RunOptions options = new RunOptions(raw.get(0), raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
+        String executable = onPath(program, env.get("PATH"));
+        RunOptions options = new RunOptions(raw.get(0), executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
                 gdbLine, dbg, history);
-        Path p = Path.of(program);
+        Path p = Path.of(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
         }
@@ -136,6 +137,23 @@ final class RunCommand implements Callable<Integer> {
         } catch (NoSuchFileException e) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
         }
+    }
+
+    /**
+     * A bare name (no '/') found on the program's PATH, as a shell, gdb or strace finds it: the
+     * first directory holding an executable regular file of that name; otherwise the name itself.
+     */
+    static String onPath(String name, String path) {
+        if (name.contains("/") || name.isEmpty()) {
+            return name;
+        }
+        for (String dir : (path == null ? "/usr/local/bin:/usr/bin:/bin" : path).split(":", -1)) {
+            Path candidate = Path.of(dir.isEmpty() ? "." : dir).resolve(name);
+            if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
+                return candidate.toString();
+            }
+        }
+        return name;
     }
 
     private static boolean nonEmpty(String s) {

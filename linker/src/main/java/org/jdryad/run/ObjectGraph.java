@@ -124,7 +124,10 @@ final class ObjectGraph {
         List<Node> nodes = new ArrayList<>();
         for (LoadedLibrary lib : graph.objects()) {
             boolean isExe = lib.kind() == LoadedLibrary.Kind.EXECUTABLE;
-            Node n = new Node(isExe ? exe : lib.elf(), lib.path(), Path.of(lib.path()), lib.host() && !isExe,
+            // The program is named as the user named it (argv[0]), as glibc's debug lines name it,
+            // also when a bare name was found on PATH; its path is the file.
+            Node n = new Node(isExe ? exe : lib.elf(), isExe ? options.program() : lib.path(), Path.of(lib.path()),
+                    lib.host() && !isExe,
                     lib.soname(), new ArrayList<>());
             byLib.put(lib, n);
             nodes.add(n);

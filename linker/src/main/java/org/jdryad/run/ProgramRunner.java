@@ -79,7 +79,7 @@ public final class ProgramRunner {
         if (viaInterpreter.isPresent()) {
             return new ProgramRunner(viaInterpreter.get(), err).run();
         }
-        ElfFile exe = ElfFile.open(Path.of(options.program()));
+        ElfFile exe = ElfFile.open(Path.of(options.executable()));
         if (exe.isStatic()) {
             return runStatic();
         }
@@ -394,7 +394,7 @@ public final class ProgramRunner {
         auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
         auxv.put(Protocol.AT_PHENT, (long) Elf.PHDR_SIZE);
         auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
-        agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.program(),
+        agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.executable(),
                 variableSlots(session, "program_invocation_name", "__progname_full"),
                 variableSlots(session, "program_invocation_short_name", "__progname"),
                 variableSlots(session, "environ", "__environ", "_environ"));

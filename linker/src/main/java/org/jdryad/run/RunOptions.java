@@ -9,6 +9,7 @@ import org.jdryad.debug.DebugOptions;
  * What {@code jdryad run} was asked to do.
  *
  * @param program the program as the user named it (argv[0])
+ * @param executable the file to load: {@code program}, or where a bare name was found on PATH
  * @param args the program's arguments
  * @param environment the program's environment, in order, with its LD_* variables restored
  * @param libraryPath --library-path (or LD_LIBRARY_PATH), null when unset
@@ -21,13 +22,13 @@ import org.jdryad.debug.DebugOptions;
  * @param debug the LD_DEBUG categories to print, and where
  * @param historyFile where to write the binding history and activity events as JSON; null: nowhere
  */
-public record RunOptions(String program, List<String> args, Map<String, String> environment, String libraryPath,
+public record RunOptions(String program, String executable, List<String> args, Map<String, String> environment, String libraryPath,
                          String preload, String preloadOption, boolean bindNow, boolean bindNot, boolean stats,
                          List<String> gdb, DebugOptions debug, Path historyFile) {
 
     /** The same run with another program and arguments (a #! script's interpreter). */
     public RunOptions withProgram(String newProgram, List<String> newArgs) {
-        return new RunOptions(newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
+        return new RunOptions(newProgram, newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
                 stats, gdb, debug, historyFile);
     }
 }

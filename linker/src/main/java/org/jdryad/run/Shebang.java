@@ -24,7 +24,7 @@ final class Shebang {
     /** The run of the script's interpreter, or empty when the program is not a #! script. */
     static Optional<RunOptions> interpreterRun(RunOptions options) throws IOException {
         byte[] head;
-        try (InputStream in = Files.newInputStream(Path.of(options.program()))) {
+        try (InputStream in = Files.newInputStream(Path.of(options.executable()))) {
             head = in.readNBytes(MAX_LINE);
         }
         if (head.length < 2 || head[0] != '#' || head[1] != '!') {
@@ -45,7 +45,7 @@ final class Shebang {
         if (!argument.isEmpty()) {
             args.add(argument);
         }
-        args.add(options.program());
+        args.add(options.executable()); // as the kernel passes it: the path it executed
         args.addAll(options.args());
         return Optional.of(options.withProgram(interpreter, args));
     }
