@@ -130,7 +130,10 @@ static void find_self(void)
     host_head = rdebug->r_map;
 }
 
-int main(int argc, char **argv, char **envp)
+/* The agent's entry, called by crt1's _start as `main`: the Makefile links `main` to this name
+   and then strips `main` and `_start` from the symbol table, so that gdb's `break main` and
+   `start` find only the program's (the agent exposes none of the program's names). */
+int jdryad_agent_main(int argc, char **argv, char **envp)
 {
     (void)argc;
     (void)argv;

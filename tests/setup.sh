@@ -5,6 +5,7 @@ set -euo pipefail
 need=()
 command -v gcc   >/dev/null || need+=(gcc)
 command -v make  >/dev/null || need+=(make)
+command -v objcopy >/dev/null || need+=(binutils)
 command -v gdb   >/dev/null || need+=(gdb)
 command -v mvn   >/dev/null || need+=(maven)
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)

@@ -121,4 +121,19 @@ class GdbRunTest {
         assertTrue(Pattern.compile("\\$4 = 3").matcher(out).find(),
                 () -> "the ring does not hold the start-up events and this one\n" + r.describe());
     }
+
+    @Test
+    void breakMainAndStartStopInTheProgramsMainAndNextStepsOverALazyCall() {
+        // The agent exposes no `main` of its own: gdb finds only the program's.
+        Result r = gdb("break main", "run", "next", "bt 1");
+        String out = r.stdout() + r.stderr();
+        assertTrue(Pattern.compile("Breakpoint 1, main \\(\\) at .*gdb_main.c:4").matcher(out).find(),
+                () -> "`break main` did not stop in the program's main\n" + r.describe());
+        assertTrue(Pattern.compile("(?m)^5\\s+printf").matcher(out).find(),
+                () -> "`next` over the first call of lib_add did not reach line 5\n" + r.describe());
+        Result s = gdb("start", "info frame");
+        String sout = s.stdout() + s.stderr();
+        assertTrue(Pattern.compile("Temporary breakpoint 1, main \\(\\) at .*gdb_main.c:4").matcher(sout).find(),
+                () -> "`start` did not stop in the program's main\n" + s.describe());
+    }
 }
