@@ -162,14 +162,6 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
 
     /** Writes the answers of every object that has none for the current generation. */
     private void fillAll() {
-        long t0 = System.nanoTime();
-        fillEach();
-        if (System.getenv("JDRYAD_LAZY_TRACE") != null) {
-            System.err.printf("jdryad: fill %.2f ms%n", (System.nanoTime() - t0) / 1e6);
-        }
-    }
-
-    private void fillEach() {
         for (Map.Entry<Long, Long> e : tableAddress.entrySet()) {
             long id = e.getKey();
             long g = generation;
@@ -195,9 +187,6 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             if (g != generation) {
                 continue; // a scope changed meanwhile: prepare again with the new generation
             }
-            if (System.getenv("JDRYAD_LAZY_TRACE") != null) {
-                System.err.printf("jdryad: prepared %d answers of %s%n", count, obj.get().name());
-            }
             prepared.put(id, answers);
             preparedFor.put(id, g);
             agent.write(e.getValue(), words.array(), 0, words.capacity());
@@ -217,12 +206,24 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             LinkSession.Prepared[] answers = prepared.get(object);
             LinkSession.Prepared p = answers != null && index >= 0 && index < answers.length ? answers[(int) index] : null;
             if (p == null || p.target() != log.getLong(at + 56)) {
-                p = session.prepare(object, index).orElse(p); // prepared again since (a scope changed)
+                p = reprepare(object, index, p);
             }
             if (p != null) {
                 history.add(p.binding().calledFrom(caller, tid, pid), time);
                 session.countLazyBinding();
             }
+        }
+    }
+
+    /**
+     * The answer of a record whose slot was prepared again since (a scope changed). The log lies
+     * in the program's memory, so a record may also be nonsense: that gives {@code fallback}.
+     */
+    private LinkSession.Prepared reprepare(long object, long index, LinkSession.Prepared fallback) {
+        try {
+            return session.prepare(object, index).orElse(fallback);
+        } catch (RuntimeException e) {
+            return fallback;
         }
     }
 
