@@ -160,7 +160,11 @@ public final class ProgramRunner {
     private void closeLazyTables() {
         LazyTables t = lazyTables;
         if (t != null) {
-            t.close();
+            try {
+                t.close();
+            } catch (RuntimeException e) {
+                err.println("jdryad: some lazy bindings could not be read back from the agent's log: " + e.getMessage());
+            }
         }
     }
 
