@@ -12,8 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -22,7 +20,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -118,7 +115,7 @@ public final class AgentProcess implements AutoCloseable {
             SocketChannel ch;
             while ((ch = server.accept()) == null) {
                 if (!process.isAlive()) {
-                    throw new AgentException(describeDeath(process, "before it connected to jdryad"));
+                    throw new AgentException(AgentWire.describeDeath(process, "before it connected to jdryad"));
                 }
                 if (System.nanoTime() > deadline) {
                     process.destroyForcibly();
@@ -128,8 +125,8 @@ public final class AgentProcess implements AutoCloseable {
                 Thread.sleep(2);
             }
             ch.configureBlocking(true);
-            byte[] hello = readHello(ch, process, deadline);
-            AgentInfo info = parseHello(hello);
+            byte[] hello = AgentWire.readHello(ch, process, deadline);
+            AgentInfo info = AgentWire.parseHello(hello);
             CallbackHandler h = handler == null ? CallbackHandler.GLIBC : handler;
             // The socket stays for forked children's own connections (see ForkedChildren).
             ForkedChildren children = new ForkedChildren(server, sock, dir, h::bindLazily);
@@ -173,129 +170,13 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
-    private static byte[] readHello(SocketChannel ch, Process process, long deadline) throws IOException {
-        // The HELLO comes right after connect; a watchdog turns a silent agent into an error.
-        Thread watchdog = new Thread(() -> {
-            try {
-                long ms = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-                Thread.sleep(ms);
-                ch.close();
-            } catch (InterruptedException | IOException e) {
-                // done
-            }
-        }, "jdryad-agent-hello-watchdog");
-        watchdog.setDaemon(true);
-        watchdog.start();
-        try {
-            byte[][] frame = readFrame(ch);
-            if (frame == null) {
-                throw new AgentException(describeDeath(process, "before it said hello"));
-            }
-            int type = ByteBuffer.wrap(frame[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
-            if (type != Protocol.HELLO) {
-                throw new AgentException("jdryad: the agent sent message " + type + " instead of HELLO");
-            }
-            return frame[1];
-        } catch (IOException e) {
-            if (!process.isAlive()) {
-                throw new AgentException(describeDeath(process, "before it said hello"));
-            }
-            process.destroyForcibly();
-            throw new AgentException("jdryad: the agent did not say hello in time", e);
-        } finally {
-            watchdog.interrupt();
-        }
-    }
-
-    /** Reads one frame: {header, payload}, or null at end of stream. */
-    static byte[][] readFrame(SocketChannel ch) throws IOException {
-        ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        if (!readFully(ch, h)) {
-            return null;
-        }
-        int len = h.getInt(0);
-        if (len < 0 || len > Protocol.MAX_FRAME) {
-            throw new IOException("frame too large");
-        }
-        ByteBuffer p = ByteBuffer.allocate(len);
-        if (!readFully(ch, p)) {
-            return null;
-        }
-        return new byte[][] {h.array(), p.array()};
-    }
-
-    private static boolean readFully(SocketChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            if (ch.read(b) < 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static AgentInfo parseHello(byte[] payload) {
-        Payload.Reader r = new Payload.Reader(payload);
-        long pid = r.q(), page = r.q(), base = r.q(), rdebug = r.q(), rmap = r.q(), rbrk = r.q();
-        long resAddr = r.q(), resSize = r.q(), tp = r.q(), imgAddr = r.q(), imgSize = r.q(), modBase = r.q();
-        long nh = r.q();
-        List<HostObject> hosts = new ArrayList<>();
-        for (long i = 0; i < nh; i++) {
-            long la = r.q(), ld = r.q(), lm = r.q();
-            String name = r.s();
-            hosts.add(new HostObject(la, ld, lm, name == null ? "" : name));
-        }
-        long na = r.q();
-        Map<Long, Long> auxv = new LinkedHashMap<>();
-        for (long i = 0; i < na; i++) {
-            long t = r.q();
-            auxv.put(t, r.q());
-        }
-        long ns = r.q();
-        Map<String, Long> syms = new LinkedHashMap<>();
-        for (long i = 0; i < ns; i++) {
-            String name = r.s();
-            syms.put(name, r.q());
-        }
-        return new AgentInfo(pid, page, base, rdebug, rmap, rbrk, resAddr, resSize, tp, imgAddr, imgSize, modBase,
-                Collections.unmodifiableList(hosts), Collections.unmodifiableMap(auxv),
-                Collections.unmodifiableMap(syms));
-    }
-
-    static String describeDeath(Process p, String when) {
-        try {
-            p.waitFor(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (p.isAlive()) {
-            return "jdryad: lost the connection to the agent " + when + " (the agent is still running)";
-        }
-        int st = p.exitValue();
-        if (st > 128 && st < 128 + 65) {
-            return "jdryad: agent died with signal " + (st - 128) + signalName(st - 128) + " " + when;
-        }
-        return "jdryad: agent exited with status " + st + " " + when;
-    }
-
-    private static String signalName(int sig) {
-        switch (sig) {
-            case 4: return " (SIGILL)";
-            case 6: return " (SIGABRT)";
-            case 7: return " (SIGBUS)";
-            case 9: return " (SIGKILL)";
-            case 11: return " (SIGSEGV)";
-            case 15: return " (SIGTERM)";
-            default: return "";
-        }
-    }
-
     // ---- reader thread and callbacks ----
 
     private void readLoop() {
         String why = null;
         try {
             for (;;) {
-                byte[][] f = readFrame(channel);
+                byte[][] f = AgentWire.readFrame(channel);
                 if (f == null) {
                     break;
                 }
@@ -330,7 +211,7 @@ public final class AgentProcess implements AutoCloseable {
             } catch (IOException ignored) {
                 // closing
             }
-            AgentException ex = new AgentException(why != null ? why : describeDeath(process,
+            AgentException ex = new AgentException(why != null ? why : AgentWire.describeDeath(process,
                     entered ? "while the program was running" : "before the program started"));
             failure = ex;
             for (Long k : new ArrayList<>(pending.keySet())) {
@@ -388,31 +269,11 @@ public final class AgentProcess implements AutoCloseable {
             // Every callback is answered, whatever the handler did: the program's thread waits.
             reply = CallbackReply.error(e.getMessage() == null ? e.toString() : e.getMessage());
         }
-        Payload.Writer w = encode(reply);
+        Payload.Writer w = AgentWire.encode(reply);
         try {
             sendFrame(type | Protocol.REPLY, s, w, true);
         } catch (AgentException e) {
             // the reader reports the agent's death
-        }
-    }
-
-    /** A callback reply's wire form: q status, q v0..v3, s s0, s s1. */
-    static Payload.Writer encode(CallbackReply reply) {
-        try {
-            return new Payload.Writer().q(reply.status()).q(reply.v0()).q(reply.v1()).q(reply.v2())
-                    .q(reply.v3()).s(reply.s0()).s(reply.s1());
-        } catch (AgentException e) {
-            return new Payload.Writer().q(Protocol.CB_ERROR).q(0).q(0).q(0).q(0).s("jdryad: " + e.getMessage()).s(null);
-        }
-    }
-
-    /** Writes one whole frame (the caller serialises writers). */
-    static void writeFrame(SocketChannel ch, int type, long seq, Payload.Writer w) throws IOException {
-        ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        h.putInt(w.length()).putInt(type).putLong(seq).flip();
-        ByteBuffer p = ByteBuffer.wrap(w.array(), 0, w.length());
-        while (h.hasRemaining() || p.hasRemaining()) {
-            ch.write(new ByteBuffer[] {h, p});
         }
     }
 
@@ -444,7 +305,7 @@ public final class AgentProcess implements AutoCloseable {
                 }
             } catch (IOException e) {
                 AgentException f = failure;
-                throw f != null ? f : new AgentException(describeDeath(process,
+                throw f != null ? f : new AgentException(AgentWire.describeDeath(process,
                         entered ? "while the program was running" : "before the program started"), e);
             }
         }

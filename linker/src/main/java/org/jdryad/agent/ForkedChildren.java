@@ -89,14 +89,14 @@ final class ForkedChildren implements AutoCloseable {
     /** One child: HELLO_CHILD, then lazy callbacks until it exits (or execs: the socket is CLOEXEC). */
     private void serve(SocketChannel ch) {
         try (ch) {
-            byte[][] hello = AgentProcess.readFrame(ch);
+            byte[][] hello = AgentWire.readFrame(ch);
             if (hello == null || header(hello).getInt(4) != Protocol.HELLO_CHILD) {
                 return;
             }
             Payload.Reader hr = new Payload.Reader(hello[1]);
             long pid = hr.q();
             for (;;) {
-                byte[][] f = AgentProcess.readFrame(ch);
+                byte[][] f = AgentWire.readFrame(ch);
                 if (f == null) {
                     return;
                 }
@@ -115,7 +115,7 @@ final class ForkedChildren implements AutoCloseable {
                 } catch (RuntimeException e) {
                     reply = CallbackReply.error("jdryad: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
                 }
-                AgentProcess.writeFrame(ch, type | Protocol.REPLY, seq, AgentProcess.encode(reply));
+                AgentWire.writeFrame(ch, type | Protocol.REPLY, seq, AgentWire.encode(reply));
             }
         } catch (IOException | RuntimeException e) {
             // the child went away, or sent what no agent sends: its connection ends here
