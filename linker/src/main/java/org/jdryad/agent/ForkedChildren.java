@@ -34,6 +34,7 @@ final class ForkedChildren implements AutoCloseable {
     private final LazyHandler handler;
     private final List<SocketChannel> children = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
+    private volatile java.nio.file.attribute.UserPrincipal owner;
 
     ForkedChildren(ServerSocketChannel server, Path socket, Path directory, LazyHandler handler) {
         this.server = server;
@@ -49,6 +50,7 @@ final class ForkedChildren implements AutoCloseable {
 
     /** Accepts children from now on, each served on a thread of its own. */
     void start() throws IOException {
+        owner = Files.getOwner(directory); // jdryad's user: the directory was made 0700 for it
         server.configureBlocking(true);
         Thread t = new Thread(this::acceptLoop, "jdryad-forked-children");
         t.setDaemon(true);
@@ -59,7 +61,7 @@ final class ForkedChildren implements AutoCloseable {
         while (!closed) {
             try {
                 SocketChannel ch = server.accept();
-                if (!sameUser(ch)) {
+                if (!PeerCheck.admits(ch, owner)) {
                     ch.close();
                     continue;
                 }
@@ -74,15 +76,6 @@ final class ForkedChildren implements AutoCloseable {
                     return;
                 }
             }
-        }
-    }
-
-    private static boolean sameUser(SocketChannel ch) {
-        try {
-            var peer = ch.getOption(jdk.net.ExtendedSocketOptions.SO_PEERCRED);
-            return peer.user().getName().equals(System.getProperty("user.name"));
-        } catch (IOException | UnsupportedOperationException e) {
-            return false;
         }
     }
 

@@ -27,8 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import jdk.net.ExtendedSocketOptions;
-import jdk.net.UnixDomainPrincipal;
+import org.jdryad.agent.PeerCheck;
 
 /**
  * Answers questions about a running program's link map, bindings and events, for gdb (the
@@ -133,7 +132,7 @@ public final class QueryServer implements AutoCloseable {
 
     /** Only jdryad's own user may ask (the directory already keeps others out; this is the second lock). */
     static boolean admits(UserPrincipal peer, UserPrincipal self) {
-        return peer != null && self != null && peer.getName().equals(self.getName());
+        return PeerCheck.admits(peer, self);
     }
 
     private void acceptLoop() {
@@ -145,8 +144,7 @@ public final class QueryServer implements AutoCloseable {
                 return; // closed
             }
             try {
-                UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
-                if (!admits(peer == null ? null : peer.user(), self)) {
+                if (!PeerCheck.admits(ch, self)) {
                     refuse(ch, "refused: not jdryad's user");
                     continue;
                 }
