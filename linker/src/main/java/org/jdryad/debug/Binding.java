@@ -51,6 +51,6 @@ public record Binding(long seq, long timeNanos, long pid, long tid, Kind kind, S
 
     public Binding {
         searched = List.copyOf(searched);
-        passedOver = List.copyOf(passedOver);
+        passedOver = passedOver instanceof DeferredCandidates ? passedOver : List.copyOf(passedOver);
     }
 }

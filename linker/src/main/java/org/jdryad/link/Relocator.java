@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.jdryad.debug.Binding;
 import org.jdryad.debug.BindingHistory;
+import org.jdryad.debug.DeferredCandidates;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.RelocationTable;
@@ -109,8 +110,15 @@ final class Relocator {
         Resolved r = resolveWith(obj, (int) (obj.dynamic().get().pltRela().symbolIndex(index)), TypeClass.PLT,
                 "R_X86_64_JUMP_SLOT", site, new Origin(Binding.Kind.LAZY, callSite, tid, pid));
         ctx.stats().countLazy();
-        // An IFUNC's resolver runs in the calling process (a forked child's is not the agent
-        // Java talks to): the agent calls it, unless its result is known already.
+        return answer(r, site);
+    }
+
+    /**
+     * Where a first call through {@code site} jumps. An IFUNC's resolver runs in the calling
+     * process (a forked child's is not the agent Java talks to): the agent calls it, unless its
+     * result is known already.
+     */
+    private LinkSession.LazyAnswer answer(Resolved r, long site) {
         boolean ifunc = r.definition() != null && r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition());
         Long known = ifunc ? ifuncResults.get(r.value()) : null;
         if (known != null) {
@@ -140,18 +148,11 @@ final class Relocator {
         } finally {
             sink = null;
         }
-        if (r.definition() == null || seen[0] == null) {
+        LinkSession.LazyAnswer a = answer(r, site);
+        if (r.definition() == null || seen[0] == null || a.callIfunc()) {
             return Optional.empty();
         }
-        long target = r.value();
-        if (r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition())) {
-            Long known = ifuncResults.get(r.value());
-            if (known == null) {
-                return Optional.empty();
-            }
-            target = known;
-        }
-        return Optional.of(new LinkSession.Prepared(target, site, seen[0]));
+        return Optional.of(new LinkSession.Prepared(a.target(), site, seen[0]));
     }
 
     /** The GOT slot of PLT relocation {@code index}, which must be a jump slot. */
@@ -426,13 +427,13 @@ final class Relocator {
         if (h == null && sink == null) {
             return;
         }
-        List<SymbolLookup.PassedOver> all = new ArrayList<>(result == null ? List.of() : result.passedOver());
+        List<Binding.Candidate> passed = candidates(result == null ? List.of() : result.passedOver());
         if (result != null && def != null) {
-            all.addAll(ctx.lookup().interposedAfter(Request.of(name, version, obj, tc), scope, def.object()));
-        }
-        List<Binding.Candidate> passed = new ArrayList<>(all.size());
-        for (SymbolLookup.PassedOver p : all) {
-            passed.add(new Binding.Candidate(p.object().name(), p.reason()));
+            // What the winner interposes on is only worked out when the history is read.
+            Request req = Request.of(name, version, obj, tc);
+            LoadedObject winner = def.object();
+            SymbolLookup lookup = ctx.lookup();
+            passed = new DeferredCandidates(passed, () -> candidates(lookup.interposedAfter(req, scope, winner)));
         }
         BindingHistory.Draft d = new BindingHistory.Draft(origin.kind(), obj.name(), relocation, site, origin.callSite(),
                 origin.tid(), origin.pid(), name, version == null ? null : version.name(),
@@ -442,6 +443,14 @@ final class Relocator {
         } else {
             h.add(d);
         }
+    }
+
+    private static List<Binding.Candidate> candidates(List<SymbolLookup.PassedOver> passed) {
+        List<Binding.Candidate> out = new ArrayList<>(passed.size());
+        for (SymbolLookup.PassedOver p : passed) {
+            out.add(new Binding.Candidate(p.object().name(), p.reason()));
+        }
+        return out;
     }
 
     /** The objects a lookup searched, in order: a prefix of its scope (a copy relocation skips the referrer). */
