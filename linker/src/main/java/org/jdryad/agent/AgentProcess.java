@@ -1,15 +1,11 @@
 package org.jdryad.agent;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,12 +46,16 @@ public final class AgentProcess implements AutoCloseable {
     /** Callbacks read and not yet answered; changed under {@link #writeLock} when answered. */
     private final AtomicInteger callbacksInFlight = new AtomicInteger();
     private volatile AgentException failure;
+    private final AgentListener listener;
     private final ForkedChildren children;
+    private final boolean ownsListener;
 
     private AgentProcess(Process process, SocketChannel channel, CallbackHandler handler, AgentInfo info,
-                         ForkedChildren children) {
+                         AgentListener listener, ForkedChildren children, boolean ownsListener) {
         this.process = process;
+        this.listener = listener;
         this.children = children;
+        this.ownsListener = ownsListener;
         this.channel = channel;
         this.handler = handler;
         this.info = info;
@@ -81,92 +81,87 @@ public final class AgentProcess implements AutoCloseable {
 
     /**
      * As {@link #start(Path, Map, CallbackHandler, Duration)}, with the agent started through
-     * {@code wrapper} (e.g. {@code gdb -q --args}): the process waited for is the wrapper's, while
-     * memory requests go to the agent's own pid from HELLO.
+     * {@code wrapper} (a command the agent's path is appended to): the process waited for is
+     * the wrapper's, while memory requests go to the agent's own pid from HELLO.
      */
     public static AgentProcess start(List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
         }
-        Path dir = null;
-        Path sock = null;
+        AgentListener listener = null;
         Process process = null;
-        ServerSocketChannel server = null;
+        AgentListener.Arrival arrival = null;
         boolean started = false;
         try {
-            dir = Files.createTempDirectory("jdryad-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            sock = dir.resolve("agent.sock");
-            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            server.bind(UnixDomainSocketAddress.of(sock));
-            server.configureBlocking(false);
-            List<String> command = new java.util.ArrayList<>(wrapper);
+            listener = AgentListener.open();
+            List<String> command = new ArrayList<>(wrapper);
             command.add(agentBinary.toString());
             ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
             pb.environment().clear();
             if (agentEnv != null) {
                 pb.environment().putAll(agentEnv);
             }
-            pb.environment().put("JDRYAD_SOCKET", sock.toString());
-            pb.environment().put("JDRYAD_PID", Long.toString(ProcessHandle.current().pid()));
+            pb.environment().putAll(environmentFor(listener));
             process = pb.start();
-            long deadline = System.nanoTime() + connectTimeout.toNanos();
-            SocketChannel ch;
-            while ((ch = server.accept()) == null) {
+            arrival = listener.await(process, connectTimeout);
+            if (arrival == null) {
                 if (!process.isAlive()) {
                     throw new AgentException(AgentWire.describeDeath(process, "before it connected to jdryad"));
                 }
-                if (System.nanoTime() > deadline) {
-                    process.destroyForcibly();
-                    throw new AgentException("jdryad: the agent did not connect within "
-                            + connectTimeout.toMillis() + " ms");
-                }
-                Thread.sleep(2);
+                process.destroyForcibly();
+                throw new AgentException("jdryad: the agent did not connect within " + connectTimeout.toMillis() + " ms");
             }
-            ch.configureBlocking(true);
-            byte[] hello = AgentWire.readHello(ch, process, deadline);
-            AgentInfo info = AgentWire.parseHello(hello);
-            CallbackHandler h = handler == null ? CallbackHandler.GLIBC : handler;
-            // The socket stays for forked children's own connections (see ForkedChildren).
-            ForkedChildren children = new ForkedChildren(server, sock, dir, h::bindLazily);
-            AgentProcess ap = new AgentProcess(process, ch, h, info, children);
-            children.start();
-            ap.reader.start();
+            AgentProcess ap = connect(listener, arrival, process, handler, true);
             started = true;
             return ap;
         } catch (IOException e) {
-            if (process != null) {
-                process.destroyForcibly();
-            }
             throw new AgentException("jdryad: cannot start the agent " + agentBinary + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            if (process != null) {
-                process.destroyForcibly();
-            }
             throw new AgentException("jdryad: interrupted while starting the agent", e);
-        } catch (AgentException e) {
-            if (process != null && process.isAlive()) {
-                process.destroyForcibly();
-            }
-            throw e;
         } finally {
             if (!started) {
-                try {
-                    if (server != null) {
-                        server.close();
-                    }
-                    if (sock != null) {
-                        Files.deleteIfExists(sock);
-                    }
-                    if (dir != null) {
-                        Files.deleteIfExists(dir);
-                    }
-                } catch (IOException ignored) {
-                    // best effort
+                if (process != null && process.isAlive()) {
+                    process.destroyForcibly();
+                }
+                if (arrival != null) {
+                    closeQuietly(arrival.channel());
+                }
+                if (listener != null) {
+                    listener.close();
                 }
             }
+        }
+    }
+
+    /** The variables that lead an agent started with them to {@code listener} (the agent removes them). */
+    public static Map<String, String> environmentFor(AgentListener listener) {
+        return Map.of("JDRYAD_SOCKET", listener.socket().toString(),
+                "JDRYAD_PID", Long.toString(ProcessHandle.current().pid()));
+    }
+
+    /**
+     * The agent that said HELLO in {@code arrival}, started as (or under) {@code process}.
+     * {@code ownsListener}: closing this agent closes the listener too (one run); otherwise the
+     * listener serves later agents (gdb's next {@code run}).
+     */
+    public static AgentProcess connect(AgentListener listener, AgentListener.Arrival arrival, Process process,
+            CallbackHandler handler, boolean ownsListener) {
+        AgentInfo info = AgentWire.parseHello(arrival.hello());
+        CallbackHandler h = handler == null ? CallbackHandler.GLIBC : handler;
+        ForkedChildren children = new ForkedChildren(info.pid(), h::bindLazily);
+        AgentProcess ap = new AgentProcess(process, arrival.channel(), h, info, listener, children, ownsListener);
+        listener.register(children);
+        ap.reader.start();
+        return ap;
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // closing
         }
     }
 
@@ -597,7 +592,7 @@ public final class AgentProcess implements AutoCloseable {
 
     /** A directory only jdryad's user can enter, removed when the agent is closed. */
     public Path privateDirectory() {
-        return children.directory();
+        return listener.directory();
     }
 
     /** Replaces the agent's table of jdryad objects (dl_iterate_phdr, _dl_find_object, TLS). */
@@ -704,8 +699,30 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /** Whether the agent's process still runs (under a debugger: the agent's, not the debugger's). */
     public boolean isAlive() {
-        return process.isAlive();
+        if (process.pid() == info.pid()) {
+            return process.isAlive();
+        }
+        return ProcessHandle.of(info.pid()).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    /**
+     * Waits for the agent's own process to end, when it runs under a wrapper (gdb): it is not
+     * jdryad's child, so its status is the debugger's to report.
+     */
+    public void waitForAgentEnd() {
+        try {
+            ProcessHandle h = ProcessHandle.of(info.pid()).orElse(null);
+            if (h != null) {
+                h.onExit().get();
+            }
+        } catch (ExecutionException e) {
+            // it ended
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("jdryad: interrupted while waiting for the program", e);
+        }
     }
 
     /** Closes the connection only (the agent then exits with status 127); for tests. */
@@ -717,18 +734,22 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
-    /** Kills the process if it still runs and releases the connection. */
+    /** Kills the process this run started, if it still runs, and releases the connection. */
     @Override
     public void close() {
-        if (process.isAlive()) {
-            process.destroyForcibly();
+        if (ownsListener && process.isAlive()) {
+            process.destroyForcibly(); // started for this run (an agent gdb started is gdb's: it sees end of file)
         }
         try {
             channel.close();
         } catch (IOException ignored) {
             // closing
         }
+        listener.unregister(children);
         children.close();
+        if (ownsListener) {
+            listener.close();
+        }
         callbacks.shutdownNow();
     }
 }

@@ -21,40 +21,6 @@ final class AgentWire {
     private AgentWire() {
     }
 
-    static byte[] readHello(SocketChannel ch, Process process, long deadline) throws IOException {
-        // The HELLO comes right after connect; a watchdog turns a silent agent into an error.
-        Thread watchdog = new Thread(() -> {
-            try {
-                long ms = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-                Thread.sleep(ms);
-                ch.close();
-            } catch (InterruptedException | IOException e) {
-                // done
-            }
-        }, "jdryad-agent-hello-watchdog");
-        watchdog.setDaemon(true);
-        watchdog.start();
-        try {
-            byte[][] frame = readFrame(ch);
-            if (frame == null) {
-                throw new AgentException(describeDeath(process, "before it said hello"));
-            }
-            int type = ByteBuffer.wrap(frame[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
-            if (type != Protocol.HELLO) {
-                throw new AgentException("jdryad: the agent sent message " + type + " instead of HELLO");
-            }
-            return frame[1];
-        } catch (IOException e) {
-            if (!process.isAlive()) {
-                throw new AgentException(describeDeath(process, "before it said hello"));
-            }
-            process.destroyForcibly();
-            throw new AgentException("jdryad: the agent did not say hello in time", e);
-        } finally {
-            watchdog.interrupt();
-        }
-    }
-
     /** Reads one frame: {header, payload}, or null at end of stream. */
     static byte[][] readFrame(SocketChannel ch) throws IOException {
         ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);

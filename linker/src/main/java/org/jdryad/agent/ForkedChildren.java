@@ -3,24 +3,24 @@ package org.jdryad.agent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * The connections of forked children. Why they exist: a child made by fork inherits its
- * parent's lazily bound PLT slots, and its first call through one must be bound like any other
- * (and recorded under the child's pid); but the parent's socket is the parent's. So the agent
- * socket stays open for the agent's lifetime, and a child that makes a lazy first call connects
- * to it anew, says HELLO_CHILD, and sends CB_LAZY callbacks only. Java sends a child no
- * requests: its memory is a copy of the parent's, so every answer is an address both share.
+ * The connections of one run's forked children. Why they exist: a child made by fork inherits
+ * its parent's lazily bound PLT slots, and its first call through one must be bound like any
+ * other (and recorded under the child's pid); but the parent's socket is the parent's. So a
+ * child that makes a lazy first call connects anew to the agent socket ({@link AgentListener}),
+ * says HELLO_CHILD with its own and its parent's pid, and sends CB_LAZY callbacks only. Java
+ * sends a child no requests: its memory is a copy of the parent's, so every answer is an
+ * address both share.
  *
- * <p>Only processes of jdryad's own user are served (SO_PEERCRED); the socket lives in a 0700
- * directory.
+ * <p>A child is this run's when its parent is the run's agent or one of the run's children
+ * already seen (a grandchild); under gdb, a child of an earlier {@code run} is not served by a
+ * later run's session, whose answers would be addresses in another process's layout.
  */
 final class ForkedChildren implements AutoCloseable {
     /** What a child asks: its first call through a slot (see {@link CallbackHandler#bindLazily}). */
@@ -28,66 +28,30 @@ final class ForkedChildren implements AutoCloseable {
         CallbackReply bindLazily(long object, long index, long caller, long tid, long pid);
     }
 
-    private final ServerSocketChannel server;
-    private final Path socket;
-    private final Path directory;
     private final LazyHandler handler;
+    private final Set<Long> pids = ConcurrentHashMap.newKeySet();
     private final List<SocketChannel> children = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
-    private volatile java.nio.file.attribute.UserPrincipal owner;
 
-    ForkedChildren(ServerSocketChannel server, Path socket, Path directory, LazyHandler handler) {
-        this.server = server;
-        this.socket = socket;
-        this.directory = directory;
+    ForkedChildren(long agentPid, LazyHandler handler) {
         this.handler = handler;
+        pids.add(agentPid);
     }
 
-    /** The private (0700) directory the socket lives in. */
-    Path directory() {
-        return directory;
+    /** Whether {@code pid} is this run's agent or one of its children. */
+    boolean knows(long pid) {
+        return !closed && pids.contains(pid);
     }
 
-    /** Accepts children from now on, each served on a thread of its own. */
-    void start() throws IOException {
-        owner = Files.getOwner(directory); // jdryad's user: the directory was made 0700 for it
-        server.configureBlocking(true);
-        Thread t = new Thread(this::acceptLoop, "jdryad-forked-children");
-        t.setDaemon(true);
-        t.start();
-    }
-
-    private void acceptLoop() {
-        while (!closed) {
-            try {
-                SocketChannel ch = server.accept();
-                if (!PeerCheck.admits(ch, owner)) {
-                    ch.close();
-                    continue;
-                }
-                children.add(ch);
-                Thread t = new Thread(() -> serve(ch), "jdryad-forked-child");
-                t.setDaemon(true);
-                t.start();
-            } catch (ClosedChannelException e) {
-                return;
-            } catch (IOException e) {
-                if (closed) {
-                    return;
-                }
-            }
-        }
-    }
-
-    /** One child: HELLO_CHILD, then lazy callbacks until it exits (or execs: the socket is CLOEXEC). */
-    private void serve(SocketChannel ch) {
+    /** One child, on the caller's thread: lazy callbacks until it exits (or execs: the socket is CLOEXEC). */
+    void serve(SocketChannel ch, byte[] hello) {
+        children.add(ch);
         try (ch) {
-            byte[][] hello = AgentWire.readFrame(ch);
-            if (hello == null || header(hello).getInt(4) != Protocol.HELLO_CHILD) {
+            if (closed) {
                 return;
             }
-            Payload.Reader hr = new Payload.Reader(hello[1]);
-            long pid = hr.q();
+            long pid = new Payload.Reader(hello).q();
+            pids.add(pid);
             for (;;) {
                 byte[][] f = AgentWire.readFrame(ch);
                 if (f == null) {
@@ -121,27 +85,16 @@ final class ForkedChildren implements AutoCloseable {
         return ByteBuffer.wrap(frame[0]).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Stops accepting, drops every child's connection and removes the socket and its directory. */
+    /** Drops every child's connection (they then exit with status 127 at their next first call). */
     @Override
     public void close() {
         closed = true;
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // closing
-        }
         for (SocketChannel ch : children) {
             try {
                 ch.close();
             } catch (IOException ignored) {
                 // closing
             }
-        }
-        try {
-            Files.deleteIfExists(socket);
-            Files.deleteIfExists(directory);
-        } catch (IOException ignored) {
-            // best effort
         }
     }
 }

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jdryad 0.1.0",
         description = "A debugging dynamic linker for x86-64 GNU/Linux.",
-        subcommands = {RunCommand.class, LddCommand.class, ShowCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, GdbCommand.class, LddCommand.class, ShowCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -28,6 +28,10 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         // Everything after PROG belongs to the program: `jdryad run ls -l` passes -l to ls.
         cl.getSubcommands().get("run").setStopAtPositional(true);
+        // gdb's options are gdb's: `jdryad gdb` reads its words itself (GdbCommand).
+        cl.getSubcommands().get("gdb").setUnmatchedOptionsArePositionalParams(true);
+        // A program's argument may start with '@' (`jdryad run echo @x`): it is not a file of arguments.
+        cl.setExpandAtFiles(false);
         cl.setExecutionExceptionHandler(new ErrorHandler());
         return cl.execute(args);
     }

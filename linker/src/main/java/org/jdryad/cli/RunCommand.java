@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import org.jdryad.debug.DebugOptions;
 import org.jdryad.elf.ElfFormatException;
 import org.jdryad.link.LinkException;
+import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
 import org.jdryad.run.RunOptions;
 import picocli.CommandLine.Command;
@@ -71,6 +72,25 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        List<String> gdbLine = null;
+        if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
+            gdbLine = new ArrayList<>(List.of("-q"));
+            if (gdbBatch) {
+                gdbLine.add("-batch");
+            }
+            for (String c : gdbCommands) {
+                gdbLine.add("-ex");
+                gdbLine.add(c);
+            }
+        }
+        return launch(gdbLine);
+    }
+
+    /**
+     * Runs PROG with jdryad: directly, or, when {@code gdbOptions} is not null, under gdb with
+     * those options (as `jdryad gdb` does). Returns the program's status, or gdb's.
+     */
+    int launch(List<String> gdbOptions) throws IOException {
         Map<String, String> env = programEnvironment();
         String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
         String pre = env.get("LD_PRELOAD");
@@ -91,32 +111,14 @@ final class RunCommand implements Callable<Integer> {
             return 0;
         }
         if (program == null) {
-            throw new CliFailure("jdryad run: missing PROG (jdryad help run)", 2);
+            throw new CliFailure("jdryad: missing PROG (jdryad help " + (gdbOptions == null ? "run" : "gdb") + ")", 2);
         }
         List<String> raw = rawProgramArguments();
-        List<String> gdbLine = null;
-        if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
-            gdbLine = new ArrayList<>(List.of("gdb", "-q"));
-            if (gdbBatch) {
-                gdbLine.add("-batch");
-            }
-            // Breakpoints in jdryad objects are pending until jdryad maps them.
-            gdbLine.addAll(List.of("-ex", "set breakpoint pending on"));
-            // The `jdryad` commands (gdb-scripts/), before the user's commands can use them.
-            String home = System.getenv("JDRYAD_HOME");
-            Path scripts = home == null ? null : Path.of(home, "gdb-scripts", "jdryad.py");
-            if (scripts != null && Files.isRegularFile(scripts)) {
-                gdbLine.addAll(List.of("-x", scripts.toString()));
-            }
-            for (String c : gdbCommands) {
-                gdbLine.add("-ex");
-                gdbLine.add(c);
-            }
-            gdbLine.add("--args");
-        }
         String executable = onPath(program, env.get("PATH"));
-        RunOptions options = new RunOptions(raw.get(0), executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
-                gdbLine, dbg, history);
+        // gdb runs its program by its absolute path, which becomes argv[0]: so does jdryad gdb.
+        String argv0 = gdbOptions == null ? raw.get(0) : Path.of(executable).toAbsolutePath().normalize().toString();
+        RunOptions options = new RunOptions(argv0, executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
+                gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, history);
         Path p = Path.of(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
@@ -125,18 +127,44 @@ final class RunCommand implements Callable<Integer> {
             throw new CliFailure("jdryad: " + program + ": Permission denied", 126);
         }
         try {
+            if (gdbOptions != null) {
+                return new GdbSession(options, System.err, e -> describe(e, program)).run();
+            }
             return new ProgramRunner(options, System.err).run();
-        } catch (LinkException e) {
-            throw new CliFailure(program + ": " + e.getMessage(), 127);
-        } catch (ElfFormatException e) {
-            // glibc's words for a file that is not ELF at all; jdryad's own (what and where) otherwise.
-            String why = e.kind() == ElfFormatException.Kind.NOT_ELF
-                    ? e.file() + ": " + (fileSize(e.file()) < 64 ? "file too short" : "invalid ELF header")
-                    : e.getMessage();
-            throw new CliFailure(program + ": error while loading shared libraries: " + why, 127);
-        } catch (NoSuchFileException e) {
-            throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
+        } catch (LinkException | ElfFormatException | NoSuchFileException e) {
+            throw new CliFailure(describe(e, program), 127);
         }
+    }
+
+    /**
+     * gdb's command line up to the agent's path: the user's options, after jdryad's own (so
+     * that the user's come last and win): pending breakpoints on (libraries are mapped by
+     * jdryad, after gdb starts the agent) and the `jdryad` commands (gdb-scripts/).
+     */
+    private static List<String> gdbCommandLine(List<String> gdbOptions) {
+        List<String> line = new ArrayList<>(List.of("gdb", "-ex", "set breakpoint pending on"));
+        String home = System.getenv("JDRYAD_HOME");
+        Path scripts = home == null ? null : Path.of(home, "gdb-scripts", "jdryad.py");
+        if (scripts != null && Files.isRegularFile(scripts)) {
+            line.addAll(List.of("-x", scripts.toString()));
+        }
+        line.addAll(gdbOptions);
+        line.add("--args");
+        return line;
+    }
+
+    /** A load failure in glibc's words where glibc has them (ld.so's for a file that is not ELF). */
+    static String describe(Exception e, String program) {
+        if (e instanceof ElfFormatException ef) {
+            String why = ef.kind() == ElfFormatException.Kind.NOT_ELF
+                    ? ef.file() + ": " + (fileSize(ef.file()) < 64 ? "file too short" : "invalid ELF header")
+                    : ef.getMessage();
+            return program + ": error while loading shared libraries: " + why;
+        }
+        if (e instanceof NoSuchFileException) {
+            return "jdryad: " + program + ": No such file or directory";
+        }
+        return program + ": " + e.getMessage();
     }
 
     /**

@@ -57,7 +57,8 @@ public final class HistoryFile {
         h.add("arguments", a);
         h.addProperty("pid", pid);
         JsonObject exit = new JsonObject();
-        exit.addProperty("status", ending.status());
+        // Unknown (null) when the run ended under gdb, whose inferior it was, or before it started.
+        exit.add("status", ending.status() < 0 ? JsonNull.INSTANCE : new com.google.gson.JsonPrimitive(ending.status()));
         exit.add("signal", ending.status() > 128 && ending.status() < 128 + 65
                 ? new com.google.gson.JsonPrimitive(ending.status() - 128) : JsonNull.INSTANCE);
         exit.add("problem", string(ending.problem()));

@@ -85,7 +85,8 @@ public final class HistoryModel {
         }
         JsonObject exit = optionalObject(h, "exit", "");
         return new History(optionalString(h, "program", ""), number(h, "pid", ""),
-                exit == null ? 0 : (int) number(exit, "status", "exit."),
+                exit == null || exit.get("status") == null || exit.get("status").isJsonNull() ? -1
+                        : (int) number(exit, "status", "exit."),
                 list(array(h, "objects", ""), HistoryModel::obj, "objects"),
                 list(array(h, "bindings", ""), HistoryModel::bind, "bindings"),
                 list(array(h, "events", ""), HistoryModel::event, "events"));

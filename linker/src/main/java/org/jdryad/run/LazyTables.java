@@ -99,7 +99,7 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             return Files.createTempFile(shm, "jdryad-lazy-", ".log",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         }
-        return Files.createFile(agent.privateDirectory().resolve("lazy.log"),
+        return Files.createTempFile(agent.privateDirectory(), "lazy-", ".log",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     }
 

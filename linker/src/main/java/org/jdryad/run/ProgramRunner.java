@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import org.jdryad.agent.AgentException;
 import org.jdryad.agent.AgentInfo;
+import org.jdryad.agent.AgentListener;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.CallbackHandler;
 import org.jdryad.agent.CallbackReply;
@@ -83,18 +84,54 @@ public final class ProgramRunner {
         if (exe.isStatic()) {
             return runStatic();
         }
-        ObjectGraph graph;
+        ObjectGraph graph = resolveGraph(exe);
+        Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph));
+        Map<String, String> agentEnv = agentEnvironment();
+        return serve(callbacks -> AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+                startQueryServer(), true, tStart);
+    }
+
+    /** The agent binary this program needs (for its static TLS); the library search runs for it. */
+    Path agentBinary(ElfFile exe) throws IOException {
         try {
-            graph = ObjectGraph.resolve(exe, options, trace.search());
+            return AgentBinary.locate(staticTlsNeeded(resolveGraph(exe)));
+        } finally {
+            trace.close();
+        }
+    }
+
+    /**
+     * Links and runs the program in an agent that gdb started (a {@code run} at gdb's prompt)
+     * and that said HELLO in {@code arrival}; returns when that agent's process has ended.
+     * {@code query} (which may be null) is the gdb session's: told where it is, not closed.
+     */
+    int runUnderDebugger(AgentListener listener, AgentListener.Arrival arrival, Process debugger, QueryServer query)
+            throws IOException {
+        long tStart = System.nanoTime();
+        ObjectGraph graph = resolveGraph(ElfFile.open(Path.of(options.executable())));
+        return serve(callbacks -> AgentProcess.connect(listener, arrival, debugger, callbacks, false), graph, query,
+                false, tStart);
+    }
+
+    private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
+        try {
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, trace.search());
+            trace.searched();
+            return graph;
         } catch (IOException | RuntimeException e) {
             trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
             throw e;
         }
-        trace.searched();
+    }
+
+    /**
+     * Starts (or takes) the agent, links the program into it, runs initialisers, enters the
+     * program and waits for it; whatever happens, the history is written.
+     */
+    private int serve(java.util.function.Function<CallbackHandler, AgentProcess> agentStarter, ObjectGraph graph,
+                      QueryServer query, boolean ownsQuery, long tStart) {
+        boolean underDebugger = options.gdb() != null;
         Callbacks callbacks = new Callbacks();
-        // Under gdb the user may sit at the prompt before typing `run`: wait as long as gdb lives.
-        List<String> wrapper = options.gdb() == null ? List.of() : options.gdb();
-        Duration connectTimeout = options.gdb() == null ? Duration.ofSeconds(30) : Duration.ofDays(1);
         if (options.debug().has(DebugOptions.Category.BINDINGS)) {
             history.setListener(this::printBinding);
         }
@@ -104,17 +141,13 @@ public final class ProgramRunner {
         int status = -1;
         String problem = null;
         AgentProcess started = null;
-        QueryServer query = startQueryServer();
-        Map<String, String> agentEnv = agentEnvironment();
-        if (query != null && options.gdb() != null) {
-            agentEnv.put("JDRYAD_QUERY_SOCKET", query.socket().toString()); // gdb's own environment: the scripts' fallback
-        }
-        try (query; AgentProcess agent = AgentProcess.start(wrapper, AgentBinary.locate(staticTlsNeeded(graph)),
-                agentEnv, callbacks, connectTimeout)) {
+        try (AgentProcess agent = agentStarter.apply(callbacks)) {
             started = agent;
             announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
-            ForegroundSignals.install(agent.info().pid());
+            if (!underDebugger) {
+                ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
+            }
             trace.started(agent.pid());
             Linked linked = link(agent, graph, callbacks);
             if (lazyTables != null) {
@@ -133,7 +166,11 @@ public final class ProgramRunner {
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
             trace.transferring();
             enter(agent, linked.session(), argv, envp);
-            status = agent.waitForExit();
+            if (underDebugger) {
+                agent.waitForAgentEnd(); // gdb, its parent, reports how it ended
+            } else {
+                status = agent.waitForExit();
+            }
             closeLazyTables();
             trace.exited(linked.session().stats(), status > 128 ? status - 128 : 0);
             if (statistics != null) {
@@ -142,13 +179,16 @@ public final class ProgramRunner {
             return status;
         } catch (AgentException | LinkException e) {
             problem = e.getMessage();
-            if (started != null && !started.isAlive()) {
+            if (started != null && !underDebugger && !started.isAlive()) {
                 status = started.process().exitValue();
             }
             throw e instanceof LinkException le ? le : new LinkException(e.getMessage(), e);
         } finally {
             closeLazyTables();
             trace.close(); // what a failure left held goes out
+            if (ownsQuery && query != null) {
+                query.close();
+            }
             // Whatever ended the run, its record is written: a crash is what it is there to explain.
             if (options.historyFile() != null) {
                 writeHistory(status, problem);
@@ -173,6 +213,11 @@ public final class ProgramRunner {
      * or when it cannot listen (the run goes on without it).
      */
     private QueryServer startQueryServer() {
+        return startQueryServer(options, querySource(), err);
+    }
+
+    /** As above, for {@code source}: the query server of a gdb session serves one run after another. */
+    static QueryServer startQueryServer(RunOptions options, QueryServer.Source source, PrintStream err) {
         String mode = System.getenv("JDRYAD_QUERY");
         if (mode == null) {
             mode = options.environment().get("JDRYAD_QUERY");
@@ -181,49 +226,60 @@ public final class ProgramRunner {
             return null;
         }
         try {
-            return QueryServer.start(new QueryServer.Source() {
-                private volatile CallSites sites;
-
-                @Override
-                public List<HistoryFile.ObjectInfo> objects() {
-                    return objectInfos();
-                }
-
-                @Override
-                public List<org.jdryad.debug.Binding> bindings() {
-                    return history.snapshot();
-                }
-
-                @Override
-                public List<ActivityEvent> events() {
-                    return activity.snapshot();
-                }
-
-                @Override
-                public CallSites sites() {
-                    CallSites s = sites;
-                    LinkSession ls = session;
-                    int n = ls == null ? 0 : ls.objects().size();
-                    if (s == null || s.size() != n) {
-                        s = sites = callSites(); // a dlopen or dlclose changed the objects
-                    }
-                    return s;
-                }
-
-                @Override
-                public long pid() {
-                    return history.pid();
-                }
-
-                @Override
-                public String program() {
-                    return options.program();
-                }
-            });
+            return QueryServer.start(source);
         } catch (IOException | RuntimeException e) {
             err.println("jdryad: no query server for gdb (" + e.getMessage() + ")");
             return null;
         }
+    }
+
+    /** What the query server tells about this run: its live record. */
+    QueryServer.Source querySource() {
+        return source;
+    }
+
+    private final QueryServer.Source source = newQuerySource();
+
+    private QueryServer.Source newQuerySource() {
+        return new QueryServer.Source() {
+            private volatile CallSites sites;
+
+            @Override
+            public List<HistoryFile.ObjectInfo> objects() {
+                return objectInfos();
+            }
+
+            @Override
+            public List<org.jdryad.debug.Binding> bindings() {
+                return history.snapshot();
+            }
+
+            @Override
+            public List<ActivityEvent> events() {
+                return activity.snapshot();
+            }
+
+            @Override
+            public CallSites sites() {
+                CallSites s = sites;
+                LinkSession ls = session;
+                int n = ls == null ? 0 : ls.objects().size();
+                if (s == null || s.size() != n) {
+                    s = sites = callSites(); // a dlopen or dlclose changed the objects
+                }
+                return s;
+            }
+
+            @Override
+            public long pid() {
+                return history.pid();
+            }
+
+            @Override
+            public String program() {
+                return options.program();
+            }
+        };
     }
 
     /** Tells gdb where the query server is, in the agent's jdryad_query_info (agents that have it). */
@@ -287,6 +343,10 @@ public final class ProgramRunner {
      * would undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
      */
     private Map<String, String> agentEnvironment() {
+        return agentEnvironment(options);
+    }
+
+    static Map<String, String> agentEnvironment(RunOptions options) {
         Map<String, String> env = new LinkedHashMap<>();
         options.environment().forEach((k, v) -> {
             if (!k.startsWith("LD_")) {

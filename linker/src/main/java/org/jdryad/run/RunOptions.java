@@ -31,4 +31,16 @@ public record RunOptions(String program, String executable, List<String> args, M
         return new RunOptions(newProgram, newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
                 stats, gdb, debug, historyFile);
     }
+
+    /** The same run with other arguments and environment (what gdb gave this run's agent). */
+    public RunOptions withArgsAndEnvironment(List<String> newArgs, Map<String, String> newEnvironment) {
+        return new RunOptions(program, executable, newArgs, newEnvironment, libraryPath, preload, preloadOption, bindNow,
+                bindNot, stats, gdb, debug, historyFile);
+    }
+
+    /** The same run printing other debug categories. */
+    public RunOptions withDebug(DebugOptions newDebug) {
+        return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow,
+                bindNot, stats, gdb, newDebug, historyFile);
+    }
 }

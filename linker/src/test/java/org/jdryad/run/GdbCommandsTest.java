@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The {@code jdryad} gdb commands (gdb-scripts/) that {@code jdryad run --gdb} loads, stopped at
+ * The {@code jdryad} gdb commands (gdb-scripts/) that {@code jdryad gdb} loads, stopped at
  * lib_add in the gdb fixture: answered by the query server while the program is stopped, and,
  * with the server off, one line saying so and what the inferior's memory shows.
  */
@@ -30,10 +30,10 @@ class GdbCommandsTest {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
         Jdryad.ensureBuilt();
         Path prog = FixtureCatalog.gdbProgram();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
-                "--gdb-ex", "set confirm off", "--gdb-ex", "break lib_add", "--gdb-ex", "run"));
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb", "-batch",
+                "-ex", "set confirm off", "-ex", "break lib_add", "-ex", "run"));
         for (String c : commands) {
-            cmd.add("--gdb-ex");
+            cmd.add("-ex");
             cmd.add(c);
         }
         cmd.add(prog.toString());

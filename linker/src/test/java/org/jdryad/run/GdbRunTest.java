@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Stock gdb on a program started by jdryad (issue 3, DESIGN.md mechanism 1).
  *
- * <p>{@code jdryad run --gdb-batch --gdb-ex CMD... PROG} starts the agent (the process jdryad
- * loads PROG into) under gdb with those commands. The breakpoint is set by name before the
+ * <p>{@code jdryad gdb -batch -ex CMD... --args PROG ARG...} starts gdb on the agent (the process
+ * jdryad loads PROG into) with those commands; the first test uses the older spelling
+ * {@code jdryad run --gdb-batch --gdb-ex CMD... PROG}, which means the same. The breakpoint is set by name before the
  * library exists, and must resolve when jdryad announces the library through r_debug; gdb needs
  * no script for that.
  */
@@ -69,12 +70,12 @@ class GdbRunTest {
     private static Result gdbOn(Path prog, List<String> args, String... commands) {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
         Jdryad.ensureBuilt();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
-                "--gdb-ex", "set confirm off"));
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb", "-batch", "-ex", "set confirm off"));
         for (String c : commands) {
-            cmd.add("--gdb-ex");
+            cmd.add("-ex");
             cmd.add(c);
         }
+        cmd.add("--args");
         cmd.add(prog.toString());
         cmd.addAll(args);
         Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), Map.of()));

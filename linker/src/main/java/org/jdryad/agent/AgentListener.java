@@ -1,0 +1,224 @@
+package org.jdryad.agent;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The socket agents connect to, and the router of what connects.
+ *
+ * <p>Why one listener for many connections: a run's agent says HELLO on it, each forked child
+ * that makes a lazy first call says HELLO_CHILD on it (see {@link ForkedChildren}), and under
+ * gdb every {@code run} command starts a new agent, a new program for a new link session, that
+ * says HELLO on the same socket gdb's environment names. The listener accepts, admits only
+ * jdryad's own user (the socket lives in a 0700 directory, and SO_PEERCRED is checked as
+ * well), reads the first frame on a thread of the connection's own (a silent peer holds up
+ * nobody), and routes it: a HELLO to whoever waits for an agent, a HELLO_CHILD to the run whose
+ * process forked the child.
+ */
+public final class AgentListener implements AutoCloseable {
+    /** An agent that connected and said HELLO: its connection and the HELLO's payload. */
+    public record Arrival(SocketChannel channel, byte[] hello) {
+        /** The agent's pid, as its HELLO says. */
+        public long pid() {
+            return new Payload.Reader(hello).q();
+        }
+    }
+
+    private final Path directory;
+    private final Path socket;
+    private final ServerSocketChannel server;
+    private final UserPrincipal owner;
+    private final BlockingQueue<Arrival> agents = new LinkedBlockingQueue<>();
+    private final List<ForkedChildren> runs = new CopyOnWriteArrayList<>();
+    /** Connections accepted whose first frame has not been read yet (closed with the listener). */
+    private final List<SocketChannel> unrouted = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    private AgentListener(Path directory, Path socket, ServerSocketChannel server, UserPrincipal owner) {
+        this.directory = directory;
+        this.socket = socket;
+        this.server = server;
+        this.owner = owner;
+    }
+
+    /** Listens on a new socket in a new private directory; accepting starts at once. */
+    public static AgentListener open() throws IOException {
+        Path dir = Files.createTempDirectory("jdryad-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path sock = dir.resolve("agent.sock");
+        ServerSocketChannel server = null;
+        try {
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(sock));
+            // jdryad's user: the directory was made 0700 for it.
+            AgentListener l = new AgentListener(dir, sock, server, Files.getOwner(dir));
+            Thread t = new Thread(l::acceptLoop, "jdryad-agent-listener");
+            t.setDaemon(true);
+            t.start();
+            return l;
+        } catch (IOException | RuntimeException e) {
+            if (server != null) {
+                server.close();
+            }
+            Files.deleteIfExists(sock);
+            Files.deleteIfExists(dir);
+            throw e;
+        }
+    }
+
+    /** The socket's path (the agent's JDRYAD_SOCKET). */
+    public Path socket() {
+        return socket;
+    }
+
+    /** The private (0700) directory the socket lives in. */
+    public Path directory() {
+        return directory;
+    }
+
+    /**
+     * Waits for the next agent's HELLO. Returns null when {@code watched} (the agent, or the
+     * debugger it runs under) has ended with no agent waiting, or when {@code timeout} passed.
+     */
+    public Arrival await(Process watched, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + Math.min(timeout.toNanos(), Long.MAX_VALUE / 4);
+        for (;;) {
+            Arrival a = agents.poll(20, TimeUnit.MILLISECONDS);
+            if (a != null) {
+                return a;
+            }
+            if (!watched.isAlive()) {
+                // It may have said HELLO just before it ended (then its connection says the rest).
+                return agents.poll(50, TimeUnit.MILLISECONDS);
+            }
+            if (System.nanoTime() > deadline || closed) {
+                return null;
+            }
+        }
+    }
+
+    /** Routes HELLO_CHILD from the children of {@code run}'s process to it, until it is closed. */
+    void register(ForkedChildren run) {
+        runs.add(run);
+    }
+
+    void unregister(ForkedChildren run) {
+        runs.remove(run);
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                SocketChannel ch = server.accept();
+                if (!PeerCheck.admits(ch, owner)) {
+                    ch.close();
+                    continue;
+                }
+                unrouted.add(ch);
+                Thread t = new Thread(() -> route(ch), "jdryad-agent-connection");
+                t.setDaemon(true);
+                t.start();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                if (closed) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Reads the first frame and hands the connection to whoever it is for; anything else is closed. */
+    private void route(SocketChannel ch) {
+        boolean handed = false;
+        try {
+            byte[][] first = AgentWire.readFrame(ch);
+            unrouted.remove(ch);
+            if (first == null || closed) {
+                return;
+            }
+            int type = ByteBuffer.wrap(first[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+            if (type == Protocol.HELLO) {
+                handed = agents.offer(new Arrival(ch, first[1]));
+            } else if (type == Protocol.HELLO_CHILD) {
+                ForkedChildren run = runOf(first[1]);
+                if (run != null) {
+                    handed = true;
+                    run.serve(ch, first[1]); // on this thread, until the child goes
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // a peer that sent what no agent sends: its connection ends here
+        } finally {
+            unrouted.remove(ch);
+            if (!handed) {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // closing
+                }
+            }
+        }
+    }
+
+    /** The run whose process (or one of whose children) is the parent named in a HELLO_CHILD. */
+    private ForkedChildren runOf(byte[] hello) {
+        Payload.Reader r = new Payload.Reader(hello);
+        r.q(); // the child's pid
+        long parent = r.q();
+        for (ForkedChildren run : runs) {
+            if (run.knows(parent)) {
+                return run;
+            }
+        }
+        return null;
+    }
+
+    /** Stops accepting, drops what was not handed on, removes the socket and its directory. */
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        for (SocketChannel ch : unrouted) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+        Arrival a;
+        while ((a = agents.poll()) != null) {
+            try {
+                a.channel().close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+        try {
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(directory);
+        } catch (IOException ignored) {
+            // best effort (a lazy log of a run may still be in it; the run removes it)
+        }
+    }
+}

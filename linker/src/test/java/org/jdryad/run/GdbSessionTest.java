@@ -1,0 +1,166 @@
+package org.jdryad.run;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jdryad.fixtures.FixtureCatalog;
+import org.jdryad.fixtures.ProcessRunner;
+import org.jdryad.fixtures.ProcessRunner.Result;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code jdryad gdb}: a gdb session on a jdryad process that feels like {@code gdb PROG} —
+ * gdb's options pass through, {@code run} starts the program as often as it is typed (with
+ * {@code run ARGS < FILE}, after an exit, after {@code kill}, while it is stopped), each run is
+ * linked anew and the {@code jdryad} commands describe the run in progress, and jdryad exits
+ * quietly with gdb's status. Where gdb PROG can be run natively, the program's own lines are
+ * compared with it.
+ */
+@Tag("gdb")
+@Tag("run")
+class GdbSessionTest {
+    private static final Pattern EXITED = Pattern.compile("(?m)^\\[Inferior 1 \\(process (\\d+)\\) exited normally\\]$");
+
+    @TempDir
+    Path tmp;
+
+    private static void assumeGdb() {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
+    }
+
+    /** `jdryad gdb WORDS...` (or plain `gdb WORDS...` when {@code natively}) in {@code dir}. */
+    private static Result gdb(boolean natively, Path dir, String... words) {
+        assumeGdb();
+        List<String> cmd = new ArrayList<>();
+        if (natively) {
+            cmd.add("gdb");
+        } else {
+            Jdryad.ensureBuilt();
+            cmd.addAll(List.of(Jdryad.launcher().toString(), "gdb"));
+        }
+        cmd.addAll(List.of(words));
+        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(dir, Map.of()));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        Result r = ProcessRunner.run(cmd, env, dir, Duration.ofSeconds(180));
+        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
+        return r;
+    }
+
+    /** What the program printed, without gdb's own lines (which name processes and threads). */
+    private static List<String> programLines(Result r) {
+        List<String> out = new ArrayList<>();
+        for (String line : (r.stdout() + r.stderr()).split("\n", -1)) {
+            if (!line.startsWith("[Inferior") && !line.contains("libthread_db") && !line.startsWith("[Thread")
+                    && !line.startsWith("[New ") && !line.isEmpty()) {
+                out.add(line);
+            }
+        }
+        return out;
+    }
+
+    private static int count(String text, String regex) {
+        Matcher m = Pattern.compile(regex, Pattern.MULTILINE).matcher(text);
+        int n = 0;
+        while (m.find()) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    void runTwiceWhileStoppedAndAgainAfterExitEachLinkedAnew() {
+        Path prog = FixtureCatalog.gdbProgram();
+        Result r = gdb(false, prog.getParent(), "-batch", "-ex", "set confirm off", "-ex", "break lib_add",
+                "-ex", "run", "-ex", "jdryad bindings lib_add",
+                "-ex", "run", "-ex", "bt", "-ex", "jdryad stats", "-ex", "continue",
+                "-ex", "run", "-ex", "continue", prog.toString());
+        String out = r.stdout() + r.stderr();
+        assertEquals(3, count(out, "^Breakpoint 1, lib_add \\(a=2, b=3\\)"),
+                () -> "the breakpoint in the library did not hit in each of the three runs\n" + r.describe());
+        assertEquals(2, count(out, "^lib_add\\(2, 3\\) = 5$"), () -> "two runs went to the end\n" + r.describe());
+        assertTrue(Pattern.compile("(?m)^#1\\s+0x[0-9a-f]+ in main \\(\\) at .*gdb_main.c:4$").matcher(out).find(),
+                () -> "the second run's backtrace does not reach the program's main\n" + r.describe());
+        assertTrue(Pattern.compile("(?m)^#\\d+\\s+lazy\\s+gdb-main\\s+->\\s+lib_add").matcher(out).find(),
+                () -> "the first run's lazy binding is not shown\n" + r.describe());
+        // `jdryad stats` is about the run in progress: its own pid, one lazy binding so far.
+        Set<String> pids = new LinkedHashSet<>();
+        Matcher m = EXITED.matcher(out);
+        while (m.find()) {
+            pids.add(m.group(1));
+        }
+        assertEquals(2, pids.size(), () -> "two distinct processes exited normally\n" + r.describe());
+        assertTrue(Pattern.compile("(?m)^  lazy\\s+1$").matcher(out).find(), () -> "stats of the second run\n" + r.describe());
+        assertFalse(out.contains("jdryad:"), () -> "jdryad said something about the agent\n" + r.describe());
+        assertFalse(out.contains("Traceback"), r::describe);
+        assertEquals(0, r.status(), r::describe);
+    }
+
+    @Test
+    void runArgumentsRedirectionsAndEnvironmentAsUnderGdbProg() throws IOException {
+        Path in = Files.writeString(tmp.resolve("in.txt"), "zebra\napple\nmango\n");
+        String[] words = {"-batch", "-ex", "run", "-ex", "run -r < in.txt", "-ex", "run in.txt missing.txt",
+            "-ex", "set environment LC_ALL=C", "-ex", "unset environment HOME", "-ex", "run -c 'echo $LC_ALL:$HOME:$LINES'",
+            "--args", "sort", "in.txt"};
+        // A bare name is found on PATH, and run by its absolute path, as gdb does.
+        Result natively = gdb(true, tmp, words);
+        Result jdryad = gdb(false, tmp, words);
+        assertEquals(programLines(natively), programLines(jdryad), () -> "native:\n" + natively.describe()
+                + "\njdryad:\n" + jdryad.describe());
+        assertTrue(programLines(jdryad).contains("zebra"), jdryad::describe);
+        assertEquals(natively.status(), jdryad.status(), jdryad::describe);
+        // The shell as the program: gdb's environment changes reach it.
+        Result sh = gdb(false, tmp, "-batch", "-ex", "set environment LC_ALL=C", "-ex", "unset environment HOME",
+                "-ex", "run", "--args", "/bin/sh", "-c", "echo \"$LC_ALL:$HOME:$LINES\"");
+        Result shNative = gdb(true, tmp, "-batch", "-ex", "set environment LC_ALL=C", "-ex", "unset environment HOME",
+                "-ex", "run", "--args", "/bin/sh", "-c", "echo \"$LC_ALL:$HOME:$LINES\"");
+        assertEquals(programLines(shNative), programLines(sh), sh::describe);
+        assertTrue(programLines(sh).contains("C::24") || programLines(sh).stream().anyMatch(l -> l.startsWith("C::")),
+                sh::describe);
+    }
+
+    @Test
+    void gdbsOptionsPassThroughAndItsStatusIsJdryads() throws IOException {
+        Path prog = FixtureCatalog.gdbProgram();
+        Path script = Files.writeString(tmp.resolve("cmds.gdb"), "break lib_add\nrun\nprint a + b\nkill\n");
+        Result r = gdb(false, prog.getParent(), "-nx", "-q", "-batch", "-x", script.toString(), prog.toString());
+        assertTrue(Pattern.compile("(?m)^\\$1 = 5$").matcher(r.stdout()).find(), r::describe);
+        // Leaving without running: nothing from jdryad, gdb's status.
+        Result quit = gdb(false, prog.getParent(), "-batch", "-ex", "info sharedlibrary", prog.toString());
+        Result quitNative = gdb(true, prog.getParent(), "-batch", "-ex", "info sharedlibrary", prog.toString());
+        assertEquals(quitNative.status(), quit.status(), quit::describe);
+        assertEquals("", quit.stderr(), quit::describe);
+        // An error in a gdb command: gdb -batch's non-zero status is jdryad's.
+        Result bad = gdb(false, prog.getParent(), "-batch", "-ex", "run", "-ex", "frobnicate", prog.toString());
+        Result badNative = gdb(true, prog.getParent(), "-batch", "-ex", "run", "-ex", "frobnicate", prog.toString());
+        assertEquals(badNative.status(), bad.status(), bad::describe);
+        assertTrue(bad.status() != 0, bad::describe);
+    }
+
+    @Test
+    void misuseIsOneLine() {
+        Path prog = FixtureCatalog.gdbProgram();
+        Result extra = gdb(false, prog.getParent(), "-batch", prog.toString(), "extra");
+        assertEquals(2, extra.status(), extra::describe);
+        assertTrue(extra.stderr().contains("PROG's arguments go after --args"), extra::describe);
+        Result missing = gdb(false, prog.getParent(), "-batch", "--args");
+        assertEquals(2, missing.status(), missing::describe);
+        Result none = gdb(false, prog.getParent(), "-batch", "no-such-program-anywhere");
+        assertEquals(127, none.status(), none::describe);
+        assertEquals("jdryad: no-such-program-anywhere: No such file or directory", none.stderr().strip(), none::describe);
+    }
+}
