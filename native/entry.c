@@ -7,7 +7,26 @@
 #include "runtime.h"
 #include "wire.h"
 
+#include <sys/prctl.h>
+
 ElfW(auxv_t) *orig_auxv;
+
+/* The process's name (/proc/PID/comm, what ps, top and gdb's `info threads` show) is the
+   kernel's: the base name of the file executed, truncated to 15 bytes. The kernel gave the
+   agent's; the program's threads inherit the main thread's, so it is set before entry. */
+static void name_process(const char *path)
+{
+    if (!path)
+        return;
+    const char *base = path;
+    for (const char *p = path; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    char comm[16] = {0};
+    for (int i = 0; i < 15 && base[i]; i++)
+        comm[i] = base[i];
+    sys2(SYS_prctl, PR_SET_NAME, comm);
+}
 
 /* A counted list of addresses (q n, n x q): the count is checked before anything is read. */
 static long get_addresses(struct in *in, uint64_t *out, uint64_t max)
@@ -121,6 +140,7 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
         if (aux[i].a_type == AT_EXECFN && execfn)
             aux[i].a_un.a_val = execfn_addr;
     }
+    name_process(execfn);
     /* glibc's getauxval reads the auxv ld.so saved: the agent's original one. Patch it too. */
     for (size_t i = 0; i < norig; i++)
         orig_auxv[i].a_un.a_val = aux[i].a_un.a_val;

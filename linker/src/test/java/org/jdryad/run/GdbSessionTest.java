@@ -163,4 +163,48 @@ class GdbSessionTest {
         assertEquals(127, none.status(), none::describe);
         assertEquals("jdryad: no-such-program-anywhere: No such file or directory", none.stderr().strip(), none::describe);
     }
+
+    @Test
+    void catchLoadUnloadAndBreakpointsInADlopenedLibraryAsUnderGlibc() {
+        Path prog = FixtureCatalog.dlopenProgram();
+        String plugin = prog.resolveSibling("libplugin.so").toString();
+        String[] words = {"-batch", "-ex", "set confirm off", "-ex", "catch load libplugin", "-ex", "catch unload",
+            "-ex", "run", "-ex", "info sharedlibrary libplugin", "-ex", "break plugin_entry", "-ex", "continue",
+            "-ex", "bt 2", "-ex", "continue", "-ex", "continue", "--args", prog.toString(), plugin};
+        Result natively = gdb(true, prog.getParent(), words);
+        Result jdryad = gdb(false, prog.getParent(), words);
+        String out = jdryad.stdout() + jdryad.stderr();
+        for (String expected : new String[] {"^Catchpoint 1\\n  Inferior loaded " + Pattern.quote(plugin) + "$",
+            "^0x[0-9a-f]+\\s+0x[0-9a-f]+\\s+Yes \\(\\*\\)\\s+" + Pattern.quote(plugin) + "$",
+            "^Breakpoint 3, 0x[0-9a-f]+ in plugin_entry \\(\\) from " + Pattern.quote(plugin) + "$",
+            "^#1\\s+0x[0-9a-f]+ in main \\(\\)",
+            "^Catchpoint 2\\n  Inferior unloaded " + Pattern.quote(plugin) + "$"}) {
+            assertTrue(Pattern.compile(expected, Pattern.MULTILINE).matcher(natively.stdout()).find(),
+                    () -> "the native run does not show " + expected + "\n" + natively.describe());
+            assertTrue(Pattern.compile(expected, Pattern.MULTILINE).matcher(out).find(),
+                    () -> "jdryad's run does not show " + expected + " as the native run does\n" + jdryad.describe());
+        }
+        List<String> programOut = programLines(jdryad).stream().filter(l -> l.startsWith("plugin") || l.contains("dlclose")
+                || l.startsWith("by name") || l.startsWith("missing")).toList();
+        List<String> nativeOut = programLines(natively).stream().filter(l -> l.startsWith("plugin") || l.contains("dlclose")
+                || l.startsWith("by name") || l.startsWith("missing")).toList();
+        assertEquals(nativeOut, programOut, jdryad::describe);
+    }
+
+    @Test
+    void threadsCarryTheProgramsNameAndAllShowTheirStacks() {
+        Path prog = FixtureCatalog.lazyThreadsProgram();
+        Result r = gdb(false, prog.getParent(), "-batch", "-ex", "set confirm off", "-ex", "break lm_f100", "-ex", "run",
+                "-ex", "info threads", "-ex", "thread apply all bt 1", "-ex", "kill", prog.toString());
+        String out = r.stdout() + r.stderr();
+        String name = Pattern.quote("\"" + prog.getFileName() + "\"");
+        // The kernel names a process after the file it executed; the agent's name must not show.
+        assertTrue(count(out, "^[* ] +1 +Thread 0x[0-9a-f]+ \\(LWP \\d+\\) " + name) == 1,
+                () -> "the main thread is not named after the program\n" + r.describe());
+        assertTrue(count(out, "^[* ] +\\d+ +Thread 0x[0-9a-f]+ \\(LWP \\d+\\) " + name + " .* in lm_f100 \\(\\)") >= 1,
+                () -> "no thread stopped in lm_f100\n" + r.describe());
+        assertFalse(out.contains("jdryad-agent"), () -> "a thread carries the agent's name\n" + r.describe());
+        assertTrue(count(out, "^Thread \\d+ \\(Thread 0x[0-9a-f]+ \\(LWP \\d+\\) " + name + "\\):$") >= 17,
+                () -> "`thread apply all bt` does not show the 17 threads\n" + r.describe());
+    }
 }
