@@ -61,7 +61,11 @@ Subcommands: linkmap, bindings, events, why, stats. They ask jdryad's query serv
 class Linkmap(gdb.Command):
     """Every object of the link map: jdryad linkmap
 
-Base, address range, host (glibc's) or jdryad's, bound lazily or now, path."""
+Base, address range, host (glibc's) or jdryad's, bound lazily or now, how the search found it
+(executable, rpath, LD_LIBRARY_PATH, runpath, ld.so.cache, default path, direct path, preload),
+the object that needed or dlopened it and when (since the run began), namespace, TLS module
+and offset below the thread pointer, what gdb has read of it (debug: symbols and debug info;
+symbols: no debug info; no), path [soname]."""
 
     def __init__(self):
         super().__init__("jdryad linkmap", gdb.COMMAND_DATA)
@@ -70,7 +74,7 @@ Base, address range, host (glibc's) or jdryad's, bound lazily or now, path."""
         _parse(gdb.string_to_argv(arg), 0, {})
         result = _ask("linkmap", fallback.linkmap)
         if result is not None:
-            gdb.write(fmt.linkmap(result))
+            gdb.write(fmt.linkmap(result, fmt.gdb_symbols()))
 
 
 class Bindings(gdb.Command):

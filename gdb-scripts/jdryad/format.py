@@ -55,11 +55,59 @@ def symbol(b):
     return b["symbol"] + ("@" + b["version"] if b.get("version") else "")
 
 
-def linkmap(objects):
-    rows = [[o["base"], "%s-%s" % (o["start"], o["end"]),
-             ("host" if o.get("host") else "jdryad") + (" lazy" if o.get("lazy") else " now"), o["path"]]
-            for o in objects]
-    return table(rows, ["BASE", "RANGE", "KIND", "PATH"])
+def linkmap(objects, symbols=None):
+    """The link map's table; `symbols` maps a path to what gdb has read of it (SYMS column)."""
+    rows = []
+    for o in objects:
+        row = [o["base"], "%s-%s" % (o["start"], o["end"]),
+               ("host" if o.get("host") else "jdryad") + (" lazy" if o.get("lazy") else " now"),
+               o.get("found_by") or "-", _loaded_by(o),
+               "%.1f ms" % (o["time_ns"] / 1e6) if o.get("cause") and o.get("time_ns") is not None else "-",
+               str(o.get("namespace", 0)), _tls(o.get("tls"))]
+        if symbols is not None:
+            row.append(symbols.get(o["path"], "-"))
+        row.append(_path_and_soname(o["path"], o.get("soname")))
+        rows.append(row)
+    header = ["BASE", "RANGE", "KIND", "FOUND", "LOADED BY", "WHEN", "NS", "TLS"]
+    return table(rows, header + (["SYMS"] if symbols is not None else []) + ["PATH"])
+
+
+def _loaded_by(o):
+    by, dlopened = o.get("loaded_by"), o.get("cause") == "dlopen"
+    if not by:
+        return "dlopen" if dlopened else "-"
+    return ("dlopen by " if dlopened else "needed by ") + short_name(by)
+
+
+def _tls(tls):
+    if not tls or not tls.get("module"):
+        return "-"
+    offset = tls.get("offset")
+    return "mod %d %s" % (tls["module"], "dynamic" if offset is None else "tp-%#x" % offset)
+
+
+def _path_and_soname(path, soname):
+    if not soname or path == soname or path.endswith("/" + soname):
+        return path
+    return "%s [%s]" % (path, soname)
+
+
+def gdb_symbols():
+    """What gdb has read of each shared object (`info sharedlibrary`): debug, symbols or no."""
+    out = {}
+    try:
+        text = gdb.execute("info sharedlibrary", to_string=True)
+    except gdb.error:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or not parts[0].startswith("0x"):
+            continue
+        if parts[2] == "Yes":
+            out[parts[-1]] = "symbols" if parts[3] == "(*)" else "debug"
+        elif parts[2] == "No":
+            out[parts[-1]] = "no"
+    return out
 
 
 def bindings(bs):

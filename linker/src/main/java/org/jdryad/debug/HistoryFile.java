@@ -34,7 +34,26 @@ public final class HistoryFile {
     private static final Gson GSON = new GsonBuilder().serializeNulls().setPrettyPrinting().create();
 
     /** An object of the link map as the history describes it. */
-    public record ObjectInfo(String name, String path, long base, long start, long end, boolean host, boolean lazy) {
+    public record ObjectInfo(String name, String path, long base, long start, long end, boolean host, boolean lazy,
+                             Provenance provenance, Tls tls) {
+        /** An object without provenance or TLS (tests, objects made outside a search). */
+        public ObjectInfo(String name, String path, long base, long start, long end, boolean host, boolean lazy) {
+            this(name, path, base, start, end, host, lazy, null, null);
+        }
+    }
+
+    /**
+     * How an object came to be in the link map: the search step that found it ({@code
+     * foundBy}: executable, rpath, LD_LIBRARY_PATH, runpath, ld.so.cache, default path, direct
+     * path, preload), the object that needed it or dlopened it (null for the program), why
+     * ({@code cause}: startup or dlopen), when (ns since the run began) and its namespace.
+     */
+    public record Provenance(String soname, String foundBy, String loadedBy, String cause, long timeNanos,
+                             long namespace) {
+    }
+
+    /** An object's TLS block: its module id, and its offset below the thread pointer (-1: dynamic TLS). */
+    public record Tls(long module, long offset) {
     }
 
     /** How the run ended: the status as a shell reports it, and the agent's own words when it died. */
@@ -107,6 +126,23 @@ public final class HistoryFile {
         j.addProperty("end", hex(o.end()));
         j.addProperty("host", o.host());
         j.addProperty("lazy", o.lazy());
+        Provenance p = o.provenance();
+        if (p != null) {
+            j.add("soname", string(p.soname()));
+            j.add("found_by", string(p.foundBy()));
+            j.add("loaded_by", string(p.loadedBy()));
+            j.add("cause", string(p.cause()));
+            j.addProperty("time_ns", p.timeNanos());
+            j.addProperty("namespace", p.namespace());
+        }
+        if (o.tls() != null) {
+            JsonObject t = new JsonObject();
+            t.addProperty("module", o.tls().module());
+            t.add("offset", o.tls().offset() < 0 ? JsonNull.INSTANCE : new com.google.gson.JsonPrimitive(o.tls().offset()));
+            j.add("tls", t);
+        } else {
+            j.add("tls", JsonNull.INSTANCE);
+        }
         return j;
     }
 

@@ -28,7 +28,9 @@ public final class HistoryModel {
         }
     }
 
-    public record Obj(String name, String path, String base, String start, String end, boolean host, boolean lazy) {
+    public record Obj(String name, String path, String base, String start, String end, boolean host, boolean lazy,
+                      String soname, String foundBy, String loadedBy, String cause, long timeNanos, long namespace,
+                      long tlsModule, long tlsOffset) {
     }
 
     /** A call site: its address and, when it lies in a known object, gdb's words for it. */
@@ -105,8 +107,15 @@ public final class HistoryModel {
     }
 
     private static Obj obj(JsonObject o) {
+        // Provenance and TLS are optional: files written before they were recorded lack them.
+        JsonObject tls = optionalObject(o, "tls", "");
         return new Obj(optionalString(o, "name", ""), string(o, "path", ""), string(o, "base", ""),
-                string(o, "start", ""), string(o, "end", ""), bool(o, "host"), bool(o, "lazy"));
+                string(o, "start", ""), string(o, "end", ""), bool(o, "host"), bool(o, "lazy"),
+                optionalString(o, "soname", ""), optionalString(o, "found_by", ""), optionalString(o, "loaded_by", ""),
+                optionalString(o, "cause", ""), optionalNumber(o, "time_ns"), optionalNumber(o, "namespace"),
+                tls == null ? 0 : optionalNumber(tls, "module"),
+                tls == null || tls.get("offset") == null || tls.get("offset").isJsonNull() ? -1
+                        : optionalNumber(tls, "offset"));
     }
 
     private static Bind bind(JsonObject b) {

@@ -55,12 +55,41 @@ public final class HistoryView {
     }
 
     public static String linkmap(List<Obj> objects) {
-        Table t = new Table("BASE", "RANGE", "KIND", "PATH");
+        Table t = new Table("BASE", "RANGE", "KIND", "FOUND", "LOADED BY", "WHEN", "NS", "TLS", "PATH");
         for (Obj o : objects) {
             t.row(o.base(), o.start() + "-" + o.end(), (o.host() ? "host" : "jdryad") + (o.lazy() ? " lazy" : " now"),
-                    o.path());
+                    dash(o.foundBy()), loadedBy(o), o.cause() == null ? "-" : String.format("%.1f ms", o.timeNanos() / 1e6),
+                    Long.toString(o.namespace()), tls(o.tlsModule(), o.tlsOffset()), pathAndSoname(o.path(), o.soname()));
         }
         return t.render();
+    }
+
+    private static String dash(String s) {
+        return s == null || s.isEmpty() ? "-" : s;
+    }
+
+    /** "needed by X" at start-up, "dlopen by X" for what a dlopen brought in; "-" for the program. */
+    private static String loadedBy(Obj o) {
+        if (o.loadedBy() == null || o.loadedBy().isEmpty()) {
+            return "dlopen".equals(o.cause()) ? "dlopen" : "-";
+        }
+        return ("dlopen".equals(o.cause()) ? "dlopen by " : "needed by ") + shortName(o.loadedBy());
+    }
+
+    /** "mod 1 tp-0x40" (static TLS at that offset below the thread pointer), "mod 3 dynamic", or "-". */
+    static String tls(long module, long offset) {
+        if (module <= 0) {
+            return "-";
+        }
+        return "mod " + module + (offset < 0 ? " dynamic" : " tp-0x" + Long.toHexString(offset));
+    }
+
+    /** The path, and the soname when it is not the path's file name. */
+    static String pathAndSoname(String path, String soname) {
+        if (soname == null || soname.isEmpty() || path.endsWith("/" + soname) || path.equals(soname)) {
+            return path;
+        }
+        return path + " [" + soname + "]";
     }
 
     public static String bindings(List<Bind> bindings) {

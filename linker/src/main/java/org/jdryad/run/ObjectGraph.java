@@ -44,6 +44,11 @@ final class ObjectGraph {
         return nodes;
     }
 
+    /** What the search knows of a node: how it was found and who needed it. */
+    synchronized Optional<LoadedLibrary> library(Node n) {
+        return Optional.ofNullable(libraryOf.get(n));
+    }
+
     /** Resolves a dlopen name from {@code caller}'s point of view (null: the executable). */
     synchronized Dlopen dlopen(String name, Node caller) {
         DlopenResult r = namespace.dlopen(name, caller == null ? null : libraryOf.get(caller));

@@ -291,6 +291,9 @@ public final class ProgramRunner {
     }
 
     /** The session's objects as the history describes them (a copy: dlopen may change the list meanwhile). */
+    /** How each object came to be loaded (LoadedObject has identity equality). */
+    private final Map<LoadedObject, HistoryFile.Provenance> provenance = new java.util.concurrent.ConcurrentHashMap<>();
+
     private List<HistoryFile.ObjectInfo> objectInfos() {
         LinkSession s = session;
         if (s == null) {
@@ -298,8 +301,10 @@ public final class ProgramRunner {
         }
         List<HistoryFile.ObjectInfo> infos = new ArrayList<>();
         for (LoadedObject o : List.copyOf(s.objects())) { // toArray: no ConcurrentModificationException
+            HistoryFile.Tls tls = o.tlsModuleId() == 0 ? null
+                    : new HistoryFile.Tls(o.tlsModuleId(), o.hasStaticTls() ? o.tlsOffset() : -1);
             infos.add(new HistoryFile.ObjectInfo(o.name(), o.path().toString(), o.base(), o.mapStart(),
-                    o.mapStart() + o.mapLength(), o.isHost(), !o.isHost() && s.bindsLazily(o)));
+                    o.mapStart() + o.mapLength(), o.isHost(), !o.isHost() && s.bindsLazily(o), provenance.get(o), tls));
         }
         return infos;
     }
@@ -370,7 +375,7 @@ public final class ProgramRunner {
         AgentInfo info = agent.info();
         // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
-        List<LoadedObject> objects = loadObjects(agent, graph.nodes(), byNode, 0);
+        List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null);
         Map<String, Long> interposers = new HashMap<>();
         for (String[] pair : INTERPOSED) {
             Long a = info.agentSymbols().get(pair[1]);
@@ -517,7 +522,7 @@ public final class ProgramRunner {
         if (d.error() != null) {
             return new DynamicLoader.Resolution(null, List.of(), List.of(), d.error());
         }
-        List<LoadedObject> added = loadObjects(agent, d.added(), byNode, byNode.size());
+        List<LoadedObject> added = loadObjects(agent, graph, d.added(), byNode, byNode.size(), caller);
         List<LoadedObject> searchList = new ArrayList<>();
         for (ObjectGraph.Node n : d.searchList()) {
             searchList.add(byNode.get(n));
@@ -564,12 +569,14 @@ public final class ProgramRunner {
      * Makes a LoadedObject per graph node (numbering them from {@code firstIndex}); host objects
      * are found in the agent, or loaded there with glibc's own dlopen.
      */
-    private List<LoadedObject> loadObjects(AgentProcess agent, List<ObjectGraph.Node> nodes,
-                                           Map<ObjectGraph.Node, LoadedObject> byNode, int firstIndex) {
+    private List<LoadedObject> loadObjects(AgentProcess agent, ObjectGraph graph, List<ObjectGraph.Node> nodes,
+                                           Map<ObjectGraph.Node, LoadedObject> byNode, int firstIndex,
+                                           LoadedObject dlopenCaller) {
         List<LoadedObject> out = new ArrayList<>();
         int index = firstIndex;
         for (ObjectGraph.Node n : nodes) {
             LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0, index);
+            provenance.put(obj, provenanceOf(graph, n, dlopenCaller));
             if (n.host()) {
                 HostObject already = findHost(agent.info(), n);
                 HostLibrary lib = already != null ? agent.hostLibrary(n.path().toString()) : agent.dlopenHost(n.path().toString());
@@ -594,6 +601,21 @@ public final class ProgramRunner {
             }
         }
         return out;
+    }
+
+    /**
+     * How the search found {@code n} and who needed it: the object whose DT_NEEDED named it, or
+     * for the object a dlopen named, the dlopen's caller.
+     */
+    private HistoryFile.Provenance provenanceOf(ObjectGraph graph, ObjectGraph.Node n, LoadedObject dlopenCaller) {
+        var lib = graph.library(n);
+        String foundBy = lib.map(l -> l.preloaded() ? "preload" : l.foundBy().label()).orElse(null);
+        String loadedBy = lib.flatMap(l -> l.loader()).map(l -> l.path()).orElse(null);
+        if (loadedBy == null && dlopenCaller != null) {
+            loadedBy = dlopenCaller.name();
+        }
+        return new HistoryFile.Provenance(n.soname().orElse(null), foundBy, loadedBy,
+                dlopenCaller == null ? "startup" : "dlopen", history.now(), 0);
     }
 
     private static HostObject findHost(AgentInfo info, ObjectGraph.Node n) {

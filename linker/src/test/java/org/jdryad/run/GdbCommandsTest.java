@@ -57,9 +57,11 @@ class GdbCommandsTest {
         expect(r, "^Breakpoint 1, lib_add \\(a=2, b=3\\)", "the breakpoint did not hit");
         expect(r, "^#\\d+\\s+lazy\\s+gdb-main\\s+->\\s+lib_add\\s+->\\s+libgdbadd.so\\s+at 0x[0-9a-f]+ <lib_add>\\s+"
                 + "from 0x[0-9a-f]+ <main\\+\\d+>$", "`jdryad bindings lib_add` does not show the lazy binding from main");
-        expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+" + prog + "$",
+        expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+executable\\s+-\\s+[0-9.]+ ms\\s+0\\s+-"
+                + "\\s+debug\\s+" + prog + "$",
                 "`jdryad linkmap` does not list the program");
-        expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+\\S+/libgdbadd.so$",
+        expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+runpath\\s+needed by gdb-main\\s+[0-9.]+ ms"
+                + "\\s+0\\s+-\\s+debug\\s+\\S+/libgdbadd.so$",
                 "`jdryad linkmap` does not list libgdbadd.so");
         expect(r, "^#1\\s+add\\s+startup\\s+gdb-main libgdbadd.so$", "`jdryad events` does not show the start-up add");
         expect(r, "^#2\\s+consistent\\s+startup\\s+gdb-main libgdbadd.so$", "`jdryad events` does not show consistent");

@@ -63,9 +63,14 @@ class ShowTest {
         Result r = show(history.toString(), "linkmap");
         assertEquals(0, r.status(), r::describe);
         assertTrue(r.stdout().startsWith("BASE "), r::describe);
-        assertTrue(Pattern.compile("(?m)^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+\\S*/libinterpose1.so$")
-                .matcher(r.stdout()).find(), r::describe);
-        assertTrue(Pattern.compile("(?m)\\s+host \\w+\\s+\\S*/libc.so.6$").matcher(r.stdout()).find(), r::describe);
+        // How each was found, who needed it and when, its namespace and TLS, then the path.
+        assertTrue(Pattern.compile("(?m)^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+executable\\s+-\\s+"
+                + "[0-9.]+ ms\\s+0\\s+-\\s+\\S*/interpose$").matcher(r.stdout()).find(), r::describe);
+        assertTrue(Pattern.compile("(?m)^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+(runpath|rpath)\\s+"
+                + "needed by interpose\\s+[0-9.]+ ms\\s+0\\s+-\\s+\\S*/libinterpose1.so$").matcher(r.stdout()).find(),
+                r::describe);
+        assertTrue(Pattern.compile("(?m)\\s+host now\\s+ld.so.cache\\s+needed by \\S+\\s+[0-9.]+ ms\\s+0\\s+"
+                + "mod \\d+ tp-0x[0-9a-f]+\\s+/\\S*/libc.so.6$").matcher(r.stdout()).find(), r::describe);
     }
 
     @Test
