@@ -141,7 +141,10 @@ class GdbPostMortemTest {
         WaitingRun.assumeGdb();
         try (WaitingRun w = WaitingRun.start(List.of(), FixtureCatalog.gdbProgram())) {
             long t0 = System.nanoTime();
+            // First a Java side that is stopped (it accepts, never answers): the client gives up in time.
             Result r = w.gdb(List.of(), "break lib_add", "continue", "bt",
+                    "python import os; os.kill(int(gdb.parse_and_eval('jdryad_query_info.pid')), 19)",
+                    "jdryad stats",
                     "python import os; os.kill(int(gdb.parse_and_eval('jdryad_query_info.pid')), 9)",
                     "shell sleep 0.5", "jdryad linkmap", "jdryad events", "jdryad bindings", "jdryad why lib_add",
                     "jdryad stats", "kill");
@@ -150,6 +153,8 @@ class GdbPostMortemTest {
             expectTheFixturesRecord(r, why);
             long lines = (r.stdout() + r.stderr()).lines().filter(l -> l.matches(why.substring(1) + ".*")).count();
             assertEquals(5, lines, () -> "not one line per command\n" + r.describe());
+            expect(r, "^jdryad: the query server cannot be reached \\(\\S+/query\\.sock: no answer within 5 s\\)$",
+                    "a stopped Java side is not given up on in one line");
             assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(60).toNanos(), "the commands were slow to give up");
         }
     }
