@@ -88,9 +88,9 @@ class GdbPostMortemTest {
         Path prog = FixtureCatalog.gdbProgram();
         Path dir = Fixtures.scratchDir("gdb-core");
         Path core = dir.resolve("jdryad.core");
-        Result session = ProcessRunner.run(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch", "--gdb-ex",
-                "break lib_add", "--gdb-ex", "run", "--gdb-ex", "info proc exe", "--gdb-ex", "gcore " + core,
-                prog.toString()), env(dir), dir, Duration.ofSeconds(180));
+        Result session = ProcessRunner.run(List.of(Jdryad.launcher().toString(), "gdb", "-batch", "-ex", "break lib_add",
+                "-ex", "run", "-ex", "info proc exe", "-ex", "gcore " + core, prog.toString()), env(dir), dir,
+                Duration.ofSeconds(180));
         assertTrue(Files.isRegularFile(core), () -> "gcore made no core\n" + session.describe());
         Matcher exe = Pattern.compile("^exe = '(.+)'$", Pattern.MULTILINE).matcher(session.stdout());
         assertTrue(exe.find(), session::describe);
