@@ -10,3 +10,8 @@ if _here not in sys.path:
 import jdryad  # noqa: E402  (the package beside this file)
 
 jdryad.register()
+
+# `gdb -c CORE -x jdryad.py`: a jdryad process's core names its agent; load it (postmortem.py).
+from jdryad import postmortem  # noqa: E402
+
+postmortem.load_agent_for_core()

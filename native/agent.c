@@ -8,8 +8,8 @@
  * This file is main() and start-up: it finds the agent's own image and glibc's r_debug, connects
  * to jdryad, says HELLO and serves until ENTER.  The rest is split by concern, one header per
  * seam: util (helpers, locks, memory), wire (the connection), callback (program threads asking
- * Java), requests (serving Java), rdebug (r_debug and activity events), entry (ENTER), runtime
- * (the dl* runtime), lazy (the lazy resolver).
+ * Java), requests (serving Java), rdebug (r_debug and activity events), entry (ENTER), attach
+ * (waiting for a debugger), runtime (the dl* runtime), lazy (the lazy resolver).
  */
 #include "runtime.h"
 #include "wire.h"

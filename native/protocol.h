@@ -103,6 +103,10 @@
  *                 are variables (char *) set to argv[0] (full) and its basename (short);
  *                 none given: libc's program_invocation_name / _short_name via dlsym.
  *                 The overrides also patch the agent's original auxv in place.
+ *   WAIT_DEBUGGER s line (NULL: none) -> tracer pid (0: it detached again) or -errno.  Lets any
+ *                 process ptrace the agent (PR_SET_PTRACER_ANY), and unless it is already traced
+ *                 writes the line to fd 2, then blocks until a debugger has attached and let it
+ *                 run (attach.h).  The main thread serves nothing else meanwhile.
  *
  * Every count in a request is checked against the bytes left in its payload before it sizes
  * anything; a malformed request gets -EINVAL and changes nothing.  After ENTER the Java client
@@ -162,6 +166,7 @@ enum jd_type {
     JD_LAZY_SETUP = 0x36,
 
     JD_ENTER = 0x40,
+    JD_WAIT_DEBUGGER = 0x41,
 
     JD_CB_DLOPEN = 0x80,
     JD_CB_DLSYM = 0x81,

@@ -2,13 +2,14 @@
  * Serving Java's requests (see requests.h): the loop, the dispatch, and the requests that work on
  * the agent's memory and tables (map, write, read, call, allocate, TLS images, host objects
  * through glibc, the object and finaliser tables, the lazy log).  R_DEBUG_UPDATE is rdebug.c's,
- * ENTER entry.c's.
+ * ENTER entry.c's, WAIT_DEBUGGER attach.c's.
  */
 #include "requests.h"
 #include "runtime.h"
 #include "entry.h"
 #include "lazy.h"
 #include "rdebug.h"
+#include "attach.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -396,6 +397,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         break;
     case JD_LAZY_SETUP:
         lazy_setup(in, out);
+        break;
+    case JD_WAIT_DEBUGGER:
+        wait_debugger(in, out);
         break;
     case JD_ENTER:
         enter(h, in, out); /* returns only for a malformed request */

@@ -3,6 +3,9 @@
 The link map: glibc's `_r_debug` list, which jdryad keeps for gdb (struct r_debug:
 r_version, r_map, ...; struct link_map: l_addr, l_name, l_ld, l_next, l_prev). The events: the
 agent's `jdryad_activity_ring` (native/jdryad_activity.h), the last 32 of them.
+
+"The inferior's memory" is a live process's or a core file's: both have threads and memory
+(a core's inferior may have no pid), a program not started yet has neither.
 """
 import struct
 
@@ -16,9 +19,33 @@ _CAUSES = {1: "startup", 2: "dlopen", 3: "dlclose", 4: "dlopen-failed"}
 
 def _inferior():
     inferior = gdb.selected_inferior()
-    if inferior is None or inferior.pid == 0:
-        raise gdb.GdbError("the program is not running: the inferior's memory has nothing to show")
+    if inferior is None or gdb.selected_thread() is None:
+        raise gdb.GdbError("the program is not running (no process, no core file): "
+                           "the inferior's memory has nothing to show")
     return inferior
+
+
+def _address(expression):
+    return int(gdb.parse_and_eval(expression).cast(gdb.lookup_type("unsigned long")))
+
+
+def _r_debug(inferior):
+    """glibc's r_debug: ld.so's _r_debug, else DT_DEBUG in _DYNAMIC (as the agent finds it), for
+    a gdb that has not read ld.so's symbols."""
+    try:
+        return _address("&_r_debug")
+    except gdb.error as first:
+        try:
+            dyn = _address("&_DYNAMIC")
+        except gdb.error:
+            raise first
+        for i in range(4096):
+            tag, value = struct.unpack("<qQ", bytes(inferior.read_memory(dyn + 16 * i, 16)))
+            if tag == 0:
+                break
+            if tag == 21 and value:  # DT_DEBUG
+                return value
+        raise gdb.error("no DT_DEBUG in _DYNAMIC")
 
 
 def _word(inferior, address):
@@ -45,7 +72,7 @@ def linkmap():
     """The r_debug list: each object's load bias and name."""
     inferior = _inferior()
     try:
-        r_debug = int(gdb.parse_and_eval("&_r_debug").cast(gdb.lookup_type("unsigned long")))
+        r_debug = _r_debug(inferior)
         node = _word(inferior, r_debug + 8)
         rows = []
         while node and len(rows) < 100000:

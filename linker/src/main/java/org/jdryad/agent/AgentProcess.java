@@ -676,6 +676,17 @@ public final class AgentProcess implements AutoCloseable {
         check(request(Protocol.ENTER, w).q(), "enter the program at " + hex(entry));
     }
 
+    /**
+     * Has the agent's main thread let any process of the user trace it, write {@code line} (or
+     * nothing, when null) to its stderr, and block until a debugger has attached and let it go
+     * on; returns the tracer's pid (0: the debugger detached). Returns at once when the agent is
+     * traced already. Blocks as long as nobody attaches; fails with an AgentException when the
+     * agent dies meanwhile.
+     */
+    public long waitForDebugger(String line) {
+        return check(request(Protocol.WAIT_DEBUGGER, new Payload.Writer().s(line)).q(), "wait for a debugger");
+    }
+
     private void stopRunning() {
         synchronized (writeLock) {
             running = false;

@@ -43,6 +43,7 @@ public final class Protocol {
     public static final int LAZY_SETUP = 0x36;
 
     public static final int ENTER = 0x40;
+    public static final int WAIT_DEBUGGER = 0x41;
 
     public static final int CB_DLOPEN = 0x80;
     public static final int CB_DLSYM = 0x81;

@@ -50,6 +50,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--gdb-batch", description = "With --gdb: run gdb in batch mode (exit after the --gdb-ex commands).")
     boolean gdbBatch;
 
+    @Option(names = "--wait-for-debugger", description = "Once PROG and its libraries are loaded and announced to"
+            + " debuggers, before their initialisers and PROG's first instruction run, print the pid and the gdb command"
+            + " to attach with, and wait for a debugger to attach and continue.")
+    boolean waitForDebugger;
+
     @Option(names = "--debug", paramLabel = "CATEGORIES", description = "Print what glibc's LD_DEBUG=CATEGORIES prints"
             + " (libs, reloc, files, symbols, bindings, versions, scopes, statistics, unused, all, help; separated by"
             + " commas), for jdryad objects, and jdryad's own: activity (link-map events as they happen). Adds to the"
@@ -130,7 +135,7 @@ final class RunCommand implements Callable<Integer> {
             if (gdbOptions != null) {
                 return new GdbSession(options, System.err, e -> describe(e, program)).run();
             }
-            return new ProgramRunner(options, System.err).run();
+            return new ProgramRunner(options.withWaitForDebugger(waitForDebugger), System.err).run();
         } catch (LinkException | ElfFormatException | NoSuchFileException e) {
             throw new CliFailure(describe(e, program), 127);
         }

@@ -153,6 +153,11 @@ public final class ProgramRunner {
             if (lazyTables != null) {
                 lazyTables.startPreparing(); // on the other core, while initialisers and the program run
             }
+            // --wait-for-debugger: all announced, no initialiser run (DebuggerWait); Ctrl-C or kill ends it quietly.
+            java.util.OptionalInt endedWaiting = DebuggerWait.ifAsked(options, agent);
+            if (endedWaiting.isPresent()) {
+                return status = endedWaiting.getAsInt();
+            }
             long tInit = System.nanoTime();
             callbacks.target = linked.loader();
             List<String> argv = new ArrayList<>();

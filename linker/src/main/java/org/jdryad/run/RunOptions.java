@@ -21,26 +21,42 @@ import org.jdryad.debug.DebugOptions;
  * @param gdb null, or the gdb command line to start the agent under (the agent's path is appended)
  * @param debug the LD_DEBUG categories to print, and where
  * @param historyFile where to write the binding history and activity events as JSON; null: nowhere
+ * @param waitForDebugger once everything is loaded and announced, before any initialiser of the
+ *        program's runs, wait for a debugger to attach (--wait-for-debugger; {@link DebuggerWait})
  */
 public record RunOptions(String program, String executable, List<String> args, Map<String, String> environment, String libraryPath,
                          String preload, String preloadOption, boolean bindNow, boolean bindNot, boolean stats,
-                         List<String> gdb, DebugOptions debug, Path historyFile) {
+                         List<String> gdb, DebugOptions debug, Path historyFile, boolean waitForDebugger) {
+
+    /** Without --wait-for-debugger. */
+    public RunOptions(String program, String executable, List<String> args, Map<String, String> environment,
+                      String libraryPath, String preload, String preloadOption, boolean bindNow, boolean bindNot,
+                      boolean stats, List<String> gdb, DebugOptions debug, Path historyFile) {
+        this(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow, bindNot, stats, gdb,
+                debug, historyFile, false);
+    }
+
+    /** The same run, waiting for a debugger or not. */
+    public RunOptions withWaitForDebugger(boolean wait) {
+        return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
+                stats, gdb, debug, historyFile, wait);
+    }
 
     /** The same run with another program and arguments (a #! script's interpreter). */
     public RunOptions withProgram(String newProgram, List<String> newArgs) {
         return new RunOptions(newProgram, newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
-                stats, gdb, debug, historyFile);
+                stats, gdb, debug, historyFile, waitForDebugger);
     }
 
     /** The same run with other arguments and environment (what gdb gave this run's agent). */
     public RunOptions withArgsAndEnvironment(List<String> newArgs, Map<String, String> newEnvironment) {
         return new RunOptions(program, executable, newArgs, newEnvironment, libraryPath, preload, preloadOption, bindNow,
-                bindNot, stats, gdb, debug, historyFile);
+                bindNot, stats, gdb, debug, historyFile, waitForDebugger);
     }
 
     /** The same run printing other debug categories. */
     public RunOptions withDebug(DebugOptions newDebug) {
         return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow,
-                bindNot, stats, gdb, newDebug, historyFile);
+                bindNot, stats, gdb, newDebug, historyFile, waitForDebugger);
     }
 }

@@ -115,6 +115,8 @@ class AgentRobustnessTest {
             assertEquals(-22, status(ap.rawRequest(Protocol.OBJECT_TABLE, payload(new Payload.Writer().q(999_999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.SET_FINI, payload(new Payload.Writer().q(9_999_999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.PLACE_STRINGS, payload(new Payload.Writer().q(9_999_999)))));
+            // WAIT_DEBUGGER whose line is longer than its payload: refused, not waited on
+            assertEquals(-22, status(ap.rawRequest(Protocol.WAIT_DEBUGGER, payload(new Payload.Writer().q(5)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.R_DEBUG_UPDATE,
                     payload(new Payload.Writer().q(7).q(0).q(0)))), "unknown r_debug event kind");
 
