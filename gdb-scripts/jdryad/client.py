@@ -119,7 +119,10 @@ def query(op, **filters):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(TIMEOUT)
             s.connect(path)
-            s.sendall((json.dumps(request) + "\n").encode("utf-8"))
+            try:
+                s.sendall((json.dumps(request) + "\n").encode("utf-8"))
+            except BrokenPipeError:
+                pass  # a server that turns us away may say why and close before our request is sent
             reply = _read_line(s)
     except OSError as e:
         raise Unreachable(_why_unreachable(path, pid, e)) from None

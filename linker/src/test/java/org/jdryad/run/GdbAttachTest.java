@@ -46,9 +46,9 @@ class GdbAttachTest {
             expect(r, "^Breakpoint 1, lib_add \\(a=2, b=3\\) at \\S*gdbadd\\.c:\\d+", "the breakpoint in the library did not hit");
             expect(r, "^#1\\s+0x[0-9a-f]+ in main \\(\\) at \\S*gdb_main\\.c:\\d+$", "no backtrace into main");
             // The KIND column is the server's (r_debug alone does not know it).
-            expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+" + Pattern.quote(prog.toString()) + "$",
-                    "`jdryad linkmap` was not answered by the server");
-            expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+\\S+/libgdbadd\\.so$",
+            expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+executable\\s.*\\s"
+                    + Pattern.quote(prog.toString()) + "$", "`jdryad linkmap` was not answered by the server");
+            expect(r, "^0x[0-9a-f]+\\s+0x[0-9a-f]+-0x[0-9a-f]+\\s+jdryad lazy\\s+runpath\\s.*\\s\\S+/libgdbadd\\.so$",
                     "`jdryad linkmap` does not list the library");
             expect(r, "^\\[Inferior 1 \\(process " + w.pid + "\\) exited normally\\]$", "the program did not run to its end");
             String all = r.stdout() + r.stderr();
