@@ -305,7 +305,9 @@ class _Slots(gdb.Command):
 
     def complete(self, text, word):
         try:
-            return [n for n in _object_names() if n.startswith(text)]
+            # gdb replaces only `word` (a path's last component): strip what precedes it in `text`
+            before = len(text) - len(word) if word is not None and text.endswith(word) else 0
+            return [n[before:] for n in _object_names() if n.startswith(text)]
         except Exception:  # completion must never fail
             return []
 
