@@ -33,12 +33,13 @@ class GdbSlotsTest {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
         Jdryad.ensureBuilt();
         Path prog = FixtureCatalog.slotsProgram();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run", "--gdb-batch",
-                "--gdb-ex", "set confirm off", "--gdb-ex", "break slot_checkpoint", "--gdb-ex", "run"));
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb", "-batch",
+                "-ex", "set confirm off", "-ex", "break slot_checkpoint", "-ex", "run"));
         for (String c : commands) {
-            cmd.add("--gdb-ex");
+            cmd.add("-ex");
             cmd.add(c);
         }
+        cmd.add("--args");
         cmd.add(prog.toString());
         Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), extraEnv));
         env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
