@@ -17,4 +17,5 @@ def register():
     if not _registered:
         from . import commands
         commands.register()
+        from . import slots; slots.register()  # noqa: E702 (jdryad got, jdryad plt)
         _registered = True

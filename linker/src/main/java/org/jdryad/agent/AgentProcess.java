@@ -436,6 +436,17 @@ public final class AgentProcess implements AutoCloseable {
         return b != null ? b : readViaSocket(address, length);
     }
 
+    /**
+     * Reads memory with process_vm_readv only, never through the agent (which a debugger may
+     * hold stopped); null when the kernel refuses or a page is not readable.
+     */
+    public byte[] readDirect(long address, int length) {
+        if (length < 0) {
+            throw new IllegalArgumentException("negative length " + length);
+        }
+        return vm.read(address, length);
+    }
+
     public byte[] readViaSocket(long address, int length) {
         Payload.Reader r = request(Protocol.READ, new Payload.Writer().q(address).q(length));
         check(r.q(), "cannot read " + length + " bytes at " + hex(address));

@@ -43,7 +43,7 @@ import org.jdryad.agent.PeerCheck;
  * connection stays usable.
  *
  * <p>Protocol (README, "The query protocol"): JSON lines; a request
- * {@code {"v":1,"id":N,"op":"linkmap"|"bindings"|"events"|"why"|"stats", ...filters}}, a reply
+ * {@code {"v":1,"id":N,"op":"linkmap"|"bindings"|"events"|"why"|"stats"|"slots", ...filters}}, a reply
  * {@code {"v":1,"id":N,"ok":true,"result":...}} or {@code {"v":1,"id":N,"ok":false,"error":"..."}}.
  * Results use {@link HistoryFile}'s JSON shapes.
  */
@@ -58,7 +58,8 @@ public final class QueryServer implements AutoCloseable {
     private static final int MAX_CLIENTS = 16;
     private static final Map<String, Set<String>> FILTERS = Map.of(
             "linkmap", Set.of(), "stats", Set.of(), "events", Set.of("last"),
-            "bindings", Set.of("symbol", "object", "lazy", "last"), "why", Set.of("symbol", "from"));
+            "bindings", Set.of("symbol", "object", "lazy", "last"), "why", Set.of("symbol", "from"),
+            "slots", Set.of("object", "kind"));
 
     /** What the server reports on: the live record of the run. */
     public interface Source {
@@ -73,6 +74,11 @@ public final class QueryServer implements AutoCloseable {
         long pid();
 
         String program();
+
+        /** The run's GOT and PLT slots as they are now; null while nothing is loaded. */
+        default SlotTable slots() {
+            return null;
+        }
     }
 
     private final Source source;
@@ -244,6 +250,7 @@ public final class QueryServer implements AutoCloseable {
                 last(r), string(r, "from"));
         return switch (op) {
             case "linkmap" -> HistoryFile.objects(source.objects());
+            case "slots" -> slots(r);
             case "events" -> HistoryFile.events(q.tail(source.events()), source.sites());
             case "bindings", "why" -> {
                 if (op.equals("why") && q.symbol() == null) {
@@ -259,6 +266,28 @@ public final class QueryServer implements AutoCloseable {
             }
             default -> stats();
         };
+    }
+
+    /** {@code slots}: {@code object} (required) and {@code kind} ("got" or "plt", required). */
+    private JsonObject slots(JsonObject r) {
+        String object = string(r, "object");
+        String word = string(r, "kind");
+        if (object == null || word == null) {
+            throw new Bad("slots needs \"object\" and \"kind\" (\"got\" or \"plt\")");
+        }
+        SlotTable.Kind kind = SlotTable.Kind.of(word);
+        if (kind == null) {
+            throw new Bad("\"kind\" must be \"got\" or \"plt\"");
+        }
+        SlotTable table = source.slots();
+        if (table == null) {
+            throw new Bad("no objects are loaded yet");
+        }
+        try {
+            return table.describe(object, kind, source.bindings(), source.sites());
+        } catch (SlotTable.NoSuchObject e) {
+            throw new Bad(e.getMessage());
+        }
     }
 
     private JsonObject stats() {

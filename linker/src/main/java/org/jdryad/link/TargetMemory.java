@@ -35,6 +35,15 @@ public interface TargetMemory {
 
     byte[] read(long address, int length);
 
+    /**
+     * Reads without the target's cooperation (process_vm_readv: also while a debugger holds it
+     * stopped, when a request to the agent would never be answered); null when that cannot be
+     * done here (the kernel refuses, the page is not readable, or this memory has no such way).
+     */
+    default byte[] peek(long address, int length) {
+        return null;
+    }
+
     /** Writes 64-bit words: {@code *(u64*)addresses[i] = values[i]} for i below count. */
     void writeWords(long[] addresses, long[] values, int count);
 

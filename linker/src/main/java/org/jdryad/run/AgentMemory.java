@@ -56,6 +56,11 @@ final class AgentMemory implements TargetMemory {
     }
 
     @Override
+    public byte[] peek(long address, int length) {
+        return agent.readDirect(address, length);
+    }
+
+    @Override
     public void writeWords(long[] addresses, long[] values, int count) {
         if (count == addresses.length) {
             agent.writeWords(addresses, values);

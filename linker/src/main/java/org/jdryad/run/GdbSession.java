@@ -259,6 +259,12 @@ public final class GdbSession {
                 QueryServer.Source s = now();
                 return s == null ? base.program() : s.program();
             }
+
+            @Override
+            public org.jdryad.debug.SlotTable slots() {
+                QueryServer.Source s = now();
+                return s == null ? null : s.slots();
+            }
         };
     }
 }

@@ -284,6 +284,16 @@ public final class ProgramRunner {
             public String program() {
                 return options.program();
             }
+
+            @Override
+            public org.jdryad.debug.SlotTable slots() {
+                LazyTables t = lazyTables;
+                if (t != null) {
+                    t.drain(); // first calls the fast path answered are in the history before their slots are read
+                }
+                LinkSession s = session;
+                return s == null ? null : new org.jdryad.debug.SlotTable(s, history.pid(), options.bindNot());
+            }
         };
     }
 

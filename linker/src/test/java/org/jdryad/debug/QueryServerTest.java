@@ -16,9 +16,16 @@ import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.List;
+import java.util.Map;
+import org.jdryad.elf.ElfFile;
+import org.jdryad.elf.FileIdentity;
+import org.jdryad.link.LinkSession;
+import org.jdryad.link.LoadedObject;
+import org.jdryad.link.TargetMemory;
 import org.junit.jupiter.api.Test;
 
 /** The query protocol over a real socket, on a made-up run: bad requests are answered and forgotten. */
@@ -30,7 +37,15 @@ class QueryServerTest {
             0x2000, 0, "puts", "GLIBC_2.2.5", "/lib/libc.so.6", 0x9000, List.of("/lib/libc.so.6"), List.of());
 
     private static QueryServer.Source source() {
+        return source(null);
+    }
+
+    private static QueryServer.Source source(SlotTable slots) {
         return new QueryServer.Source() {
+            public SlotTable slots() {
+                return slots;
+            }
+
             public List<HistoryFile.ObjectInfo> objects() {
                 return List.of(new HistoryFile.ObjectInfo("/p/prog", "/p/prog", 0x5000, 0x5000, 0x6000, false, true));
             }
@@ -93,6 +108,105 @@ class QueryServerTest {
             JsonObject s = JsonParser.parseString(in.readLine()).getAsJsonObject().getAsJsonObject("result");
             assertEquals(2, s.get("bindings").getAsInt(), s::toString);
             assertEquals(1, s.getAsJsonObject("by_kind").get("lazy").getAsInt(), s::toString);
+        }
+    }
+
+    /** Memory the slots op may not touch but for its page size: peek says it cannot read. */
+    private static final TargetMemory NO_MEMORY = new TargetMemory() {
+        public long pageSize() {
+            return 4096;
+        }
+
+        public long reserve(long address, long length, boolean fixed) {
+            throw new UnsupportedOperationException();
+        }
+
+        public void mapFile(long address, long length, int prot, Path file, FileIdentity identity, long fileOffset) {
+            throw new UnsupportedOperationException();
+        }
+
+        public void mapAnonymous(long address, long length, int prot) {
+            throw new UnsupportedOperationException();
+        }
+
+        public void protect(long address, long length, int prot) {
+            throw new UnsupportedOperationException();
+        }
+
+        public void write(long address, byte[] bytes) {
+            throw new UnsupportedOperationException();
+        }
+
+        public byte[] read(long address, int length) {
+            throw new UnsupportedOperationException("the slots op must read with peek, never through the agent");
+        }
+
+        public void writeWords(long[] addresses, long[] values, int count) {
+            throw new UnsupportedOperationException();
+        }
+
+        public long call(long function, long... args) {
+            throw new UnsupportedOperationException();
+        }
+    };
+
+    private static JsonObject ask(OutputStream out, BufferedReader in, String request) throws Exception {
+        out.write((request + "\n").getBytes(StandardCharsets.UTF_8));
+        return JsonParser.parseString(in.readLine()).getAsJsonObject();
+    }
+
+    @Test
+    void slotsRequestsAreValidatedAndTheConnectionStaysUsable() throws Exception {
+        LinkSession session = new LinkSession(NO_MEMORY, Map.of(), 0, 0, 0, new BindingHistory(), w -> { });
+        Path exe = Path.of("/usr/bin/true");
+        try (ElfFile elf = ElfFile.open(exe)) {
+            session.setObjects(List.of(new LoadedObject(elf, exe.toString(), false, true, 0)));
+            try (QueryServer q = QueryServer.start(source(new SlotTable(session, 0, false)));
+                 SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(q.socket()));
+                OutputStream out = Channels.newOutputStream(ch);
+                BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+                String[][] bad = {
+                    {"{\"v\":1,\"id\":1,\"op\":\"slots\",\"object\":\"true\"}", "\"kind\""},
+                    {"{\"v\":1,\"id\":2,\"op\":\"slots\",\"kind\":\"got\"}", "\"object\""},
+                    {"{\"v\":1,\"id\":3,\"op\":\"slots\",\"object\":\"true\",\"kind\":\"bss\"}", "\"got\" or \"plt\""},
+                    {"{\"v\":1,\"id\":4,\"op\":\"slots\",\"object\":\"true\",\"kind\":3}", "non-empty string"},
+                    {"{\"v\":1,\"id\":5,\"op\":\"slots\",\"object\":\"\",\"kind\":\"plt\"}", "non-empty string"},
+                    {"{\"v\":1,\"id\":6,\"op\":\"slots\",\"object\":[\"true\"],\"kind\":\"plt\"}", "non-empty string"},
+                    {"{\"v\":1,\"id\":7,\"op\":\"slots\",\"object\":\"true\",\"kind\":\"plt\",\"last\":1}",
+                        "unknown field \"last\""},
+                    {"{\"v\":1,\"id\":8,\"op\":\"slots\",\"object\":\"libnope.so\",\"kind\":\"plt\"}",
+                        "no loaded object is named libnope.so"},
+                    {"{\"v\":1,\"id\":9,\"op\":\"slots\",\"object\":\"rue\",\"kind\":\"plt\"}",
+                        "no loaded object is named rue"},
+                };
+                for (String[] b : bad) {
+                    JsonObject r = ask(out, in, b[0]);
+                    assertFalse(r.get("ok").getAsBoolean(), () -> b[0] + " -> " + r);
+                    assertTrue(r.get("error").getAsString().contains(b[1]), () -> b[0] + " -> " + r);
+                    assertFalse(r.get("error").getAsString().startsWith("internal error"), () -> b[0] + " -> " + r);
+                }
+                // The connection still answers, and a good request gets the object's slots by file name.
+                JsonObject r = ask(out, in, "{\"v\":1,\"id\":10,\"op\":\"slots\",\"object\":\"true\",\"kind\":\"got\"}");
+                assertTrue(r.get("ok").getAsBoolean(), r::toString);
+                JsonObject t = r.getAsJsonObject("result");
+                assertEquals(exe.toString(), t.get("object").getAsString(), t::toString);
+                assertEquals("got", t.get("kind").getAsString());
+                assertEquals("unreadable", t.get("memory").getAsString(), t::toString);
+                JsonArray slots = t.getAsJsonArray("slots");
+                assertTrue(slots.size() > 0, "true has GLOB_DAT slots: " + t);
+                for (var e : slots) {
+                    JsonObject s = e.getAsJsonObject();
+                    assertTrue(s.get("current").isJsonNull(), s::toString);
+                    assertFalse(s.get("tampered").getAsBoolean(), s::toString);
+                }
+                assertEquals(10, r.get("id").getAsInt());
+            }
+        }
+        try (QueryServer q = QueryServer.start(source())) {
+            JsonObject r = q.answer("{\"v\":1,\"id\":11,\"op\":\"slots\",\"object\":\"prog\",\"kind\":\"plt\"}");
+            assertFalse(r.get("ok").getAsBoolean(), r::toString);
+            assertEquals("no objects are loaded yet", r.get("error").getAsString());
         }
     }
 
