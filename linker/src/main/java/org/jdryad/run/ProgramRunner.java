@@ -256,6 +256,7 @@ public final class ProgramRunner {
 
             @Override
             public List<org.jdryad.debug.Binding> bindings() {
+                drainLazyLog(); // a first call the fast path answered just before gdb stopped the program
                 return history.snapshot();
             }
 
@@ -287,14 +288,23 @@ public final class ProgramRunner {
 
             @Override
             public org.jdryad.debug.SlotTable slots() {
-                LazyTables t = lazyTables;
-                if (t != null) {
-                    t.drain(); // first calls the fast path answered are in the history before their slots are read
-                }
+                drainLazyLog(); // first calls the fast path answered are in the history before their slots are read
                 LinkSession s = session;
                 return s == null ? null : new org.jdryad.debug.SlotTable(s, history.pid(), options.bindNot());
             }
         };
+    }
+
+    /** Moves the fast path's log records into the history now (a query must not miss them). */
+    private void drainLazyLog() {
+        LazyTables t = lazyTables;
+        if (t != null) {
+            try {
+                t.drain();
+            } catch (RuntimeException e) {
+                // the run is ending: its close drains what is left
+            }
+        }
     }
 
     /** Tells gdb where the query server is, in the agent's jdryad_query_info (agents that have it). */
