@@ -120,7 +120,7 @@ class GdbSlotsTest {
         expect(r, "^" + HEX + "\\s+GLOB_DAT\\s+slot_address\\s+r--p\\s+" + HEX + " <slot_address> in libslots\\.so$",
                 "the GLOB_DAT slot is not read from memory");
         expect(r, "^jdryad: no object named nosuchlib\\.so in r_debug's list$", "an unknown object is not one line");
-        expect(r, "^the program is not running: the inferior's memory has nothing to show$",
+        expect(r, "^the program is not running \\(no process, no core file\\): the inferior's memory has nothing to show$",
                 "a command after kill is not one line");
         assertFalse((r.stdout() + r.stderr()).contains("Traceback"), r::describe);
     }
