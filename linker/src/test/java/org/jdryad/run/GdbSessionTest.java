@@ -172,8 +172,14 @@ class GdbSessionTest {
             "-ex", "run", "-ex", "info sharedlibrary libplugin", "-ex", "break plugin_entry", "-ex", "continue",
             "-ex", "bt 2", "-ex", "continue", "-ex", "continue", "--args", prog.toString(), plugin};
         Result natively = gdb(true, prog.getParent(), words);
-        Result jdryad = gdb(false, prog.getParent(), words);
+        List<String> withEvents = new ArrayList<>(List.of(words));
+        withEvents.addAll(withEvents.indexOf("bt 2") + 1, List.of("-ex", "jdryad events"));
+        Result jdryad = gdb(false, prog.getParent(), withEvents.toArray(String[]::new));
         String out = jdryad.stdout() + jdryad.stderr();
+        // The dlopen as jdryad recorded it: its request, mode and call site in main.
+        assertTrue(Pattern.compile("(?m)^#\\d+\\s+add\\s+dlopen\\s+\"" + Pattern.quote(plugin) + "\", RTLD_NOW\\s+"
+                + "0x[0-9a-f]+ <main\\+\\d+>\\s+libplugin.so$").matcher(out).find(),
+                () -> "`jdryad events` does not show the dlopen with its caller\n" + jdryad.describe());
         for (String expected : new String[] {"^Catchpoint 1\\n  Inferior loaded " + Pattern.quote(plugin) + "$",
             "^0x[0-9a-f]+\\s+0x[0-9a-f]+\\s+Yes \\(\\*\\)\\s+" + Pattern.quote(plugin) + "$",
             "^Breakpoint 3, 0x[0-9a-f]+ in plugin_entry \\(\\) from " + Pattern.quote(plugin) + "$",
