@@ -165,4 +165,12 @@ def stats(s):
             ["bindings", s.get("bindings")]]
     rows += [["  " + k, v] for k, v in sorted((s.get("by_kind") or {}).items())]
     rows += [["events", s.get("events")], ["uptime", "%.3f s" % (s.get("uptime_ns", 0) / 1e9)]]
+    link = s.get("link")
+    if link:
+        rows += [["relocations", link.get("relocations")]]
+        rows += [["  " + k, v] for k, v in (link.get("by_type") or {}).items()]
+        rows += [["symbol lookups", "%s (from an object's cache: %s; objects probed: %s)"
+                  % (link.get("lookups"), link.get("cached_lookups"), link.get("objects_probed"))],
+                 ["lazy slots", "%s (bound since: %s)" % (link.get("lazy_slots"), link.get("lazy_bound"))]]
+        rows += [["time " + k, "%.2f ms" % (v / 1e6)] for k, v in (link.get("phases_ns") or {}).items()]
     return table(rows)

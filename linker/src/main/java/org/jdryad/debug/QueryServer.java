@@ -79,6 +79,20 @@ public final class QueryServer implements AutoCloseable {
         default SlotTable slots() {
             return null;
         }
+
+        /** The linker's counts and phase times so far; null while nothing is linked. */
+        default LinkStats linkStats() {
+            return null;
+        }
+    }
+
+    /**
+     * What linking cost: relocations by type, symbol lookups (looked up, answered from an
+     * object's cache, objects probed), jump slots left lazy and bound since, and the time of
+     * each phase in nanoseconds.
+     */
+    public record LinkStats(long relocations, Map<String, Long> byType, long lookups, long cachedLookups,
+                            long objectsProbed, long lazySlots, long lazyBound, Map<String, Long> phaseNanos) {
     }
 
     private final Source source;
@@ -304,6 +318,19 @@ public final class QueryServer implements AutoCloseable {
         s.add("by_kind", GSON.toJsonTree(byKind));
         s.addProperty("events", source.events().size());
         s.addProperty("uptime_ns", System.nanoTime() - started);
+        LinkStats link = source.linkStats();
+        if (link != null) {
+            JsonObject l = new JsonObject();
+            l.addProperty("relocations", link.relocations());
+            l.add("by_type", GSON.toJsonTree(link.byType()));
+            l.addProperty("lookups", link.lookups());
+            l.addProperty("cached_lookups", link.cachedLookups());
+            l.addProperty("objects_probed", link.objectsProbed());
+            l.addProperty("lazy_slots", link.lazySlots());
+            l.addProperty("lazy_bound", link.lazyBound());
+            l.add("phases_ns", GSON.toJsonTree(link.phaseNanos()));
+            s.add("link", l);
+        }
         return s;
     }
 

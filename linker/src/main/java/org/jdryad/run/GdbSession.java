@@ -265,6 +265,12 @@ public final class GdbSession {
                 QueryServer.Source s = now();
                 return s == null ? null : s.slots();
             }
+
+            @Override
+            public QueryServer.LinkStats linkStats() {
+                QueryServer.Source s = now();
+                return s == null ? null : s.linkStats();
+            }
         };
     }
 }

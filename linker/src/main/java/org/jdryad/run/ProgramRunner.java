@@ -287,6 +287,17 @@ public final class ProgramRunner {
             }
 
             @Override
+            public QueryServer.LinkStats linkStats() {
+                LinkSession s = session;
+                if (s == null) {
+                    return null;
+                }
+                var st = s.stats();
+                return new QueryServer.LinkStats(st.total(), st.byType(), st.lookups(), st.cachedLookups(),
+                        s.lookup().objectsProbed(), st.lazySlots(), st.lazyBound(), st.phases());
+            }
+
+            @Override
             public org.jdryad.debug.SlotTable slots() {
                 drainLazyLog(); // first calls the fast path answered are in the history before their slots are read
                 LinkSession s = session;
