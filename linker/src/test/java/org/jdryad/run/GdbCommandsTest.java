@@ -70,6 +70,9 @@ class GdbCommandsTest {
         expect(r, "^\\s+2\\.\\s+\\S+/libgdbadd.so\\s+winner: lib_add at 0x[0-9a-f]+ <lib_add>$",
                 "`jdryad why lib_add` does not name the winner");
         expect(r, "^  lazy\\s+1$", "`jdryad stats` does not count the lazy binding");
+        expect(r, "^  R_X86_64_JUMP_SLOT\\s+2$", "`jdryad stats` does not count relocations by type");
+        expect(r, "^lazy slots\\s+2 \\(bound since: 1\\)$", "`jdryad stats` does not count lazy slots");
+        expect(r, "^time relocate\\s+[0-9.]+ ms$", "`jdryad stats` has no phase times");
         expect(r, "^--last needs a number, not nope$", "a bad argument is not one line");
         assertFalse((r.stdout() + r.stderr()).contains("Traceback"), r::describe);
         assertFalse((r.stdout() + r.stderr()).contains("cannot be reached"), r::describe);
