@@ -9,7 +9,8 @@
  * to jdryad, says HELLO and serves until ENTER.  The rest is split by concern, one header per
  * seam: util (helpers, locks, memory), wire (the connection), callback (program threads asking
  * Java), requests (serving Java), rdebug (r_debug and activity events), entry (ENTER), attach
- * (waiting for a debugger), runtime (the dl* runtime), lazy (the lazy resolver).
+ * (waiting for a debugger), runtime (the dl* runtime), lazy (the lazy resolver), binding (the
+ * hook debuggers stop at for bindings).
  */
 #include "runtime.h"
 #include "wire.h"
@@ -17,6 +18,7 @@
 #include "rdebug.h"
 #include "entry.h"
 #include "lazy.h"
+#include "jdryad_binding.h"
 
 #include <sys/prctl.h>
 #include <pthread.h>
@@ -87,6 +89,7 @@ static void hello(void)
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
+        {"jdryad_dl_bind", (void *)jdryad_dl_bind},
         {"jdryad_readlink", (void *)jdryad_readlink},
         {"jdryad_readlinkat", (void *)jdryad_readlinkat},
         {"jdryad___readlink_chk", (void *)jdryad___readlink_chk},

@@ -16,7 +16,8 @@ struct jd_cbreply {
     uint64_t v[4];
     const char *s[2]; /* valid until jd_callback_end() */
     void *ctx;
-    char scratch[1024]; /* the strings of a reply received without the shared buffers (vfork child) */
+    char scratch[1024]; /* the strings of a reply received without the shared buffers (vfork child);
+                           Java's Protocol.CHILD_REPLY_MAX */
 };
 /* Sends a callback of type with the given fields and waits (serving Java) for the reply.
  * Call jd_callback_end(r) after copying what is needed from the reply. */

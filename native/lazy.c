@@ -2,7 +2,9 @@
  * Lazy binding: what happens at the first call through a PLT slot of a lazily bound jdryad
  * object. The trampoline (lazy_asm.S) has saved the caller's argument state; here the slot is
  * resolved by asking Java (the lookup rules, the scope and the record of the binding are all
- * Java's), the slot is patched unless LD_BIND_NOT says otherwise, and the target is returned.
+ * Java's), the slot is patched unless LD_BIND_NOT says otherwise, the binding hook is called
+ * (jdryad_dl_bind, jdryad_binding.h: a debugger's stop there sees the caller up the stack), and
+ * the target is returned.
  *
  * A slot that cannot be resolved ends the program as glibc's _dl_fixup does: the message Java
  * composed in glibc's words (`PROG: symbol lookup error: OBJ: undefined symbol: NAME`), exit 127.
@@ -10,6 +12,7 @@
 #include "util.h"
 #include "callback.h"
 #include "lazy.h"
+#include "jdryad_binding.h"
 #include <time.h>
 
 uint32_t jd_lazy_save_kind = JD_SAVE_FXSAVE;
@@ -64,8 +67,9 @@ void jd_lazy_configure(struct jd_lazy_log *log, struct jd_lazy_table *volatile *
     __atomic_store_n(&lazy_log, log, __ATOMIC_RELEASE);
 }
 
-/* The slot's prepared answer, if Java has written a whole one for the current scopes. */
-static uintptr_t prepared(uint64_t object, uint64_t index, uintptr_t *slot)
+/* The slot's prepared answer, if Java has written a whole one for the current scopes: the target,
+   and in b the slot and the symbol's name and version. */
+static uintptr_t prepared(uint64_t object, uint64_t index, struct jdryad_binding *b)
 {
     if (!__atomic_load_n(&lazy_log, __ATOMIC_ACQUIRE) || object >= lazy_ntables)
         return 0;
@@ -75,15 +79,19 @@ static uintptr_t prepared(uint64_t object, uint64_t index, uintptr_t *slot)
     uint64_t g = jd_lazy_generation;
     if (t->generation != g)
         return 0;
-    uint64_t target = t->e[3 * index], at = t->e[3 * index + 1], check = t->e[3 * index + 2];
-    if (!target || (target ^ at ^ JD_LAZY_KEY) != check || t->generation != g || jd_lazy_generation != g)
+    const volatile uint64_t *e = &t->e[JD_LAZY_ENTRY_WORDS * index];
+    uint64_t target = e[0], at = e[1], name = e[2], version = e[3], check = e[4];
+    if (!target || (target ^ at ^ name ^ version ^ JD_LAZY_KEY) != check || t->generation != g ||
+        jd_lazy_generation != g)
         return 0; /* not written yet, torn by a concurrent write, or a scope changed meanwhile */
-    *slot = at;
+    b->slot = (void **)at;
+    b->symbol = (const char *)name;
+    b->symbol_version = (const char *)version;
     return target;
 }
 
 /* Appends the binding to the shared log; 0 when the log is full (then Java records it). */
-static int record(uint64_t object, uint64_t index, uintptr_t caller, uintptr_t target)
+static int record(const struct jdryad_binding *b)
 {
     struct jd_lazy_log *log = lazy_log;
     uint64_t i = __atomic_fetch_add(&log->next, 1, __ATOMIC_ACQ_REL);
@@ -93,29 +101,25 @@ static int record(uint64_t object, uint64_t index, uintptr_t caller, uintptr_t t
     }
     struct jd_lazy_record *r = (struct jd_lazy_record *)(log + 1) + i;
     /* A system call costs about a microsecond here, twice glibc's whole first call: the clock
-       comes from the vDSO (through libc), the pid from the agent's cache; only the tid is asked. */
+       comes from the vDSO (through libc), the pid from the agent's cache; only the tid is asked
+       (by the caller, once, for the hook too). */
     struct timespec ts = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &ts); /* Java's System.nanoTime clock */
-    r->object = object;
-    r->index = index;
-    r->caller = caller;
-    r->tid = (uint64_t)jd_gettid();
-    r->pid = (uint64_t)jd_cached_pid;
+    r->object = b->object;
+    r->index = b->index;
+    r->caller = (uint64_t)b->caller;
+    r->tid = (uint64_t)b->tid;
+    r->pid = (uint64_t)b->pid;
     r->time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    r->target = target;
+    r->target = (uint64_t)b->target;
     __atomic_store_n(&r->seq, i + 1, __ATOMIC_RELEASE);
     return 1;
 }
 
-uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller)
+/* The first call's binding, answered by Java at the call (the slow path). */
+static uintptr_t ask_java(struct jdryad_binding *b)
 {
-    uintptr_t at = 0, fast = prepared(object, reloc_index, &at);
-    if (fast && record(object, reloc_index, caller, fast)) {
-        if (!lazy_bind_not)
-            __atomic_store_n((uintptr_t *)at, fast, __ATOMIC_RELEASE);
-        return fast;
-    }
-    struct jd_cbargs a = {3, {object, reloc_index, caller}, 0, {0, 0}};
+    struct jd_cbargs a = {3, {b->object, b->index, (uint64_t)b->caller}, 0, {0, 0}};
     struct jd_cbreply r;
     if (jd_callback(JD_CB_LAZY, &a, &r) != 0)
         fail("jdryad-agent: a lazily bound function was called where jdryad cannot be asked to bind it"
@@ -124,10 +128,35 @@ uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller)
         fail(r.s[0] ? r.s[0] : "jdryad-agent: lazy binding failed");
     uintptr_t target = r.v[0], slot = r.v[1];
     uint64_t flags = r.v[2];
-    jd_callback_end(&r);
     if (flags & JD_LAZY_CALL_IFUNC)
         target = ((uintptr_t(*)(void))target)();
     if (flags & JD_LAZY_PATCH)
         __atomic_store_n((uintptr_t *)slot, target, __ATOMIC_RELEASE);
+    b->source = JDRYAD_SOURCE_JAVA;
+    b->symbol = r.s[0]; /* the reply's strings live until jd_callback_end */
+    b->symbol_version = r.s[1];
+    b->target = (void *)target;
+    b->slot = (void **)slot;
+    b->tid = jd_gettid();
+    jdryad_dl_bind(b);
+    jd_callback_end(&r);
     return target;
+}
+
+uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller)
+{
+    struct jdryad_binding b = {JDRYAD_BINDING_VERSION, JDRYAD_BIND_LAZY, JDRYAD_SOURCE_TABLE, 0, 0, 0, 0, 0,
+                               (void *)caller, object, reloc_index, jd_cached_pid, 0};
+    uintptr_t target = prepared(object, reloc_index, &b);
+    if (target) {
+        b.target = (void *)target;
+        b.tid = jd_gettid();
+        if (record(&b)) {
+            if (!lazy_bind_not)
+                __atomic_store_n(b.slot, b.target, __ATOMIC_RELEASE);
+            jdryad_dl_bind(&b);
+            return target;
+        }
+    }
+    return ask_java(&b);
 }

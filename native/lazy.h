@@ -19,18 +19,20 @@ void jd_lazy_init(void);
 uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller);
 
 /* ---- the fast path ----
- * Java prepares each lazily bound object's answers while the program runs: a table of (target,
- * GOT slot, target ^ slot ^ JD_LAZY_KEY) triples, valid while its generation equals
- * jd_lazy_generation (Java bumps that when a scope changes). A first call that finds a whole
- * triple answers itself
- * and appends a record to the log, a file mapping shared with Java that outlives the process
- * (forked children share it too). Anything else asks Java. Layouts: LazyTables.java. */
+ * Java prepares each lazily bound object's answers while the program runs: a table of entries
+ * (target, GOT slot, symbol name, symbol version, target ^ slot ^ name ^ version ^ JD_LAZY_KEY),
+ * valid while its generation equals jd_lazy_generation (Java bumps that when a scope changes).
+ * The name and version point at strings Java wrote into the agent once per object (they are
+ * only for the binding hook, jdryad_binding.h). A first call that finds a whole entry answers
+ * itself and appends a record to the log, a file mapping shared with Java that outlives the
+ * process (forked children share it too). Anything else asks Java. Layouts: LazyTables.java. */
 #define JD_LAZY_KEY 0x6a64727961644b59ULL
 #define JD_LAZY_LOG_MAGIC 0x31676f6c797a616cULL /* "lazylog1" */
+#define JD_LAZY_ENTRY_WORDS 5
 struct jd_lazy_table {
     volatile uint64_t generation;
     uint64_t count;
-    volatile uint64_t e[]; /* 3 * count words */
+    volatile uint64_t e[]; /* JD_LAZY_ENTRY_WORDS * count words */
 };
 struct jd_lazy_log {
     uint64_t magic, capacity;

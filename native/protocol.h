@@ -127,7 +127,9 @@
  *                                                        block's tp offset), s0 (RTLD_DI_ORIGIN)
  *   CB_LAZY     q object (GOT[1]), q reloc index, q caller (return address)
  *               -> v0 target, v1 GOT slot, v2 flags (JD_LAZY_PATCH: store the target in the
- *                  slot; JD_LAZY_CALL_IFUNC: v0 is an IFUNC resolver, its result the target);
+ *                  slot; JD_LAZY_CALL_IFUNC: v0 is an IFUNC resolver, its result the target),
+ *                  s0 the slot's symbol name, s1 its version (for the binding hook; either may be
+ *                  NULL, and both are left out of a reply too long for a child's scratch buffer);
  *                  error: s0 is the whole line to print before exiting with status 127.
  */
 #ifndef JDRYAD_PROTOCOL_H

@@ -6,6 +6,7 @@
 #include "runtime.h"
 #include "callback.h"
 #include "rdebug.h"
+#include "jdryad_binding.h"
 #include <errno.h>
 #include <fcntl.h>
 
@@ -285,12 +286,14 @@ void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode)
     return do_dlopen(file, mode, __builtin_return_address(0));
 }
 
-static void *do_dlsym(void *handle, const char *name, const char *version, void *caller)
+/* dlsym's answer: Java's for jdryad objects, else glibc's; *source says whose. */
+static void *look_up(void *handle, const char *name, const char *version, void *caller, int *source)
 {
     jd_set_dlerror(0);
     struct jd_cbargs a = {2, {(uint64_t)handle, (uint64_t)caller}, 2, {name, version}};
     struct jd_cbreply r;
     void *glibc_handle = handle;
+    *source = JDRYAD_SOURCE_JAVA;
     if (jd_callback(JD_CB_DLSYM, &a, &r) == 0) {
         int64_t st = r.status;
         void *res = (void *)r.v[0];
@@ -306,11 +309,26 @@ static void *do_dlsym(void *handle, const char *name, const char *version, void 
         jd_set_dlerror(NO_CONNECTION);
         return 0;
     }
+    *source = JDRYAD_SOURCE_GLIBC;
     dlerror();
     void *res = version ? dlvsym(glibc_handle, name, version) : dlsym(glibc_handle, name);
     const char *e = dlerror();
     if (e)
         jd_set_dlerror(e);
+    return res;
+}
+
+/* dlsym and dlvsym: the answer, announced to debuggers through the binding hook when it is one. */
+static void *do_dlsym(void *handle, const char *name, const char *version, void *caller)
+{
+    int source;
+    void *res = look_up(handle, name, version, caller, &source);
+    if (res) {
+        struct jdryad_binding b = {JDRYAD_BINDING_VERSION, JDRYAD_BIND_DLSYM, source, 0, name, version,
+                                   res, 0, caller, (unsigned long)handle, 0,
+                                   sys0(SYS_getpid), jd_gettid()};
+        jdryad_dl_bind(&b);
+    }
     return res;
 }
 

@@ -31,8 +31,19 @@ public record CallbackReply(long status, long v0, long v1, long v2, long v3, Str
      * resolver, and jump to its result), and with {@code patch} store that in {@code slot}.
      */
     public static CallbackReply lazy(long target, long slot, boolean patch, boolean callIfunc) {
+        return lazy(target, slot, patch, callIfunc, null, null);
+    }
+
+    /** {@link #lazy(long, long, boolean, boolean)} naming the slot's symbol and version for the agent's binding hook. */
+    public static CallbackReply lazy(long target, long slot, boolean patch, boolean callIfunc, String symbol,
+                                     String version) {
         long flags = (patch ? Protocol.LAZY_PATCH : 0) | (callIfunc ? Protocol.LAZY_CALL_IFUNC : 0);
-        return new CallbackReply(Protocol.CB_OK, target, slot, flags, 0, null, null);
+        return new CallbackReply(Protocol.CB_OK, target, slot, flags, 0, symbol, version);
+    }
+
+    /** This reply without its strings (for a reply that must fit a small buffer, when they only inform). */
+    public CallbackReply withoutStrings() {
+        return new CallbackReply(status, v0, v1, v2, v3, null, null);
     }
 
     /** dladdr/dladdr1 found the address in a jdryad object. */

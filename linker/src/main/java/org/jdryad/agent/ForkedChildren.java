@@ -72,7 +72,11 @@ final class ForkedChildren implements AutoCloseable {
                 } catch (RuntimeException e) {
                     reply = CallbackReply.error("jdryad: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
                 }
-                AgentWire.writeFrame(ch, type | Protocol.REPLY, seq, AgentWire.encode(reply));
+                Payload.Writer w = AgentWire.encode(reply);
+                if (w.length() > Protocol.CHILD_REPLY_MAX && reply.status() == Protocol.CB_OK) {
+                    w = AgentWire.encode(reply.withoutStrings()); // the names only inform the binding hook
+                }
+                AgentWire.writeFrame(ch, type | Protocol.REPLY, seq, w);
             }
         } catch (IOException | RuntimeException e) {
             // the child went away, or sent what no agent sends: its connection ends here

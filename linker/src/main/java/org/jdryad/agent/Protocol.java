@@ -52,6 +52,9 @@ public final class Protocol {
     public static final int CB_DLINFO = 0x84;
     public static final int CB_LAZY = 0x85;
 
+    /** The largest reply a child's one-shot connection takes (native callback.c: jd_cbreply.scratch). */
+    public static final int CHILD_REPLY_MAX = 1024;
+
     /** CB_LAZY reply flags. */
     public static final long LAZY_PATCH = 1, LAZY_CALL_IFUNC = 2;
 

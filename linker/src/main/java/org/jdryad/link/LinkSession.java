@@ -143,6 +143,11 @@ public final class LinkSession implements LinkContext {
         return out;
     }
 
+    /** The lazily bound object with lazy id {@code id} (its GOT[1]), if there is one now. */
+    public Optional<LoadedObject> lazyObject(long id) {
+        return Optional.ofNullable(lazyObjects.get(id));
+    }
+
     /** The lazily bound objects by lazy id, as they are now. */
     public Map<Long, LoadedObject> lazyObjects() {
         return Map.copyOf(lazyObjects);

@@ -7,7 +7,8 @@ import org.jdryad.link.LinkSession;
 /**
  * Answers the program's lazy first calls (the agent's CB_LAZY): the link session resolves the
  * slot by glibc's rules and records the binding; this turns its answer into the agent's reply,
- * honouring LD_BIND_NOT (resolve, never patch), and a failure into glibc's fatal line.
+ * honouring LD_BIND_NOT (resolve, never patch), with the slot's symbol name and version for the
+ * agent's binding hook, and a failure into glibc's fatal line.
  */
 final class LazyBinder {
     private final LinkSession session;
@@ -23,7 +24,8 @@ final class LazyBinder {
     CallbackReply bind(long object, long index, long caller, long tid, long pid) {
         try {
             LinkSession.LazyAnswer a = session.bindLazily(object, index, caller, tid, pid);
-            return CallbackReply.lazy(a.target(), a.slot(), !bindNot, a.callIfunc());
+            String[] name = session.lazyObject(object).map(o -> PltNames.of(o, index)).orElse(new String[2]);
+            return CallbackReply.lazy(a.target(), a.slot(), !bindNot, a.callIfunc(), name[0], name[1]);
         } catch (LinkException e) {
             // glibc's _dl_fixup ends the program: "PROG: symbol lookup error: OBJ: undefined symbol: S"
             return CallbackReply.error(program + ": " + e.getMessage());

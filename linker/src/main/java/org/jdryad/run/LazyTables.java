@@ -28,7 +28,10 @@ import org.jdryad.link.LoadedObject;
  * log into the binding history, so every binding is still decided and recorded by Java.
  *
  * <p>Layouts (little-endian 64-bit words): a table is {generation, count, then per slot target,
- * GOT slot, target ^ slot ^ KEY}; the log is a 64-byte header {magic, capacity, next, dropped}
+ * GOT slot, name, version, target ^ slot ^ name ^ version ^ KEY}, where name and version are
+ * the addresses of the relocation's symbol name and version (0: none) in strings written once
+ * per object when it is added ({@link PltNames}; the agent's binding hook hands them to
+ * debuggers); the log is a 64-byte header {magic, capacity, next, dropped}
  * then 64-byte records {seq (index + 1, stored last), object, index, caller, tid, pid, time,
  * target}. A torn or stale entry fails its check or its generation, and the call asks Java.
  */
@@ -39,6 +42,7 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
     static final int CAPACITY = 1 << 18;
     private static final int HEADER = 64;
     private static final int RECORD = 64;
+    private static final int ENTRY = 40; // native/lazy.h: JD_LAZY_ENTRY_WORDS words
     private static final VarHandle WORD = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final AgentProcess agent;
@@ -49,6 +53,8 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
     private final long tables;
     private final long generationAddress;
     private final Map<Long, Long> tableAddress = new ConcurrentHashMap<>();
+    /** Each object's PLT names as written into the agent, and where. */
+    private final Map<Long, Names> names = new ConcurrentHashMap<>();
     private final Map<Long, LinkSession.Prepared[]> prepared = new ConcurrentHashMap<>();
     /** The generation each object's answers were prepared for. */
     private final Map<Long, Long> preparedFor = new ConcurrentHashMap<>();
@@ -110,7 +116,11 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             return;
         }
         long count = obj.dynamic().get().pltRela().count();
-        long addr = agent.alloc(16 + 24 * count, 16);
+        long addr = agent.alloc(16 + ENTRY * count, 16);
+        PltNames.Image image = PltNames.image(obj, count);
+        long strings = agent.alloc(Math.max(1, image.bytes().length), 16);
+        agent.write(strings, image.bytes());
+        names.put(id, new Names(image, strings));
         agent.writeWords(new long[] {tables + 8 * id}, new long[] {addr});
         tableAddress.put(id, addr);
         if (running) {
@@ -174,14 +184,18 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
                 continue;
             }
             LinkSession.Prepared[] answers = session.prepareAll(id);
-            int count = (int) Math.min(answers.length, (Integer.MAX_VALUE - 16) / 24);
-            ByteBuffer words = ByteBuffer.allocate(16 + 24 * count).order(ByteOrder.LITTLE_ENDIAN);
+            Names n = names.get(id);
+            int count = (int) Math.min(answers.length, (Integer.MAX_VALUE - 16) / ENTRY);
+            ByteBuffer words = ByteBuffer.allocate(16 + ENTRY * count).order(ByteOrder.LITTLE_ENDIAN);
             words.putLong(0, g).putLong(8, count);
             for (int i = 0; i < count; i++) {
                 LinkSession.Prepared p = answers[i];
                 if (p != null) {
-                    words.putLong(16 + 24 * i, p.target()).putLong(24 + 24 * i, p.slot())
-                            .putLong(32 + 24 * i, p.target() ^ p.slot() ^ KEY);
+                    long name = n == null ? 0 : n.image().address(n.at(), i, 0);
+                    long version = n == null ? 0 : n.image().address(n.at(), i, 1);
+                    int at = 16 + ENTRY * i;
+                    words.putLong(at, p.target()).putLong(at + 8, p.slot()).putLong(at + 16, name)
+                            .putLong(at + 24, version).putLong(at + 32, p.target() ^ p.slot() ^ name ^ version ^ KEY);
                 }
             }
             if (g != generation) {
@@ -191,6 +205,10 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             preparedFor.put(id, g);
             agent.write(e.getValue(), words.array(), 0, words.capacity());
         }
+    }
+
+    /** An object's PLT names ({@link PltNames#image}) and the agent address they were written at. */
+    private record Names(PltNames.Image image, long at) {
     }
 
     /** Moves the log's complete records into the binding history, in the order the agent took them. */
