@@ -1,7 +1,7 @@
 """The `jdryad` commands: one gdb.Command per command, arguments through gdb.string_to_argv."""
 import gdb
 
-from . import client, fallback
+from . import breakpoints, client, completion, fallback, printers
 from . import format as fmt
 
 
@@ -51,7 +51,7 @@ def _ask(op, offline=None, **filters):
 class Jdryad(gdb.Command):
     """jdryad's view of the program: link map, bindings, link-map events, why a symbol bound where it did.
 
-Subcommands: linkmap, bindings, events, why, stats. They ask jdryad's query server (the JVM of
+Subcommands: linkmap, bindings, events, why, stats, break-bind, break-load. They ask jdryad's query server (the JVM of
 `jdryad run`), which answers while the program is stopped."""
 
     def __init__(self):
@@ -86,8 +86,14 @@ definer. --lazy: only first calls. --last N: only the last N."""
     def __init__(self):
         super().__init__("jdryad bindings", gdb.COMMAND_DATA)
 
+    OPTIONS = {"--object": str, "--lazy": bool, "--last": int}
+
+    def complete(self, text, word):
+        return completion.complete(text, word, self.OPTIONS,
+                                   {None: completion.symbol_names, "--object": completion.object_names})
+
     def invoke(self, arg, from_tty):
-        args, o = _parse(gdb.string_to_argv(arg), 1, {"--object": str, "--lazy": bool, "--last": int})
+        args, o = _parse(gdb.string_to_argv(arg), 1, self.OPTIONS)
         result = _ask("bindings", symbol=args[0] if args else None, object=o.get("--object"),
                       lazy=o.get("--lazy", False), last=o.get("--last"))
         if result is not None:
@@ -117,8 +123,14 @@ definition passed over and why, and the winner."""
     def __init__(self):
         super().__init__("jdryad why", gdb.COMMAND_DATA)
 
+    OPTIONS = {"--from": str}
+
+    def complete(self, text, word):
+        return completion.complete(text, word, self.OPTIONS,
+                                   {None: completion.symbol_names, "--from": completion.object_names})
+
     def invoke(self, arg, from_tty):
-        args, o = _parse(gdb.string_to_argv(arg), 1, {"--from": str})
+        args, o = _parse(gdb.string_to_argv(arg), 1, self.OPTIONS)
         if not args:
             raise gdb.GdbError("usage: jdryad why SYMBOL [--from OBJ]")
         result = _ask("why", symbol=args[0], **{"from": o.get("--from")})
@@ -142,3 +154,5 @@ class Stats(gdb.Command):
 def register():
     for command in (Jdryad, Linkmap, Bindings, Events, Why, Stats):
         command()
+    breakpoints.register()
+    printers.register()

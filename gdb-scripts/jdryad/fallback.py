@@ -13,8 +13,8 @@ import gdb
 
 from . import format as fmt
 
-_STATES = {0: "consistent", 1: "add", 2: "delete"}
-_CAUSES = {1: "startup", 2: "dlopen", 3: "dlclose", 4: "dlopen-failed"}
+STATES = {0: "consistent", 1: "add", 2: "delete"}
+CAUSES = {1: "startup", 2: "dlopen", 3: "dlclose", 4: "dlopen-failed"}
 
 
 def _inferior():
@@ -102,8 +102,8 @@ def events(last=0):
         request = int(ev["request"].cast(gdb.lookup_type("unsigned long")))
         count = int(ev["count"])
         caller = int(ev["caller"])
-        es.append({"seq": int(ev["seq"]), "state": _STATES.get(int(ev["state"]), str(int(ev["state"]))),
-                   "cause": _CAUSES.get(int(ev["cause"]), str(int(ev["cause"]))),
+        es.append({"seq": int(ev["seq"]), "state": STATES.get(int(ev["state"]), str(int(ev["state"]))),
+                   "cause": CAUSES.get(int(ev["cause"]), str(int(ev["cause"]))),
                    "request": ev["request"].string() if request else None, "flags": int(ev["flags"]),
                    "call_site": {"address": "0x%x" % caller} if caller else None,
                    "objects": [ev["objects"][k].string() for k in range(min(count, 1000))]})
