@@ -110,11 +110,11 @@ class GdbRunTest {
     void theActivityHookShowsADlopenEventToGdb() {
         Path prog = FixtureCatalog.dlopenProgram();
         Result r = gdbOn(prog, List.of(prog.resolveSibling("libplugin.so").toString()),
-                "break jdryad_dl_activity if event->cause == 2", "run", "print *event", "print event->request",
+                "break jdryad_dl_activity if event->cause == 2", "run", "print/r *event", "print event->request",
                 "print event->objects[0]", "print jdryad_activity_ring.next");
         String out = r.stdout() + r.stderr();
         assertTrue(Pattern.compile("version = 2, state = 1, cause = 2, flags = 2").matcher(out).find(),
-                () -> "`print *event` at the dlopen's event does not show it\n" + r.describe());
+                () -> "`print/r *event` at the dlopen's event does not show it\n" + r.describe());
         assertTrue(Pattern.compile("\\$2 = 0x[0-9a-f]+ \".*libplugin.so\"").matcher(out).find(),
                 () -> "event->request is not the dlopen argument\n" + r.describe());
         assertTrue(Pattern.compile("\\$3 = 0x[0-9a-f]+ \".*/libplugin.so\"").matcher(out).find(),
