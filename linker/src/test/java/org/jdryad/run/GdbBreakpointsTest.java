@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * gdb-scripts' breakpoints on the agent's hooks ({@code jdryad break-bind}, {@code jdryad
  * break-load}), the pretty printers of the hooks' structs, and the completion of the {@code
- * jdryad} commands' arguments, in {@code jdryad run --gdb-batch} sessions on fixtures.
+ * jdryad} commands' arguments, in {@code jdryad gdb -batch -ex CMD... --args PROG ARG...} sessions
+ * on fixtures.
  */
 @Tag("gdb")
 @Tag("run")
@@ -32,13 +33,14 @@ class GdbBreakpointsTest {
                               String... commands) {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
         Jdryad.ensureBuilt();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "run"));
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb"));
         cmd.addAll(options);
-        cmd.addAll(List.of("--gdb-batch", "--gdb-ex", "set confirm off"));
+        cmd.addAll(List.of("-batch", "-ex", "set confirm off"));
         for (String c : commands) {
-            cmd.add("--gdb-ex");
+            cmd.add("-ex");
             cmd.add(c);
         }
+        cmd.add("--args");
         cmd.add(prog.toString());
         cmd.addAll(args);
         Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), extraEnv));
