@@ -7,6 +7,7 @@ are the program's and `bt` shows the way from there into the agent. The stop() m
 decide; what a stop prints and selects is done once gdb has stopped (a stop event), since
 gdb reselects the innermost frame when it stops.
 """
+import collections
 import fnmatch
 
 import gdb
@@ -15,7 +16,11 @@ from . import completion, hooks
 from . import format as fmt
 
 _GLOB = set("*?[")
-_pending = {}  # breakpoint number -> (line to print, caller's address)
+
+# What a stop says (line), which frame it selects (the call's return address, 0: none) and the
+# convenience variable it sets to the hook's struct.
+Report = collections.namedtuple("Report", "line caller variable value")
+_pending = {}  # breakpoint number -> its Report, from stop() to the stop event
 
 
 def _matches(pattern, *names):
@@ -43,8 +48,8 @@ def _on_stop(event):
     for bp in event.breakpoints:
         report = _pending.pop(bp.number, None)
         if report is not None:
-            gdb.write(report[0] + "\n")
-            caller = caller or report[1]
+            gdb.write(report.line + "\n")
+            caller = caller or report.caller
     if not caller:
         return
     try:
@@ -52,12 +57,13 @@ def _on_stop(event):
         if frame is not None:
             frame.select()
             gdb.execute("frame", to_string=False)
-    except gdb.error as e:
+    except Exception as e:  # noqa: BLE001  a stop event must not end in a traceback
         gdb.write("jdryad: the caller's frame cannot be selected (%s)\n" % e)
 
 
 class _HookBreakpoint(gdb.Breakpoint):
-    """A breakpoint on one of the agent's hooks whose stop() asks `wanted` about the hook's struct."""
+    """A breakpoint on one of the agent's hooks whose stop() asks wanted() about the hook's struct
+    (a Report to stop, None to go on)."""
 
     def __init__(self, hook, label):
         super().__init__(hook, gdb.BP_BREAKPOINT, internal=False)
@@ -66,13 +72,13 @@ class _HookBreakpoint(gdb.Breakpoint):
     def stop(self):
         try:
             report = self.wanted()
-        except (gdb.error, gdb.MemoryError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001  stop() must not end in a traceback
             gdb.write("jdryad %s: cannot read the hook's argument (%s); not stopping\n" % (self.label, e))
             return False
         if report is None:
             return False
-        _pending[self.number] = report[:2]
-        gdb.set_convenience_variable(report[2], report[3])
+        _pending[self.number] = report
+        gdb.set_convenience_variable(report.variable, report.value)
         return True
 
 
@@ -92,7 +98,7 @@ class BindBreakpoint(_HookBreakpoint):
         if not _matches(self.pattern, d["symbol"], versioned):
             return None
         line = "jdryad break-bind: %s (answered by %s)" % (hooks.describe_binding(d), hooks.source(d))
-        return line, d["caller"], "jdryad_binding", value
+        return Report(line, d["caller"], "jdryad_binding", value)
 
 
 class LoadBreakpoint(_HookBreakpoint):
@@ -121,7 +127,7 @@ class LoadBreakpoint(_HookBreakpoint):
         if not hit:
             return None
         line = "jdryad break-load: %s added (%s)" % (" ".join(hit), hooks.describe_activity(e))
-        return line, e["caller"], "jdryad_event", value
+        return Report(line, e["caller"], "jdryad_event", value)
 
 
 class BreakBind(gdb.Command):
@@ -130,7 +136,8 @@ class BreakBind(gdb.Command):
 Stops at jdryad_dl_bind (the agent's binding hook) when a lazily bound function named SYMBOL is
 first called, or dlsym/dlvsym returns SYMBOL's address, and selects the program's frame that made
 the call. SYMBOL is a name (lib_add), NAME@VERSION (puts@GLIBC_2.2.5) or a glob (lib_*).
-`print *b` shows the binding; `delete` removes the breakpoint like any other."""
+`print $jdryad_binding` shows the binding (so does `print *b` in frame 0); `delete` removes the
+breakpoint like any other."""
 
     def __init__(self):
         super().__init__("jdryad break-bind", gdb.COMMAND_BREAKPOINTS)
@@ -152,8 +159,8 @@ class BreakLoad(gdb.Command):
 
 Stops at jdryad_dl_activity (the agent's link-map hook) once an object whose path contains NAME
 (or whose path or file name matches NAME as a glob: libplugin*.so) has been added, at start-up
-or by dlopen, and selects the program's frame that called dlopen. `print *event` shows the
-event; `delete` removes the breakpoint like any other."""
+or by dlopen, and selects the program's frame that called dlopen. `print $jdryad_event` shows
+the event (so does `print *event` in frame 0); `delete` removes the breakpoint like any other."""
 
     def __init__(self):
         super().__init__("jdryad break-load", gdb.COMMAND_BREAKPOINTS)
