@@ -51,8 +51,9 @@ def _ask(op, offline=None, **filters):
 class Jdryad(gdb.Command):
     """jdryad's view of the program: link map, bindings, link-map events, why a symbol bound where it did.
 
-Subcommands: linkmap, bindings, events, why, stats, break-bind, break-load. They ask jdryad's query server (the JVM of
-`jdryad run`), which answers while the program is stopped."""
+Subcommands: linkmap, bindings, events, why, got, plt, stats, break-bind, break-load. They ask
+jdryad's query server (the JVM of `jdryad gdb` or `jdryad run`), which answers while the program
+is stopped; without it they show what the inferior's memory tells."""
 
     def __init__(self):
         super().__init__("jdryad", gdb.COMMAND_DATA, gdb.COMPLETE_COMMAND, True)
@@ -78,15 +79,16 @@ symbols: no debug info; no), path [soname]."""
 
 
 class Bindings(gdb.Command):
-    """Bindings jdryad made: jdryad bindings [SYMBOL] [--object OBJ] [--lazy] [--last N]
+    """Bindings jdryad made: jdryad bindings [SYMBOL] [--object OBJ] [--lazy] [--pending] [--last N]
 
 SYMBOL: only its bindings. --object OBJ: only those with OBJ (path or file name) as referrer or
-definer. --lazy: only first calls. --last N: only the last N."""
+definer. --lazy: only first calls. --last N: only the last N. --pending: instead, the PLT slots
+of jdryad's lazily bound objects not bound yet (their first call is still to come)."""
 
     def __init__(self):
         super().__init__("jdryad bindings", gdb.COMMAND_DATA)
 
-    OPTIONS = {"--object": str, "--lazy": bool, "--last": int}
+    OPTIONS = {"--object": str, "--lazy": bool, "--pending": bool, "--last": int}
 
     def complete(self, text, word):
         return completion.complete(text, word, self.OPTIONS,
@@ -94,10 +96,41 @@ definer. --lazy: only first calls. --last N: only the last N."""
 
     def invoke(self, arg, from_tty):
         args, o = _parse(gdb.string_to_argv(arg), 1, self.OPTIONS)
+        if o.get("--pending"):
+            if o.get("--lazy"):
+                raise gdb.GdbError("--pending lists slots not bound yet: it does not go with --lazy")
+            _pending(args[0] if args else None, o.get("--object"), o.get("--last"))
+            return
         result = _ask("bindings", symbol=args[0] if args else None, object=o.get("--object"),
                       lazy=o.get("--lazy", False), last=o.get("--last"))
         if result is not None:
             gdb.write(fmt.bindings(result))
+
+
+def _pending(symbol, obj, last):
+    """The unbound PLT slots of every jdryad object bound lazily (or of OBJ), from the slots op."""
+    objects = _ask("linkmap")
+    if objects is None:
+        return
+    rows = []
+    for o in objects:
+        if o.get("host") or not o.get("lazy"):
+            continue
+        if obj and obj not in (o.get("path"), fmt.short_name(o.get("path")), o.get("soname")):
+            continue
+        table = _ask("slots", object=o["path"], kind="plt")
+        for s in (table or {}).get("slots", []):
+            if s.get("state") == "unbound" and (symbol is None or s.get("symbol") == symbol):
+                rows.append([fmt.short_name(o["path"]), fmt.address(s.get("slot")),
+                             s["symbol"] + ("@" + s["version"] if s.get("version") else ""),
+                             fmt.address(s.get("current"))])
+    if last is not None:
+        rows = rows[-last:] if last else []
+    if not rows:
+        gdb.write("no PLT slot is waiting for its first call\n")
+        return
+    gdb.write(fmt.table(rows, ["OBJECT", "SLOT", "SYMBOL", "HOLDS NOW"]))
+    gdb.write("%d slots not bound yet\n" % len(rows))
 
 
 class Events(gdb.Command):
@@ -139,7 +172,10 @@ definition passed over and why, and the winner."""
 
 
 class Stats(gdb.Command):
-    """Counts: objects, bindings by kind, events: jdryad stats"""
+    """Counts and times: jdryad stats
+
+Objects, bindings by kind, events; relocations by type, symbol lookups, lazy slots and how many
+are bound, and the time of each linking phase."""
 
     def __init__(self):
         super().__init__("jdryad stats", gdb.COMMAND_DATA)

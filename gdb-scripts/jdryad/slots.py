@@ -11,7 +11,7 @@ import struct
 
 import gdb
 
-from . import client, fallback
+from . import client, completion, fallback
 from . import format as fmt
 
 _TLS = ("R_X86_64_DTPMOD64", "R_X86_64_DTPOFF64", "R_X86_64_TPOFF64")
@@ -250,25 +250,6 @@ def from_memory(name, kind):
 
 # ---- the commands ----
 
-def _object_names():
-    """Names to complete: r_debug's objects (path and file name), else gdb's objfiles."""
-    paths = []
-    try:
-        inferior = gdb.selected_inferior()
-        if inferior is not None and inferior.pid != 0:
-            paths = [o[1] for o in _objects(inferior) if o[1]]
-    except (gdb.error, gdb.MemoryError, RuntimeError, struct.error):
-        paths = []
-    if not paths:
-        paths = [o.filename for o in gdb.objfiles() if o.filename]
-    names = []
-    for p in paths:
-        for n in (p, fmt.short_name(p)):
-            if n and n not in names:
-                names.append(n)
-    return names
-
-
 class _Slots(gdb.Command):
     kind = None
 
@@ -304,12 +285,7 @@ class _Slots(gdb.Command):
             raise gdb.GdbError("jdryad: the server's slot table is malformed (%s)" % e)
 
     def complete(self, text, word):
-        try:
-            # gdb replaces only `word` (a path's last component): strip what precedes it in `text`
-            before = len(text) - len(word) if word is not None and text.endswith(word) else 0
-            return [n[before:] for n in _object_names() if n.startswith(text)]
-        except Exception:  # completion must never fail
-            return []
+        return completion.complete(text, word, {}, {None: completion.object_names})
 
 
 class Got(_Slots):

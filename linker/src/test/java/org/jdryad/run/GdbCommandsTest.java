@@ -52,7 +52,7 @@ class GdbCommandsTest {
     @Test
     void theCommandsAskTheServerWhileTheProgramIsStopped() {
         Result r = gdb(Map.of(), "jdryad bindings lib_add", "jdryad linkmap", "jdryad events", "jdryad why lib_add",
-                "jdryad stats", "jdryad bindings --last nope");
+                "jdryad stats", "jdryad bindings --last nope", "jdryad bindings --pending");
         String prog = Pattern.quote(FixtureCatalog.gdbProgram().toString());
         expect(r, "^Breakpoint 1, lib_add \\(a=2, b=3\\)", "the breakpoint did not hit");
         expect(r, "^#\\d+\\s+lazy\\s+gdb-main\\s+->\\s+lib_add\\s+->\\s+libgdbadd.so\\s+at 0x[0-9a-f]+ <lib_add>\\s+"
@@ -74,6 +74,10 @@ class GdbCommandsTest {
         expect(r, "^lazy slots\\s+2 \\(bound since: 1\\)$", "`jdryad stats` does not count lazy slots");
         expect(r, "^time relocate\\s+[0-9.]+ ms$", "`jdryad stats` has no phase times");
         expect(r, "^--last needs a number, not nope$", "a bad argument is not one line");
+        // printf's first call comes after the breakpoint: its slot still leads back into the PLT.
+        expect(r, "^gdb-main\\s+0x[0-9a-f]+ <printf@got.plt>\\s+printf@GLIBC_2.2.5\\s+0x[0-9a-f]+ <printf@plt\\+6>$",
+                "`jdryad bindings --pending` does not list printf's slot");
+        expect(r, "^1 slots not bound yet$", "`jdryad bindings --pending` lists other slots");
         assertFalse((r.stdout() + r.stderr()).contains("Traceback"), r::describe);
         assertFalse((r.stdout() + r.stderr()).contains("cannot be reached"), r::describe);
     }
