@@ -83,7 +83,10 @@ def _tls(tls):
     if not tls or not tls.get("module"):
         return "-"
     offset = tls.get("offset")
-    return "mod %d %s" % (tls["module"], "dynamic" if offset is None else "tp-%#x" % offset)
+    module = tls["module"]
+    # jdryad numbers its own modules from 0x4a440000 (apart from glibc's): shown in hex
+    shown = "%#x" % module if module > 0xffff else "%d" % module
+    return "mod %s %s" % (shown, "dynamic" if offset is None else "tp-%#x" % offset)
 
 
 def _path_and_soname(path, soname):

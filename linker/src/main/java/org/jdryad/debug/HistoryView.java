@@ -81,7 +81,9 @@ public final class HistoryView {
         if (module <= 0) {
             return "-";
         }
-        return "mod " + module + (offset < 0 ? " dynamic" : " tp-0x" + Long.toHexString(offset));
+        // jdryad numbers its own modules from 0x4a440000 (apart from glibc's): shown in hex
+        String shown = module > 0xffff ? "0x" + Long.toHexString(module) : Long.toString(module);
+        return "mod " + shown + (offset < 0 ? " dynamic" : " tp-0x" + Long.toHexString(offset));
     }
 
     /** The path, and the soname when it is not the path's file name. */
