@@ -179,6 +179,8 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
         *(uintptr_t *)envslots[i] = envp_final;
     for (long i = 0; i < nfull; i++)
         *(uintptr_t *)full[i] = argv0;
+    if (argv0)
+        jd_argv0 = (const char *)argv0;
     for (long i = 0; i < nshort; i++)
         *(uintptr_t *)shrt[i] = shortname;
 

@@ -313,6 +313,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
             break;
         }
         typedef void (*fn3)(uint64_t, uint64_t, uint64_t);
+        /* Initialisers get (argc, argv, envp): until the program is entered, argv[0] is this one. */
+        if (!jd_argv0 && a0 > 0 && a1)
+            jd_argv0 = ((const char *const *)a1)[0];
         for (uint64_t i = 0; i < n; i++) {
             uint64_t fn = get_q(in);
             if (fn)

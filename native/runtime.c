@@ -24,6 +24,7 @@ static void *(*real_tls_get_addr)(void *);
  * readlink/readlinkat of it answer the program's path instead. glibc's own callers (host
  * objects) still see the truth. */
 const char *volatile jd_exe_path;
+const char *volatile jd_argv0;
 
 static int is_self_exe(int dirfd, const char *path)
 {
@@ -380,7 +381,10 @@ static int ask_dladdr(const void *addr, Dl_info *info, void **lm, void **sym)
         return 0;
     int res = r.status == JD_CB_OK ? 1 : r.status == JD_CB_ASK_GLIBC ? 0 : -1;
     if (res == 1) {
-        info->dli_fname = intern(r.s[0] ? r.s[0] : "");
+        /* Java names the program "" (glibc's main link map's l_name): glibc then answers
+           _dl_argv[0] itself, the pointer the program has as argv[0]. */
+        const char *a0 = jd_argv0;
+        info->dli_fname = r.s[0] && r.s[0][0] ? intern(r.s[0]) : a0 ? a0 : "";
         info->dli_fbase = (void *)r.v[0];
         info->dli_sname = intern(r.s[1]);
         info->dli_saddr = (void *)r.v[1];

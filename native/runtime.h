@@ -32,6 +32,10 @@ extern struct jd_fini_table *volatile jd_fini; /* replaced as a whole by SET_FIN
 
 void jd_runtime_init(void);
 extern const char *volatile jd_exe_path;
+/* The program's argv[0] (glibc's _dl_argv[0]): the string on the program's initial stack once it
+   is entered, before that the argv its initialisers are given; 0: unknown yet. dladdr names the
+   program with this very pointer, as glibc does. */
+extern const char *volatile jd_argv0;
 ssize_t jdryad_readlink(const char *path, char *buf, size_t size);
 ssize_t jdryad_readlinkat(int dirfd, const char *path, char *buf, size_t size);
 ssize_t jdryad___readlink_chk(const char *path, char *buf, size_t size, size_t buflen);

@@ -532,9 +532,14 @@ public final class AgentProcess implements AutoCloseable {
     public HostLibrary dlopenHost(String nameOrPath, int flags) {
         Payload.Reader r = request(Protocol.DLOPEN_HOST, new Payload.Writer().q(flags).s(nameOrPath));
         long st = r.q();
+        if (st == -1) {
+            String msg = r.s();
+            String text = msg == null || msg.isEmpty() ? nameOrPath + ": cannot load" : msg;
+            throw new HostLoadException("jdryad: cannot load host object " + nameOrPath + ": " + text, text);
+        }
         if (st < 0) {
-            String msg = st == -1 ? r.s() : AgentException.errnoName((int) -st);
-            throw new AgentException("jdryad: cannot load host object " + nameOrPath + ": " + msg);
+            throw new AgentException("jdryad: cannot load host object " + nameOrPath + ": "
+                    + AgentException.errnoName((int) -st));
         }
         long handle = r.q(), la = r.q(), ld = r.q(), modid = r.q(), off = r.q();
         return new HostLibrary(handle, la, ld, modid, off, r.s());

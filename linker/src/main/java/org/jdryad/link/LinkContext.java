@@ -46,4 +46,12 @@ interface LinkContext {
     /** {@code obj}'s relocations are about to be processed (LD_DEBUG=reloc). */
     default void relocating(LoadedObject obj) {
     }
+
+    /**
+     * A binding was made: {@code referrer} now refers to a definition in {@code definer} (a
+     * relocation, a lazy first call). glibc's add_dependency: such a definer, when dlopened, stays
+     * loaded as long as the referrer does.
+     */
+    default void bound(LoadedObject referrer, LoadedObject definer) {
+    }
 }

@@ -32,6 +32,13 @@ public final class LinkSession implements LinkContext {
             Collections.synchronizedMap(new java.util.IdentityHashMap<>());
     private final java.util.Set<LoadedObject> textWritable = new java.util.HashSet<>();
     private final Map<Long, Long> ifuncResults = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Objects loaded by dlopen (glibc's lt_loaded): the only ones dlclose may unload. */
+    private final java.util.Set<LoadedObject> dlopened =
+            Collections.synchronizedSet(Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+    /** glibc's l_reldeps: referrer to the dlopened objects its bindings reached outside its dependencies. */
+    private final Map<LoadedObject, List<LoadedObject>> relocationDependencies = new java.util.IdentityHashMap<>();
+    /** The static TLS layout before the dlopen being linked placed anything (null: none in progress). */
+    private long[] tlsMark;
 
     // Lazy binding: off (every slot bound now) until enableLazyBinding names the trampoline.
     private long lazyResolver;
@@ -50,6 +57,13 @@ public final class LinkSession implements LinkContext {
 
         /** A scope changed (RTLD_GLOBAL, dlclose): answers prepared before may no longer hold. */
         void scopesChanged();
+
+        /**
+         * Brings the bindings first calls made without asking Java into the record now (a
+         * dlclose must know every relocation dependency). Nothing by default.
+         */
+        default void drain() {
+        }
 
         LazyObserver NONE = new LazyObserver() {
             @Override
@@ -115,8 +129,12 @@ public final class LinkSession implements LinkContext {
         return new Relocator(this).bindLazily(obj, index, callSite, tid, pid);
     }
 
-    /** A slot's answer prepared ahead of its first call, and the binding that call records. */
-    public record Prepared(long target, long slot, org.jdryad.debug.BindingHistory.Draft binding) {
+    /**
+     * A slot's answer prepared ahead of its first call, the binding that call records, and the
+     * objects it binds (the slot's object to the definition's).
+     */
+    public record Prepared(long target, long slot, org.jdryad.debug.BindingHistory.Draft binding, LoadedObject referrer,
+                           LoadedObject definer) {
     }
 
     /**
@@ -160,22 +178,32 @@ public final class LinkSession implements LinkContext {
     }
 
     /**
-     * Links objects that {@code dlopen} brought in: maps them, places their TLS, relocates them
-     * (lookups search the global scope, then the dlopen root's search list, as glibc's l_scope),
-     * and protects them. With {@code makeGlobal} the search list joins the global scope.
-     * Returns nothing; the caller runs the initialisers ({@link #initOrderOf}).
+     * Links objects that {@code dlopen} brought in: {@link #mapDlopened} then
+     * {@link #relocateDlopened}. On failure nothing is undone: see {@link #undoDlopened}.
      */
     public synchronized void linkDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean makeGlobal,
                                           boolean now) {
+        mapDlopened(added, searchList, now);
+        relocateDlopened(added, searchList, makeGlobal);
+    }
+
+    /**
+     * The first half of linking what a dlopen brought in: the objects join the namespace (with
+     * the dlopen root's search list as their local scope, as glibc's l_scope), are mapped and
+     * get their static TLS. Bound now with {@code now} (RTLD_NOW) whatever their flags say.
+     */
+    public synchronized void mapDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean now) {
         if (now) {
             boundNow.addAll(added);
         }
         List<LoadedObject> all = new ArrayList<>(objects);
         all.addAll(added);
         objects = Collections.unmodifiableList(all);
+        dlopened.addAll(added);
         for (LoadedObject o : added) {
             localScope.put(o, List.copyOf(searchList));
         }
+        tlsMark = tls.mark();
         SegmentMapper mapper = new SegmentMapper(memory);
         List<LoadedObject> jd = new ArrayList<>();
         for (LoadedObject o : added) {
@@ -185,14 +213,45 @@ public final class LinkSession implements LinkContext {
             }
         }
         tls.assign(jd);
+    }
+
+    /**
+     * The second half: relocates the objects {@link #mapDlopened} mapped (lookups search the
+     * global scope, then the local scope) and protects them; with {@code makeGlobal} the search
+     * list joins the global scope. The caller runs the initialisers ({@link #initOrderOf}).
+     */
+    public synchronized void relocateDlopened(List<LoadedObject> added, List<LoadedObject> searchList,
+                                              boolean makeGlobal) {
+        List<LoadedObject> jd = new ArrayList<>();
+        for (LoadedObject o : added) {
+            if (!o.isHost()) {
+                jd.add(o);
+            }
+        }
         List<LoadedObject> order = new ArrayList<>(jd);
         Collections.reverse(order);
         new Relocator(this).relocateAll(order);
+        SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jd) {
             mapper.protectFinal(o, textWritable.contains(o));
         }
+        tlsMark = null;
         if (makeGlobal) {
             promoteToGlobal(searchList);
+        }
+    }
+
+    /**
+     * A dlopen failed after {@link #mapDlopened}: its objects leave the namespace as if never
+     * loaded (their static TLS is given back, their unique symbols and the relocation
+     * dependencies they made are forgotten). Unmapping them is the caller's (the objects' ranges
+     * are still in them).
+     */
+    public synchronized void undoDlopened(List<LoadedObject> added) {
+        forget(added);
+        if (tlsMark != null) {
+            tls.reset(tlsMark);
+            tlsMark = null;
         }
     }
 
@@ -208,6 +267,42 @@ public final class LinkSession implements LinkContext {
             global = Collections.unmodifiableList(g);
             lazyObserver.scopesChanged();
         }
+    }
+
+    /**
+     * Records glibc's relocation dependency (add_dependency): a binding of {@code referrer} to a
+     * definition in {@code definer}, an object loaded by dlopen, keeps the definer loaded as long
+     * as the referrer is. Bindings to start-up objects, host objects and oneself record nothing.
+     */
+    @Override
+    public void bound(LoadedObject referrer, LoadedObject definer) {
+        if (referrer == definer || definer.isHost() || !dlopened.contains(definer)) {
+            return;
+        }
+        synchronized (relocationDependencies) {
+            List<LoadedObject> l = relocationDependencies.computeIfAbsent(referrer, k -> new ArrayList<>(2));
+            if (!l.contains(definer)) {
+                l.add(definer);
+            }
+        }
+    }
+
+    /** The dlopened objects {@code obj} was bound to outside its dependencies (glibc's l_reldeps). */
+    public List<LoadedObject> relocationDependencies(LoadedObject obj) {
+        synchronized (relocationDependencies) {
+            List<LoadedObject> s = relocationDependencies.get(obj);
+            return s == null ? List.of() : List.copyOf(s);
+        }
+    }
+
+    /** Whether {@code obj} came in through dlopen (glibc's lt_loaded), so that dlclose may unload it. */
+    public boolean isDlopened(LoadedObject obj) {
+        return dlopened.contains(obj);
+    }
+
+    /** Bindings the lazy fast path made without Java are recorded now (see {@link LazyObserver#drain}). */
+    public void drainLazyBindings() {
+        lazyObserver.drain();
     }
 
     /** Forgets objects that dlclose unloaded. */
@@ -228,6 +323,14 @@ public final class LinkSession implements LinkContext {
             }
         }
         boundNow.removeAll(removed);
+        dlopened.removeAll(removed);
+        lookup.forget(removed);
+        synchronized (relocationDependencies) {
+            removed.forEach(relocationDependencies::remove);
+            for (List<LoadedObject> s : relocationDependencies.values()) {
+                removed.forEach(s::remove);
+            }
+        }
         lazyObserver.scopesChanged();
     }
 
@@ -325,7 +428,15 @@ public final class LinkSession implements LinkContext {
         }
     }
 
-    /** Initialisers' order (dependencies first, executable last). Finalisers run in reverse. */
+    /**
+     * Finalisers' order over every loaded object, relocation dependencies included (see
+     * InitOrder#finiOrder): at exit, and for what a dlclose unloads.
+     */
+    public List<LoadedObject> finiOrder() {
+        return InitOrder.finiOrder(objects, this::relocationDependencies);
+    }
+
+    /** Initialisers' order (dependencies first, executable last). */
     public List<LoadedObject> initOrder() {
         return InitOrder.compute(objects);
     }

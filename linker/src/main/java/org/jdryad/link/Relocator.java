@@ -152,7 +152,7 @@ final class Relocator {
         if (r.definition() == null || seen[0] == null || a.callIfunc()) {
             return Optional.empty();
         }
-        return Optional.of(new LinkSession.Prepared(a.target(), site, seen[0]));
+        return Optional.of(new LinkSession.Prepared(a.target(), site, seen[0], obj, r.definition().object()));
     }
 
     /** The GOT slot of PLT relocation {@code index}, which must be a jump slot. */
@@ -410,6 +410,9 @@ final class Relocator {
                 return new Resolved(null, 0);
             }
             throw LinkException.undefinedSymbol(obj, ref.name(), version == null ? null : version.name());
+        }
+        if (sink == null) {
+            ctx.bound(obj, def.object()); // a preview binds nothing: its call will, if it comes
         }
         long value = ctx.interposedAddress(def).orElse(def.address());
         if (def.symbol().isIfunc() && def.object().isHost() && !ctx.isInterposed(def) && origin.kind() != Binding.Kind.LAZY) {

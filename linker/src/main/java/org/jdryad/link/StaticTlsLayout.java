@@ -53,6 +53,23 @@ final class StaticTlsLayout {
         return used;
     }
 
+    /** The layout's state now, for {@link #reset} (module ids and offsets handed out so far). */
+    long[] mark() {
+        return new long[] {used, nextModule};
+    }
+
+    /**
+     * Gives back what was placed since {@code mark}: a dlopen that failed after its objects got
+     * TLS (nothing else is placed meanwhile: dlopens are serialised).
+     */
+    void reset(long[] mark) {
+        if (mark == null || mark.length != 2 || mark[0] > used || mark[1] > nextModule) {
+            throw new IllegalArgumentException("not a mark of this layout's past");
+        }
+        used = mark[0];
+        nextModule = mark[1];
+    }
+
     static long roundUp(long v, long a) {
         return (v + a - 1) & -a;
     }

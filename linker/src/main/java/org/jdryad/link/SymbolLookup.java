@@ -89,6 +89,33 @@ public final class SymbolLookup {
         this.probeListener = listener;
     }
 
+    /**
+     * Whether a definition of {@code obj} is in the table of STB_GNU_UNIQUE symbols (a lookup
+     * chose it as the process's one definition). glibc then never unloads the object.
+     */
+    public boolean definesUnique(LoadedObject obj) {
+        for (Definition d : uniqueDefinitions.values()) {
+            if (d.object() == obj) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The objects {@link #definesUnique} is true of, at once. */
+    public java.util.Set<LoadedObject> uniqueDefiners() {
+        java.util.Set<LoadedObject> out = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Definition d : uniqueDefinitions.values()) {
+            out.add(d.object());
+        }
+        return out;
+    }
+
+    /** Objects that left the process: their unique definitions leave the table. */
+    public void forget(java.util.Collection<LoadedObject> gone) {
+        uniqueDefinitions.values().removeIf(d -> gone.contains(d.object()));
+    }
+
     public long lookupCount() {
         return lookups.sum();
     }

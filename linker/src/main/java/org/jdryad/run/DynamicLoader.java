@@ -46,7 +46,10 @@ final class DynamicLoader implements CallbackHandler {
     private final Map<Long, LoadedObject> byNode = new java.util.HashMap<>();
     private final Map<LoadedObject, Integer> openCount = new IdentityHashMap<>();
     private final Map<LoadedObject, List<LoadedObject>> searchLists = new IdentityHashMap<>();
-    private final Map<LoadedObject, List<LoadedObject>> loadedWith = new IdentityHashMap<>();
+    /** NODELETE objects: opened with RTLD_NODELETE, or -z nodelete (DF_1_NODELETE) after their dlopen succeeded. */
+    private final java.util.Set<LoadedObject> nodelete = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Objects a dlclose is unloading (their finalisers may be running). */
+    private final java.util.Set<LoadedObject> removing = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<LoadedObject> initialised = new ArrayList<>();
     private final DlopenResolver resolver;
     private final ActivityLog activity;
@@ -68,7 +71,13 @@ final class DynamicLoader implements CallbackHandler {
         /** The objects dlopen(name) from {@code caller} brings in, or a glibc-worded error. */
         Resolution resolve(String name, LoadedObject caller);
 
-        /** dlclose unloaded these objects: they leave the namespace. */
+        /**
+         * dlopen(name, RTLD_NOLOAD): the loaded object the name means (no objects added), a
+         * root of null when it is not loaded, or glibc's error (a file that cannot be opened).
+         */
+        Resolution findLoaded(String name, LoadedObject caller);
+
+        /** dlclose unloaded these objects, or a failed dlopen took them out: they leave the namespace. */
         void unload(List<LoadedObject> gone);
     }
 
@@ -223,7 +232,7 @@ final class DynamicLoader implements CallbackHandler {
         return out;
     }
 
-    /** Finalisers of every initialised object, in reverse initialisation order. */
+    /** Finalisers of every initialised object, in the order glibc's _dl_fini runs them. */
     private synchronized void publishFinalisers() {
         List<FiniEntry> out = new ArrayList<>();
         if (trace.outputFile() != null) {
@@ -232,8 +241,12 @@ final class DynamicLoader implements CallbackHandler {
             }
             out.add(FiniEntry.debugOutput(debugOutputPath[0]));
         }
-        for (int i = initialised.size() - 1; i >= 0; i--) {
-            LoadedObject o = initialised.get(i);
+        // glibc's _dl_fini order (the program first, then its libraries and the dlopened objects,
+        // each before what it depends on), of the objects whose initialisers ran.
+        for (LoadedObject o : session.finiOrder()) {
+            if (!initialised.contains(o)) {
+                continue;
+            }
             List<FiniEntry> f = finalisersOf(o);
             String text = trace.finiText(o);
             if (!f.isEmpty() && text != null) {
@@ -288,50 +301,78 @@ final class DynamicLoader implements CallbackHandler {
         LoadedObject root;
         int opens;
         synchronized (this) {
+            // _dl_open: the mode must say how to bind (dlerror names the file, nothing for NULL).
+            if ((flags & (Protocol.RTLD_LAZY | Protocol.RTLD_NOW)) == 0) {
+                return CallbackReply.error((name == null || name.isEmpty() ? "" : name + ": ")
+                        + "invalid mode for dlopen(): Invalid argument");
+            }
             LoadedObject main = session.objects().get(0);
             if (name == null) {
                 return CallbackReply.ok(nodes.getOrDefault(main, 0L));
             }
+            boolean noload = (flags & Protocol.RTLD_NOLOAD) != 0;
             Resolution r;
             try {
-                r = resolver.resolve(name, objectAt(caller).orElse(main));
+                LoadedObject from = objectAt(caller).orElse(main);
+                r = noload ? resolver.findLoaded(name, from) : resolver.resolve(name, from);
             } catch (RuntimeException e) {
-                return CallbackReply.error(e.getMessage());
+                return CallbackReply.error(e.getMessage() == null ? name + ": " + e : e.getMessage());
             }
             if (r.error() != null) {
                 return CallbackReply.error(r.error());
             }
+            if (r.root() == null) {
+                return CallbackReply.ok(0); // RTLD_NOLOAD of an object that is not loaded: NULL, no error
+            }
             if (r.root().isHost()) {
                 return CallbackReply.askGlibc(0);
             }
-            if ((flags & Protocol.RTLD_NOLOAD) != 0 && !r.added().isEmpty()) {
-                return CallbackReply.ok(0);
+            if (noload && !r.added().isEmpty()) {
+                throw new IllegalStateException("RTLD_NOLOAD loaded " + r.added());
             }
             boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
             if (global) {
                 joinedGlobal.addAll(r.searchList());
                 joinedGlobal.removeAll(session.globalScope());
             }
-            try {
-                if (!r.added().isEmpty()) {
-                    trace.dlopenLinking(r.root(), r.added(), r.searchList(), flags);
-                    session.linkDlopened(r.added(), r.searchList(), global, (flags & Protocol.RTLD_NOW) != 0);
-                    trace.dlopenLinked(r.added(), r.searchList());
-                    installTls(r.added());
-                    publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
-                            caller, tid));
-                    searchLists.put(r.root(), r.searchList());
-                    loadedWith.put(r.root(), r.added());
-                    for (LoadedObject o : session.initOrderOf(r.added())) {
-                        if (r.added().contains(o)) {
-                            toInitialise.add(o);
-                        }
-                    }
-                } else if (global) {
-                    session.promoteToGlobal(r.searchList());
+            if (!r.added().isEmpty()) {
+                ActivityLog.Change change = new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags, caller, tid);
+                trace.dlopenLinking(r.root(), r.added(), r.searchList(), flags);
+                try {
+                    session.mapDlopened(r.added(), r.searchList(), (flags & Protocol.RTLD_NOW) != 0);
+                } catch (LinkException e) {
+                    undoFailedOpen(r.added(), null);
+                    return CallbackReply.error(e.dlerror());
                 }
-            } catch (LinkException e) {
-                return CallbackReply.error(e.getMessage());
+                // As glibc's dl_open_worker_begin: the new objects are announced once mapped, before
+                // relocation; a failure then takes them out again (RT_DELETE, cause dlopen-failed).
+                publish(Protocol.RT_ADD, r.added(), change);
+                try {
+                    session.relocateDlopened(r.added(), r.searchList(), global);
+                } catch (LinkException e) {
+                    undoFailedOpen(r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN_FAILED, name, flags,
+                            caller, tid));
+                    return CallbackReply.error(e.dlerror());
+                }
+                trace.dlopenLinked(r.added(), r.searchList());
+                installTls(r.added());
+                searchLists.put(r.root(), r.searchList());
+                for (LoadedObject o : r.added()) {
+                    // -z nodelete (DF_1_NODELETE): glibc activates it once the dlopen succeeded.
+                    if (o.dynamic().map(d -> (d.flags1() & Elf.DF_1_NODELETE) != 0).orElse(false)) {
+                        nodelete.add(o);
+                    }
+                }
+                for (LoadedObject o : session.initOrderOf(r.added())) {
+                    if (r.added().contains(o)) {
+                        toInitialise.add(o);
+                    }
+                }
+            } else if (global) {
+                session.promoteToGlobal(r.searchList());
+            }
+            if ((flags & Protocol.RTLD_NODELETE) != 0) {
+                nodelete.add(r.root());
             }
             searchLists.putIfAbsent(r.root(), r.searchList());
             opens = openCount.merge(r.root(), 1, Integer::sum);
@@ -340,6 +381,32 @@ final class DynamicLoader implements CallbackHandler {
         runInitialisers(toInitialise, false);
         trace.opened(root, opens, joinedGlobal);
         return CallbackReply.ok(nodes.getOrDefault(root, 0L));
+    }
+
+    /**
+     * Takes a failed dlopen's objects out again, as glibc's _dl_close_worker does for them: out
+     * of the namespace and the search, out of r_debug (when {@code announced} says they were
+     * announced: a DELETE and a CONSISTENT event with that cause), then unmapped. No finaliser
+     * runs: no initialiser did.
+     */
+    private void undoFailedOpen(List<LoadedObject> added, ActivityLog.Change announced) {
+        session.undoDlopened(added);
+        resolver.unload(added);
+        for (LoadedObject o : added) {
+            Long node = nodes.remove(o);
+            if (node != null) {
+                byNode.remove(node);
+            }
+            searchLists.remove(o);
+        }
+        if (announced != null) {
+            publish(Protocol.RT_DELETE, added, announced);
+        }
+        for (LoadedObject o : added) {
+            if (!o.isHost() && o.mapLength() > 0) {
+                agent.munmap(o.mapStart(), o.mapLength());
+            }
+        }
     }
 
     @Override
@@ -392,6 +459,11 @@ final class DynamicLoader implements CallbackHandler {
                 return CallbackReply.askGlibc(handle);
             }
         }
+        if (handle == RTLD_DEFAULT) {
+            // glibc's dlsym(RTLD_DEFAULT) looks up with DL_LOOKUP_ADD_DEPENDENCY: the caller's
+            // object now depends on the definer (a handle's or RTLD_NEXT's lookup does not).
+            objectAt(caller).ifPresent(from -> session.bound(from, d.object()));
+        }
         if (d.symbol().isIfunc() && !session.isInterposed(d)) {
             value = agent.call(value);
         }
@@ -411,6 +483,8 @@ final class DynamicLoader implements CallbackHandler {
 
     @Override
     public CallbackReply dlclose(long handle, long caller, long tid) {
+        // First calls the fast path answered are relocation dependencies too: record them first.
+        session.drainLazyBindings();
         List<LoadedObject> group;
         Map<LoadedObject, List<FiniEntry>> finis = new java.util.LinkedHashMap<>();
         synchronized (this) {
@@ -418,21 +492,29 @@ final class DynamicLoader implements CallbackHandler {
             if (obj == null) {
                 return CallbackReply.askGlibc(handle);
             }
+            // _dl_close: a NODELETE object is never closed ("Nope. Do nothing.").
+            if (nodelete.contains(obj) || session.lookup().definesUnique(obj)) {
+                return CallbackReply.ok(0);
+            }
             int n = openCount.getOrDefault(obj, 0);
             if (n <= 0) {
-                return obj.isExecutable() || !loadedWith.containsKey(obj) ? CallbackReply.ok(0)
-                        : CallbackReply.error("shared object not open");
+                return obj.isExecutable() || !session.isDlopened(obj) ? CallbackReply.ok(0)
+                        : CallbackReply.error(obj.name() + ": shared object not open");
             }
             openCount.put(obj, n - 1);
-            if (n - 1 > 0 || !loadedWith.containsKey(obj)) {
+            if (n - 1 > 0 || !session.isDlopened(obj)) {
                 trace.closing(obj, n - 1);
                 return CallbackReply.ok(0);
             }
-            group = loadedWith.remove(obj);
-            // Finalisers in reverse initialisation order, then the objects leave the link map.
-            for (int i = initialised.size() - 1; i >= 0; i--) {
-                LoadedObject o = initialised.get(i);
-                if (group.contains(o)) {
+            group = unused();
+            if (group.isEmpty()) {
+                return CallbackReply.ok(0);
+            }
+            removing.addAll(group);
+            // Finalisers in glibc's order for finalisers (dependents before their dependencies),
+            // then the objects leave the link map.
+            for (LoadedObject o : session.finiOrder()) {
+                if (group.contains(o) && initialised.contains(o)) {
                     finis.put(o, finalisersOf(o));
                 }
             }
@@ -450,6 +532,7 @@ final class DynamicLoader implements CallbackHandler {
             for (LoadedObject o : group) {
                 byNode.remove(nodes.remove(o));
                 searchLists.remove(o);
+                openCount.remove(o);
             }
             publish(Protocol.RT_DELETE, group, new ActivityLog.Change(ActivityEvent.Cause.DLCLOSE, null, 0, caller, tid));
             publishFinalisers();
@@ -459,9 +542,51 @@ final class DynamicLoader implements CallbackHandler {
                 }
                 finiTexts.remove(o);
             }
+            removing.removeAll(group);
             trace.destroyed(group);
         }
         return CallbackReply.ok(0);
+    }
+
+
+    /**
+     * glibc's _dl_close_worker: the dlopened objects nothing uses any more, in load order. An
+     * object is used when it was loaded at start-up, is open (a dlopen handle not closed), is
+     * NODELETE, or is a dependency or a relocation dependency of a used object. Objects a
+     * dlclose is already unloading (a finaliser's own dlclose) are not counted twice.
+     */
+    private List<LoadedObject> unused() {
+        List<LoadedObject> all = session.objects();
+        java.util.Set<LoadedObject> used = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        java.util.ArrayDeque<LoadedObject> work = new java.util.ArrayDeque<>();
+        // NODELETE: RTLD_NODELETE, -z nodelete, or a definition glibc entered in its table of
+        // STB_GNU_UNIQUE symbols (which marks the object NODELETE).
+        java.util.Set<LoadedObject> unique = session.lookup().uniqueDefiners();
+        for (LoadedObject o : all) {
+            if (!session.isDlopened(o) || openCount.getOrDefault(o, 0) > 0 || nodelete.contains(o)
+                    || unique.contains(o)) {
+                if (used.add(o)) {
+                    work.add(o);
+                }
+            }
+        }
+        while (!work.isEmpty()) {
+            LoadedObject o = work.poll();
+            List<LoadedObject> next = new ArrayList<>(o.dependencies());
+            next.addAll(session.relocationDependencies(o));
+            for (LoadedObject d : next) {
+                if (used.add(d)) {
+                    work.add(d);
+                }
+            }
+        }
+        List<LoadedObject> out = new ArrayList<>();
+        for (LoadedObject o : all) {
+            if (!used.contains(o) && !removing.contains(o)) {
+                out.add(o);
+            }
+        }
+        return out;
     }
 
     private void runFini(FiniEntry f) {
@@ -504,7 +629,10 @@ final class DynamicLoader implements CallbackHandler {
                 }
             }
         }
-        return CallbackReply.dladdr(o.path().toString(), o.mapStart(), sname, saddr, nodes.getOrDefault(o, 0L), 0);
+        // glibc's main link map is named "": dladdr then answers _dl_argv[0], the program's own
+        // argv[0] (the agent knows where it is; "" tells it to answer that). Other objects by l_name.
+        String fname = o.isExecutable() ? "" : o.name(); // l_name: the name the search made
+        return CallbackReply.dladdr(fname, o.mapStart(), sname, saddr, nodes.getOrDefault(o, 0L), 0);
     }
 
     /** The jdryad or host object whose mapping contains {@code address}. */

@@ -211,8 +211,12 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
     private record Names(PltNames.Image image, long at) {
     }
 
-    /** Moves the log's complete records into the binding history, in the order the agent took them. */
-    synchronized void drain() {
+    /**
+     * Moves the log's complete records into the binding history, in the order the agent took them,
+     * and tells the session what each bound (its relocation dependencies).
+     */
+    @Override
+    public synchronized void drain() {
         long next = Math.min((long) WORD.getAcquire(log, 16), CAPACITY);
         for (; drained < next; drained++) {
             int at = HEADER + (int) drained * RECORD;
@@ -229,6 +233,7 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             if (p != null) {
                 history.add(p.binding().calledFrom(caller, tid, pid), time);
                 session.countLazyBinding();
+                session.bound(p.referrer(), p.definer());
             }
         }
     }

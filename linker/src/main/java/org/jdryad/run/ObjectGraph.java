@@ -51,7 +51,22 @@ final class ObjectGraph {
 
     /** Resolves a dlopen name from {@code caller}'s point of view (null: the executable). */
     synchronized Dlopen dlopen(String name, Node caller) {
-        DlopenResult r = namespace.dlopen(name, caller == null ? null : libraryOf.get(caller));
+        return nodes(name, namespace.dlopen(name, caller == null ? null : libraryOf.get(caller)));
+    }
+
+    /**
+     * dlopen(name, RTLD_NOLOAD) from {@code caller}: a loaded node (nothing added), a root of null
+     * and no error when the file the name finds is not loaded, or glibc's error.
+     */
+    synchronized Dlopen dlopenNoload(String name, Node caller) {
+        DlopenResult r = namespace.dlopenNoload(name, caller == null ? null : libraryOf.get(caller));
+        if (r.notLoadedResult()) {
+            return new Dlopen(null, List.of(), List.of(), null);
+        }
+        return nodes(name, r);
+    }
+
+    private Dlopen nodes(String name, DlopenResult r) {
         if (!r.ok()) {
             return new Dlopen(null, List.of(), List.of(),
                     r.dlerror().orElse(name + ": cannot open shared object file: No such file or directory"));

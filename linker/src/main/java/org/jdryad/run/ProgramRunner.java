@@ -16,6 +16,7 @@ import org.jdryad.agent.AgentException;
 import org.jdryad.agent.AgentInfo;
 import org.jdryad.agent.AgentListener;
 import org.jdryad.agent.AgentProcess;
+import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.CallbackHandler;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.HostLibrary;
@@ -448,7 +449,12 @@ public final class ProgramRunner {
         DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
             @Override
             public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller);
+                return dlopenResolve(agent, graph, byNode, name, caller, false);
+            }
+
+            /** RTLD_NOLOAD: never loads anything. */
+            public DynamicLoader.Resolution findLoaded(String name, LoadedObject caller) {
+                return dlopenResolve(agent, graph, byNode, name, caller, true);
             }
 
             @Override
@@ -544,21 +550,40 @@ public final class ProgramRunner {
         }
     }
 
-    /** dlopen: what the name means in the namespace, with LoadedObjects made for new graph nodes. */
+    /**
+     * dlopen: what the name means in the namespace, with LoadedObjects made for new graph nodes
+     * ({@code noload}: RTLD_NOLOAD, never any). A host object glibc refuses to load takes the
+     * call's new nodes out of the namespace again and gives glibc's words.
+     */
     private DynamicLoader.Resolution dlopenResolve(AgentProcess agent, ObjectGraph graph,
                                                    Map<ObjectGraph.Node, LoadedObject> byNode, String name,
-                                                   LoadedObject caller) {
+                                                   LoadedObject caller, boolean noload) {
         ObjectGraph.Node callerNode = null;
         for (Map.Entry<ObjectGraph.Node, LoadedObject> e : byNode.entrySet()) {
             if (e.getValue() == caller) {
                 callerNode = e.getKey();
             }
         }
-        ObjectGraph.Dlopen d = graph.dlopen(name, callerNode);
+        ObjectGraph.Dlopen d = noload ? graph.dlopenNoload(name, callerNode) : graph.dlopen(name, callerNode);
         if (d.error() != null) {
             return new DynamicLoader.Resolution(null, List.of(), List.of(), d.error());
         }
-        List<LoadedObject> added = loadObjects(agent, graph, d.added(), byNode, byNode.size(), caller);
+        if (d.root() == null || (noload && byNode.get(d.root()) == null)) {
+            return new DynamicLoader.Resolution(null, List.of(), List.of(), null); // RTLD_NOLOAD: not loaded
+        }
+        List<LoadedObject> added;
+        try {
+            added = loadObjects(agent, graph, d.added(), byNode, byNode.size(), caller);
+        } catch (HostLoadException e) {
+            for (ObjectGraph.Node n : d.added()) {
+                LoadedObject o = byNode.remove(n);
+                if (o != null) {
+                    provenance.remove(o);
+                }
+            }
+            graph.unload(d.added());
+            return new DynamicLoader.Resolution(null, List.of(), List.of(), e.dlerror());
+        }
         List<LoadedObject> searchList = new ArrayList<>();
         for (ObjectGraph.Node n : d.searchList()) {
             searchList.add(byNode.get(n));

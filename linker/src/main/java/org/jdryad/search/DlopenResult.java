@@ -27,6 +27,16 @@ public final class DlopenResult {
         return new DlopenResult(root, newObjects, searchList, null, null);
     }
 
+    /** RTLD_NOLOAD of a file that is not loaded: no object, no error. */
+    static DlopenResult notLoaded() {
+        return new DlopenResult(null, List.of(), List.of(), null, null);
+    }
+
+    /** True for {@link #notLoaded()}: the call succeeded without an object (dlopen returns NULL). */
+    public boolean notLoadedResult() {
+        return error == null && root == null;
+    }
+
     static DlopenResult failure(LoadError error, String dlerror) {
         return new DlopenResult(null, List.of(), List.of(), error, dlerror);
     }

@@ -295,6 +295,41 @@ public final class LibrarySearch {
             }
         }
 
+        /**
+         * dl_open_worker_begin with RTLD_NOLOAD: the search runs as for dlopen, but finds only
+         * loaded objects (by name, or the file it finds by device and inode). A loaded object is
+         * the result, with its search list (worked out as dlopen does for an object that has none
+         * yet: its dependencies are all loaded); a file that is not loaded gives a result without
+         * a root and without an error; a file that cannot be found is glibc's error.
+         */
+        DlopenResult dlopenNoload(String name, LoadedLibrary caller) {
+            if (name == null || name.isEmpty()) {
+                return DlopenResult.success(main, List.of(), searchLists.get(main));
+            }
+            LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
+            int mark = chain.size();
+            int markEverything = everything.size();
+            GraphEntry e;
+            try {
+                e = mapObject(loader, name, SearchListener.Reason.DLOPEN, true);
+                if (e instanceof MissingLibrary m) {
+                    throw notFound(m.name(), m.rejected());
+                }
+            } catch (Fatal f) {
+                rollBack(mark, markEverything);
+                return DlopenResult.failure(f.error, f.dlerror());
+            }
+            rollBack(mark, markEverything); // nothing is added with noload; kept as a safety net
+            if (!(e instanceof LoadedLibrary root)) {
+                return DlopenResult.notLoaded();
+            }
+            DlopenResult r = dlopen(name, caller);
+            if (r.ok() && (!r.newObjects().isEmpty() || r.root() != root)) {
+                throw new IllegalStateException("RTLD_NOLOAD of " + name + " would load " + r.newObjects());
+            }
+            return r;
+        }
+
         /** dlclose: the objects leave the namespace (they are no longer found by name or file). */
         void unload(List<LoadedLibrary> gone) {
             for (LoadedLibrary l : gone) {
@@ -638,7 +673,7 @@ public final class LibrarySearch {
             }
             if (found == null) {
                 if (noload) {
-                    return null;
+                    return new MissingLibrary(name, loader, tried, rejected);
                 }
                 if (preload) {
                     // The preload warning quotes glibc's message without the errno text.

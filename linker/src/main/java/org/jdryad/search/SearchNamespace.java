@@ -67,6 +67,17 @@ public final class SearchNamespace implements AutoCloseable {
     }
 
     /**
+     * {@code dlopen(name, RTLD_NOLOAD)} from {@code caller} as glibc answers it: the loaded object
+     * the name resolves to with its search list (nothing is ever loaded), a result for which
+     * {@link DlopenResult#notLoadedResult()} holds when the file is found but not loaded, or
+     * glibc's error when no file is found.
+     */
+    public synchronized DlopenResult dlopenNoload(String name, LoadedLibrary caller) {
+        checkOpen();
+        return session.dlopenNoload(name, caller);
+    }
+
+    /**
      * {@code dlopen(name, RTLD_NOLOAD)}: the loaded object the name resolves to from the program,
      * never loading anything. As glibc, a name that matches no loaded object is also searched for
      * and the file found is compared with the loaded objects by device and inode.

@@ -30,7 +30,8 @@ class DifferentialRunTest {
     Stream<DynamicTest> bindNowMatchesLdBindNow() {
         return FixtureCatalog.differentialCases().stream()
                 .filter(c -> List.of("hello-pie", "chain-rpath-origin", "versions", "interpose", "copyreloc-nopie",
-                        "ifunc-pie", "tls-pie", "ctor-dtor-atexit", "cxx-exceptions", "dlopen").contains(c.name()))
+                        "ifunc-pie", "tls-pie", "ctor-dtor-atexit", "cxx-exceptions", "dlopen", "dlfcn-failed-dlopen",
+                        "dlfcn-relocation-dependencies").contains(c.name()))
                 .map(c -> DynamicTest.dynamicTest(c.name() + " --bind-now", () -> {
                     java.util.Map<String, String> nativeEnv = new java.util.HashMap<>(c.env());
                     nativeEnv.put("LD_BIND_NOW", "1");

@@ -116,6 +116,115 @@ class HistoryTest {
         assertTrue(add.get("request").getAsString().endsWith("libplugin.so"), add::toString);
     }
 
+    /** The events in order, as "STATE CAUSE [file names...]" (objects by file name). */
+    private static List<String> events(JsonObject h) {
+        List<String> out = new ArrayList<>();
+        for (JsonElement e : h.getAsJsonArray("events")) {
+            JsonObject ev = e.getAsJsonObject();
+            List<String> names = new ArrayList<>();
+            for (JsonElement o : ev.getAsJsonArray("objects")) {
+                names.add(Path.of(o.getAsString()).getFileName().toString());
+            }
+            out.add(ev.get("state").getAsString() + " " + ev.get("cause").getAsString() + " " + names);
+        }
+        return out;
+    }
+
+    /** The events whose objects include a file named {@code name}. */
+    private static List<String> eventsOf(List<String> events, String name) {
+        List<String> out = new ArrayList<>();
+        for (String e : events) {
+            if (e.matches(".*[\\[ ]" + java.util.regex.Pattern.quote(name) + "[,\\]].*")) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    private static List<String> linkMap(JsonObject h) {
+        List<String> out = new ArrayList<>();
+        for (JsonElement e : h.getAsJsonArray("objects")) {
+            out.add(Path.of(e.getAsJsonObject().get("path").getAsString()).getFileName().toString());
+        }
+        return out;
+    }
+
+    @Test
+    void aFailedDlopenIsAnnouncedThenTakenOutWithTheDlopenFailedCause() throws Exception {
+        Path prog = FixtureCatalog.dlfcnFailedProgram();
+        JsonObject h = history(prog, List.of(), 0);
+        List<String> ev = events(h);
+        // Tried twice with RTLD_NOW, once with RTLD_LAZY (which loads it): glibc's order for each
+        // failure, mapped and announced, then taken out again.
+        assertEquals(List.of("add dlopen [libfail_undef.so]", "consistent dlopen [libfail_undef.so]",
+                "delete dlopen-failed [libfail_undef.so]", "consistent dlopen-failed [libfail_undef.so]",
+                "add dlopen [libfail_undef.so]", "consistent dlopen [libfail_undef.so]",
+                "delete dlopen-failed [libfail_undef.so]", "consistent dlopen-failed [libfail_undef.so]",
+                "add dlopen [libfail_undef.so]", "consistent dlopen [libfail_undef.so]",
+                "delete dlclose [libfail_undef.so]", "consistent dlclose [libfail_undef.so]"),
+                eventsOf(ev, "libfail_undef.so"), () -> String.join("\n", ev));
+        // A failure in a dependency undoes the whole call: the root and both dependencies.
+        List<String> bad = eventsOf(ev, "libfail_bad.so");
+        assertEquals(8, bad.size(), () -> String.join("\n", ev));
+        assertEquals("delete dlopen-failed [libfail_top.so, libfail_bad.so, libfail_shared.so]", bad.get(2));
+        JsonObject failed = null;
+        for (JsonElement e : h.getAsJsonArray("events")) {
+            JsonObject o = e.getAsJsonObject();
+            if (o.get("cause").getAsString().equals("dlopen-failed")) {
+                failed = o;
+                break;
+            }
+        }
+        assertNotNull(failed);
+        assertEquals("./libfail_undef.so", failed.get("request").getAsString(), failed::toString);
+        assertEquals(2, failed.get("flags").getAsInt(), failed::toString); // RTLD_NOW
+        assertEquals("try_open", failed.getAsJsonObject("call_site").get("symbol").getAsString(), failed::toString);
+        List<String> left = linkMap(h);
+        for (String gone : List.of("libfail_undef.so", "libfail_data.so", "libfail_top.so", "libfail_bad.so")) {
+            assertTrue(!left.contains(gone), () -> gone + " left in the link map: " + left);
+        }
+    }
+
+    @Test
+    void nodeleteObjectsNeverLeaveTheLinkMap() throws Exception {
+        Path prog = FixtureCatalog.dlfcnNodeleteProgram();
+        JsonObject h = history(prog, List.of(), 0);
+        List<String> ev = events(h);
+        List<String> deletes = new ArrayList<>();
+        for (String e : ev) {
+            if (e.startsWith("delete ")) {
+                deletes.add(e);
+            }
+        }
+        // Four dlclose calls unload something; only libnd_top.so (its dependency is -z nodelete).
+        assertEquals(List.of("delete dlclose [libnd_top.so]"), deletes, () -> String.join("\n", ev));
+        List<String> left = linkMap(h);
+        for (String kept : List.of("libnd_flag.so", "libnd_dep.so", "libnd_plain.so", "libnd_unique.so")) {
+            assertTrue(left.contains(kept), () -> kept + " is not in the link map at exit: " + left);
+        }
+    }
+
+    @Test
+    void aRelocationDependencyKeepsTheDefinerUntilTheReferrerGoes() throws Exception {
+        Path prog = FixtureCatalog.dlfcnReldepsProgram();
+        JsonObject h = history(prog, List.of(), 0);
+        List<String> deletes = new ArrayList<>();
+        for (String e : events(h)) {
+            if (e.startsWith("delete ")) {
+                deletes.add(e);
+            }
+        }
+        assertEquals(List.of(
+                "delete dlclose [librd_def.so, librd_use.so]", // A: bound lazily, the definer closed first
+                "delete dlclose [librd_use.so]", "delete dlclose [librd_def.so]", // B: the referrer first
+                "delete dlclose [librd_def.so, librd_use.so]", // C: bound now, the definer closed first
+                "delete dlclose [librd_def.so, librd_data.so]", // D: a GOT slot
+                "delete dlclose [librd_def.so]", "delete dlclose [librd_use.so]"), // E: never called
+                deletes);
+        // F: the program's dlsym(RTLD_DEFAULT) keeps librd_sym.so for good.
+        assertTrue(linkMap(h).contains("librd_sym.so"), () -> linkMap(h).toString());
+    }
+
     @Test
     void aProgramKilledBySigsegvStillLeavesItsHistory() throws Exception {
         Path prog = FixtureCatalog.exitProgram();
