@@ -90,6 +90,17 @@ static uintptr_t prepared(uint64_t object, uint64_t index, struct jdryad_binding
     return target;
 }
 
+/* Whether this thread is being single-stepped (gdb's stepi, or its software watchpoints): the
+   CPU then runs with the trap flag set, and pushf shows it. The vDSO's clock retries its read
+   whenever the kernel updated the time meanwhile, which under single-stepping happens during
+   every attempt, so it would never return; the system call always does. */
+static int single_stepping(void)
+{
+    unsigned long flags;
+    __asm__ volatile("pushfq; popq %0" : "=r"(flags));
+    return (flags & 0x100) != 0;
+}
+
 /* Appends the binding to the shared log; 0 when the log is full (then Java records it). */
 static int record(const struct jdryad_binding *b)
 {
@@ -104,7 +115,10 @@ static int record(const struct jdryad_binding *b)
        comes from the vDSO (through libc), the pid from the agent's cache; only the tid is asked
        (by the caller, once, for the hook too). */
     struct timespec ts = {0, 0};
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* Java's System.nanoTime clock */
+    if (single_stepping())
+        sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    else
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* Java's System.nanoTime clock */
     r->object = b->object;
     r->index = b->index;
     r->caller = (uint64_t)b->caller;

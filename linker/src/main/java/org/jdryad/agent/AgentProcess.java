@@ -46,6 +46,10 @@ public final class AgentProcess implements AutoCloseable {
     /** Callbacks read and not yet answered; changed under {@link #writeLock} when answered. */
     private final AtomicInteger callbacksInFlight = new AtomicInteger();
     private volatile AgentException failure;
+    /** Set by {@link #close}: the connection ends at jdryad's will from then on. */
+    private volatile boolean closing;
+    /** Whether the agent's end closed the connection before jdryad did (it died, or was killed). */
+    private volatile boolean lostByAgent;
     private final AgentListener listener;
     private final ForkedChildren children;
     private final boolean ownsListener;
@@ -208,6 +212,7 @@ public final class AgentProcess implements AutoCloseable {
             }
             AgentException ex = new AgentException(why != null ? why : AgentWire.describeDeath(process,
                     entered ? "while the program was running" : "before the program started"));
+            lostByAgent = !closing;
             failure = ex;
             for (Long k : new ArrayList<>(pending.keySet())) {
                 CompletableFuture<byte[]> fut = pending.remove(k);
@@ -761,9 +766,18 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the connection ended from the agent's side before jdryad closed it: the process
+     * died or was killed (under gdb: gdb's {@code kill}, or gdb exiting), not a refusal.
+     */
+    public boolean lostByAgent() {
+        return lostByAgent;
+    }
+
     /** Kills the process this run started, if it still runs, and releases the connection. */
     @Override
     public void close() {
+        closing = true;
         if (ownsListener && process.isAlive()) {
             process.destroyForcibly(); // started for this run (an agent gdb started is gdb's: it sees end of file)
         }

@@ -188,6 +188,9 @@ public final class ProgramRunner {
             if (started != null && !underDebugger && !started.isAlive()) {
                 status = started.process().exitValue();
             }
+            if (underDebugger && started != null && started.lostByAgent()) {
+                return -1; // gdb killed it (or saw it die, and said so): nothing for jdryad to add
+            }
             throw e instanceof LinkException le ? le : new LinkException(e.getMessage(), e);
         } finally {
             closeLazyTables();

@@ -213,4 +213,51 @@ class GdbSessionTest {
         assertTrue(count(out, "^Thread \\d+ \\(Thread 0x[0-9a-f]+ \\(LWP \\d+\\) " + name + "\\):$") >= 17,
                 () -> "`thread apply all bt` does not show the 17 threads\n" + r.describe());
     }
+
+    @Test
+    void solibEventsWatchpointsOnLibraryDataAndWhyAnInterposerWon() {
+        // set stop-on-solib-events 1: gdb stops at each r_debug change; the program's own
+        // objects come after the agent's (libc, libgcc_s), announced together as under glibc.
+        Path prog = FixtureCatalog.gdbProgram();
+        List<String> words = new ArrayList<>(List.of("-batch", "-ex", "set stop-on-solib-events 1", "-ex", "run"));
+        for (int i = 0; i < 12; i++) {
+            words.addAll(List.of("-ex", "continue"));
+        }
+        words.add(prog.toString());
+        Result events = gdb(false, prog.getParent(), words.toArray(String[]::new));
+        assertTrue(Pattern.compile("(?m)^Stopped due to shared library event:\\n  Inferior loaded " + Pattern.quote(prog.toString())
+                + "\\n    \\S+/libgdbadd.so$").matcher(events.stdout()).find(), events::describe);
+        assertTrue(events.stdout().contains("lib_add(2, 3) = 5"), events::describe);
+        assertEquals("", events.stderr().replaceAll("(?m)^The program is not being run.\\n", ""), events::describe);
+
+        // A watchpoint on data a library defines (the program's copy of it: R_X86_64_COPY), hit
+        // by the library's write and then by the program's, as natively.
+        Path copy = FixtureCatalog.copyRelocPie();
+        // (Software watchpoints: this kind of VM gives gdb no working debug registers.)
+        String[] watch = {"-batch", "-ex", "set can-use-hw-watchpoints 0", "-ex", "break main", "-ex", "run", "-ex", "watch -l *(int *) &counter", "-ex", "continue",
+            "-ex", "bt 1", "-ex", "continue", "-ex", "delete", "-ex", "continue", copy.toString()};
+        Result natively = gdb(true, copy.getParent(), watch);
+        Result jdryad = gdb(false, copy.getParent(), watch);
+        for (Result r : List.of(natively, jdryad)) {
+            String out = r.stdout();
+            assertTrue(Pattern.compile("(?m)^Old value = 5\\nNew value = 15$").matcher(out).find(), r::describe);
+            assertTrue(Pattern.compile("(?m)^#0\\s+0x[0-9a-f]+ in bump \\(\\) from \\S+/libdata.so$").matcher(out).find(),
+                    r::describe);
+            assertTrue(Pattern.compile("(?m)^Old value = 15\\nNew value = 16$").matcher(out).find(), r::describe);
+        }
+        assertEquals(programLines(natively).stream().filter(l -> l.startsWith("counter=")).toList(),
+                programLines(jdryad).stream().filter(l -> l.startsWith("counter=")).toList(), jdryad::describe);
+
+        // Why libinterpose2's call of who() went to libinterpose1: the passed-over definition, and why.
+        Path interpose = FixtureCatalog.interposeProgram();
+        Result why = gdb(false, interpose.getParent(), "-batch", "-ex", "break who_from_lib2", "-ex", "run", "-ex", "finish",
+                "-ex", "jdryad why who --from libinterpose2.so", interpose.toString());
+        String out = why.stdout();
+        assertTrue(Pattern.compile("(?m)^#\\d+ lazy: \\S+/libinterpose2.so -> who \\(R_X86_64_JUMP_SLOT\\), from 0x[0-9a-f]+ "
+                + "<who_from_lib2\\+\\d+>$").matcher(out).find(), why::describe);
+        assertTrue(Pattern.compile("(?m)^  \\d\\.\\s+\\S+/libinterpose1.so\\s+winner: who at 0x[0-9a-f]+ <who>$").matcher(out).find(),
+                why::describe);
+        assertTrue(Pattern.compile("(?m)^  -\\s+\\S+/libinterpose2.so\\s+passed over: interposed: \\S+/libinterpose1.so comes first "
+                + "in the scope$").matcher(out).find(), why::describe);
+    }
 }
