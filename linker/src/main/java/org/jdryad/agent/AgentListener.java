@@ -1,16 +1,12 @@
 package org.jdryad.agent;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.List;
@@ -40,8 +36,7 @@ public final class AgentListener implements AutoCloseable {
         }
     }
 
-    private final Path directory;
-    private final Path socket;
+    private final PrivateSocket listening;
     private final ServerSocketChannel server;
     private final UserPrincipal owner;
     private final BlockingQueue<Arrival> agents = new LinkedBlockingQueue<>();
@@ -50,46 +45,30 @@ public final class AgentListener implements AutoCloseable {
     private final List<SocketChannel> unrouted = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
-    private AgentListener(Path directory, Path socket, ServerSocketChannel server, UserPrincipal owner) {
-        this.directory = directory;
-        this.socket = socket;
-        this.server = server;
-        this.owner = owner;
+    private AgentListener(PrivateSocket listening) {
+        this.listening = listening;
+        this.server = listening.server();
+        this.owner = listening.owner();
     }
 
     /** Listens on a new socket in a new private directory; accepting starts at once. */
     public static AgentListener open() throws IOException {
-        Path dir = Files.createTempDirectory("jdryad-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Path sock = dir.resolve("agent.sock");
-        ServerSocketChannel server = null;
-        try {
-            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            server.bind(UnixDomainSocketAddress.of(sock));
-            // jdryad's user: the directory was made 0700 for it.
-            AgentListener l = new AgentListener(dir, sock, server, Files.getOwner(dir));
-            Thread t = new Thread(l::acceptLoop, "jdryad-agent-listener");
-            t.setDaemon(true);
-            t.start();
-            return l;
-        } catch (IOException | RuntimeException e) {
-            if (server != null) {
-                server.close();
-            }
-            Files.deleteIfExists(sock);
-            Files.deleteIfExists(dir);
-            throw e;
-        }
+        PrivateSocket ps = PrivateSocket.open("jdryad-", "agent.sock");
+        AgentListener l = new AgentListener(ps);
+        Thread t = new Thread(l::acceptLoop, "jdryad-agent-listener");
+        t.setDaemon(true);
+        t.start();
+        return l;
     }
 
     /** The socket's path (the agent's JDRYAD_SOCKET). */
     public Path socket() {
-        return socket;
+        return listening.socket();
     }
 
     /** The private (0700) directory the socket lives in. */
     public Path directory() {
-        return directory;
+        return listening.directory();
     }
 
     /**
@@ -194,11 +173,7 @@ public final class AgentListener implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // closing
-        }
+        listening.close(); // (a lazy log of a run may still be in the directory: the run removes it)
         for (SocketChannel ch : unrouted) {
             try {
                 ch.close();
@@ -213,12 +188,6 @@ public final class AgentListener implements AutoCloseable {
             } catch (IOException ignored) {
                 // closing
             }
-        }
-        try {
-            Files.deleteIfExists(socket);
-            Files.deleteIfExists(directory);
-        } catch (IOException ignored) {
-            // best effort (a lazy log of a run may still be in it; the run removes it)
         }
     }
 }

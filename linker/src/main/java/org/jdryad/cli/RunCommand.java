@@ -228,7 +228,7 @@ final class RunCommand implements Callable<Integer> {
     private static Map<String, String> parseEnviron(byte[] raw, boolean undoLauncher) {
         Map<String, String> out = new LinkedHashMap<>();
         Map<String, String> restored = new LinkedHashMap<>();
-        for (String e : splitNul(raw)) {
+        for (String e : GdbSession.splitNul(raw)) {
             int eq = e.indexOf('=');
             if (eq <= 0) {
                 continue;
@@ -245,17 +245,6 @@ final class RunCommand implements Callable<Integer> {
         return out;
     }
 
-    private static List<String> splitNul(byte[] raw) {
-        List<String> entries = new ArrayList<>();
-        int start = 0;
-        for (int i = 0; i < raw.length; i++) {
-            if (raw[i] == 0) {
-                entries.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
-                start = i + 1;
-            }
-        }
-        return entries;
-    }
 
     /**
      * PROG and its arguments as the bytes the process was given (decoded as UTF-8), not as the
@@ -270,7 +259,7 @@ final class RunCommand implements Callable<Integer> {
             return decoded; // not started by the launcher: this JVM's command line is not ours
         }
         try {
-            List<String> cmdline = splitNul(Files.readAllBytes(Path.of("/proc/self/cmdline")));
+            List<String> cmdline = GdbSession.splitNul(Files.readAllBytes(Path.of("/proc/self/cmdline")));
             int n = decoded.size();
             if (cmdline.size() >= n) {
                 List<String> tail = new ArrayList<>(cmdline.subList(cmdline.size() - n, cmdline.size()));

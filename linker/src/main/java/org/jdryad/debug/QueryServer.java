@@ -11,23 +11,20 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.jdryad.agent.PeerCheck;
+import org.jdryad.agent.PrivateSocket;
 
 /**
  * Answers questions about a running program's link map, bindings and events, for gdb (the
@@ -96,43 +93,29 @@ public final class QueryServer implements AutoCloseable {
     }
 
     private final Source source;
-    private final Path dir;
+    private final PrivateSocket listening;
     private final Path socket;
     private final ServerSocketChannel server;
     private final UserPrincipal self;
     private final long started = System.nanoTime();
     private final java.util.concurrent.atomic.AtomicInteger clients = new java.util.concurrent.atomic.AtomicInteger();
 
-    private QueryServer(Source source, Path dir, Path socket, ServerSocketChannel server, UserPrincipal self) {
+    private QueryServer(Source source, PrivateSocket listening) {
         this.source = source;
-        this.dir = dir;
-        this.socket = socket;
-        this.server = server;
-        this.self = self;
+        this.listening = listening;
+        this.socket = listening.socket();
+        this.server = listening.server();
+        this.self = listening.owner();
     }
 
     /** Listens on a socket in a new rwx------ directory and answers from {@code source} until closed. */
     public static QueryServer start(Source source) throws IOException {
-        Path dir = Files.createTempDirectory("jdryad-query-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Path sock = dir.resolve("query.sock");
-        ServerSocketChannel server = null;
-        try {
-            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            server.bind(UnixDomainSocketAddress.of(sock));
-            QueryServer q = new QueryServer(source, dir, sock, server, Files.getOwner(dir));
-            Thread t = new Thread(q::acceptLoop, "jdryad-query-accept");
-            t.setDaemon(true);
-            t.start();
-            return q;
-        } catch (IOException | RuntimeException e) {
-            if (server != null) {
-                server.close();
-            }
-            Files.deleteIfExists(sock);
-            Files.deleteIfExists(dir);
-            throw e;
-        }
+        PrivateSocket ps = PrivateSocket.open("jdryad-query-", "query.sock");
+        QueryServer q = new QueryServer(source, ps);
+        Thread t = new Thread(q::acceptLoop, "jdryad-query-accept");
+        t.setDaemon(true);
+        t.start();
+        return q;
     }
 
     public Path socket() {
@@ -412,16 +395,6 @@ public final class QueryServer implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            server.close();
-        } catch (IOException e) {
-            // nothing to do
-        }
-        try {
-            Files.deleteIfExists(socket);
-            Files.deleteIfExists(dir);
-        } catch (IOException e) {
-            // a leftover empty directory in /tmp
-        }
+        listening.close();
     }
 }

@@ -204,7 +204,9 @@ public final class GdbSession {
         return env;
     }
 
-    private static List<String> splitNul(byte[] raw) {
+
+    /** The NUL-separated strings of a /proc file such as cmdline or environ (a last one unterminated is dropped). */
+    public static List<String> splitNul(byte[] raw) {
         List<String> out = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < raw.length; i++) {
