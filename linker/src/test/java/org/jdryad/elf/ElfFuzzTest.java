@@ -6,7 +6,6 @@ import java.util.stream.Stream;
 import org.jdryad.fixtures.FuzzSeeds;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -30,7 +29,6 @@ class ElfFuzzTest {
     }
 
     @MethodSource("seeds")
-    @Timeout(60)
     @FuzzTest(maxDuration = "10s")
     void anyBytes(byte[] input) {
         ElfWalk.walk(NAME, input);

@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.List;
 import org.jdryad.fixtures.FuzzSeeds;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Structure-aware fuzzing of the ELF reader: the fuzzer picks a real seed file (a fixture or a
@@ -35,7 +34,6 @@ class ElfStructuredFuzzTest {
         return p;
     }
 
-    @Timeout(60)
     @FuzzTest(maxDuration = "10s")
     void mutatedRealFile(FuzzedDataProvider data) {
         List<byte[]> seeds = pool();

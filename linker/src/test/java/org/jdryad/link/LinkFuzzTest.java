@@ -16,7 +16,6 @@ import org.jdryad.elf.ElfMutator;
 import org.jdryad.fixtures.FixtureCatalog;
 import org.jdryad.fixtures.FuzzSeeds;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Coverage-guided fuzzing of link planning over an in-memory address space: a real object (a
@@ -35,7 +34,7 @@ class LinkFuzzTest {
     private static final long LAZY_TRAMPOLINE = 0x7fa0_0000_3000L;
 
     /** A seed object and the unmutated jdryad objects it needs, in load order. */
-    private record Seed(Path path, byte[] bytes, List<Path> deps) {
+    private record Seed(Path path, byte[] bytes, List<Path> deps, List<byte[]> depBytes) {
     }
 
     private static volatile List<Seed> pool;
@@ -74,10 +73,9 @@ class LinkFuzzTest {
     }
 
     private static void add(List<Seed> s, Path path, Path... deps) {
-        s.add(new Seed(path, FuzzSeeds.read(path), List.of(deps)));
+        s.add(new Seed(path, FuzzSeeds.read(path), List.of(deps), java.util.Arrays.stream(deps).map(FuzzSeeds::read).toList()));
     }
 
-    @Timeout(60)
     @FuzzTest(maxDuration = "10s")
     void relocateMutatedObject(FuzzedDataProvider data) throws IOException {
         List<Seed> seeds = pool();
@@ -104,9 +102,10 @@ class LinkFuzzTest {
         mem.file(file, elf.identity(), bytes);
         List<LoadedObject> objects = new ArrayList<>();
         objects.add(new LoadedObject(elf, file.toString(), false, elf.type() == Elf.ET_EXEC, 0));
-        for (Path dep : seed.deps()) {
+        for (int i = 0; i < seed.deps().size(); i++) {
+            Path dep = seed.deps().get(i);
             ElfFile d = LinkTestSupport.elf(dep);
-            mem.file(d.path(), d.identity(), FuzzSeeds.read(dep));
+            mem.file(d.path(), d.identity(), seed.depBytes().get(i));
             objects.add(new LoadedObject(d, dep.toString(), false, false, objects.size()));
         }
         LoadedObject libc = LinkTestSupport.libc(objects.size());

@@ -10,7 +10,6 @@ import java.util.stream.Stream;
 import org.jdryad.fixtures.FuzzSeeds;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Named;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -56,7 +55,6 @@ class LdSoCacheFuzzTest {
     }
 
     @MethodSource("seeds")
-    @Timeout(60)
     @FuzzTest(maxDuration = "10s")
     void anyBytes(byte[] input) {
         for (CpuHwcaps cpu : CPUS) {

@@ -15,7 +15,6 @@ import org.jdryad.elf.ElfFormatException;
 import org.jdryad.fixtures.FuzzSeeds;
 import org.jdryad.fixtures.MiniElf;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Coverage-guided fuzzing of the library search over a fuzzed set of files in a temporary
@@ -41,7 +40,6 @@ class LibrarySearchFuzzTest {
         base.toFile().deleteOnExit();
     }
 
-    @Timeout(60)
     @FuzzTest(maxDuration = "10s")
     void searchOverFuzzedFiles(FuzzedDataProvider data) throws IOException {
         Path root = Files.createTempDirectory(base, "s");
