@@ -26,6 +26,7 @@ public final class LoadedObject {
     private long tlsModuleId;   // 0 when the object has no TLS
     private long tlsOffset;     // TLS block sits at thread pointer - tlsOffset
     private boolean tlsStatic;  // whether tlsOffset is valid
+    private volatile PageRuns pages = new PageRuns(); // what the plan mapped, with its protections
 
     public LoadedObject(ElfFile elf, String name, boolean host, boolean executable, int loadIndex) {
         this.elf = elf;
@@ -138,6 +139,15 @@ public final class LoadedObject {
         this.tlsModuleId = moduleId;
         this.tlsOffset = offset;
         this.tlsStatic = isStatic;
+    }
+
+    /** The protections of this object's pages as the plan made them (empty until mapped; hosts: empty). */
+    PageRuns pages() {
+        return pages;
+    }
+
+    void setPages(PageRuns pages) {
+        this.pages = pages;
     }
 
     /** Whether {@code addr} lies in this object's mapping. */

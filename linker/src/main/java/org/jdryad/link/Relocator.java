@@ -120,6 +120,9 @@ final class Relocator {
      */
     private LinkSession.LazyAnswer answer(Resolved r, long site) {
         boolean ifunc = r.definition() != null && r.definition().symbol().isIfunc() && !ctx.isInterposed(r.definition());
+        if (ifunc) {
+            requireResolver(r.definition().object(), r.value(), r.definition().toString());
+        }
         Long known = ifunc ? ifuncResults.get(r.value()) : null;
         if (known != null) {
             return new LinkSession.LazyAnswer(known, site, false);
@@ -167,7 +170,10 @@ final class Relocator {
             throw new LinkException(obj.name() + ": lazy call through PLT relocation " + index + " of type "
                     + Elf.relocationName(type) + ", not R_X86_64_JUMP_SLOT");
         }
-        return obj.base() + table.offset(index);
+        long site = obj.base() + table.offset(index);
+        // The agent patches the slot after the first call: it must still be writable (not RELRO).
+        requireWritable(obj, site, 8, "lazily bound R_X86_64_JUMP_SLOT");
+        return site;
     }
 
     private void relocate(LoadedObject obj) {
@@ -180,6 +186,7 @@ final class Relocator {
         long base = obj.base();
         for (long addr : d.relrAddresses()) {
             long implicit = obj.elf().u64At(addr, "DT_RELR target");
+            requireWritable(obj, base + addr, 8, "DT_RELR");
             writes.add(base + addr, base + implicit);
         }
         ctx.stats().countRelr(d.relrAddresses().length);
@@ -199,9 +206,9 @@ final class Relocator {
             return false;
         }
         long got = obj.base() + pltgot.getAsLong();
-        if (!within(obj, got, 24)) {
+        if (!within(obj, got, 24) || !obj.pages().allows(got + 8, 16, TargetMemory.PROT_WRITE)) {
             throw new LinkException(obj.name() + ": DT_PLTGOT 0x" + Long.toHexString(pltgot.getAsLong())
-                    + " lies outside the object's mappings");
+                    + " lies outside the object's writable segments");
         }
         writes.add(got + 8, ctx.lazyIdOf(obj));
         writes.add(got + 16, ctx.lazyResolver());
@@ -219,6 +226,10 @@ final class Relocator {
             long addend = words.get(3 * i + 2);
             int symIndex = (int) (info >>> 32);
             ctx.stats().count(type);
+            int width = siteWidth(type);
+            if (width > 0) {
+                requireWritable(obj, site, width, Elf.relocationName(type));
+            }
             switch (type) {
                 case Elf.R_X86_64_NONE:
                     break;
@@ -227,6 +238,7 @@ final class Relocator {
                     writes.add(site, base + addend);
                     break;
                 case Elf.R_X86_64_IRELATIVE:
+                    requireResolver(obj, base + addend, "R_X86_64_IRELATIVE");
                     ifuncs.add(new IfuncWrite(obj, site, base + addend, 0, "IRELATIVE"));
                     break;
                 case Elf.R_X86_64_JUMP_SLOT:
@@ -246,6 +258,7 @@ final class Relocator {
                     Resolved r = resolve(obj, symIndex, type, site, cache);
                     if (r.definition() != null && r.definition().symbol().isIfunc() && !r.definition().object().isHost()
                             && !ctx.isInterposed(r.definition())) {
+                        requireResolver(r.definition().object(), r.value(), r.definition().toString());
                         ifuncs.add(new IfuncWrite(obj, site, r.value(), type == Elf.R_X86_64_64 ? addend : 0, r.definition().toString()));
                     } else {
                         writes.add(site, r.value() + addend);
@@ -291,7 +304,9 @@ final class Relocator {
                     }
                     // Both ends must lie in their objects' mappings: a malformed size is refused, not copied.
                     LoadedObject definer = r.definition().object();
-                    if (size < 0 || !within(obj, site, size) || !within(definer, r.value(), size)) {
+                    if (size < 0 || !within(obj, site, size) || !within(definer, r.value(), size)
+                            || !obj.pages().allows(site, size, TargetMemory.PROT_WRITE)
+                            || (!definer.isHost() && !definer.pages().allows(r.value(), size, TargetMemory.PROT_READ))) {
                         throw new LinkException(obj.name() + ": copy relocation for `" + ref.name() + "' of " + size
                                 + " bytes lies outside the objects' mappings");
                     }
@@ -323,6 +338,54 @@ final class Relocator {
                     throw new LinkException(obj.name() + ": unsupported relocation type " + type + " ("
                             + Elf.relocationName(type) + ") at 0x" + Long.toHexString(site));
             }
+        }
+    }
+
+    /** The bytes a relocation of {@code type} writes at its site (0: none, or handled by its case). */
+    private static int siteWidth(int type) {
+        switch (type) {
+            case Elf.R_X86_64_NONE:
+            case Elf.R_X86_64_COPY:
+                return 0;
+            case Elf.R_X86_64_PC32:
+            case Elf.R_X86_64_32:
+            case Elf.R_X86_64_32S:
+                return 4;
+            case Elf.R_X86_64_TLSDESC:
+                return 16;
+            case Elf.R_X86_64_RELATIVE:
+            case Elf.R_X86_64_RELATIVE64:
+            case Elf.R_X86_64_IRELATIVE:
+            case Elf.R_X86_64_JUMP_SLOT:
+            case Elf.R_X86_64_64:
+            case Elf.R_X86_64_GLOB_DAT:
+            case Elf.R_X86_64_PC64:
+            case Elf.R_X86_64_SIZE64:
+            case Elf.R_X86_64_DTPMOD64:
+            case Elf.R_X86_64_DTPOFF64:
+            case Elf.R_X86_64_TPOFF64:
+                return 8;
+            default:
+                return 0; // unsupported: refused by its case
+        }
+    }
+
+    /**
+     * Refuses a write the agent would make outside the object's writable pages: it carries out
+     * plain stores, so a hostile r_offset would otherwise write into other memory or fault.
+     */
+    private static void requireWritable(LoadedObject obj, long site, long length, String what) {
+        if (!obj.pages().allows(site, length, TargetMemory.PROT_WRITE)) {
+            throw new LinkException(String.format("%s: %s at 0x%x (%d bytes) lies outside the object's writable segments",
+                    obj.name(), what, site - obj.base(), length));
+        }
+    }
+
+    /** An IFUNC resolver of a jdryad object is called in the target: it must be in its executable pages. */
+    private static void requireResolver(LoadedObject definer, long resolver, String what) {
+        if (!definer.isHost() && !definer.pages().allows(resolver, 1, TargetMemory.PROT_EXEC)) {
+            throw new LinkException(String.format("%s: IFUNC resolver of %s at 0x%x is not in the object's executable segments",
+                    definer.name(), what, resolver - definer.base()));
         }
     }
 

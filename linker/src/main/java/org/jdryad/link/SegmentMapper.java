@@ -12,6 +12,9 @@ import org.jdryad.elf.ProgramHeader;
  * the tail of the last file page zeroed and anonymous pages for the rest of .bss.
  */
 final class SegmentMapper {
+    /** The top of the x86-64 user address space (47-bit virtual addresses). */
+    static final long USER_TOP = 1L << 47;
+
     private final TargetMemory memory;
     private final long page;
 
@@ -27,13 +30,22 @@ final class SegmentMapper {
         if (loads.isEmpty()) {
             throw new LinkException(obj.name() + ": object file has no loadable segments");
         }
-        long lo = elf.lowestLoadAddress(page);
-        long span = elf.mappedSpan(page);
         long maxAlign = page;
         for (ProgramHeader ph : loads) {
+            // Every segment must fit in the user address space, page-rounded, without wrapping
+            // around: glibc's mmap of it would fail the same way.
+            if (Long.compareUnsigned(ph.vaddr(), USER_TOP) >= 0 || Long.compareUnsigned(ph.memsz(), USER_TOP) > 0
+                    || ph.vaddr() + ph.memsz() > USER_TOP - page) {
+                throw new LinkException(obj.name() + ": failed to map segment from shared object");
+            }
             if (ph.align() > maxAlign && Long.bitCount(ph.align()) == 1) {
                 maxAlign = ph.align();
             }
+        }
+        long lo = elf.lowestLoadAddress(page);
+        long span = elf.mappedSpan(page);
+        if (span <= 0 || span > USER_TOP || (maxAlign > page && maxAlign - page > USER_TOP - span)) {
+            throw new LinkException(obj.name() + ": failed to map segment from shared object");
         }
         long start;
         long base;
@@ -51,6 +63,7 @@ final class SegmentMapper {
         }
         obj.setBase(base);
         obj.setMapping(start, span);
+        PageRuns pages = new PageRuns();
 
         for (ProgramHeader ph : loads) {
             int prot = prot(ph) | (writableText ? TargetMemory.PROT_WRITE : 0);
@@ -58,6 +71,7 @@ final class SegmentMapper {
             long fileEnd = base + ph.vaddr() + ph.filesz();
             long memEnd = base + ph.vaddr() + ph.memsz();
             long filePagesEnd = roundUp(fileEnd);
+            pages.set(segStart, roundUp(memEnd), prot);
             if (ph.filesz() > 0) {
                 memory.mapFile(segStart, filePagesEnd - segStart, prot, elf.path(), elf.identity(), ph.offset() & -page);
             }
@@ -80,23 +94,33 @@ final class SegmentMapper {
                 }
             }
         }
+        obj.setPages(pages);
     }
 
     /** Applies the final protections once relocation is done: segment flags, then PT_GNU_RELRO read-only. */
     void protectFinal(LoadedObject obj, boolean textWasWritable) {
         long base = obj.base();
+        PageRuns pages = obj.pages();
         if (textWasWritable) {
             for (ProgramHeader ph : obj.elf().loadSegments()) {
                 long s = base + (ph.vaddr() & -page);
                 long e = roundUp(base + ph.vaddr() + ph.memsz());
                 memory.protect(s, e - s, prot(ph));
+                pages.set(s, e, prot(ph));
             }
         }
         obj.elf().relro().ifPresent(r -> {
             long s = base + (r.vaddr() & -page);
             long e = (base + r.vaddr() + r.memsz()) & -page;
             if (e > s) {
+                // PT_GNU_RELRO must cover pages the object mapped: the agent's mprotect would
+                // otherwise change someone else's memory (glibc's words when it fails).
+                if (Long.compareUnsigned(r.vaddr(), USER_TOP) >= 0 || Long.compareUnsigned(r.memsz(), USER_TOP) > 0
+                        || !pages.allows(s, e - s, TargetMemory.PROT_NONE)) {
+                    throw new LinkException(obj.name() + ": cannot apply additional memory protection after relocation");
+                }
                 memory.protect(s, e - s, TargetMemory.PROT_READ);
+                pages.protect(s, e, TargetMemory.PROT_READ);
             }
         });
     }

@@ -95,6 +95,10 @@ final class StaticTlsLayout {
             if (tls.filesz() > tls.memsz() || tls.filesz() > Integer.MAX_VALUE) {
                 throw new LinkException(obj.name() + ": PT_TLS file size exceeds its memory size");
             }
+            // The initialization image is read from the object's mapped pages.
+            if (!obj.pages().allows(obj.base() + tls.vaddr(), tls.filesz(), TargetMemory.PROT_READ)) {
+                throw new LinkException(obj.name() + ": PT_TLS initialization image lies outside the object's segments");
+            }
             byte[] init = memory.read(obj.base() + tls.vaddr(), (int) tls.filesz());
             System.arraycopy(init, 0, image, (int) (used - obj.tlsOffset()), init.length);
         }
