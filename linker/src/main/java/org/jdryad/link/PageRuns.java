@@ -9,10 +9,34 @@ import java.util.TreeMap;
  * relocation is done. The agent carries out plain stores and calls, so every address the plan
  * hands it (a relocation site, a copy's source, an IFUNC resolver, a lazily patched jump slot)
  * is checked here first: what a hostile file points elsewhere is refused, never written.
+ *
+ * <p>Checks run once per relocation (hundreds of thousands for libLLVM), from many threads,
+ * while changes are a handful per object: so the runs are also kept as an immutable sorted
+ * snapshot that {@link #allows} binary-searches without a lock or boxing.
  */
 final class PageRuns {
     /** start -> [end, prot]; the runs do not overlap. */
     private final TreeMap<Long, long[]> runs = new TreeMap<>();
+    /** The runs as three parallel arrays sorted by start, rebuilt after every change. */
+    private record Snapshot(long[] starts, long[] ends, int[] prots) {
+    }
+
+    private volatile Snapshot snapshot = new Snapshot(new long[0], new long[0], new int[0]);
+
+    private void publish() {
+        int n = runs.size();
+        long[] starts = new long[n];
+        long[] ends = new long[n];
+        int[] prots = new int[n];
+        int i = 0;
+        for (Map.Entry<Long, long[]> e : runs.entrySet()) {
+            starts[i] = e.getKey();
+            ends[i] = e.getValue()[0];
+            prots[i] = (int) e.getValue()[1];
+            i++;
+        }
+        snapshot = new Snapshot(starts, ends, prots);
+    }
 
     /** Gives {@code [start, end)} the protection {@code prot}, over whatever was there. */
     synchronized void set(long start, long end, int prot) {
@@ -23,6 +47,7 @@ final class PageRuns {
         split(end);
         runs.subMap(start, end).clear();
         runs.put(start, new long[] {end, prot});
+        publish();
     }
 
     /** Changes the protection of the mapped parts of {@code [start, end)}. */
@@ -35,23 +60,44 @@ final class PageRuns {
         for (long[] r : runs.subMap(start, end).values()) {
             r[1] = prot;
         }
+        publish();
     }
 
     /** Whether all of {@code [address, address+length)} is mapped with every bit of {@code prot}. */
-    synchronized boolean allows(long address, long length, int prot) {
+    boolean allows(long address, long length, int prot) {
         if (length < 0 || address + length < address) {
             return false;
         }
+        Snapshot s = snapshot;
         long a = address;
         long end = address + Math.max(length, 1);
+        int i = floor(s.starts(), a);
         while (a < end) {
-            Map.Entry<Long, long[]> e = runs.floorEntry(a);
-            if (e == null || e.getValue()[0] <= a || (e.getValue()[1] & prot) != prot) {
+            if (i < 0 || i >= s.starts().length || s.starts()[i] > a || s.ends()[i] <= a
+                    || (s.prots()[i] & prot) != prot) {
                 return false;
             }
-            a = e.getValue()[0];
+            a = s.ends()[i];
+            i++; // runs do not overlap: the next one must start where this one ends
         }
         return true;
+    }
+
+    /** The index of the last start at or below {@code a}, or -1. */
+    private static int floor(long[] starts, long a) {
+        int lo = 0;
+        int hi = starts.length - 1;
+        int found = -1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            if (starts[mid] <= a) {
+                found = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return found;
     }
 
     private void split(long at) {
