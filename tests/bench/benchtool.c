@@ -1,7 +1,7 @@
 /* benchtool: the small native helper of tests/bench/run.sh (compiled by the script).
  *
- *   benchtool time CMD ARG...   runs CMD once (stdin, stdout, stderr: /dev/null unless -k keeps
- *                               stdout/stderr) and prints "WALL_NS STATUS" (wall time of fork to
+ *   benchtool time CMD ARG...   runs CMD once (stdin, stdout, stderr: /dev/null; -k keeps
+ *                               stdout and stderr, -e stderr, also for hwm and trace) and prints "WALL_NS STATUS" (wall time of fork to
  *                               reap, measured here, no shell in between)
  *   benchtool hwm CMD ARG...    runs CMD under ptrace (events only: fork, clone, exec, exit; no
  *                               system-call stops) and prints, for each process that ends, "PID
@@ -34,16 +34,17 @@ static long now_ns(void)
     return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
+/* keep: 0 nothing, 1 stderr, 2 stdout and stderr */
 static void quiet_child(int keep)
 {
     int fd = open("/dev/null", O_RDWR);
     if (fd < 0)
         return;
     dup2(fd, 0);
-    if (!keep) {
+    if (keep < 2)
         dup2(fd, 1);
+    if (keep < 1)
         dup2(fd, 2);
-    }
     if (fd > 2)
         close(fd);
 }
@@ -102,14 +103,14 @@ static void exe_of(pid_t pid, char *out, size_t n)
         snprintf(out, n, "?");
 }
 
-static int cmd_hwm(int timeline, char **argv)
+static int cmd_hwm(int timeline, int keep, char **argv)
 {
     long t0 = now_ns();
     pid_t top = fork();
     if (top < 0)
         return perror("fork"), 2;
     if (top == 0) {
-        quiet_child(0);
+        quiet_child(keep);
         ptrace(PTRACE_TRACEME, 0, 0, 0);
         raise(SIGSTOP);
         execvp(argv[0], argv);
@@ -179,17 +180,18 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "tsc"))
         return cmd_tsc();
-    if (argc >= 3 && !strcmp(argv[1], "time")) {
-        int keep = !strcmp(argv[2], "-k");
-        if (keep && argc < 4)
-            goto usage;
-        return cmd_time(keep, argv + 2 + keep);
-    }
-    if (argc >= 3 && !strcmp(argv[1], "hwm"))
-        return cmd_hwm(0, argv + 2);
-    if (argc >= 3 && !strcmp(argv[1], "trace"))
-        return cmd_hwm(1, argv + 2);
+    if (argc < 3)
+        goto usage;
+    int keep = !strcmp(argv[2], "-k") ? 2 : !strcmp(argv[2], "-e") ? 1 : 0, skip = 2 + (keep > 0);
+    if (skip >= argc)
+        goto usage;
+    if (!strcmp(argv[1], "time"))
+        return cmd_time(keep, argv + skip);
+    if (!strcmp(argv[1], "hwm"))
+        return cmd_hwm(0, keep, argv + skip);
+    if (!strcmp(argv[1], "trace"))
+        return cmd_hwm(1, keep, argv + skip);
 usage:
-    fprintf(stderr, "usage: benchtool time [-k] CMD ARG... | hwm CMD ARG... | trace CMD ARG... | tsc\n");
+    fprintf(stderr, "usage: benchtool time|hwm|trace [-k|-e] CMD ARG... | benchtool tsc\n");
     return 2;
 }
