@@ -44,7 +44,8 @@ EOF
 javac -d "$work" -cp "$jar" "$work/Hello.java" "$work/JnaCost.java"
 mkdir -p "$work/fakejava" "$work/jna"
 ln -s /bin/true "$work/fakejava/java"
-( cd "$work/jna" && unzip -q -j "$jar" com/sun/jna/linux-x86-64/libjnidispatch.so )
+( cd "$work/jna" && jar xf "$jar" com/sun/jna/linux-x86-64/libjnidispatch.so \
+  && mv com/sun/jna/linux-x86-64/libjnidispatch.so . )   # the JDK's jar tool: unzip may be absent
 
 samples="$work/samples"; mkdir -p "$samples"
 add() { echo "$2" >>"$samples/$1"; }
