@@ -7,24 +7,12 @@
 set -euo pipefail
 r=${1:-5}
 n=${2:-5000}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-jdryad="$root/jdryad"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$jdryad" --help >/dev/null   # build once, outside the measurements
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-{
-  echo "#define NFUNCS $n"
-  for ((i = 0; i < n; i++)); do echo "long f$i(long);"; done
-  printf '#define CALL_ALL(s) do {'
-  for ((i = 0; i < n; i++)); do printf ' s += f%d(s);' "$i"; done
-  echo ' } while (0)'
-} >"$work/calls.h"
-for ((i = 0; i < n; i++)); do echo "long f$i(long x) { return x ^ $i; }"; done >"$work/lib.c"
-gcc -O1 -shared -fPIC -Wl,-z,lazy -o "$work/libcalls.so" "$work/lib.c"
-gcc -O1 -I"$work" -Wl,-z,lazy -o "$work/first_calls" "$root/tests/bench/lazy/first_calls.c" \
-    "$work/libcalls.so" -Wl,-rpath,"$work"
+build_lazy "$work" "$n"
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 nf=(); nb=(); jf=(); jb=()
 for ((i = 0; i < r; i++)); do
   read -r _ a _ _ b _ < <("$work/first_calls")
