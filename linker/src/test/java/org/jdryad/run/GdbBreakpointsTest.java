@@ -3,18 +3,14 @@ package org.jdryad.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdryad.fixtures.FixtureCatalog;
-import org.jdryad.fixtures.ProcessRunner;
 import org.jdryad.fixtures.ProcessRunner.Result;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -31,22 +27,7 @@ class GdbBreakpointsTest {
 
     private static Result gdb(List<String> options, Map<String, String> extraEnv, Path prog, List<String> args,
                               String... commands) {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
-        Jdryad.ensureBuilt();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb"));
-        cmd.addAll(options);
-        cmd.addAll(List.of("-batch", "-ex", "set confirm off"));
-        for (String c : commands) {
-            cmd.add("-ex");
-            cmd.add(c);
-        }
-        cmd.add("--args");
-        cmd.add(prog.toString());
-        cmd.addAll(args);
-        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), extraEnv));
-        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
-        Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(180));
-        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
+        Result r = GdbBatch.batch(options, extraEnv, prog, args, List.of(commands));
         assertFalse((r.stdout() + r.stderr()).contains("Traceback"), () -> "a Python traceback\n" + r.describe());
         return r;
     }

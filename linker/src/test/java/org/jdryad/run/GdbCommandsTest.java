@@ -2,17 +2,12 @@ package org.jdryad.run;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.jdryad.fixtures.FixtureCatalog;
-import org.jdryad.fixtures.ProcessRunner;
 import org.jdryad.fixtures.ProcessRunner.Result;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -27,21 +22,9 @@ import org.junit.jupiter.api.Test;
 class GdbCommandsTest {
 
     private static Result gdb(Map<String, String> extraEnv, String... commands) {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
-        Jdryad.ensureBuilt();
-        Path prog = FixtureCatalog.gdbProgram();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb", "-batch",
-                "-ex", "set confirm off", "-ex", "break lib_add", "-ex", "run"));
-        for (String c : commands) {
-            cmd.add("-ex");
-            cmd.add(c);
-        }
-        cmd.add(prog.toString());
-        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), extraEnv));
-        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
-        Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(180));
-        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
-        return r;
+        List<String> all = new ArrayList<>(List.of("break lib_add", "run"));
+        all.addAll(List.of(commands));
+        return GdbBatch.batch(List.of(), extraEnv, FixtureCatalog.gdbProgram(), List.of(), all);
     }
 
     private static void expect(Result r, String regex, String what) {

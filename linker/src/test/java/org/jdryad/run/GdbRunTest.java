@@ -68,21 +68,7 @@ class GdbRunTest {
     }
 
     private static Result gdbOn(Path prog, List<String> args, String... commands) {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (tests/setup.sh installs it)");
-        Jdryad.ensureBuilt();
-        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "gdb", "-batch", "-ex", "set confirm off"));
-        for (String c : commands) {
-            cmd.add("-ex");
-            cmd.add(c);
-        }
-        cmd.add("--args");
-        cmd.add(prog.toString());
-        cmd.addAll(args);
-        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(prog.getParent(), Map.of()));
-        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
-        Result r = ProcessRunner.run(cmd, env, prog.getParent(), Duration.ofSeconds(180));
-        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
-        return r;
+        return GdbBatch.batch(List.of(), Map.of(), prog, args, List.of(commands));
     }
 
     @Test

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -17,7 +16,6 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdryad.fixtures.FixtureCatalog;
-import org.jdryad.fixtures.ProcessRunner;
 import org.jdryad.fixtures.ProcessRunner.Result;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -45,20 +43,7 @@ class GdbSessionTest {
 
     /** `jdryad gdb WORDS...` (or plain `gdb WORDS...` when {@code natively}) in {@code dir}. */
     private static Result gdb(boolean natively, Path dir, String... words) {
-        assumeGdb();
-        List<String> cmd = new ArrayList<>();
-        if (natively) {
-            cmd.add("gdb");
-        } else {
-            Jdryad.ensureBuilt();
-            cmd.addAll(List.of(Jdryad.launcher().toString(), "gdb"));
-        }
-        cmd.addAll(List.of(words));
-        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(dir, Map.of()));
-        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
-        Result r = ProcessRunner.run(cmd, env, dir, Duration.ofSeconds(180));
-        assertFalse(r.timedOut(), () -> "gdb did not finish\n" + r.describe());
-        return r;
+        return GdbBatch.run(natively, dir, Map.of(), List.of(words));
     }
 
     /** What the program printed, without gdb's own lines (which name processes and threads). */
