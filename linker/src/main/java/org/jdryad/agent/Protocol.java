@@ -77,7 +77,8 @@ public final class Protocol {
     public static final int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public static final int MAP_FIXED = 0x10, MAP_FIXED_NOREPLACE = 0x100000, MAP_NORESERVE = 0x4000;
     // dlopen flags
-    public static final int RTLD_LAZY = 1, RTLD_NOW = 2, RTLD_NOLOAD = 4, RTLD_GLOBAL = 0x100, RTLD_NODELETE = 0x1000;
+    public static final int RTLD_LAZY = 1, RTLD_NOW = 2, RTLD_NOLOAD = 4, RTLD_DEEPBIND = 8, RTLD_GLOBAL = 0x100,
+            RTLD_NODELETE = 0x1000;
     // auxv types
     public static final long AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7, AT_ENTRY = 9,
             AT_RANDOM = 25, AT_EXECFN = 31;

@@ -28,6 +28,8 @@ public final class LinkSession implements LinkContext {
     /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
     private volatile List<LoadedObject> global = List.of();
     /** The local scope (the dlopen root's search list) of objects loaded by dlopen. */
+    /** Objects a dlopen with RTLD_DEEPBIND brought in: their local scope comes first. */
+    private final java.util.Set<LoadedObject> deepBound = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Map<LoadedObject, List<LoadedObject>> localScope =
             Collections.synchronizedMap(new java.util.IdentityHashMap<>());
     private final java.util.Set<LoadedObject> textWritable = new java.util.HashSet<>();
@@ -193,8 +195,20 @@ public final class LinkSession implements LinkContext {
      * get their static TLS. Bound now with {@code now} (RTLD_NOW) whatever their flags say.
      */
     public synchronized void mapDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean now) {
+        mapDlopened(added, searchList, now, false);
+    }
+
+    /**
+     * As above; with {@code deepBind} (RTLD_DEEPBIND) the new objects search their local scope
+     * (the dlopen root's search list: the root and its dependencies) before the global scope.
+     */
+    public synchronized void mapDlopened(List<LoadedObject> added, List<LoadedObject> searchList, boolean now,
+                                         boolean deepBind) {
         if (now) {
             boundNow.addAll(added);
+        }
+        if (deepBind) {
+            deepBound.addAll(added);
         }
         List<LoadedObject> all = new ArrayList<>(objects);
         all.addAll(added);
@@ -314,6 +328,7 @@ public final class LinkSession implements LinkContext {
         g.removeAll(removed);
         global = Collections.unmodifiableList(g);
         removed.forEach(localScope::remove);
+        deepBound.removeAll(removed);
         synchronized (lazyIds) {
             for (LoadedObject o : removed) {
                 Long id = lazyIds.remove(o);
@@ -463,8 +478,10 @@ public final class LinkSession implements LinkContext {
         if (local == null) {
             return global;
         }
-        List<LoadedObject> scope = new ArrayList<>(global);
-        for (LoadedObject o : local) {
+        // glibc's l_scope: the global scope, then the local one; RTLD_DEEPBIND puts the local first.
+        boolean deep = deepBound.contains(obj);
+        List<LoadedObject> scope = new ArrayList<>(deep ? local : global);
+        for (LoadedObject o : deep ? global : local) {
             if (!scope.contains(o)) {
                 scope.add(o);
             }

@@ -339,7 +339,8 @@ final class DynamicLoader implements CallbackHandler {
                 ActivityLog.Change change = new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags, caller, tid);
                 trace.dlopenLinking(r.root(), r.added(), r.searchList(), flags);
                 try {
-                    session.mapDlopened(r.added(), r.searchList(), (flags & Protocol.RTLD_NOW) != 0);
+                    session.mapDlopened(r.added(), r.searchList(), (flags & Protocol.RTLD_NOW) != 0,
+                            (flags & Protocol.RTLD_DEEPBIND) != 0);
                 } catch (LinkException e) {
                     undoFailedOpen(r.added(), null);
                     return CallbackReply.error(e.dlerror());
