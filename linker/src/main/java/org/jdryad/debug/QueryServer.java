@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import org.jdryad.agent.PeerCheck;
 import org.jdryad.agent.PrivateSocket;
 
@@ -92,7 +93,8 @@ public final class QueryServer implements AutoCloseable {
                             long objectsProbed, long lazySlots, long lazyBound, Map<String, Long> phaseNanos) {
     }
 
-    private final Source source;
+    /** The source to answer from, asked once per request (under gdb: the run in progress). */
+    private final Supplier<Source> sources;
     private final PrivateSocket listening;
     private final Path socket;
     private final ServerSocketChannel server;
@@ -100,8 +102,8 @@ public final class QueryServer implements AutoCloseable {
     private final long started = System.nanoTime();
     private final java.util.concurrent.atomic.AtomicInteger clients = new java.util.concurrent.atomic.AtomicInteger();
 
-    private QueryServer(Source source, PrivateSocket listening) {
-        this.source = source;
+    private QueryServer(Supplier<Source> sources, PrivateSocket listening) {
+        this.sources = sources;
         this.listening = listening;
         this.socket = listening.socket();
         this.server = listening.server();
@@ -110,8 +112,13 @@ public final class QueryServer implements AutoCloseable {
 
     /** Listens on a socket in a new rwx------ directory and answers from {@code source} until closed. */
     public static QueryServer start(Source source) throws IOException {
+        return start(() -> source);
+    }
+
+    /** As {@link #start(Source)}, answering each request from the source {@code sources} gives then. */
+    public static QueryServer start(Supplier<Source> sources) throws IOException {
         PrivateSocket ps = PrivateSocket.open("jdryad-query-", "query.sock");
-        QueryServer q = new QueryServer(source, ps);
+        QueryServer q = new QueryServer(sources, ps);
         Thread t = new Thread(q::acceptLoop, "jdryad-query-accept");
         t.setDaemon(true);
         t.start();
@@ -233,7 +240,7 @@ public final class QueryServer implements AutoCloseable {
             ok.addProperty("v", VERSION);
             ok.add("id", id);
             ok.addProperty("ok", true);
-            ok.add("result", result(op.getAsString(), r));
+            ok.add("result", result(op.getAsString(), r, sources.get()));
             return ok;
         } catch (Bad e) {
             return error(id, e.getMessage());
@@ -242,12 +249,12 @@ public final class QueryServer implements AutoCloseable {
         }
     }
 
-    private JsonElement result(String op, JsonObject r) {
+    private JsonElement result(String op, JsonObject r, Source source) {
         HistoryView.Query q = new HistoryView.Query(string(r, "symbol"), string(r, "object"), bool(r, "lazy"),
                 last(r), string(r, "from"));
         return switch (op) {
             case "linkmap" -> HistoryFile.objects(source.objects());
-            case "slots" -> slots(r);
+            case "slots" -> slots(r, source);
             case "events" -> HistoryFile.events(q.tail(source.events()), source.sites());
             case "bindings", "why" -> {
                 if (op.equals("why") && q.symbol() == null) {
@@ -261,12 +268,12 @@ public final class QueryServer implements AutoCloseable {
                 }
                 yield HistoryFile.bindings(q.tail(match), source.sites());
             }
-            default -> stats();
+            default -> stats(source);
         };
     }
 
     /** {@code slots}: {@code object} (required) and {@code kind} ("got" or "plt", required). */
-    private JsonObject slots(JsonObject r) {
+    private static JsonObject slots(JsonObject r, Source source) {
         String object = string(r, "object");
         String word = string(r, "kind");
         if (object == null || word == null) {
@@ -287,7 +294,7 @@ public final class QueryServer implements AutoCloseable {
         }
     }
 
-    private JsonObject stats() {
+    private JsonObject stats(Source source) {
         List<Binding> all = source.bindings();
         Map<String, Integer> byKind = new TreeMap<>();
         for (Binding b : all) {

@@ -71,8 +71,9 @@ public final class GdbSession {
         RunOptions quiet = run.withDebug(DebugOptions.NONE);
         Path agentBinary = new ProgramRunner(quiet, err).agentBinary(exe);
         final RunOptions base = run;
+        QueryServer.Source idle = nothingYet(base.program());
         try (AgentListener listener = AgentListener.open();
-             QueryServer query = ProgramRunner.startQueryServer(base, delegatingSource(base), err)) {
+             QueryServer query = ProgramRunner.startQueryServer(base, () -> currentSource(idle), err)) {
             Map<String, String> gdbEnv = new LinkedHashMap<>(ProgramRunner.agentEnvironment(base));
             gdbEnv.putAll(AgentProcess.environmentFor(listener));
             if (query != null) {
@@ -218,60 +219,43 @@ public final class GdbSession {
         return out;
     }
 
-    /** The query server's view: always the run in progress (or the last one, between runs). */
-    private QueryServer.Source delegatingSource(RunOptions base) {
-        return new QueryServer.Source() {
-            private QueryServer.Source now() {
-                ProgramRunner r = current;
-                return r == null ? null : r.querySource();
-            }
+    /** The query server's view: the run in progress (or the last one, between runs). */
+    private QueryServer.Source currentSource(QueryServer.Source beforeTheFirstRun) {
+        ProgramRunner r = current;
+        return r == null ? beforeTheFirstRun : r.querySource();
+    }
 
+    /** What the query server tells before gdb's first {@code run}: nothing is loaded yet. */
+    private static QueryServer.Source nothingYet(String program) {
+        return new QueryServer.Source() {
             @Override
             public List<HistoryFile.ObjectInfo> objects() {
-                QueryServer.Source s = now();
-                return s == null ? List.of() : s.objects();
+                return List.of();
             }
 
             @Override
             public List<Binding> bindings() {
-                QueryServer.Source s = now();
-                return s == null ? List.of() : s.bindings();
+                return List.of();
             }
 
             @Override
             public List<ActivityEvent> events() {
-                QueryServer.Source s = now();
-                return s == null ? List.of() : s.events();
+                return List.of();
             }
 
             @Override
             public CallSites sites() {
-                QueryServer.Source s = now();
-                return s == null ? new CallSites(List.of()) : s.sites();
+                return new CallSites(List.of());
             }
 
             @Override
             public long pid() {
-                QueryServer.Source s = now();
-                return s == null ? 0 : s.pid();
+                return 0;
             }
 
             @Override
             public String program() {
-                QueryServer.Source s = now();
-                return s == null ? base.program() : s.program();
-            }
-
-            @Override
-            public org.jdryad.debug.SlotTable slots() {
-                QueryServer.Source s = now();
-                return s == null ? null : s.slots();
-            }
-
-            @Override
-            public QueryServer.LinkStats linkStats() {
-                QueryServer.Source s = now();
-                return s == null ? null : s.linkStats();
+                return program;
             }
         };
     }

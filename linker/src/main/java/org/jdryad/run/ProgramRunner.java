@@ -222,11 +222,13 @@ public final class ProgramRunner {
      * or when it cannot listen (the run goes on without it).
      */
     private QueryServer startQueryServer() {
-        return startQueryServer(options, querySource(), err);
+        QueryServer.Source own = querySource();
+        return startQueryServer(options, () -> own, err);
     }
 
     /** As above, for {@code source}: the query server of a gdb session serves one run after another. */
-    static QueryServer startQueryServer(RunOptions options, QueryServer.Source source, PrintStream err) {
+    static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
+                                        PrintStream err) {
         String mode = System.getenv("JDRYAD_QUERY");
         if (mode == null) {
             mode = options.environment().get("JDRYAD_QUERY");
