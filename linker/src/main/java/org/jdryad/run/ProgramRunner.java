@@ -59,10 +59,10 @@ public final class ProgramRunner {
 
     private final RunOptions options;
     private final PrintStream err;
-    private final BindingHistory history = new BindingHistory();
-    private final ActivityLog activity = new ActivityLog(history);
-    /** The session once linking began (for --history, whatever happens after). */
-    private volatile LinkSession session;
+    /** What this run leaves: its history, events, objects (for --history and the query server). */
+    private final RunRecord record;
+    private final BindingHistory history;
+    private final ActivityLog activity;
     /** The lazy fast path's tables and log, when binding lazily. */
     private volatile LazyTables lazyTables;
     private final LinkTrace trace;
@@ -70,6 +70,9 @@ public final class ProgramRunner {
     public ProgramRunner(RunOptions options, PrintStream err) {
         this.options = options;
         this.err = err;
+        this.record = new RunRecord(options, err);
+        this.history = record.history();
+        this.activity = record.activity();
         this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
                 options.bindNow());
     }
@@ -200,7 +203,7 @@ public final class ProgramRunner {
             }
             // Whatever ended the run, its record is written: a crash is what it is there to explain.
             if (options.historyFile() != null) {
-                writeHistory(status, problem);
+                record.writeHistory(status, problem);
             }
         }
     }
@@ -246,82 +249,7 @@ public final class ProgramRunner {
 
     /** What the query server tells about this run: its live record. */
     QueryServer.Source querySource() {
-        return source;
-    }
-
-    private final QueryServer.Source source = newQuerySource();
-
-    private QueryServer.Source newQuerySource() {
-        return new QueryServer.Source() {
-            private volatile CallSites sites;
-
-            @Override
-            public List<HistoryFile.ObjectInfo> objects() {
-                return objectInfos();
-            }
-
-            @Override
-            public List<org.jdryad.debug.Binding> bindings() {
-                drainLazyLog(); // a first call the fast path answered just before gdb stopped the program
-                return history.snapshot();
-            }
-
-            @Override
-            public List<ActivityEvent> events() {
-                return activity.snapshot();
-            }
-
-            @Override
-            public CallSites sites() {
-                CallSites s = sites;
-                LinkSession ls = session;
-                int n = ls == null ? 0 : ls.objects().size();
-                if (s == null || s.size() != n) {
-                    s = sites = callSites(); // a dlopen or dlclose changed the objects
-                }
-                return s;
-            }
-
-            @Override
-            public long pid() {
-                return history.pid();
-            }
-
-            @Override
-            public String program() {
-                return options.program();
-            }
-
-            @Override
-            public QueryServer.LinkStats linkStats() {
-                LinkSession s = session;
-                if (s == null) {
-                    return null;
-                }
-                var st = s.stats();
-                return new QueryServer.LinkStats(st.total(), st.byType(), st.lookups(), st.cachedLookups(),
-                        s.lookup().objectsProbed(), st.lazySlots(), st.lazyBound(), st.phases());
-            }
-
-            @Override
-            public org.jdryad.debug.SlotTable slots() {
-                drainLazyLog(); // first calls the fast path answered are in the history before their slots are read
-                LinkSession s = session;
-                return s == null ? null : new org.jdryad.debug.SlotTable(s, history.pid(), options.bindNot());
-            }
-        };
-    }
-
-    /** Moves the fast path's log records into the history now (a query must not miss them). */
-    private void drainLazyLog() {
-        LazyTables t = lazyTables;
-        if (t != null) {
-            try {
-                t.drain();
-            } catch (RuntimeException e) {
-                // the run is ending: its close drains what is left
-            }
-        }
+        return record.querySource();
     }
 
     /** Tells gdb where the query server is, in the agent's jdryad_query_info (agents that have it). */
@@ -332,54 +260,13 @@ public final class ProgramRunner {
         }
     }
 
-    /** The session's objects as the history describes them (a copy: dlopen may change the list meanwhile). */
-    /** How each object came to be loaded (LoadedObject has identity equality). */
-    private final Map<LoadedObject, HistoryFile.Provenance> provenance = new java.util.concurrent.ConcurrentHashMap<>();
-
-    private List<HistoryFile.ObjectInfo> objectInfos() {
-        LinkSession s = session;
-        if (s == null) {
-            return List.of();
-        }
-        List<HistoryFile.ObjectInfo> infos = new ArrayList<>();
-        for (LoadedObject o : List.copyOf(s.objects())) { // toArray: no ConcurrentModificationException
-            HistoryFile.Tls tls = o.tlsModuleId() == 0 ? null
-                    : new HistoryFile.Tls(o.tlsModuleId(), o.hasStaticTls() ? o.tlsOffset() : -1);
-            infos.add(new HistoryFile.ObjectInfo(o.name(), o.path().toString(), o.base(), o.mapStart(),
-                    o.mapStart() + o.mapLength(), o.isHost(), !o.isHost() && s.bindsLazily(o), provenance.get(o), tls));
-        }
-        return infos;
-    }
-
-    /** Writes --history; a failure to write is reported and changes nothing else. */
-    private void writeHistory(int status, String problem) {
-        try {
-            HistoryFile.write(options.historyFile(), options.program(), options.args(), history.pid(),
-                    new HistoryFile.Ending(status, problem), objectInfos(), history.snapshot(), activity.snapshot(),
-                    callSites());
-        } catch (IOException | RuntimeException e) {
-            err.println("jdryad: cannot write the history to " + options.historyFile() + ": " + e.getMessage());
-        }
-    }
-
-    /** Call sites are named against every object the session knows (jdryad and host). */
-    private CallSites callSites() {
-        List<CallSites.Region> regions = new ArrayList<>();
-        if (session != null) {
-            for (LoadedObject o : List.copyOf(session.objects())) {
-                regions.add(new CallSites.Region(o.name(), o.mapStart(), o.mapStart() + o.mapLength(), o.base(), o.elf()));
-            }
-        }
-        return new CallSites(regions);
-    }
-
     private volatile CallSites printSites;
 
     /** --debug=activity: one line per event, as it happens, in LD_DEBUG's layout. */
     private void printActivity(ActivityEvent e) {
         CallSites sites = printSites;
         if (sites == null || e.cause() == ActivityEvent.Cause.DLOPEN) {
-            sites = printSites = callSites(); // a dlopen may have added the objects its call site lies in
+            sites = printSites = record.callSites(); // a dlopen may have added the objects its call site lies in
         }
         trace.log().print(ActivityEvent.describe(e, sites) + "\n");
     }
@@ -428,7 +315,7 @@ public final class ProgramRunner {
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
                 info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
         session.setObjects(objects);
-        this.session = session;
+        record.setSession(session);
         history.setPid(info.pid());
         session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
         callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
@@ -437,6 +324,7 @@ public final class ProgramRunner {
         if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS)) {
             try {
                 lazyTables = LazyTables.start(agent, session, history, options.bindNot());
+                record.setLazyTables(lazyTables);
             } catch (IOException e) {
                 err.println("jdryad: lazy first calls will all ask jdryad (no shared log: " + e.getMessage() + ")");
             }
@@ -583,7 +471,7 @@ public final class ProgramRunner {
             for (ObjectGraph.Node n : d.added()) {
                 LoadedObject o = byNode.remove(n);
                 if (o != null) {
-                    provenance.remove(o);
+                    record.forgetProvenance(o);
                 }
             }
             graph.unload(d.added());
@@ -642,7 +530,7 @@ public final class ProgramRunner {
         int index = firstIndex;
         for (ObjectGraph.Node n : nodes) {
             LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0, index);
-            provenance.put(obj, provenanceOf(graph, n, dlopenCaller));
+            record.rememberProvenance(obj, provenanceOf(graph, n, dlopenCaller));
             if (n.host()) {
                 HostObject already = findHost(agent.info(), n);
                 HostLibrary lib = already != null ? agent.hostLibrary(n.path().toString()) : agent.dlopenHost(n.path().toString());
