@@ -409,6 +409,13 @@ int jdryad_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     return spawnp(pid, file, actions, attr, argv, envp);
 }
 
+void jdryad_follow_fail(const char *message)
+{
+    sys3(SYS_write, 2, message, jd_strlen(message));
+    sys1(SYS_exit_group, 127);
+    __builtin_unreachable();
+}
+
 long jdryad_follow_reexec(char *const argv[], char *const envp[])
 {
     return sys3(SYS_execve, argv[0], argv, envp);

@@ -42,6 +42,9 @@ int jdryad_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 /* Re-executes the agent as argv[0] with exactly argv and envp (Java asks, through CALL, when an
    exec'ed program needs an agent with a larger static TLS reservation). Returns only on failure. */
 long jdryad_follow_reexec(char *const argv[], char *const envp[]);
+/* Writes message to the process's stderr and exits with 127, as glibc's loader does when an
+   exec'ed program cannot be loaded (Java calls it with glibc's words). */
+void jdryad_follow_fail(const char *message) __attribute__((noreturn));
 
 /* system.c: libc's system, popen and pclose run /bin/sh without the PLT; these spawn it with
    jdryad_posix_spawn instead, so that the shell and what it runs are followed too. */

@@ -147,7 +147,7 @@ final class RunCommand implements Callable<Integer> {
                             + " the agent instead)", 2);
                 }
                 return new FollowSession(options.withWaitForDebugger(waitForDebugger), System.err,
-                        e -> describe(e, program)).run();
+                        RunCommand::describe).run();
             }
             return new ProgramRunner(options.withWaitForDebugger(waitForDebugger), System.err).run();
         } catch (LinkException | ElfFormatException | NoSuchFileException e) {

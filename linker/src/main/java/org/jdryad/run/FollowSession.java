@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 import org.jdryad.agent.AgentListener;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.debug.HistoryFile;
@@ -50,7 +50,7 @@ public final class FollowSession {
 
     private final RunOptions options;
     private final PrintStream err;
-    private final Function<Exception, String> describe;
+    private final BiFunction<Exception, String, String> describe;
     private volatile AgentListener listener;
     /** Null once the top-level program's run has returned. */
     private volatile ProgramRunner top;
@@ -66,8 +66,8 @@ public final class FollowSession {
     private record Image(ProgramRunner runner, long pid, long ppid) {
     }
 
-    /** @param describe a load failure in glibc's words, as {@code jdryad run} prints it */
-    public FollowSession(RunOptions options, PrintStream err, Function<Exception, String> describe) {
+    /** @param describe a load failure of a program (its argv[0]) in glibc's words, as {@code jdryad run} prints it */
+    public FollowSession(RunOptions options, PrintStream err, BiFunction<Exception, String, String> describe) {
         this.options = options;
         this.err = err;
         this.describe = describe;
@@ -136,8 +136,9 @@ public final class FollowSession {
             try {
                 runner.runFollowed(listener, a, topProcess);
             } catch (IOException | RuntimeException e) {
-                err.println(describe.apply(e)); // the agent gets end of file and exits with 127
+                err.println(describe.apply(e, runner.options().program()));
             } finally {
+                closeQuietly(a); // (a failure before linking: the agent gets end of file and exits with 127)
                 running.decrementAndGet();
             }
         }, "jdryad-followed-" + a.pid());
@@ -230,6 +231,25 @@ public final class FollowSession {
             agent.call(fn, agent.placeStrings(argv), agent.placeStrings(FollowedExec.environ(agent.pid())));
         } catch (RuntimeException e) {
             // the exec succeeded: the connection ended with the old image
+        }
+    }
+
+    /**
+     * An exec'ed program that cannot be loaded: its process prints glibc's words on its own
+     * stderr and exits with 127, as under glibc's loader.
+     */
+    void fail(AgentListener l, AgentListener.Arrival arrival, Process topProcess, Exception e, String program) {
+        String message = describe.apply(e, program) + "\n";
+        try (AgentProcess agent = AgentProcess.connect(l, arrival, topProcess, null, false)) {
+            Long fn = symbolsOf(agent).get("jdryad_follow_fail");
+            if (fn == null) {
+                err.print(message);
+                return;
+            }
+            long text = agent.readLong(agent.placeStrings(List.of(message)));
+            agent.call(agent.info().agentBase() + fn, text);
+        } catch (RuntimeException ex) {
+            // the agent exited (the call does not return)
         }
     }
 

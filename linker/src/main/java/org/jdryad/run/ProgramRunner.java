@@ -113,12 +113,19 @@ public final class ProgramRunner {
      */
     int runFollowed(AgentListener listener, AgentListener.Arrival arrival, Process top) throws IOException {
         long tStart = System.nanoTime();
-        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
-        if (viaInterpreter.isPresent()) {
-            return new ProgramRunner(viaInterpreter.get(), err, follow).runFollowed(listener, arrival, top);
+        ObjectGraph graph;
+        Path needed;
+        try {
+            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+            if (viaInterpreter.isPresent()) {
+                return new ProgramRunner(viaInterpreter.get(), err, follow).runFollowed(listener, arrival, top);
+            }
+            graph = resolveGraph(ElfFile.open(Path.of(options.executable())));
+            needed = AgentBinary.locate(staticTlsNeeded(graph));
+        } catch (IOException | RuntimeException e) {
+            follow.fail(listener, arrival, top, e, options.program()); // in the process, as glibc's loader would
+            return 127;
         }
-        ObjectGraph graph = resolveGraph(ElfFile.open(Path.of(options.executable())));
-        Path needed = AgentBinary.locate(staticTlsNeeded(graph));
         if (!FollowSession.agentFits(arrival.pid(), needed)) {
             try (AgentProcess agent = AgentProcess.connect(listener, arrival, top, null, false)) {
                 follow.reexec(agent, needed);

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jdryad.fixtures.FixtureCatalog;
 import org.jdryad.fixtures.Fixtures;
 import org.jdryad.fixtures.ProcessRunner;
 import org.jdryad.fixtures.ProcessRunner.Result;
@@ -141,6 +142,48 @@ class FollowRunTest {
     void execvpRunsAFileTheKernelCannotExecuteWithAFollowedShell() throws Exception {
         List<JsonObject> images = sameRun("execvp text", List.of("execvp", "text")); // ENOEXEC: glibc tries /bin/sh
         assertEquals(List.of(top(), "/bin/sh"), programs(images), () -> programs(images).toString());
+    }
+
+    @Test
+    void anExecedProgramThatCannotBeLoadedFailsInItsOwnProcessAsUnderGlibc() throws Exception {
+        Path missing = FixtureCatalog.neededProgram("fn", null); // libneeded.so is not beside it
+        List<JsonObject> images = sameRun("missing library", List.of("exec", missing.toString()));
+        assertEquals(List.of(top()), programs(images));
+    }
+
+    @Test
+    void showListsEachProcessAndSelectsOneByPid() throws Exception {
+        Path history = Files.createTempFile(dir, "history", ".json");
+        Result run = Jdryad.runJdryad(List.of("--follow", "--history", history.toString()), Path.of("/bin/sh"),
+                List.of("-c", "ls / | wc -l"), env, dir);
+        assertEquals(0, run.status(), run::describe);
+        List<JsonObject> images = new ArrayList<>();
+        JsonParser.parseString(Files.readString(history)).getAsJsonObject().getAsJsonArray("processes")
+                .forEach(e -> images.add(e.getAsJsonObject()));
+        JsonObject ls = images.stream().filter(p -> p.get("program").getAsString().equals("ls")).findFirst().orElseThrow();
+        Result all = show(history.toString(), "linkmap");
+        assertEquals(0, all.status(), all::describe);
+        for (JsonObject p : images) {
+            assertTrue(all.stdout().contains("process " + pid(p) + " (parent " + ppid(p) + "): "
+                    + p.get("program").getAsString()), all::describe);
+        }
+        Result one = show(history.toString(), "bindings", "--pid", Long.toString(pid(ls)));
+        assertEquals(0, one.status(), one::describe);
+        assertTrue(one.stdout().startsWith("process " + pid(ls) + " (parent " + pid(images.get(0)) + "): ls /"),
+                one::describe);
+        assertEquals(1, one.stdout().lines().filter(l -> l.startsWith("process ")).count(), one::describe);
+        assertTrue(one.stdout().contains("opendir"), one::describe); // ls's own bindings
+        Result none = show(history.toString(), "events", "--pid", "1");
+        assertEquals(2, none.status(), none::describe);
+        assertTrue(none.stderr().contains("no process 1 in"), none::describe);
+    }
+
+    private static Result show(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(Jdryad.launcher().toString(), "show"));
+        cmd.addAll(List.of(args));
+        Map<String, String> e = ProcessRunner.environment(dir, Map.of());
+        e.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        return ProcessRunner.run(cmd, e, dir, Jdryad.RUN_TIMEOUT);
     }
 
     @Test
