@@ -184,6 +184,8 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
 
     sock_path = jd_strdup(path);
     use_socket(connect_socket());
+    if (sock < 0 && jd_follow_socket(argc, argv))
+        jd_follow_unfollowed(argv); /* jdryad has gone: the exec'ed program runs as the kernel runs it */
     if (sock < 0)
         jd_die("cannot connect to jdryad", 127);
     pthread_atfork(0, 0, reset_for_child);

@@ -421,6 +421,33 @@ long jdryad_follow_reexec(char *const argv[], char *const envp[])
     return sys3(SYS_execve, argv[0], argv, envp);
 }
 
+void jd_follow_unfollowed(char **argv)
+{
+    size_t cap = 1 << 20;
+    long m = sys6(SYS_mmap, 0, (long)cap, 3, 0x22, -1, 0);
+    int fd = (int)sys3(SYS_open, "/proc/self/environ", O_RDONLY | O_CLOEXEC, 0);
+    if ((m < 0 && m > -4096) || fd < 0)
+        return;
+    char *text = (char *)m;
+    size_t len = 0;
+    long n;
+    while (len < cap / 2 && (n = sys3(SYS_read, fd, text + len, cap / 2 - len)) > 0)
+        len += (size_t)n;
+    sys1(SYS_close, fd);
+    /* The variables as exec_one gave them: LD_* renamed, LD_BIND_NOW=1 appended last. */
+    char **envp = (char **)(text + ((cap / 2 + 7) & ~(size_t)7));
+    size_t k = 0, max = (cap / 2) / sizeof(char *) - 1;
+    size_t prefix = sizeof JD_FOLLOW_LD_PREFIX - 1;
+    for (size_t at = 0; at < len && k < max; at += jd_strlen(text + at) + 1) {
+        char *e = text + at;
+        envp[k++] = jd_strncmp(e, JD_FOLLOW_LD_PREFIX "LD_", prefix + 3) == 0 ? e + prefix : e;
+    }
+    if (k > 0 && jd_strcmp(envp[k - 1], "LD_BIND_NOW=1") == 0)
+        k--;
+    envp[k] = 0;
+    sys3(SYS_execve, argv[3], argv + 4, envp);
+}
+
 const char *jd_follow_socket(int argc, char **argv)
 {
     if (argc >= 4 && jd_strcmp(argv[1], JD_FOLLOW_FLAG) == 0)

@@ -39,6 +39,10 @@ int jdryad_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
 int jdryad_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                         const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+/* An exec'ed agent that finds no jdryad to connect to (the session ended before this descendant
+   exec'ed): executes the program itself (argv as in jd_follow_socket) with its own environment,
+   restored from /proc/self/environ. Returns only when that fails. */
+void jd_follow_unfollowed(char **argv);
 /* Re-executes the agent as argv[0] with exactly argv and envp (Java asks, through CALL, when an
    exec'ed program needs an agent with a larger static TLS reservation). Returns only on failure. */
 long jdryad_follow_reexec(char *const argv[], char *const envp[]);

@@ -45,8 +45,11 @@ public final class FollowSession {
         {"posix_spawnp", "jdryad_posix_spawnp"}, {"system", "jdryad_system"}, {"popen", "jdryad_popen"},
         {"pclose", "jdryad_pclose"},
     };
-    /** How long the session waits for a late exec once no followed process is left. */
-    private static final Duration LINGER = Duration.ofMillis(200);
+    /**
+     * How long the session waits for a late exec once no followed process is left (a descendant
+     * that execs later finds no jdryad and runs its program as the kernel runs it).
+     */
+    private static final Duration LINGER = Duration.ofMillis(50);
 
     private final RunOptions options;
     private final PrintStream err;
