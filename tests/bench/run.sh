@@ -87,7 +87,7 @@ link_rounds() {
     /^    map  /      {print $(NF-1) >> (dir "/link.jdryad.load")}' <<<"$stats"
 }
 
-# ---- the git workload (each top-level git process under jdryad; no --follow yet) ----------------
+# ---- the git workload: each top-level git process under jdryad, then everything under --follow ----
 git_ok=""
 if command -v git >/dev/null; then
   export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.org \
@@ -101,6 +101,7 @@ git_cmds=(
   "status --short" "log --oneline" "diff --stat HEAD~2" "show --stat HEAD" "branch topic"
   "checkout -q topic" "add -A" "commit -q -m four" "checkout -q main" "merge -q --no-edit topic"
   "tag v1" "rev-list --count HEAD" "ls-files" "grep -q needle" "cat-file -p HEAD"
+  "-c alias.lsf=!ls lsf" "-c alias.g=!git g rev-parse HEAD"   # git spawns ls, and git itself
 )
 git_sequence() {   # git_sequence KEY PREFIX...: total wall ms of the commands on a fresh copy
   local key=$1; shift
@@ -143,8 +144,11 @@ for ((r = 1; r <= rounds; r++)); do
     done
   fi
   if [ -n "$git_ok" ]; then
-    if ((r % 2)); then git_sequence git.glibc; git_sequence git.jdryad "$jdryad" run
-    else git_sequence git.jdryad "$jdryad" run; git_sequence git.glibc; fi
+    if ((r % 2)); then
+      git_sequence git.glibc; git_sequence git.jdryad "$jdryad" run; git_sequence git.follow "$jdryad" run --follow
+    else
+      git_sequence git.follow "$jdryad" run --follow; git_sequence git.jdryad "$jdryad" run; git_sequence git.glibc
+    fi
   fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -184,7 +188,9 @@ done
 if [ -n "$git_ok" ]; then
   row "git workload: ${#git_cmds[@]} commands, each under jdryad" ms "$(med git.glibc)" "$(med git.jdryad)" "%.0f"
   failed git.jdryad "git workload under jdryad"
-  note "git workload: --follow (exec following) does not exist yet: only each top-level git process runs under jdryad, what git itself spawns runs natively"
+  row "git workload: the same, jdryad run --follow (cold)" ms "$(med git.glibc)" "$(med git.follow)" "%.0f"
+  failed git.follow "git workload under jdryad --follow"
+  note "git workload: 'each under jdryad' runs each top-level git under jdryad and what git spawns (ls and git for aliases) natively; '--follow' runs those under jdryad too, one cold JVM per top-level command"
 else
   note "git workload: skipped, git is not installed"
 fi

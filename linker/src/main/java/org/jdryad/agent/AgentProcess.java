@@ -90,6 +90,22 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess start(List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
+        return start(null, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    /**
+     * As {@link #start(Path, Map, CallbackHandler, Duration)}, on {@code shared}, a listener that
+     * outlives this agent (--follow: the programs it execs connect there too). Closing this agent
+     * then neither closes the listener nor kills the process, which may have become another
+     * program by exec.
+     */
+    public static AgentProcess startOn(AgentListener shared, Path agentBinary, Map<String, String> agentEnv,
+            CallbackHandler handler, Duration connectTimeout) {
+        return start(shared, List.of(), agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    private static AgentProcess start(AgentListener shared, List<String> wrapper, Path agentBinary,
+            Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
         }
@@ -98,7 +114,7 @@ public final class AgentProcess implements AutoCloseable {
         AgentListener.Arrival arrival = null;
         boolean started = false;
         try {
-            listener = AgentListener.open();
+            listener = shared != null ? shared : AgentListener.open();
             List<String> command = new ArrayList<>(wrapper);
             command.add(agentBinary.toString());
             ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
@@ -116,7 +132,7 @@ public final class AgentProcess implements AutoCloseable {
                 process.destroyForcibly();
                 throw new AgentException("jdryad: the agent did not connect within " + connectTimeout.toMillis() + " ms");
             }
-            AgentProcess ap = connect(listener, arrival, process, handler, true);
+            AgentProcess ap = connect(listener, arrival, process, handler, shared == null);
             started = true;
             return ap;
         } catch (IOException e) {
@@ -132,7 +148,7 @@ public final class AgentProcess implements AutoCloseable {
                 if (arrival != null) {
                     closeQuietly(arrival.channel());
                 }
-                if (listener != null) {
+                if (listener != null && shared == null) {
                     listener.close();
                 }
             }
@@ -751,6 +767,19 @@ public final class AgentProcess implements AutoCloseable {
             }
         } catch (ExecutionException e) {
             // it ended
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("jdryad: interrupted while waiting for the program", e);
+        }
+    }
+
+    /**
+     * Waits until the connection has ended: the agent's process exited, or exec'ed another
+     * program (the socket is close-on-exec), or the program closed it.
+     */
+    public void waitForDisconnect() {
+        try {
+            reader.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AgentException("jdryad: interrupted while waiting for the program", e);

@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import org.jdryad.debug.DebugOptions;
 import org.jdryad.elf.ElfFormatException;
 import org.jdryad.link.LinkException;
+import org.jdryad.run.FollowSession;
 import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
 import org.jdryad.run.RunOptions;
@@ -68,6 +69,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--history", paramLabel = "FILE", description = "When the program ends (also by a signal), write every"
             + " binding and link-map event to FILE as JSON (format in the README).")
     Path history;
+
+    @Option(names = "--follow", description = "Also load with jdryad every program that PROG and its descendants"
+            + " execute (exec*, posix_spawn*, system, popen; #! scripts; static programs run as they are), in one"
+            + " --history with each process's pid and parent pid.")
+    boolean follow;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "PROG", description = "The program to run.")
     String program;
@@ -134,6 +140,14 @@ final class RunCommand implements Callable<Integer> {
         try {
             if (gdbOptions != null) {
                 return new GdbSession(options, System.err, e -> describe(e, program)).run();
+            }
+            if (follow) {
+                if (gdbOptions != null) {
+                    throw new CliFailure("jdryad: --follow does not work with --gdb (use gdb's follow-exec-mode on"
+                            + " the agent instead)", 2);
+                }
+                return new FollowSession(options.withWaitForDebugger(waitForDebugger), System.err,
+                        RunCommand::describe).run();
             }
             return new ProgramRunner(options.withWaitForDebugger(waitForDebugger), System.err).run();
         } catch (LinkException | ElfFormatException | NoSuchFileException e) {

@@ -66,8 +66,16 @@ public final class ProgramRunner {
     /** The lazy fast path's tables and log, when binding lazily. */
     private volatile LazyTables lazyTables;
     private final LinkTrace trace;
+    /** --follow: the session this run is a process of (null without --follow). */
+    private final FollowSession follow;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
+        this(options, err, null);
+    }
+
+    /** A run that is one process of {@code follow} (null: an ordinary run). */
+    ProgramRunner(RunOptions options, PrintStream err, FollowSession follow) {
+        this.follow = follow;
         this.options = options;
         this.err = err;
         this.record = new RunRecord(options, err);
@@ -82,7 +90,7 @@ public final class ProgramRunner {
         long tStart = System.nanoTime();
         Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
         if (viaInterpreter.isPresent()) {
-            return new ProgramRunner(viaInterpreter.get(), err).run();
+            return new ProgramRunner(viaInterpreter.get(), err, follow).run();
         }
         ElfFile exe = ElfFile.open(Path.of(options.executable()));
         if (exe.isStatic()) {
@@ -91,7 +99,40 @@ public final class ProgramRunner {
         ObjectGraph graph = resolveGraph(exe);
         Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph));
         Map<String, String> agentEnv = agentEnvironment();
-        return serve(callbacks -> AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+        return serve(callbacks -> follow != null
+                ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
+                : AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+                startQueryServer(), true, tStart);
+    }
+
+    /**
+     * --follow: links and runs a program that a followed process exec'ed, in the agent that
+     * exec'ed it and said HELLO in {@code arrival}; returns when that process image has ended
+     * (the process exited, or exec'ed again). An agent too small for the program's static TLS
+     * is first re-exec'ed as the variant that fits (its next HELLO is another arrival).
+     */
+    int runFollowed(AgentListener listener, AgentListener.Arrival arrival, Process top) throws IOException {
+        long tStart = System.nanoTime();
+        ObjectGraph graph;
+        Path needed;
+        try {
+            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+            if (viaInterpreter.isPresent()) {
+                return new ProgramRunner(viaInterpreter.get(), err, follow).runFollowed(listener, arrival, top);
+            }
+            graph = resolveGraph(ElfFile.open(Path.of(options.executable())));
+            needed = AgentBinary.locate(staticTlsNeeded(graph));
+        } catch (IOException | RuntimeException e) {
+            follow.fail(listener, arrival, top, e, options.program()); // in the process, as glibc's loader would
+            return 127;
+        }
+        if (!FollowSession.agentFits(arrival.pid(), needed)) {
+            try (AgentProcess agent = AgentProcess.connect(listener, arrival, top, null, false)) {
+                follow.reexec(agent, needed);
+            }
+            return -1;
+        }
+        return serve(callbacks -> AgentProcess.connect(listener, arrival, top, callbacks, false), graph,
                 startQueryServer(), true, tStart);
     }
 
@@ -147,9 +188,12 @@ public final class ProgramRunner {
         AgentProcess started = null;
         try (AgentProcess agent = agentStarter.apply(callbacks)) {
             started = agent;
+            if (follow != null) {
+                follow.connected(this, agent);
+            }
             announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
-            if (!underDebugger) {
+            if (!underDebugger && (follow == null || follow.isTop(this))) {
                 ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
             }
             trace.started(agent.pid());
@@ -173,10 +217,16 @@ public final class ProgramRunner {
             long tDone = System.nanoTime();
             String statistics = options.stats()
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
+            if (follow != null) {
+                follow.prepare(agent, linked.session());
+            }
             trace.transferring();
             enter(agent, linked.session(), argv, envp);
             if (underDebugger) {
                 agent.waitForAgentEnd(); // gdb, its parent, reports how it ended
+            } else if (follow != null) {
+                agent.waitForDisconnect(); // the image ends: by exit, or by exec
+                status = follow.awaitImageEnd(this, agent);
             } else {
                 status = agent.waitForExit();
             }
@@ -188,8 +238,10 @@ public final class ProgramRunner {
             return status;
         } catch (AgentException | LinkException e) {
             problem = e.getMessage();
-            if (started != null && !underDebugger && !started.isAlive()) {
+            if (started != null && !underDebugger && follow == null && !started.isAlive()) {
                 status = started.process().exitValue();
+            } else if (started != null && follow != null && follow.isTop(this)) {
+                status = started.waitForExit(); // the agent exits with 127 at end of file
             }
             if (underDebugger && started != null && started.lostByAgent()) {
                 return -1; // gdb killed it (or saw it die, and said so): nothing for jdryad to add
@@ -201,8 +253,9 @@ public final class ProgramRunner {
             if (ownsQuery && query != null) {
                 query.close();
             }
+            record.end(status, problem);
             // Whatever ended the run, its record is written: a crash is what it is there to explain.
-            if (options.historyFile() != null) {
+            if (options.historyFile() != null && follow == null) {
                 record.writeHistory(status, problem);
             }
         }
@@ -250,6 +303,15 @@ public final class ProgramRunner {
     /** What the query server tells about this run: its live record. */
     QueryServer.Source querySource() {
         return record.querySource();
+    }
+
+    /** What this run leaves (--follow writes every process's into one history). */
+    RunRecord record() {
+        return record;
+    }
+
+    RunOptions options() {
+        return options;
     }
 
     /** Tells gdb where the query server is, in the agent's jdryad_query_info (agents that have it). */
@@ -311,6 +373,9 @@ public final class ProgramRunner {
             if (a != null) {
                 interposers.put(pair[0], a);
             }
+        }
+        if (follow != null) {
+            interposers.putAll(follow.interposers(agent)); // execve & co. run followed programs in the agent
         }
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
                 info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
@@ -614,7 +679,7 @@ public final class ProgramRunner {
      * The addresses of every variable named so: the global definition (maybe a copy relocation
      * in the program) and libc's own, so that the agent can set all of them.
      */
-    private static long[] variableSlots(LinkSession session, String... names) {
+    static long[] variableSlots(LinkSession session, String... names) {
         Set<Long> out = new LinkedHashSet<>();
         for (String name : names) {
             session.lookupGlobal(name).map(Definition::address).ifPresent(out::add);
