@@ -37,6 +37,10 @@ final class RunCommand implements Callable<Integer> {
             + " after LD_PRELOAD's libraries, without the launcher seeing them.")
     String preload;
 
+    @Option(names = "--audit", paramLabel = "LIB", description = "Load LIB as an rtld-audit module (man 7 rtld-audit),"
+            + " as ld.so's --audit: before LD_AUDIT's modules; repeatable.")
+    List<String> audit = new ArrayList<>();
+
     @Option(names = "--stats", description = "After the program ends, print LD_DEBUG=statistics-style counts to stderr.")
     boolean stats;
 
@@ -91,6 +95,19 @@ final class RunCommand implements Callable<Integer> {
         return launch(gdbLine);
     }
 
+    /** The audit modules in glibc's order: ld.so's --audit options, then LD_AUDIT's colon-separated names. */
+    static List<String> auditModules(List<String> options, String ldAudit) {
+        List<String> out = new ArrayList<>(options);
+        if (ldAudit != null) {
+            for (String name : ldAudit.split(":")) {
+                if (!name.isEmpty()) {
+                    out.add(name);
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * Runs PROG with jdryad: directly, or, when {@code gdbOptions} is not null, under gdb with
      * those options (as `jdryad gdb` does). Returns the program's status, or gdb's.
@@ -124,6 +141,7 @@ final class RunCommand implements Callable<Integer> {
         String argv0 = gdbOptions == null ? raw.get(0) : Path.of(executable).toAbsolutePath().normalize().toString();
         RunOptions options = new RunOptions(argv0, executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
                 gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, history);
+        options = options.withAudit(auditModules(audit, env.get("LD_AUDIT")));
         Path p = Path.of(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);

@@ -66,6 +66,8 @@ public final class ProgramRunner {
     /** The lazy fast path's tables and log, when binding lazily. */
     private volatile LazyTables lazyTables;
     private final LinkTrace trace;
+    /** Answers the slow path's first calls (set while linking). */
+    private LazyBinder lazyBinder;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
         this.options = options;
@@ -318,10 +320,11 @@ public final class ProgramRunner {
         record.setSession(session);
         history.setPid(info.pid());
         session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
-        callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
+        callbacks.lazy = lazyBinder = new LazyBinder(session, options.bindNot(), options.program());
         // The fast path's answers are prepared by lookups ahead of the calls: with LD_DEBUG=symbols
         // those would be told at the wrong time, so then every first call asks Java.
-        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS)) {
+        // So with audit modules: la_symbind64 is called at the first call.
+        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS) && options.audit().isEmpty()) {
             try {
                 lazyTables = LazyTables.start(agent, session, history, options.bindNot());
                 record.setLazyTables(lazyTables);
@@ -378,11 +381,30 @@ public final class ProgramRunner {
         LoadedObject main = linked.session().objects().get(0);
         DynamicLoader loader = linked.loader();
         loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
+        startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
             loader.runPreinit(main);
         }
         loader.runInitialisers(linked.session().initOrder(), programRunsOwnInit);
+    }
+
+    /**
+     * LD_AUDIT / --audit: loads the modules (their initialisers run), tells them of the start-up
+     * objects as glibc's dl_main does, then la_preinit; from then on they see every dlopen, dlclose
+     * and the exit, and (LazyBinder) every first call.
+     */
+    private void startAuditing(AgentProcess agent, Linked linked) {
+        if (options.audit().isEmpty()) {
+            return;
+        }
+        DynamicLoader loader = linked.loader();
+        Auditing.load(options.audit(), agent, loader, linked.session(), err).ifPresent(a -> {
+            a.announceStartup();
+            loader.setAudit(a);
+            lazyBinder.setAudit(a);
+            a.preinit();
+        });
     }
 
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
