@@ -198,7 +198,33 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 objopen(o);
             }
         }
+        rtldMallocLookups(main, objects);
         activity(LA_ACT_CONSISTENT);
+    }
+
+    /**
+     * glibc's ld.so looks up libc's calloc, free, malloc and realloc for itself once libc is
+     * loaded (__rtld_malloc_init_real), audited as dlsym lookups on the program's behalf: the
+     * modules see them as then. ld.so here is the agent's, already set up: an answer is not used.
+     */
+    private void rtldMallocLookups(LoadedObject main, List<LoadedObject> objects) {
+        LoadedObject libc = objects.stream().filter(o -> o.isHost() && o.soname().map("libc.so.6"::equals).orElse(false))
+                .findFirst().orElse(null);
+        if (libc == null || libc.dynamic().isEmpty()) {
+            return;
+        }
+        var syms = libc.dynamic().get().symbols();
+        for (String name : new String[] {"calloc", "free", "malloc", "realloc"}) {
+            syms.forEachNamed(name, i -> {
+                var s = syms.get(i);
+                if (s.isUndefined()) {
+                    return true;
+                }
+                SymbolLookup.Definition d = new SymbolLookup.Definition(libc, s, null);
+                symbind(main, d, d.address(), LA_SYMB_DLSYM);
+                return false;
+            });
+        }
     }
 
     /** la_preinit, after every start-up object is relocated, before the initialisers. */
