@@ -62,9 +62,12 @@ final class Auditing implements DynamicLoader.AuditHooks {
     /** Argument pairs for the calls at exit, placed once (the finaliser table is rebuilt often). */
     private final Map<String, Long> exitArguments = new HashMap<>();
     private long vdsoCookies;
+    private final PrintStream err;
+    private final Set<String> warnedSearch = new java.util.HashSet<>();
 
     private Auditing(AgentProcess agent, DynamicLoader loader, LinkSession session, List<Module> modules,
-                     Set<LoadedObject> ownObjects) {
+                     Set<LoadedObject> ownObjects, PrintStream err) {
+        this.err = err;
         this.agent = agent;
         this.loader = loader;
         this.session = session;
@@ -94,7 +97,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 own.add(o);
             }
         }
-        return Optional.of(new Auditing(agent, loader, session, List.copyOf(modules), own));
+        return Optional.of(new Auditing(agent, loader, session, List.copyOf(modules), own, err));
     }
 
     /** rtld.c's load_audit_module: open, find la_version, negotiate; glibc's words when it fails. */
@@ -183,7 +186,12 @@ final class Auditing implements DynamicLoader.AuditHooks {
      * program and ld.so, la_activity(ADD), la_objopen for the vDSO and then every library in load
      * order, la_activity(CONSISTENT).
      */
-    void announceStartup() {
+    void announceStartup(AuditSearches recorded) {
+        List<AuditSearches.Search> searches = recorded == null ? List.of() : recorded.startup();
+        if (recorded != null) {
+            recorded.learnFrom(moduleNeeds());
+            searches = searches.stream().map(s -> recorded.withoutSkipped(s)).toList();
+        }
         List<LoadedObject> objects = audited(session.objects());
         LoadedObject main = objects.get(0);
         LoadedObject rtld = objects.stream().filter(this::isInterpreter).findFirst().orElse(null);
@@ -195,6 +203,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         vdso().ifPresent(this::objopenVdso);
         for (LoadedObject o : objects) {
             if (o != main && o != rtld) {
+                replaySearches(searches, o);
                 objopen(o);
             }
         }
@@ -227,6 +236,54 @@ final class Auditing implements DynamicLoader.AuditHooks {
         }
     }
 
+    /** The names the modules' objects need (DT_NEEDED): glibc searches them for the modules first. */
+    private Set<String> moduleNeeds() {
+        Set<String> out = new java.util.HashSet<>();
+        for (LoadedObject o : ownObjects) {
+            o.dynamic().ifPresent(d -> out.addAll(d.needed()));
+        }
+        return out;
+    }
+
+    /** The la_objsearch calls of the start-up searches that found {@code o}, in order. */
+    private void replaySearches(List<AuditSearches.Search> searches, LoadedObject o) {
+        for (AuditSearches.Search s : searches) {
+            if (s.result != null && (s.result.equals(o.name()) || s.result.equals(o.path().toString()))) {
+                for (AuditSearches.Call c : s.calls) {
+                    objsearchAsSearched(c.name(), s.loader, c.flag());
+                }
+            }
+        }
+    }
+
+    /**
+     * la_objsearch for a name or file the search looked for or tried on behalf of the object at
+     * {@code loaderPath}; the search has been made already, so a module that changes the name is
+     * told so on stderr, once, and not followed.
+     */
+    void objsearchAsSearched(String name, String loaderPath, long flag) {
+        LoadedObject requester = null;
+        for (LoadedObject o : session.objects()) {
+            if (loaderPath != null && (o.name().equals(loaderPath) || o.path().toString().equals(loaderPath))) {
+                requester = o;
+                break;
+            }
+        }
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_objsearch");
+            if (f == 0) {
+                continue;
+            }
+            long answer = agent.call(f, placeString(name), cookieOf(cookieHolder(requester), i), flag);
+            String now = answer == 0 ? null : readString(answer);
+            if (!name.equals(now) && warnedSearch.add(modules.get(i).name())) {
+                err.println("jdryad: audit module " + modules.get(i).name() + ": la_objsearch " + (now == null ? "refused "
+                        + name : "changed " + name + " to " + now) + " for a search jdryad had made before the module was"
+                        + " loaded: not followed");
+            }
+        }
+    }
+
     /** la_preinit, after every start-up object is relocated, before the initialisers. */
     void preinit() {
         for (int i = 0; i < modules.size(); i++) {
@@ -248,6 +305,14 @@ final class Auditing implements DynamicLoader.AuditHooks {
             }
         }
         return current;
+    }
+
+    private volatile AuditSearches searches;
+
+    /** The search's la_objsearch calls go to the modules from now on. */
+    void hearSearches(AuditSearches s) {
+        searches = s;
+        s.goLive(this);
     }
 
     @Override

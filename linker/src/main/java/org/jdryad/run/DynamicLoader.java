@@ -377,7 +377,7 @@ final class DynamicLoader implements CallbackHandler {
             Resolution r;
             try {
                 LoadedObject from = objectAt(caller).orElse(main);
-                if (!noload && audit != AuditHooks.NONE && resolver.findLoaded(name, from).root() == null) {
+                if (!noload && audit != AuditHooks.NONE && !loadedByName(name)) {
                     String searched = audit.searchName(name, from);
                     if (searched == null) {
                         return CallbackReply.error("cannot open shared object file"); // as _dl_map_object's no_file
@@ -455,6 +455,19 @@ final class DynamicLoader implements CallbackHandler {
         runInitialisers(toInitialise, false);
         trace.opened(root, opens, joinedGlobal);
         return CallbackReply.ok(nodes.getOrDefault(root, 0L));
+    }
+
+    /**
+     * glibc's _dl_name_match_p, which _dl_map_object asks before la_objsearch: an object is
+     * loaded under {@code name} when that is its name (as it was opened) or its soname.
+     */
+    private boolean loadedByName(String name) {
+        for (LoadedObject o : session.objects()) {
+            if (o.name().equals(name) || o.soname().map(name::equals).orElse(false)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

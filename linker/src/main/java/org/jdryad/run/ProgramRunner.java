@@ -66,6 +66,8 @@ public final class ProgramRunner {
     /** The lazy fast path's tables and log, when binding lazily. */
     private volatile LazyTables lazyTables;
     private final LinkTrace trace;
+    /** The search's la_objsearch calls, with audit modules (null without). */
+    private AuditSearches auditSearches;
     /** Answers the slow path's first calls (set while linking). */
     private LazyBinder lazyBinder;
 
@@ -121,13 +123,23 @@ public final class ProgramRunner {
 
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
         try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, trace.search());
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, searchListener());
             trace.searched();
             return graph;
         } catch (IOException | RuntimeException e) {
             trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
             throw e;
         }
+    }
+
+    /** The search's listener: LD_DEBUG's trace, and with audit modules their la_objsearch calls too. */
+    private org.jdryad.search.SearchListener searchListener() {
+        if (options.audit().isEmpty()) {
+            return trace.search();
+        }
+        auditSearches = new AuditSearches();
+        trace.setSearchAttempts(auditSearches);
+        return AuditSearches.both(auditSearches, trace.search());
     }
 
     /**
@@ -400,7 +412,10 @@ public final class ProgramRunner {
         }
         DynamicLoader loader = linked.loader();
         Auditing.load(options.audit(), agent, loader, linked.session(), err).ifPresent(a -> {
-            a.announceStartup();
+            a.announceStartup(auditSearches);
+            if (auditSearches != null) {
+                a.hearSearches(auditSearches);
+            }
             loader.setAudit(a);
             lazyBinder.setAudit(a);
             a.preinit();
