@@ -24,7 +24,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Load PROG and every shared object it needs with jdryad, relocate and bind them, and run it",
             "with this terminal's stdin, stdout and stderr. Exits with the program's status (128+N for signal N).",
-            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
+            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_AUDIT, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
             "honoured as glibc would. Jump slots are bound lazily, at the first call, unless bound now."})
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--bind-now", description = "Bind every jump slot at load time (as LD_BIND_NOW=1).")

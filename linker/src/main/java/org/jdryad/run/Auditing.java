@@ -37,7 +37,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     static final long LA_ACT_CONSISTENT = 0, LA_ACT_ADD = 1, LA_ACT_DELETE = 2;
     static final long LA_SER_ORIG = 1;
     static final long LA_FLG_BINDTO = 1, LA_FLG_BINDFROM = 2;
-    static final long LA_SYMB_DLSYM = 8;
+    static final long LA_SYMB_NOPLTENTER = 1, LA_SYMB_NOPLTEXIT = 2, LA_SYMB_DLSYM = 8;
     private static final String[] HOOKS = {"la_version", "la_objsearch", "la_activity", "la_objopen", "la_objclose",
         "la_preinit", "la_symbind64", "la_x86_64_gnu_pltenter", "la_x86_64_gnu_pltexit"};
     private static final String VDSO = "linux-vdso.so.1";
@@ -126,6 +126,10 @@ final class Auditing implements DynamicLoader.AuditHooks {
             loader.dlclose(r.v0(), 0, 0);
             return Optional.empty();
         }
+        if (hooks.containsKey("la_x86_64_gnu_pltenter") || hooks.containsKey("la_x86_64_gnu_pltexit")) {
+            err.println("jdryad: audit module " + name + ": la_x86_64_gnu_pltenter and la_x86_64_gnu_pltexit are not"
+                    + " called (jdryad has no profiling PLT trampoline yet)");
+        }
         return Optional.of(new Module(name, obj.get(), version, hooks));
     }
 
@@ -207,8 +211,78 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 objopen(o);
             }
         }
+        relocated(objects);
         rtldMallocLookups(main, objects);
         activity(LA_ACT_CONSISTENT);
+    }
+
+    /**
+     * glibc's elf_dynamic_do_Rela for jump slots bound at load time (LD_BIND_NOW, -z now,
+     * RTLD_NOW): la_symbind64 with LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT, objects in relocation
+     * order (the last loaded first), each slot in its table's order; an answer the module changes
+     * is written into the slot.
+     */
+    @Override
+    public void relocated(List<LoadedObject> objects) {
+        if (!wantsSymbind() || session.history() == null) {
+            return;
+        }
+        List<org.jdryad.debug.Binding> all = session.history().snapshot();
+        List<LoadedObject> order = new ArrayList<>(audited(objects));
+        Collections.reverse(order);
+        for (LoadedObject o : order) {
+            if (o.isHost()) {
+                continue; // glibc relocated it before any module was loaded
+            }
+            for (org.jdryad.debug.Binding b : all) {
+                if (b.kind() == org.jdryad.debug.Binding.Kind.EAGER && "R_X86_64_JUMP_SLOT".equals(b.relocation())
+                        && o.name().equals(b.referrer()) && b.definer() != null && b.audit() == null) {
+                    definitionOf(b).ifPresent(d -> {
+                        long to = symbind(o, d, b.address(), LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT);
+                        if (to != b.address()) {
+                            patchSlot(b.slot(), to);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /** The definition a recorded binding names: its definer's symbol of that name and address. */
+    private Optional<SymbolLookup.Definition> definitionOf(org.jdryad.debug.Binding b) {
+        for (LoadedObject o : session.objects()) {
+            if (!o.name().equals(b.definer()) || o.dynamic().isEmpty()) {
+                continue;
+            }
+            var syms = o.dynamic().get().symbols();
+            SymbolLookup.Definition[] found = new SymbolLookup.Definition[1];
+            syms.forEachNamed(b.symbol(), i -> {
+                var s = syms.get(i);
+                // By name and version: the address may be an interposer's (jdryad's dlopen for libc's).
+                boolean version = b.version() == null
+                        || o.versions().versionOf(i).map(v -> v.name().equals(b.version())).orElse(true);
+                if (!s.isUndefined() && version) {
+                    found[0] = new SymbolLookup.Definition(o, s, b.version());
+                    return false;
+                }
+                return true;
+            });
+            return Optional.ofNullable(found[0]);
+        }
+        return Optional.empty();
+    }
+
+    /** Writes a redirected jump slot; one made read-only by RELRO is unprotected for the write. */
+    private void patchSlot(long slot, long value) {
+        byte[] word = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(value).array();
+        try {
+            agent.write(slot, word);
+        } catch (RuntimeException readOnly) {
+            long page = slot & -agent.info().pageSize();
+            agent.mprotect(page, agent.info().pageSize(), Protocol.PROT_READ | Protocol.PROT_WRITE);
+            agent.write(slot, word);
+            agent.mprotect(page, agent.info().pageSize(), Protocol.PROT_READ);
+        }
     }
 
     /**

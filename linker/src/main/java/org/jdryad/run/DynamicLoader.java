@@ -86,6 +86,10 @@ final class DynamicLoader implements CallbackHandler {
         default void removing(List<LoadedObject> objects) {
         }
 
+        /** The new objects are relocated: la_symbind64 for the jump slots bound now (RTLD_NOW, -z now). */
+        default void relocated(List<LoadedObject> objects) {
+        }
+
         /** dlsym found {@code d} at {@code value} for {@code from}: la_symbind64 (LA_SYMB_DLSYM); the address to answer. */
         default long dlsymBound(LoadedObject from, Definition d, long value) {
             return value;
@@ -421,6 +425,7 @@ final class DynamicLoader implements CallbackHandler {
                 audit.added(r.added());
                 try {
                     session.relocateDlopened(r.added(), r.searchList(), global);
+                    audit.relocated(r.added());
                     audit.consistent();
                 } catch (LinkException e) {
                     audit.consistent();
@@ -565,7 +570,7 @@ final class DynamicLoader implements CallbackHandler {
             session.history().add(new BindingHistory.Draft(Binding.Kind.DLSYM, referrer, version == null ? "dlsym" : "dlvsym",
                     0, caller, tid, 0, name, version, d.object().name(), value, searched, List.of()));
         }
-        Optional<LoadedObject> from = objectAt(caller);
+        Optional<LoadedObject> from = audit == AuditHooks.NONE ? Optional.empty() : objectAt(caller);
         if (from.isPresent()) {
             value = audit.dlsymBound(from.get(), d, value);
         }

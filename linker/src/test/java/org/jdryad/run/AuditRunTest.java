@@ -30,7 +30,7 @@ class AuditRunTest {
 
     @Test
     void loggerSeesWhatItSeesNatively(@TempDir Path tmp) throws IOException {
-        List<String> got = assertSameLog(tmp, FixtureCatalog.auditPlugin().toString(), List.of());
+        List<String> got = assertSameLog(tmp, FixtureCatalog.auditPlugin().toString(), List.of(), Map.of());
         for (String line : List.of("la_symbind64 au_original #1 -> #4 flags=0", "la_objopen libau_plugin.so lmid=0 #6",
                 "la_symbind64 au_plugin #1 -> #6 flags=8", "la_objclose #6", "la_preinit #1",
                 "la_objsearch libau.so #1 flag=4", "la_objsearch libc.so.6 #1 flag=8")) {
@@ -41,8 +41,17 @@ class AuditRunTest {
     /** A dlopen by bare name: searched through the program's RUNPATH (LA_SER_RUNPATH), as it goes. */
     @Test
     void dlopenSearchIsAudited(@TempDir Path tmp) throws IOException {
-        List<String> got = assertSameLog(tmp, FixtureCatalog.auditPlugin().getFileName().toString(), List.of());
+        List<String> got = assertSameLog(tmp, FixtureCatalog.auditPlugin().getFileName().toString(), List.of(),
+                Map.of());
         assertTrue(got.contains("la_objsearch libau_plugin.so #1 flag=4"), () -> String.join("\n", got));
+    }
+
+    /** Jump slots bound at load time: la_symbind64 for each (LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT), redirected too. */
+    @Test
+    void bindNowSlotsAreAudited(@TempDir Path tmp) throws IOException {
+        List<String> got = assertSameLog(tmp, FixtureCatalog.auditPlugin().toString(), List.of("--bind-now"),
+                Map.of("LD_BIND_NOW", "1"));
+        assertTrue(got.contains("la_symbind64 au_original #1 -> #4 flags=3"), () -> String.join("\n", got));
     }
 
     /**
@@ -50,12 +59,15 @@ class AuditRunTest {
      * module; fails unless both runs and both logs are the same. The program's link_map is named
      * by its path under jdryad (gdb needs it), "" under glibc: the log says "<main>" for both.
      */
-    private static List<String> assertSameLog(Path tmp, String plugin, List<String> jdryadOptions) throws IOException {
+    private static List<String> assertSameLog(Path tmp, String plugin, List<String> jdryadOptions,
+                                              Map<String, String> nativeEnv) throws IOException {
         Path prog = FixtureCatalog.auditProgram();
         Path nativeLog = tmp.resolve("native.log");
         Path jdryadLog = tmp.resolve("jdryad.log");
-        Result expected = Jdryad.runNative(prog, List.of(plugin), Map.of("LD_AUDIT",
-                FixtureCatalog.auditLogger().toString(), "AUDIT_LOG", nativeLog.toString()), prog.getParent());
+        Map<String, String> env = new java.util.HashMap<>(nativeEnv);
+        env.put("LD_AUDIT", FixtureCatalog.auditLogger().toString());
+        env.put("AUDIT_LOG", nativeLog.toString());
+        Result expected = Jdryad.runNative(prog, List.of(plugin), env, prog.getParent());
         assertTrue(expected.stdout().contains("au_original() = 42"), expected::describe); // redirected
         List<String> options = new ArrayList<>(jdryadOptions);
         options.addAll(List.of("--audit", FixtureCatalog.auditLogger().toString()));
