@@ -90,7 +90,8 @@
  *                 (LD_DEBUG_OUTPUT): later kind-4 lines go to the file named by the NUL-terminated
  *                 path at addr (opened to append, created 0666), not to stderr;  kind 4 (LD_DEBUG):
  *                 write the count bytes at addr, each '\n'-ended line prefixed as glibc's
- *                 _dl_debug_printf does ("%10d:\t", this process's pid).  Entries are in the
+ *                 _dl_debug_printf does ("%10d:\t", this process's pid);  kind 5 (LD_AUDIT's la_activity and
+ *                 la_objclose at exit): call addr(a0, a1), the two words at count.  Entries are in the
  *                 order the finaliser (jdryad_rtld_fini) runs them, once.
  *   LAZY_SETUP    s log path, q log size, q tables (agent address of a pointer array), q ntables,
  *                 q bind_not -> 0 or -errno.  Maps the log file MAP_SHARED (its header must carry
@@ -192,6 +193,7 @@ enum jd_type {
 #define JD_FINI_ARRAY 2
 #define JD_FINI_DEBUG_OUTPUT 3
 #define JD_FINI_DEBUG_TEXT 4
+#define JD_FINI_CALL2 5
 
 /* TLS module ids assigned by Java to jdryad objects start here (never collide with glibc's). */
 #define JD_TLS_MODID_BASE 0x4a440000UL

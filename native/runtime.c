@@ -584,6 +584,9 @@ void jdryad_rtld_fini(void)
             debug_text(debug_fd, (const char *)l[i].addr, l[i].count);
         } else if (l[i].kind == JD_FINI_CALL && l[i].addr) {
             ((void (*)(void))l[i].addr)();
+        } else if (l[i].kind == JD_FINI_CALL2 && l[i].addr && l[i].count) {
+            const uint64_t *a = (const uint64_t *)l[i].count;
+            ((void (*)(uint64_t, uint64_t))l[i].addr)(a[0], a[1]);
         } else if (l[i].kind == JD_FINI_ARRAY) {
             void (**arr)(void) = (void (**)(void))l[i].addr;
             for (size_t j = l[i].count; j-- > 0;) {

@@ -25,7 +25,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Load PROG and every shared object it needs with jdryad, relocate and bind them, and run it",
             "with this terminal's stdin, stdout and stderr. Exits with the program's status (128+N for signal N).",
-            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
+            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_AUDIT, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
             "honoured as glibc would. Jump slots are bound lazily, at the first call, unless bound now."})
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--bind-now", description = "Bind every jump slot at load time (as LD_BIND_NOW=1).")
@@ -37,6 +37,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--preload", paramLabel = "L", description = "Preload L (space- or colon-separated) as ld.so's --preload:"
             + " after LD_PRELOAD's libraries, without the launcher seeing them.")
     String preload;
+
+    @Option(names = "--audit", paramLabel = "LIB", description = "Load LIB as an rtld-audit module (man 7 rtld-audit),"
+            + " as ld.so's --audit: before LD_AUDIT's modules; repeatable.")
+    List<String> audit = new ArrayList<>();
 
     @Option(names = "--stats", description = "After the program ends, print LD_DEBUG=statistics-style counts to stderr.")
     boolean stats;
@@ -97,6 +101,19 @@ final class RunCommand implements Callable<Integer> {
         return launch(gdbLine);
     }
 
+    /** The audit modules in glibc's order: ld.so's --audit options, then LD_AUDIT's colon-separated names. */
+    static List<String> auditModules(List<String> options, String ldAudit) {
+        List<String> out = new ArrayList<>(options);
+        if (ldAudit != null) {
+            for (String name : ldAudit.split(":")) {
+                if (!name.isEmpty()) {
+                    out.add(name);
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * Runs PROG with jdryad: directly, or, when {@code gdbOptions} is not null, under gdb with
      * those options (as `jdryad gdb` does). Returns the program's status, or gdb's.
@@ -130,6 +147,7 @@ final class RunCommand implements Callable<Integer> {
         String argv0 = gdbOptions == null ? raw.get(0) : Path.of(executable).toAbsolutePath().normalize().toString();
         RunOptions options = new RunOptions(argv0, executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
                 gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, history);
+        options = options.withAudit(auditModules(audit, env.get("LD_AUDIT")));
         Path p = Path.of(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);

@@ -66,6 +66,21 @@ public final class BindingHistory {
         return b;
     }
 
+    /**
+     * An audit module's la_symbind64 sent the latest binding of {@code symbol} from {@code referrer}
+     * to {@code from} elsewhere: that binding now says {@code to}, and which module redirected it.
+     */
+    public synchronized void redirect(String referrer, String symbol, long from, long to, String module) {
+        for (int i = bindings.size() - 1; i >= 0; i--) {
+            Binding b = bindings.get(i);
+            if (b.address() == from && java.util.Objects.equals(b.referrer(), referrer)
+                    && java.util.Objects.equals(b.symbol(), symbol)) {
+                bindings.set(i, b.redirectedTo(to, module));
+                return;
+            }
+        }
+    }
+
     public synchronized List<Binding> snapshot() {
         return Collections.unmodifiableList(new ArrayList<>(bindings));
     }

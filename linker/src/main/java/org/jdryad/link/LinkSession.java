@@ -114,7 +114,11 @@ public final class LinkSession implements LinkContext {
     }
 
     /** The result of a lazy first call: where to jump, the slot, whether the target is an IFUNC resolver. */
-    public record LazyAnswer(long target, long slot, boolean callIfunc) {
+    public record LazyAnswer(long target, long slot, boolean callIfunc, Definition definition) {
+        /** Without the definition (null: an undefined weak reference, or not known). */
+        public LazyAnswer(long target, long slot, boolean callIfunc) {
+            this(target, slot, callIfunc, null);
+        }
     }
 
     /**

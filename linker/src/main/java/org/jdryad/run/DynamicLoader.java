@@ -65,6 +65,55 @@ final class DynamicLoader implements CallbackHandler {
     /** LD_DEBUG's "calling fini" text per object, placed in agent memory once (address, length). */
     private final Map<LoadedObject, long[]> finiTexts = new IdentityHashMap<>();
     private long[] debugOutputPath;
+    /** LD_AUDIT's modules, told of every change (Auditing); none by default. */
+    private AuditHooks audit = AuditHooks.NONE;
+
+    /** What the rtld-audit modules are told of dlopen, dlclose and exit (Auditing implements it). */
+    interface AuditHooks {
+        AuditHooks NONE = new AuditHooks() {
+        };
+
+        /** la_objsearch(LA_SER_ORIG) for a dlopen name not loaded yet: the name to load, or null (refused). */
+        default String searchName(String name, LoadedObject requester) {
+            return name;
+        }
+
+        /** New objects are mapped and announced: la_activity(LA_ACT_ADD), then la_objopen for each. */
+        default void added(List<LoadedObject> objects) {
+        }
+
+        /** A dlclose unloads these (finalisers ran): la_objclose for each, then la_activity(LA_ACT_DELETE). */
+        default void removing(List<LoadedObject> objects) {
+        }
+
+        /** The new objects are relocated: la_symbind64 for the jump slots bound now (RTLD_NOW, -z now). */
+        default void relocated(List<LoadedObject> objects) {
+        }
+
+        /** dlsym found {@code d} at {@code value} for {@code from}: la_symbind64 (LA_SYMB_DLSYM); the address to answer. */
+        default long dlsymBound(LoadedObject from, Definition d, long value) {
+            return value;
+        }
+
+        /** The change is complete: la_activity(LA_ACT_CONSISTENT). */
+        default void consistent() {
+        }
+
+        /** At exit, in _dl_fini's order: what runs before every finaliser (la_activity(LA_ACT_DELETE)). */
+        default List<FiniEntry> exitStarts() {
+            return List.of();
+        }
+
+        /** At exit, after {@code o}'s finalisers (la_objclose). */
+        default List<FiniEntry> exitCloses(LoadedObject o) {
+            return List.of();
+        }
+
+        /** At exit, after every finaliser (la_activity(LA_ACT_CONSISTENT)). */
+        default List<FiniEntry> exitEnds() {
+            return List.of();
+        }
+    }
 
     /** Finds what a dlopen name means in the namespace: see ObjectGraph. */
     interface DlopenResolver {
@@ -99,6 +148,22 @@ final class DynamicLoader implements CallbackHandler {
     /** Tells LD_DEBUG's story of initialisers, finalisers, dlopen and dlclose to {@code t}. */
     void setTrace(LinkTrace t) {
         this.trace = t;
+    }
+
+    /** Tells LD_AUDIT's modules of what happens from now on. */
+    synchronized void setAudit(AuditHooks hooks) {
+        this.audit = hooks;
+        publishFinalisers();
+    }
+
+    /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
+    synchronized long linkMapOf(LoadedObject o) {
+        return nodes.getOrDefault(o, 0L);
+    }
+
+    /** The object whose node (dlopen handle) this is, if any. */
+    synchronized Optional<LoadedObject> objectOfHandle(long handle) {
+        return Optional.ofNullable(byNode.get(handle));
     }
 
     /** Where the argument vectors for initialisers live (glibc passes the program's argc, argv, envp). */
@@ -243,18 +308,20 @@ final class DynamicLoader implements CallbackHandler {
         }
         // glibc's _dl_fini order (the program first, then its libraries and the dlopened objects,
         // each before what it depends on), of the objects whose initialisers ran.
+        out.addAll(audit.exitStarts());
         for (LoadedObject o : session.finiOrder()) {
-            if (!initialised.contains(o)) {
-                continue;
+            if (initialised.contains(o)) {
+                List<FiniEntry> f = finalisersOf(o);
+                String text = trace.finiText(o);
+                if (!f.isEmpty() && text != null) {
+                    long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
+                    out.add(FiniEntry.debugText(t[0], t[1]));
+                }
+                out.addAll(f);
             }
-            List<FiniEntry> f = finalisersOf(o);
-            String text = trace.finiText(o);
-            if (!f.isEmpty() && text != null) {
-                long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
-                out.add(FiniEntry.debugText(t[0], t[1]));
-            }
-            out.addAll(f);
+            out.addAll(audit.exitCloses(o));
         }
+        out.addAll(audit.exitEnds());
         agent.setFini(out);
     }
 
@@ -314,6 +381,13 @@ final class DynamicLoader implements CallbackHandler {
             Resolution r;
             try {
                 LoadedObject from = objectAt(caller).orElse(main);
+                if (!noload && audit != AuditHooks.NONE && !loadedByName(name)) {
+                    String searched = audit.searchName(name, from);
+                    if (searched == null) {
+                        return CallbackReply.error("cannot open shared object file"); // as _dl_map_object's no_file
+                    }
+                    name = searched;
+                }
                 r = noload ? resolver.findLoaded(name, from) : resolver.resolve(name, from);
             } catch (RuntimeException e) {
                 return CallbackReply.error(e.getMessage() == null ? name + ": " + e : e.getMessage());
@@ -348,9 +422,13 @@ final class DynamicLoader implements CallbackHandler {
                 // As glibc's dl_open_worker_begin: the new objects are announced once mapped, before
                 // relocation; a failure then takes them out again (RT_DELETE, cause dlopen-failed).
                 publish(Protocol.RT_ADD, r.added(), change);
+                audit.added(r.added());
                 try {
                     session.relocateDlopened(r.added(), r.searchList(), global);
+                    audit.relocated(r.added());
+                    audit.consistent();
                 } catch (LinkException e) {
+                    audit.consistent();
                     undoFailedOpen(r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN_FAILED, name, flags,
                             caller, tid));
                     return CallbackReply.error(e.dlerror());
@@ -382,6 +460,19 @@ final class DynamicLoader implements CallbackHandler {
         runInitialisers(toInitialise, false);
         trace.opened(root, opens, joinedGlobal);
         return CallbackReply.ok(nodes.getOrDefault(root, 0L));
+    }
+
+    /**
+     * glibc's _dl_name_match_p, which _dl_map_object asks before la_objsearch: an object is
+     * loaded under {@code name} when that is its name (as it was opened) or its soname.
+     */
+    private boolean loadedByName(String name) {
+        for (LoadedObject o : session.objects()) {
+            if (o.name().equals(name) || o.soname().map(name::equals).orElse(false)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -479,6 +570,10 @@ final class DynamicLoader implements CallbackHandler {
             session.history().add(new BindingHistory.Draft(Binding.Kind.DLSYM, referrer, version == null ? "dlsym" : "dlvsym",
                     0, caller, tid, 0, name, version, d.object().name(), value, searched, List.of()));
         }
+        Optional<LoadedObject> from = audit == AuditHooks.NONE ? Optional.empty() : objectAt(caller);
+        if (from.isPresent()) {
+            value = audit.dlsymBound(from.get(), d, value);
+        }
         return CallbackReply.ok(value);
     }
 
@@ -535,7 +630,9 @@ final class DynamicLoader implements CallbackHandler {
                 searchLists.remove(o);
                 openCount.remove(o);
             }
+            audit.removing(group);
             publish(Protocol.RT_DELETE, group, new ActivityLog.Change(ActivityEvent.Cause.DLCLOSE, null, 0, caller, tid));
+            audit.consistent();
             publishFinalisers();
             for (LoadedObject o : group) {
                 if (!o.isHost() && o.mapLength() > 0) {

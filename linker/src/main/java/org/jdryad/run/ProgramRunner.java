@@ -68,6 +68,10 @@ public final class ProgramRunner {
     private final LinkTrace trace;
     /** --follow: the session this run is a process of (null without --follow). */
     private final FollowSession follow;
+    /** The search's la_objsearch calls, with audit modules (null without). */
+    private AuditSearches auditSearches;
+    /** Answers the slow path's first calls (set while linking). */
+    private LazyBinder lazyBinder;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
         this(options, err, null);
@@ -160,13 +164,23 @@ public final class ProgramRunner {
 
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
         try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, trace.search());
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, searchListener());
             trace.searched();
             return graph;
         } catch (IOException | RuntimeException e) {
             trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
             throw e;
         }
+    }
+
+    /** The search's listener: LD_DEBUG's trace, and with audit modules their la_objsearch calls too. */
+    private org.jdryad.search.SearchListener searchListener() {
+        if (options.audit().isEmpty()) {
+            return trace.search();
+        }
+        auditSearches = new AuditSearches();
+        trace.setSearchAttempts(auditSearches);
+        return AuditSearches.both(auditSearches, trace.search());
     }
 
     /**
@@ -383,10 +397,11 @@ public final class ProgramRunner {
         record.setSession(session);
         history.setPid(info.pid());
         session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
-        callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
+        callbacks.lazy = lazyBinder = new LazyBinder(session, options.bindNot(), options.program());
         // The fast path's answers are prepared by lookups ahead of the calls: with LD_DEBUG=symbols
         // those would be told at the wrong time, so then every first call asks Java.
-        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS)) {
+        // So with audit modules: la_symbind64 is called at the first call.
+        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS) && options.audit().isEmpty()) {
             try {
                 lazyTables = LazyTables.start(agent, session, history, options.bindNot());
                 record.setLazyTables(lazyTables);
@@ -443,11 +458,33 @@ public final class ProgramRunner {
         LoadedObject main = linked.session().objects().get(0);
         DynamicLoader loader = linked.loader();
         loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
+        startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
             loader.runPreinit(main);
         }
         loader.runInitialisers(linked.session().initOrder(), programRunsOwnInit);
+    }
+
+    /**
+     * LD_AUDIT / --audit: loads the modules (their initialisers run), tells them of the start-up
+     * objects as glibc's dl_main does, then la_preinit; from then on they see every dlopen, dlclose
+     * and the exit, and (LazyBinder) every first call.
+     */
+    private void startAuditing(AgentProcess agent, Linked linked) {
+        if (options.audit().isEmpty()) {
+            return;
+        }
+        DynamicLoader loader = linked.loader();
+        Auditing.load(options.audit(), agent, loader, linked.session(), err).ifPresent(a -> {
+            a.announceStartup(auditSearches);
+            if (auditSearches != null) {
+                a.hearSearches(auditSearches);
+            }
+            loader.setAudit(a);
+            lazyBinder.setAudit(a);
+            a.preinit();
+        });
     }
 
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
