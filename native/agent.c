@@ -19,6 +19,7 @@
 #include "entry.h"
 #include "lazy.h"
 #include "jdryad_binding.h"
+#include "forks.h"
 
 #include <sys/prctl.h>
 #include <pthread.h>
@@ -88,6 +89,8 @@ static void hello(void)
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
+        {"jd_fork_count", (void *)&jd_fork_count},
+        {"jd_link_generation", (void *)&jd_link_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
         {"jdryad_dl_bind", (void *)jdryad_dl_bind},
         {"jdryad_readlink", (void *)jdryad_readlink},
@@ -185,7 +188,7 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
     use_socket(connect_socket());
     if (sock < 0)
         jd_die("cannot connect to jdryad", 127);
-    pthread_atfork(0, 0, reset_for_child);
+    pthread_atfork(jd_forks_prepare, 0, reset_for_child);
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();

@@ -164,8 +164,36 @@ public final class LibrarySearch {
         private final Map<LoadedLibrary, List<LoadedLibrary>> searchLists = new IdentityHashMap<>();
         private int nextIndex;
 
+        /** Objects a forked child's copy shares with the session it was copied from (their files are that one's to close). */
+        private final Set<LoadedLibrary> inherited = Collections.newSetFromMap(new IdentityHashMap<>());
+
         Session(String given) {
             this.given = given;
+        }
+
+        /** A copy of {@code from} after start-up, for a forked child's namespace: see {@link SearchNamespace#copy}. */
+        private Session(Session from) {
+            this.given = from.given;
+            chain.addAll(from.chain);
+            everything.addAll(from.everything);
+            order.addAll(from.order);
+            reserved.addAll(from.reserved);
+            rpaths.putAll(from.rpaths);
+            runpaths.putAll(from.runpaths);
+            dirExists.putAll(from.dirExists);
+            envDirs = from.envDirs;
+            systemDirs = from.systemDirs;
+            main = from.main;
+            rtld = from.rtld;
+            started = from.started;
+            loaded.addAll(from.loaded);
+            searchLists.putAll(from.searchLists);
+            nextIndex = from.nextIndex;
+            inherited.addAll(from.everything);
+        }
+
+        Session copy() {
+            return new Session(this);
         }
 
         DependencyGraph run() throws IOException {
@@ -229,7 +257,7 @@ public final class LibrarySearch {
 
         void closeAll() {
             for (LoadedLibrary l : everything) {
-                if (l.elf() != null) {
+                if (l.elf() != null && !inherited.contains(l)) {
                     l.elf().close();
                 }
             }
