@@ -39,9 +39,10 @@
  *          q nauxv, nauxv x (q type, q value),
  *          q nsym, nsym x (s name, q address)          -- agent entry points by name
  *
- * A forked child, once, on its own new connection, before its first lazy callback (it has no
- * other traffic: Java sends a child no requests, and serves it CB_LAZY only):
- *   HELLO_CHILD  q pid, q parent pid
+ * A forked child, once, on its own new connection, before its first callback; from then on the
+ * connection is the child's as the parent's is the parent's (callbacks, and Java's requests while
+ * one waits), for a link session Java copied from the parent's state in the generation given:
+ *   HELLO_CHILD  q pid, q parent pid, q generation (the child's copy of jd_link_generation)
  *
  * Java -> agent requests (reply fields after `q status`):
  *   MMAP_FILE     q addr, q len, q prot, q flags, q offset, q dev, q ino, s path
@@ -116,8 +117,8 @@
  * Agent -> Java callbacks; every payload starts with q tid (the asking thread), then the fields
  * below; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
  *   status 0 = answered, 1 = ask glibc (v0 = glibc handle to use), -1 = error (s0 = message)
- *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a forked
- *   child, once the socket was closed, or from a signal handler that interrupted the agent
+ *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a vfork
+ *   child (lazy first calls excepted), once the socket was closed, or from a signal handler that interrupted the agent
  *   holding one of its locks.  dlclose while the finaliser runs unloads nothing (as _dl_fini).
  *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
  *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address

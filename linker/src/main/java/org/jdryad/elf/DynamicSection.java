@@ -120,6 +120,21 @@ public final class DynamicSection {
         return strings(Elf.DT_NEEDED);
     }
 
+    /** A DT_FILTER or DT_AUXILIARY name. */
+    public record Filtee(String name, boolean auxiliary) {
+    }
+
+    /** DT_FILTER and DT_AUXILIARY names, in order. */
+    public List<Filtee> filtees() {
+        List<Filtee> out = new ArrayList<>();
+        for (Entry e : entries) {
+            if (e.tag() == Elf.DT_FILTER || e.tag() == Elf.DT_AUXILIARY) {
+                out.add(new Filtee(string(e.value()), e.tag() == Elf.DT_AUXILIARY));
+            }
+        }
+        return Collections.unmodifiableList(out);
+    }
+
     public Optional<String> soname() {
         return value(Elf.DT_SONAME).stream().mapToObj(this::string).findFirst();
     }

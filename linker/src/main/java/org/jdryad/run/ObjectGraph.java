@@ -40,6 +40,11 @@ final class ObjectGraph {
         nodeOf.forEach((lib, node) -> libraryOf.put(node, lib));
     }
 
+    /** The graph of a process forked from this one's: the same nodes, a namespace of its own (see SearchNamespace#copy). */
+    synchronized ObjectGraph copy() {
+        return new ObjectGraph(nodes, namespace.copy(), new IdentityHashMap<>(nodeOf));
+    }
+
     List<Node> nodes() {
         return nodes;
     }

@@ -18,6 +18,7 @@ import org.jdryad.agent.AgentListener;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.CallbackHandler;
+import org.jdryad.agent.ForkAdopter;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
@@ -419,33 +420,18 @@ public final class ProgramRunner {
         }
         int rebound = session.rebindHosts();
         trace.relocated(session.stats());
-        DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
-            @Override
-            public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller, false);
-            }
-
-            /** RTLD_NOLOAD: never loads anything. */
-            public DynamicLoader.Resolution findLoaded(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller, true);
-            }
-
-            @Override
-            public void unload(List<LoadedObject> gone) {
-                List<ObjectGraph.Node> nodes = new ArrayList<>();
-                byNode.entrySet().removeIf(e -> {
-                    if (gone.contains(e.getValue())) {
-                        nodes.add(e.getKey());
-                        return true;
-                    }
-                    return false;
-                });
-                graph.unload(nodes);
-            }
-        }, activity);
+        DynamicLoader loader = new DynamicLoader(session, ProcessLink.resolver(this::dlopenResolve, agent, graph, byNode),
+                activity);
         loader.attach(agent);
         loader.setTrace(trace);
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
+        // Forked children get links of their own, copied from this one's as of their fork.
+        try {
+            ProcessLink run = ProcessLink.ofRun(agent, session, loader, callbacks.lazy, graph, byNode, this::dlopenResolve);
+            callbacks.forks = new ForkedLinks(run, history, options.bindNot(), options.program());
+        } catch (AgentException e) {
+            err.println("jdryad: forked children will answer dlopen through glibc (" + e.getMessage() + ")");
+        }
         return new Linked(session, loader, rebound);
     }
 
@@ -507,8 +493,16 @@ public final class ProgramRunner {
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
-    private static final class Callbacks implements CallbackHandler {
+    private static final class Callbacks implements CallbackHandler, ForkAdopter {
         volatile DynamicLoader target;
+        /** Set once linked: forked children's own links. */
+        volatile ForkedLinks forks;
+
+        @Override
+        public Adopted adopt(long pid, long parentPid, long generation) {
+            ForkedLinks f = forks;
+            return f == null ? null : f.adopt(pid, parentPid, generation);
+        }
 
         @Override
         public CallbackReply dlopen(String name, int flags, long caller, long tid) {
