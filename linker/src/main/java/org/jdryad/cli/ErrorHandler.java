@@ -10,18 +10,20 @@ import picocli.CommandLine;
 final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
+        java.io.PrintWriter err = cl.getErr(); // System.err in cold mode, the client's in the warm server
         if (ex instanceof ElfFormatException) {
-            System.err.println("jdryad: " + ex.getMessage());
+            err.println("jdryad: " + ex.getMessage());
             return 1;
         }
         if (ex instanceof CliFailure f) {
-            System.err.println(f.getMessage());
+            err.println(f.getMessage());
             return f.exitStatus();
         }
-        System.err.println("jdryad: internal error: " + ex);
+        err.println("jdryad: internal error: " + ex);
         if (System.getenv("JDRYAD_DEBUG") != null) {
-            ex.printStackTrace();
+            ex.printStackTrace(err);
         }
+        err.flush();
         return 70;
     }
 }

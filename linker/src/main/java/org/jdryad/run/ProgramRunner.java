@@ -59,6 +59,8 @@ public final class ProgramRunner {
 
     private final RunOptions options;
     private final PrintStream err;
+    /** Where it runs: the user's working directory, who starts its processes (cold or warm). */
+    private final RunContext context;
     /** What this run leaves: its history, events, objects (for --history and the query server). */
     private final RunRecord record;
     private final BindingHistory history;
@@ -68,30 +70,37 @@ public final class ProgramRunner {
     private final LinkTrace trace;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
+        this(options, RunContext.cold(err));
+    }
+
+    /** A run in {@code context} (the warm server's client's, or this JVM's own). */
+    public ProgramRunner(RunOptions options, RunContext context) {
         this.options = options;
-        this.err = err;
+        this.context = context;
+        this.err = context.err();
         this.record = new RunRecord(options, err);
         this.history = record.history();
         this.activity = record.activity();
-        this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
+        this.trace = new LinkTrace(new DebugLog(options.debug(), err, context.workingDirectory()), options.program(),
                 options.bindNow());
     }
 
     /** Runs the program and returns its exit status as a shell reports it. */
     public int run() throws IOException {
         long tStart = System.nanoTime();
-        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
         if (viaInterpreter.isPresent()) {
-            return new ProgramRunner(viaInterpreter.get(), err).run();
+            return new ProgramRunner(viaInterpreter.get(), context).run();
         }
-        ElfFile exe = ElfFile.open(Path.of(options.executable()));
+        ElfFile exe = ElfFile.open(context.resolve(options.executable()));
         if (exe.isStatic()) {
             return runStatic();
         }
         ObjectGraph graph = resolveGraph(exe);
         Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph));
         Map<String, String> agentEnv = agentEnvironment();
-        return serve(callbacks -> AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+        return serve(callbacks -> AgentProcess.start(context.spawner(), List.of(), agentBinary, agentEnv, callbacks,
+                Duration.ofSeconds(30)), graph,
                 startQueryServer(), true, tStart);
     }
 
@@ -119,7 +128,7 @@ public final class ProgramRunner {
 
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
         try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, trace.search());
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, context, trace.search());
             trace.searched();
             return graph;
         } catch (IOException | RuntimeException e) {
@@ -149,7 +158,7 @@ public final class ProgramRunner {
             started = agent;
             announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
-            if (!underDebugger) {
+            if (!underDebugger && context.spawner().local()) {
                 ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
             }
             trace.started(agent.pid());
@@ -226,13 +235,19 @@ public final class ProgramRunner {
      */
     private QueryServer startQueryServer() {
         QueryServer.Source own = querySource();
-        return startQueryServer(options, () -> own, err);
+        return startQueryServer(options, () -> own, err, context.queryMode());
     }
 
     /** As above, for {@code source}: the query server of a gdb session serves one run after another. */
     static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
                                         PrintStream err) {
-        String mode = System.getenv("JDRYAD_QUERY");
+        return startQueryServer(options, source, err, System.getenv("JDRYAD_QUERY"));
+    }
+
+    /** As above, with JDRYAD_QUERY as the launcher had it ({@code launcherMode}, null when unset). */
+    static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
+                                        PrintStream err, String launcherMode) {
+        String mode = launcherMode;
         if (mode == null) {
             mode = options.environment().get("JDRYAD_QUERY");
         }
@@ -508,11 +523,8 @@ public final class ProgramRunner {
         List<String> cmd = new ArrayList<>();
         cmd.add(options.program());
         cmd.addAll(options.args());
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        pb.environment().clear();
-        pb.environment().putAll(options.environment());
         try {
-            return pb.start().waitFor();
+            return context.spawner().spawn(cmd, options.environment()).waitFor();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 130;
