@@ -92,7 +92,7 @@ public final class ProgramRunner {
         if (viaInterpreter.isPresent()) {
             return new ProgramRunner(viaInterpreter.get(), context).run();
         }
-        ElfFile exe = ElfFile.open(context.resolve(options.executable()));
+        ElfFile exe = org.jdryad.elf.ElfCache.open(context.resolve(options.executable()));
         if (exe.isStatic()) {
             return runStatic();
         }

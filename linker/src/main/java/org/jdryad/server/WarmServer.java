@@ -58,6 +58,7 @@ public final class WarmServer {
             Files.deleteIfExists(address.socket()); // a killed server's (we hold the lock: no live one)
             ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             ch.bind(UnixDomainSocketAddress.of(address.socket()));
+            org.jdryad.elf.ElfCache.enable();
             new WarmServer(address, idle, ch).acceptLoop();
             return true;
         } finally {
@@ -175,8 +176,8 @@ public final class WarmServer {
 
     private String status() {
         return String.format("jdryad server: running, pid %d, socket %s, up %.1f s, %d command lines served, %d running now"
-                + ", idle limit %s%n", ProcessHandle.current().pid(), address.socket(),
+                + ", idle limit %s; %s%n", ProcessHandle.current().pid(), address.socket(),
                 (System.nanoTime() - startedAt) / 1e9, served.get() - 1, active.get() - 1,
-                idle.isZero() ? "none" : idle.toSeconds() + " s");
+                idle.isZero() ? "none" : idle.toSeconds() + " s", org.jdryad.elf.ElfCache.describe());
     }
 }
