@@ -121,7 +121,7 @@ git_sequence() {   # git_sequence KEY PREFIX...: total wall ms of the commands o
 # ---- the warm server: started before the rounds, and each program run a few times under it first
 # (the JIT compiles the server's hot paths, the ELF cache fills), as a user's server would be
 warm_ok=""
-if env $warm_env "$jdryad" server start --quiet; then
+if env $warm_env "$jdryad" server start --quiet --idle 900; then
   warm_ok=1
   for k in "${prog_names[@]}"; do
     [ -n "${have[$k]:-}" ] || continue

@@ -8,9 +8,19 @@ import picocli.CommandLine;
  * Set JDRYAD_DEBUG=1 to see the trace of an unexpected failure.
  */
 final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
+    /** jdryad's stderr: System.err in cold mode, the client's in the warm server. */
+    private final java.io.PrintStream err;
+
+    ErrorHandler() {
+        this(System.err);
+    }
+
+    ErrorHandler(java.io.PrintStream err) {
+        this.err = err;
+    }
+
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
-        java.io.PrintWriter err = cl.getErr(); // System.err in cold mode, the client's in the warm server
         if (ex instanceof ElfFormatException) {
             err.println("jdryad: " + ex.getMessage());
             return 1;
@@ -23,7 +33,6 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
         if (System.getenv("JDRYAD_DEBUG") != null) {
             ex.printStackTrace(err);
         }
-        err.flush();
         return 70;
     }
 }

@@ -26,7 +26,7 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns the exit status (used by tests as well). */
     public static int execute(String... args) {
-        return configure(new CommandLine(new Main())).execute(args);
+        return configure(new CommandLine(new Main()), System.err).execute(args);
     }
 
     /**
@@ -45,17 +45,17 @@ public final class Main implements Runnable {
         });
         cl.setOut(new java.io.PrintWriter(invocation.out(), true));
         cl.setErr(new java.io.PrintWriter(invocation.err(), true));
-        return configure(cl).execute(args);
+        return configure(cl, invocation.err()).execute(args);
     }
 
-    private static CommandLine configure(CommandLine cl) {
+    private static CommandLine configure(CommandLine cl, java.io.PrintStream err) {
         // Everything after PROG belongs to the program: `jdryad run ls -l` passes -l to ls.
         cl.getSubcommands().get("run").setStopAtPositional(true);
         // gdb's options are gdb's: `jdryad gdb` reads its words itself (GdbCommand).
         cl.getSubcommands().get("gdb").setUnmatchedOptionsArePositionalParams(true);
         // A program's argument may start with '@' (`jdryad run echo @x`): it is not a file of arguments.
         cl.setExpandAtFiles(false);
-        cl.setExecutionExceptionHandler(new ErrorHandler());
+        cl.setExecutionExceptionHandler(new ErrorHandler(err));
         return cl;
     }
 }
