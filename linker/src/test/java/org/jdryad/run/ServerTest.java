@@ -85,7 +85,7 @@ class ServerTest {
     @Test
     void startStatusStop() {
         Jdryad.ensureBuilt();
-        Result start = jdryad(List.of("server", "start"), Map.of(), Fixtures.root());
+        Result start = jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root());
         assertEquals(0, start.status(), start::describe);
         Result status = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
         assertEquals(0, status.status(), status::describe);
@@ -212,7 +212,7 @@ class ServerTest {
     @Test
     void aKilledServerFailsInFlightRunsCleanly() throws Exception {
         Jdryad.ensureBuilt();
-        assertEquals(0, jdryad(List.of("server", "start"), Map.of(), Fixtures.root()).status());
+        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root()).status());
         long pid = serverPid();
         Path dir = Fixtures.scratchDir("server-killed");
         Path out = dir.resolve("out");
@@ -262,7 +262,7 @@ class ServerTest {
     @Test
     void anotherUserIsRefused() throws Exception {
         Jdryad.ensureBuilt();
-        assertEquals(0, jdryad(List.of("server", "start"), Map.of(), Fixtures.root()).status());
+        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root()).status());
         Path dir = runtimeDir.resolve("jdryad");
         List<String> asNobody = List.of("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                 "--", "env", "JDRYAD_SERVER=on", "XDG_RUNTIME_DIR=" + runtimeDir, "JDRYAD_BUILD_DIR="
