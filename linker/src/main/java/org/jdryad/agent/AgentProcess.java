@@ -90,7 +90,13 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess start(List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(null, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+        return start(Spawner.LOCAL, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    /** As above, with the process started by {@code spawner} (the warm server's client, or this JVM). */
+    public static AgentProcess start(Spawner spawner, List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
+            CallbackHandler handler, Duration connectTimeout) {
+        return start(null, spawner, wrapper, agentBinary, agentEnv, handler, connectTimeout);
     }
 
     /**
@@ -101,10 +107,10 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess startOn(AgentListener shared, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(shared, List.of(), agentBinary, agentEnv, handler, connectTimeout);
+        return start(shared, Spawner.LOCAL, List.of(), agentBinary, agentEnv, handler, connectTimeout);
     }
 
-    private static AgentProcess start(AgentListener shared, List<String> wrapper, Path agentBinary,
+    private static AgentProcess start(AgentListener shared, Spawner spawner, List<String> wrapper, Path agentBinary,
             Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
@@ -117,13 +123,12 @@ public final class AgentProcess implements AutoCloseable {
             listener = shared != null ? shared : AgentListener.open();
             List<String> command = new ArrayList<>(wrapper);
             command.add(agentBinary.toString());
-            ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-            pb.environment().clear();
+            Map<String, String> env = new java.util.LinkedHashMap<>();
             if (agentEnv != null) {
-                pb.environment().putAll(agentEnv);
+                env.putAll(agentEnv);
             }
-            pb.environment().putAll(environmentFor(listener));
-            process = pb.start();
+            env.putAll(environmentFor(listener));
+            process = spawner.spawn(command, env);
             arrival = listener.await(process, connectTimeout);
             if (arrival == null) {
                 if (!process.isAlive()) {

@@ -26,10 +26,10 @@ public final class DynamicSection {
     private final long strtabOffset;
     private final long strtabSize;
 
-    private SymbolTable symbols;
-    private Optional<GnuHashTable> gnuHash;
-    private Optional<SysvHashTable> sysvHash;
-    private SymbolVersions versions;
+    private volatile SymbolTable symbols; // volatile: shared between the warm server's runs (ElfCache)
+    private volatile Optional<GnuHashTable> gnuHash;
+    private volatile Optional<SysvHashTable> sysvHash;
+    private volatile SymbolVersions versions;
 
     DynamicSection(ElfFile elf, ProgramHeader ph) {
         this.elf = elf;

@@ -60,6 +60,8 @@ public final class ProgramRunner {
 
     private final RunOptions options;
     private final PrintStream err;
+    /** Where it runs: the user's working directory, who starts its processes (cold or warm). */
+    private final RunContext context;
     /** What this run leaves: its history, events, objects (for --history and the query server). */
     private final RunRecord record;
     private final BindingHistory history;
@@ -75,29 +77,39 @@ public final class ProgramRunner {
     private LazyBinder lazyBinder;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
-        this(options, err, null);
+        this(options, RunContext.cold(err), null);
+    }
+
+    /** A run in {@code context} (the warm server's client's, or this JVM's own). */
+    public ProgramRunner(RunOptions options, RunContext context) {
+        this(options, context, null);
     }
 
     /** A run that is one process of {@code follow} (null: an ordinary run). */
     ProgramRunner(RunOptions options, PrintStream err, FollowSession follow) {
+        this(options, RunContext.cold(err), follow);
+    }
+
+    private ProgramRunner(RunOptions options, RunContext context, FollowSession follow) {
         this.follow = follow;
         this.options = options;
-        this.err = err;
+        this.context = context;
+        this.err = context.err();
         this.record = new RunRecord(options, err);
         this.history = record.history();
         this.activity = record.activity();
-        this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
+        this.trace = new LinkTrace(new DebugLog(options.debug(), err, context.workingDirectory()), options.program(),
                 options.bindNow());
     }
 
     /** Runs the program and returns its exit status as a shell reports it. */
     public int run() throws IOException {
         long tStart = System.nanoTime();
-        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
         if (viaInterpreter.isPresent()) {
-            return new ProgramRunner(viaInterpreter.get(), err, follow).run();
+            return new ProgramRunner(viaInterpreter.get(), context, follow).run();
         }
-        ElfFile exe = ElfFile.open(Path.of(options.executable()));
+        ElfFile exe = org.jdryad.elf.ElfCache.open(context.resolve(options.executable()));
         if (exe.isStatic()) {
             return runStatic();
         }
@@ -106,7 +118,8 @@ public final class ProgramRunner {
         Map<String, String> agentEnv = agentEnvironment();
         return serve(callbacks -> follow != null
                 ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
-                : AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+                : AgentProcess.start(context.spawner(), List.of(), agentBinary, agentEnv, callbacks,
+                        Duration.ofSeconds(30)), graph,
                 startQueryServer(), true, tStart);
     }
 
@@ -121,11 +134,11 @@ public final class ProgramRunner {
         ObjectGraph graph;
         Path needed;
         try {
-            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
             if (viaInterpreter.isPresent()) {
-                return new ProgramRunner(viaInterpreter.get(), err, follow).runFollowed(listener, arrival, top);
+                return new ProgramRunner(viaInterpreter.get(), context, follow).runFollowed(listener, arrival, top);
             }
-            graph = resolveGraph(ElfFile.open(Path.of(options.executable())));
+            graph = resolveGraph(org.jdryad.elf.ElfCache.open(context.resolve(options.executable())));
             needed = AgentBinary.locate(staticTlsNeeded(graph));
         } catch (IOException | RuntimeException e) {
             follow.fail(listener, arrival, top, e, options.program()); // in the process, as glibc's loader would
@@ -165,7 +178,7 @@ public final class ProgramRunner {
 
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
         try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, searchListener());
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, context, searchListener());
             trace.searched();
             return graph;
         } catch (IOException | RuntimeException e) {
@@ -208,7 +221,7 @@ public final class ProgramRunner {
             }
             announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
-            if (!underDebugger && (follow == null || follow.isTop(this))) {
+            if (!underDebugger && context.spawner().local() && (follow == null || follow.isTop(this))) {
                 ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
             }
             trace.started(agent.pid());
@@ -294,13 +307,19 @@ public final class ProgramRunner {
      */
     private QueryServer startQueryServer() {
         QueryServer.Source own = querySource();
-        return startQueryServer(options, () -> own, err);
+        return startQueryServer(options, () -> own, err, context.queryMode());
     }
 
     /** As above, for {@code source}: the query server of a gdb session serves one run after another. */
     static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
                                         PrintStream err) {
-        String mode = System.getenv("JDRYAD_QUERY");
+        return startQueryServer(options, source, err, System.getenv("JDRYAD_QUERY"));
+    }
+
+    /** As above, with JDRYAD_QUERY as the launcher had it ({@code launcherMode}, null when unset). */
+    static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
+                                        PrintStream err, String launcherMode) {
+        String mode = launcherMode;
         if (mode == null) {
             mode = options.environment().get("JDRYAD_QUERY");
         }
@@ -604,11 +623,8 @@ public final class ProgramRunner {
         List<String> cmd = new ArrayList<>();
         cmd.add(options.program());
         cmd.addAll(options.args());
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        pb.environment().clear();
-        pb.environment().putAll(options.environment());
         try {
-            return pb.start().waitFor();
+            return context.spawner().spawn(cmd, options.environment()).waitFor();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 130;

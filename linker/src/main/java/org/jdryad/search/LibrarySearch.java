@@ -20,6 +20,7 @@ import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.ElfFile;
 import org.jdryad.elf.ElfFormatException;
+import org.jdryad.elf.ElfCache;
 import org.jdryad.elf.FileIdentity;
 
 /**
@@ -198,7 +199,7 @@ public final class LibrarySearch {
 
         DependencyGraph run() throws IOException {
             Path file = config.workingDirectory().resolve(given);
-            ElfFile elf = ElfFile.open(file);
+            ElfFile elf = ElfCache.open(file);
             LoadError error = null;
             try {
                 String origin;
@@ -397,7 +398,7 @@ public final class LibrarySearch {
             String path = config.interpreter();
             ElfFile elf = null;
             try {
-                elf = ElfFile.open(config.workingDirectory().resolve(path));
+                elf = ElfCache.open(config.workingDirectory().resolve(path));
             } catch (IOException | RuntimeException e) {
                 elf = null;
             }
@@ -871,7 +872,7 @@ public final class LibrarySearch {
             }
             ElfFile elf;
             try {
-                elf = ElfFile.open(p);
+                elf = ElfCache.open(p);
             } catch (ElfFormatException e) {
                 throw new Fatal(candidate, stripFile(e, p.toString()));
             } catch (IOException e) {
