@@ -7,6 +7,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jdryad.agent.AgentException;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.link.LinkSession;
@@ -85,9 +86,14 @@ final class ProcessLink {
         return p;
     }
 
+    /** Keeps the states this process's children are forked in; without the agent's counters, its children bind lazily only. */
     private void watchForks() {
-        forks = new ForkSnapshots(agent, loader, this::frozen);
-        loader.setForkSnapshots(forks);
+        try {
+            forks = new ForkSnapshots(agent, loader, this::frozen);
+            loader.setForkSnapshots(forks);
+        } catch (AgentException e) {
+            forks = null;
+        }
     }
 
     /** The state a child forked in {@code generation} of this process starts from, or null. */

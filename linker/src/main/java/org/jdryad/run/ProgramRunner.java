@@ -445,12 +445,8 @@ public final class ProgramRunner {
         loader.setTrace(trace);
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
         // Forked children get links of their own, copied from this one's as of their fork.
-        try {
-            ProcessLink run = ProcessLink.ofRun(agent, session, loader, callbacks.lazy, graph, byNode, this::dlopenResolve);
-            callbacks.forks = new ForkedLinks(run, history, options.bindNot(), options.program());
-        } catch (AgentException e) {
-            err.println("jdryad: forked children will answer dlopen through glibc (" + e.getMessage() + ")");
-        }
+        ProcessLink run = ProcessLink.ofRun(agent, session, loader, callbacks.lazy, graph, byNode, this::dlopenResolve);
+        callbacks.forks = new ForkedLinks(run, history, options.bindNot(), options.program());
         return new Linked(session, loader, rebound);
     }
 
