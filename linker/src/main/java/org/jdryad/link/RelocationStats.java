@@ -36,8 +36,12 @@ public final class RelocationStats {
     private final java.util.concurrent.atomic.LongAdder cachedLookups = new java.util.concurrent.atomic.LongAdder();
 
     void count(int type) {
+        count(type, 1);
+    }
+
+    void count(int type, long n) {
         if (type >= 0 && type < byType.length) {
-            byType[type]++;
+            byType[type] += n;
         }
     }
 

@@ -183,17 +183,75 @@ final class Relocator {
             return;
         }
         DynamicSection d = dyn.get();
+        long inTarget = relocateRelativeInTarget(obj, d);
+        if (inTarget < 0) {
+            relocateRelr(obj, d);
+        }
+        Map<Integer, Resolved> cache = new HashMap<>();
+        apply(obj, d.rela(), cache, false, Math.max(inTarget, 0));
+        boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
+        apply(obj, d.pltRela(), cache, lazy, 0);
+    }
+
+    /** Whether the target applies relative relocations itself (-Djdryad.relocate.native=false: Java writes them). */
+    private static final boolean NATIVE_RELATIVE = !"false".equals(System.getProperty("jdryad.relocate.native"));
+
+    /**
+     * Has the target carry out {@code obj}'s DT_RELR table and the leading run of
+     * R_X86_64_RELATIVE entries of its DT_RELA (DT_RELACOUNT of them, or as many as lead the
+     * table) straight from the object's mapped tables: the bulk of a large library's
+     * relocations, which then never cross the socket. Returns how many DT_RELA entries it
+     * applied, or -1 when it applied nothing (no such request, or the target refused an entry:
+     * Java then goes word by word and names what is wrong).
+     */
+    private long relocateRelativeInTarget(LoadedObject obj, DynamicSection d) {
+        if (!NATIVE_RELATIVE) {
+            return -1;
+        }
+        RelocationTable rela = d.rela();
+        long lead = leadingRelative(d, rela);
+        var relr = d.value(Elf.DT_RELR);
+        long relrSize = relr.isPresent() ? d.value(Elf.DT_RELRSZ).orElse(0) : 0;
+        if ((lead == 0 && relrSize == 0) || d.value(Elf.DT_RELRENT).orElse(8) != 8) {
+            return -1;
+        }
         long base = obj.base();
-        for (long addr : d.relrAddresses()) {
+        writes.flushTo(ctx.memory()); // earlier objects' words first: stores keep their order
+        long t0 = System.nanoTime();
+        long relrWords = ctx.memory().relocateRelative(new TargetMemory.RelativeRelocations(base,
+                base + d.value(Elf.DT_RELA).orElse(0), lead, base + relr.orElse(0), relrSize, obj.pages().triples()));
+        ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
+        if (relrWords < 0) {
+            return -1;
+        }
+        ctx.stats().count(Elf.R_X86_64_RELATIVE, lead);
+        ctx.stats().countRelr(relrWords);
+        return lead;
+    }
+
+    /** DT_RELACOUNT when it is within the table, else the number of RELATIVE entries the table starts with. */
+    private static long leadingRelative(DynamicSection d, RelocationTable rela) {
+        long declared = d.value(Elf.DT_RELACOUNT).orElse(-1);
+        if (declared >= 0 && declared <= rela.count()) {
+            return declared;
+        }
+        long n = 0;
+        while (n < rela.count() && rela.type(n) == Elf.R_X86_64_RELATIVE) {
+            n++;
+        }
+        return n;
+    }
+
+    /** DT_RELR word by word: each marked word gets the base added to its value in the file. */
+    private void relocateRelr(LoadedObject obj, DynamicSection d) {
+        long base = obj.base();
+        long[] relr = d.relrAddresses();
+        for (long addr : relr) {
             long implicit = obj.elf().u64At(addr, "DT_RELR target");
             requireWritable(obj, base + addr, 8, "DT_RELR");
             writes.add(base + addr, base + implicit);
         }
-        ctx.stats().countRelr(d.relrAddresses().length);
-        Map<Integer, Resolved> cache = new HashMap<>();
-        apply(obj, d.rela(), cache, false);
-        boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
-        apply(obj, d.pltRela(), cache, lazy);
+        ctx.stats().countRelr(relr.length);
     }
 
     /**
@@ -215,11 +273,12 @@ final class Relocator {
         return true;
     }
 
-    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy) {
+    /** Applies the entries of {@code table} from index {@code from} on (those before it are done). */
+    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy, long from) {
         long base = obj.base();
         java.nio.LongBuffer words = table.words();
         int n = words.capacity() / 3;
-        for (int i = 0; i < n; i++) {
+        for (int i = (int) Math.min(from, n); i < n; i++) {
             long info = words.get(3 * i + 1);
             int type = (int) (info & 0xffffffffL);
             long site = base + words.get(3 * i);
