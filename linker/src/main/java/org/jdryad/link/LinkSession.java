@@ -244,7 +244,7 @@ public final class LinkSession implements LinkContext {
         }
         List<LoadedObject> order = new ArrayList<>(jd);
         Collections.reverse(order);
-        new Relocator(this).relocateAll(order);
+        RelocationRun.relocateAll(this, order);
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jd) {
             mapper.protectFinal(o, textWritable.contains(o));
@@ -413,7 +413,7 @@ public final class LinkSession implements LinkContext {
         long t0 = System.nanoTime();
         List<LoadedObject> order = new ArrayList<>(jdryadObjects());
         Collections.reverse(order);
-        new Relocator(this).relocateAll(order);
+        RelocationRun.relocateAll(this, order);
         stats.phase("relocate", System.nanoTime() - t0);
     }
 
@@ -544,6 +544,25 @@ public final class LinkSession implements LinkContext {
     @Override
     public void warn(String message) {
         warnings.accept(message);
+    }
+
+    /** Parallel relocation planning: on unless -Djdryad.link.parallel=false (see RelocationRun). */
+    private volatile boolean parallel = !"false".equals(System.getProperty("jdryad.link.parallel"));
+
+    /** Plans objects' relocations concurrently (true) or one after another (false). */
+    public void setParallelRelocation(boolean on) {
+        this.parallel = on;
+    }
+
+    @Override
+    public boolean relocatesInParallel() {
+        return parallel;
+    }
+
+    /** Whether relocation's lookups or objects are told to someone as they happen (LD_DEBUG). */
+    @Override
+    public boolean tracesLookups() {
+        return relocationListener != null || lookup.tellsProbes();
     }
 
     /** Told of each object before its relocations are processed (LD_DEBUG=reloc); null: nobody. */

@@ -48,6 +48,17 @@ public interface TargetMemory {
     void writeWords(long[] addresses, long[] values, int count);
 
     /**
+     * Writes the low 32 bits of each value: {@code *(u32*)addresses[i] = (u32) values[i]} for i
+     * below count (R_X86_64_PC32, 32, 32S). By default one {@link #write} each.
+     */
+    default void writeWords32(long[] addresses, long[] values, int count) {
+        for (int i = 0; i < count; i++) {
+            long v = values[i];
+            write(addresses[i], new byte[] {(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)});
+        }
+    }
+
+    /**
      * An object's relative relocations, for the target to carry out from the object's own mapped
      * tables: DT_RELR ({@code relrSize} bytes at {@code relr}, each word marked gets {@code base}
      * added) first, then the {@code relaCount} DT_RELA entries at {@code rela}, all

@@ -70,6 +70,15 @@ final class AgentMemory implements TargetMemory {
     }
 
     @Override
+    public void writeWords32(long[] addresses, long[] values, int count) {
+        if (count == addresses.length) {
+            agent.writeWords32(addresses, values);
+        } else {
+            agent.writeWords32(java.util.Arrays.copyOf(addresses, count), java.util.Arrays.copyOf(values, count));
+        }
+    }
+
+    @Override
     public long relocateRelative(RelativeRelocations r) {
         long status = agent.relocateRelative(r.base(), r.rela(), r.relaCount(), r.relr(), r.relrSize(), r.runs())
                 .status();
