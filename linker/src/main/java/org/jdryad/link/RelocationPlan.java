@@ -20,6 +20,12 @@ final class RelocationPlan {
     }
 
     final LoadedObject object;
+    /**
+     * Whether this plan is carried out as it is made (one object after another): the record is
+     * then made at once, so that LD_DEBUG's binding lines come right after the lookup lines of
+     * their symbol, and the target's RELATIVE work is done right away.
+     */
+    final boolean immediate;
     /** The object's DT_RELR and leading RELATIVE entries, for the target to apply; null: Java's words. */
     TargetMemory.RelativeRelocations relative;
     /** The words, in relocation order, after those {@link #relative} covers. */
@@ -35,8 +41,18 @@ final class RelocationPlan {
     /** Why planning stopped (an undefined symbol, a malformed entry): thrown when the plan is carried out. */
     RuntimeException failure;
 
-    RelocationPlan(LoadedObject object) {
+    RelocationPlan(LoadedObject object, boolean immediate) {
         this.object = object;
+        this.immediate = immediate;
+    }
+
+    /** Puts {@code r} on record: at once when immediate, else when the plan is carried out. */
+    void note(Runnable r) {
+        if (immediate) {
+            r.run();
+        } else {
+            record.add(r);
+        }
     }
 
     void count(int type) {

@@ -10,7 +10,8 @@ import org.jdryad.elf.Elf;
  * Relocating a set of objects (start-up, or what a dlopen brought in): each object's relocations
  * are planned on their own ({@link RelocationPlan}), on both cores when there are several
  * objects, and then carried out one by one in relocation order: the target's RELATIVE work, the
- * object's words, its record. Then, as glibc's result requires, the deferred work that must see
+ * object's words, its record. Serially, each plan is carried out as it is made (the record at
+ * once, interleaved with LD_DEBUG's lookup lines as glibc prints them). Then, as glibc's result requires, the deferred work that must see
  * relocated memory: IFUNC resolvers (they may read their object's relocated data), then copy
  * relocations (they copy relocated data). Planning in parallel gives what planning in order
  * gives, because planning only reads (files, scopes no one changes meanwhile, IFUNC results of
@@ -29,7 +30,7 @@ final class RelocationRun {
         long writeNanos = 0;
         if (plansInParallel(ctx, objects)) {
             prepareTables(ctx, objects);
-            plans = objects.parallelStream().map(o -> Relocator.plan(ctx, o, true)).toList();
+            plans = objects.parallelStream().map(o -> Relocator.plan(ctx, o, true, false)).toList();
             for (RelocationPlan p : plans) {
                 ctx.relocating(p.object);
                 writeNanos += carryOut(ctx, p);
@@ -38,7 +39,7 @@ final class RelocationRun {
             plans = new java.util.ArrayList<>();
             for (LoadedObject o : objects) {
                 ctx.relocating(o); // before its lookups, which LD_DEBUG=symbols tells as they happen
-                RelocationPlan p = Relocator.plan(ctx, o, true);
+                RelocationPlan p = Relocator.plan(ctx, o, true, true);
                 plans.add(p);
                 writeNanos += carryOut(ctx, p);
             }
@@ -95,23 +96,29 @@ final class RelocationRun {
 
     /**
      * Carries out one object's plan: the target's RELATIVE work first (when the target refuses
-     * it, the object is planned again with Java writing those words, which names what is wrong),
-     * then the words, the record and the counts, then the failure that stopped planning, if
-     * any. Returns the time spent sending words.
+     * it, Java's words for those relocations, which name what is wrong), then the record and the
+     * counts, the failure that stopped planning if any, and the words. Returns the time spent
+     * sending words.
      */
     private static long carryOut(LinkContext ctx, RelocationPlan plan) {
+        long nanos = 0;
         if (plan.relative != null) {
             long t0 = System.nanoTime();
             long relrWords = ctx.memory().relocateRelative(plan.relative);
             ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
             if (relrWords < 0) {
-                plan = Relocator.plan(ctx, plan.object, false);
+                nanos += writeOut(ctx, Relocator.planRelativeByJava(ctx, plan.object, plan.relative.relaCount()));
             } else {
                 ctx.stats().count(Elf.R_X86_64_RELATIVE, plan.relative.relaCount());
                 ctx.stats().countRelr(relrWords);
             }
         }
         plan.record.forEach(Runnable::run);
+        return nanos + writeOut(ctx, plan);
+    }
+
+    /** A plan's counts, its failure if it has one, else its words. Returns the time spent sending them. */
+    private static long writeOut(LinkContext ctx, RelocationPlan plan) {
         plan.addCountsTo(ctx.stats());
         if (plan.failure != null) {
             throw plan.failure;

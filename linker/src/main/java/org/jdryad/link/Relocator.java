@@ -73,11 +73,12 @@ final class Relocator {
 
     /**
      * Plans {@code obj}'s relocations (see {@link RelocationPlan}); with {@code relativeInTarget}
-     * its DT_RELR and leading RELATIVE entries are left to the target. A failure is kept in the
-     * plan, to be thrown when it is carried out, after what came before it.
+     * its DT_RELR and leading RELATIVE entries are left to the target; {@code immediate}: the plan
+     * is carried out as it is made. A failure is kept in the plan, to be thrown when it is
+     * carried out, after what came before it.
      */
-    static RelocationPlan plan(LinkContext ctx, LoadedObject obj, boolean relativeInTarget) {
-        RelocationPlan p = new RelocationPlan(obj);
+    static RelocationPlan plan(LinkContext ctx, LoadedObject obj, boolean relativeInTarget, boolean immediate) {
+        RelocationPlan p = new RelocationPlan(obj, immediate);
         try {
             new Relocator(ctx, p, relativeInTarget).relocate(obj);
         } catch (RuntimeException e) {
@@ -190,9 +191,28 @@ final class Relocator {
             relocateRelr(obj, d);
         }
         Map<Integer, Resolved> cache = new HashMap<>();
-        apply(obj, d.rela(), cache, false, Math.max(inTarget, 0));
+        apply(obj, d.rela(), cache, false, Math.max(inTarget, 0), Long.MAX_VALUE);
         boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
-        apply(obj, d.pltRela(), cache, lazy, 0);
+        apply(obj, d.pltRela(), cache, lazy, 0, Long.MAX_VALUE);
+    }
+
+    /**
+     * What a RELATIVE request the target refused would have done ({@code obj}'s DT_RELR and its
+     * DT_RELA entries before {@code lead}), as Java's words, carried out as it is planned: this
+     * names the entry that is wrong, or writes what the agent could not check (a table in
+     * writable pages).
+     */
+    static RelocationPlan planRelativeByJava(LinkContext ctx, LoadedObject obj, long lead) {
+        RelocationPlan p = new RelocationPlan(obj, true);
+        try {
+            Relocator r = new Relocator(ctx, p, false);
+            DynamicSection d = obj.dynamic().orElseThrow();
+            r.relocateRelr(obj, d);
+            r.apply(obj, d.rela(), new HashMap<>(), false, 0, lead);
+        } catch (RuntimeException e) {
+            p.failure = e;
+        }
+        return p;
     }
 
     /** Whether the target applies relative relocations itself (-Djdryad.relocate.native=false: Java writes them). */
@@ -202,8 +222,9 @@ final class Relocator {
      * Leaves {@code obj}'s DT_RELR table and the leading run of R_X86_64_RELATIVE entries of
      * its DT_RELA (DT_RELACOUNT of them, or as many as lead the table) to the target, which
      * applies them straight from the object's mapped tables: the bulk of a large library's
-     * relocations, which then never cross the socket. Returns how many DT_RELA entries that
-     * is, or -1 when Java writes them all.
+     * relocations, which then never cross the socket. An immediate plan sends the request now.
+     * Returns how many DT_RELA entries the target applies, or -1 when Java writes them all
+     * (nothing to send, or the target refused: Java's words then name what is wrong).
      */
     private long planRelative(LoadedObject obj, DynamicSection d) {
         RelocationTable rela = d.rela();
@@ -214,8 +235,20 @@ final class Relocator {
             return -1;
         }
         long base = obj.base();
-        plan.relative = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
+        var request = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
                 base + relr.orElse(0), relrSize, obj.pages().triples());
+        if (!plan.immediate) {
+            plan.relative = request; // sent when the plan is carried out (RelocationRun)
+            return lead;
+        }
+        long t0 = System.nanoTime();
+        long relrWords = ctx.memory().relocateRelative(request); // the objects before are written already
+        ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
+        if (relrWords < 0) {
+            return -1;
+        }
+        ctx.stats().count(Elf.R_X86_64_RELATIVE, lead);
+        ctx.stats().countRelr(relrWords);
         return lead;
     }
 
@@ -263,7 +296,6 @@ final class Relocator {
         return true;
     }
 
-    /** Applies the entries of {@code table} from index {@code from} on (those before it are done). */
     /** Whether a lazily bound object has jump slots and the GOT that names it to the trampoline (false: malformed). */
     static boolean hasLazyGot(DynamicSection d) {
         try {
@@ -273,10 +305,12 @@ final class Relocator {
         }
     }
 
-    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy, long from) {
+    /** Applies the entries of {@code table} from index {@code from} up to {@code until}. */
+    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy, long from,
+                       long until) {
         long base = obj.base();
         java.nio.LongBuffer words = table.words();
-        int n = words.capacity() / 3;
+        int n = (int) Math.min(words.capacity() / 3, until);
         for (int i = (int) Math.min(from, n); i < n; i++) {
             long info = words.get(3 * i + 1);
             int type = (int) (info & 0xffffffffL);
@@ -356,7 +390,7 @@ final class Relocator {
                     long size = ref.size();
                     if (r.definition().symbol().size() != size) {
                         String warning = obj.name() + ": Symbol `" + ref.name() + "' has different size in shared object, consider re-linking";
-                        plan.record.add(() -> ctx.warn(warning));
+                        plan.note(() -> ctx.warn(warning));
                         size = Math.min(size, r.definition().symbol().size());
                     }
                     // Both ends must lie in their objects' mappings: a malformed size is refused, not copied.
@@ -534,7 +568,7 @@ final class Relocator {
         if (sink == null) { // a preview binds nothing: its call will, if it comes
             LoadedObject definer = def.object();
             if (plan != null) {
-                plan.record.add(() -> ctx.bound(obj, definer));
+                plan.note(() -> ctx.bound(obj, definer));
             } else {
                 ctx.bound(obj, definer);
             }
@@ -569,7 +603,7 @@ final class Relocator {
         if (sink != null) {
             sink.accept(d);
         } else if (plan != null) {
-            plan.record.add(() -> h.add(d));
+            plan.note(() -> h.add(d));
         } else {
             h.add(d);
         }
