@@ -546,8 +546,12 @@ public final class LinkSession implements LinkContext {
         warnings.accept(message);
     }
 
-    /** Parallel relocation planning: on unless -Djdryad.link.parallel=false (see RelocationRun). */
-    private volatile boolean parallel = !"false".equals(System.getProperty("jdryad.link.parallel"));
+    /**
+     * Parallel relocation planning (see RelocationRun): off unless -Djdryad.link.parallel=true,
+     * because on the 2-core machines measured, busy with other work, it did not win (README,
+     * Benchmarks).
+     */
+    private volatile boolean parallel = Boolean.getBoolean("jdryad.link.parallel");
 
     /** Plans objects' relocations concurrently (true) or one after another (false). */
     public void setParallelRelocation(boolean on) {

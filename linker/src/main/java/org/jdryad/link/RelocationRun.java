@@ -16,8 +16,8 @@ import org.jdryad.elf.Elf;
  * relocations (they copy relocated data). Planning in parallel gives what planning in order
  * gives, because planning only reads (files, scopes no one changes meanwhile, IFUNC results of
  * host objects, which are the same whoever asks first). A session that says so
- * ({@link LinkContext#relocatesInParallel}: -Djdryad.link.parallel=false) plans in order, and so
- * does one whose lookups are traced (LD_DEBUG prints them as they happen).
+ * ({@link LinkContext#relocatesInParallel}: -Djdryad.link.parallel=true) plans in parallel;
+ * one whose lookups are traced (LD_DEBUG prints them as they happen) always plans in order.
  */
 final class RelocationRun {
     private RelocationRun() {
