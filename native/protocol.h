@@ -60,6 +60,18 @@
  *   CALL          q fn, q nargs (<= 6), nargs x q     -> 0, q rax
  *   CALL_LIST     q a0, q a1, q a2, q n, n x q fn  -> 0.  Calls each fn(a0, a1, a2) in order
  *                 (initialisers: argc, argv, envp); callbacks may arrive meanwhile, as for CALL.
+ *   RELOCATE_RELATIVE  q base, q rela, q nrela, q relr, q relr_size, q nruns,
+ *                 nruns x (q start, q end, q prot)  -> q status, q index.  One object's relative
+ *                 relocations from its own mapped tables (relocate.h): first the DT_RELR table
+ *                 of relr_size bytes at relr (*word += base), then the nrela DT_RELA entries at
+ *                 rela, each of which must be R_X86_64_RELATIVE (*(base + r_offset) = base +
+ *                 r_addend).  The runs are the object's pages as Java mapped them (sorted,
+ *                 disjoint); both tables must lie in readable, non-writable runs and every target
+ *                 word in writable runs.  status = the number of DT_RELR words relocated; or
+ *                 -EINVAL (malformed, runs out of order, a bitmap first), -EFAULT (a table
+ *                 outside), -ENOEXEC (an entry refused: index is the first refused DT_RELA entry,
+ *                 nrela when it was a DT_RELR word).  Everything is checked before the first
+ *                 store: a refused request writes nothing.
  *   ALLOC         q size, q align                     -> address (zeroed RW agent memory, never freed)
  *                                                        or -ENOMEM
  *   PLACE_STRINGS q n, n x s                          -> address of char *[n + 1] (NULL-terminated)
@@ -157,6 +169,7 @@ enum jd_type {
     JD_ALLOC = 0x19,
     JD_PLACE_STRINGS = 0x1a,
     JD_CALL_LIST = 0x1b,
+    JD_RELOCATE_RELATIVE = 0x1c,
 
     JD_DLOPEN_HOST = 0x20,
     JD_DLSYM_HOST = 0x21,

@@ -547,6 +547,29 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * RELOCATE_RELATIVE (native/relocate.h): the agent applies an object's DT_RELR table and the
+     * first {@code relaCount} DT_RELA entries (all R_X86_64_RELATIVE) from its own mapped
+     * tables, checking them against {@code runs} (start, end, prot triples: the object's pages).
+     * The reply's status is the number of DT_RELR words relocated, or a negative errno when the
+     * agent refused the request, in which case it wrote nothing.
+     */
+    public RelativeReply relocateRelative(long base, long rela, long relaCount, long relr, long relrSize, long[] runs) {
+        if (runs.length % 3 != 0) {
+            throw new IllegalArgumentException("runs are (start, end, prot) triples");
+        }
+        Payload.Writer w = new Payload.Writer().q(base).q(rela).q(relaCount).q(relr).q(relrSize).q(runs.length / 3);
+        for (long v : runs) {
+            w.q(v);
+        }
+        Payload.Reader r = request(Protocol.RELOCATE_RELATIVE, w);
+        return new RelativeReply(r.q(), r.q());
+    }
+
+    /** RELOCATE_RELATIVE's answer: DT_RELR words relocated or -errno, and the first DT_RELA entry refused. */
+    public record RelativeReply(long status, long refusedEntry) {
+    }
+
     /** Calls {@code fn(args...)} (at most 6 integer arguments) in the agent; returns %rax. */
     public long call(long fn, long... args) {
         if (args.length > 6) {

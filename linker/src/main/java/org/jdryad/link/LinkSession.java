@@ -294,7 +294,7 @@ public final class LinkSession implements LinkContext {
         }
         List<LoadedObject> order = new ArrayList<>(jd);
         Collections.reverse(order);
-        new Relocator(this).relocateAll(order);
+        RelocationRun.relocateAll(this, order);
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jd) {
             mapper.protectFinal(o, textWritable.contains(o));
@@ -463,7 +463,7 @@ public final class LinkSession implements LinkContext {
         long t0 = System.nanoTime();
         List<LoadedObject> order = new ArrayList<>(jdryadObjects());
         Collections.reverse(order);
-        new Relocator(this).relocateAll(order);
+        RelocationRun.relocateAll(this, order);
         stats.phase("relocate", System.nanoTime() - t0);
     }
 
@@ -594,6 +594,29 @@ public final class LinkSession implements LinkContext {
     @Override
     public void warn(String message) {
         warnings.accept(message);
+    }
+
+    /**
+     * Parallel relocation planning (see RelocationRun): off unless -Djdryad.link.parallel=true,
+     * because on the 2-core machines measured, busy with other work, it did not win (README,
+     * Benchmarks).
+     */
+    private volatile boolean parallel = Boolean.getBoolean("jdryad.link.parallel");
+
+    /** Plans objects' relocations concurrently (true) or one after another (false). */
+    public void setParallelRelocation(boolean on) {
+        this.parallel = on;
+    }
+
+    @Override
+    public boolean relocatesInParallel() {
+        return parallel;
+    }
+
+    /** Whether relocation's lookups or objects are told to someone as they happen (LD_DEBUG). */
+    @Override
+    public boolean tracesLookups() {
+        return relocationListener != null || lookup.tellsProbes();
     }
 
     /** Told of each object before its relocations are processed (LD_DEBUG=reloc); null: nobody. */

@@ -99,6 +99,11 @@ public final class SymbolLookup {
         this.probeListener = listener;
     }
 
+    /** Whether lookups are told to a probe listener (see {@link #setProbeListener}). */
+    public boolean tellsProbes() {
+        return probeListener != null;
+    }
+
     /**
      * Whether a definition of {@code obj} is in the table of STB_GNU_UNIQUE symbols (a lookup
      * chose it as the process's one definition). glibc then never unloads the object.
