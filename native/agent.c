@@ -20,6 +20,7 @@
 #include "lazy.h"
 #include "jdryad_binding.h"
 #include "exec.h"
+#include "forks.h"
 
 #include <sys/prctl.h>
 #include <pthread.h>
@@ -89,6 +90,8 @@ static void hello(void)
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
+        {"jd_fork_count", (void *)&jd_fork_count},
+        {"jd_link_generation", (void *)&jd_link_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
         {"jdryad_dl_bind", (void *)jdryad_dl_bind},
         {"jdryad_readlink", (void *)jdryad_readlink},
@@ -188,7 +191,7 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
         jd_follow_unfollowed(argv); /* jdryad has gone: the exec'ed program runs as the kernel runs it */
     if (sock < 0)
         jd_die("cannot connect to jdryad", 127);
-    pthread_atfork(0, 0, reset_for_child);
+    pthread_atfork(jd_forks_prepare, 0, reset_for_child);
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();

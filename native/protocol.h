@@ -39,9 +39,10 @@
  *          q nauxv, nauxv x (q type, q value),
  *          q nsym, nsym x (s name, q address)          -- agent entry points by name
  *
- * A forked child, once, on its own new connection, before its first lazy callback (it has no
- * other traffic: Java sends a child no requests, and serves it CB_LAZY only):
- *   HELLO_CHILD  q pid, q parent pid
+ * A forked child, once, on its own new connection, before its first callback; from then on the
+ * connection is the child's as the parent's is the parent's (callbacks, and Java's requests while
+ * one waits), for a link session Java copied from the parent's state in the generation given:
+ *   HELLO_CHILD  q pid, q parent pid, q generation (the child's copy of jd_link_generation)
  *
  * Java -> agent requests (reply fields after `q status`):
  *   MMAP_FILE     q addr, q len, q prot, q flags, q offset, q dev, q ino, s path
@@ -90,7 +91,8 @@
  *                 (LD_DEBUG_OUTPUT): later kind-4 lines go to the file named by the NUL-terminated
  *                 path at addr (opened to append, created 0666), not to stderr;  kind 4 (LD_DEBUG):
  *                 write the count bytes at addr, each '\n'-ended line prefixed as glibc's
- *                 _dl_debug_printf does ("%10d:\t", this process's pid).  Entries are in the
+ *                 _dl_debug_printf does ("%10d:\t", this process's pid);  kind 5 (LD_AUDIT's la_activity and
+ *                 la_objclose at exit): call addr(a0, a1), the two words at count.  Entries are in the
  *                 order the finaliser (jdryad_rtld_fini) runs them, once.
  *   LAZY_SETUP    s log path, q log size, q tables (agent address of a pointer array), q ntables,
  *                 q bind_not -> 0 or -errno.  Maps the log file MAP_SHARED (its header must carry
@@ -115,8 +117,8 @@
  * Agent -> Java callbacks; every payload starts with q tid (the asking thread), then the fields
  * below; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
  *   status 0 = answered, 1 = ask glibc (v0 = glibc handle to use), -1 = error (s0 = message)
- *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a forked
- *   child, once the socket was closed, or from a signal handler that interrupted the agent
+ *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a vfork
+ *   child (lazy first calls excepted), once the socket was closed, or from a signal handler that interrupted the agent
  *   holding one of its locks.  dlclose while the finaliser runs unloads nothing (as _dl_fini).
  *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
  *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address
@@ -192,6 +194,7 @@ enum jd_type {
 #define JD_FINI_ARRAY 2
 #define JD_FINI_DEBUG_OUTPUT 3
 #define JD_FINI_DEBUG_TEXT 4
+#define JD_FINI_CALL2 5
 
 /* TLS module ids assigned by Java to jdryad objects start here (never collide with glibc's). */
 #define JD_TLS_MODID_BASE 0x4a440000UL

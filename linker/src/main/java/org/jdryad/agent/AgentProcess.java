@@ -90,7 +90,13 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess start(List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(null, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+        return start(Spawner.LOCAL, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    /** As above, with the process started by {@code spawner} (the warm server's client, or this JVM). */
+    public static AgentProcess start(Spawner spawner, List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
+            CallbackHandler handler, Duration connectTimeout) {
+        return start(null, spawner, wrapper, agentBinary, agentEnv, handler, connectTimeout);
     }
 
     /**
@@ -101,10 +107,10 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess startOn(AgentListener shared, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(shared, List.of(), agentBinary, agentEnv, handler, connectTimeout);
+        return start(shared, Spawner.LOCAL, List.of(), agentBinary, agentEnv, handler, connectTimeout);
     }
 
-    private static AgentProcess start(AgentListener shared, List<String> wrapper, Path agentBinary,
+    private static AgentProcess start(AgentListener shared, Spawner spawner, List<String> wrapper, Path agentBinary,
             Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
@@ -117,17 +123,16 @@ public final class AgentProcess implements AutoCloseable {
             listener = shared != null ? shared : AgentListener.open();
             List<String> command = new ArrayList<>(wrapper);
             command.add(agentBinary.toString());
-            ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-            pb.environment().clear();
+            Map<String, String> env = new java.util.LinkedHashMap<>();
             if (agentEnv != null) {
-                pb.environment().putAll(agentEnv);
+                env.putAll(agentEnv);
             }
-            pb.environment().putAll(environmentFor(listener));
-            process = pb.start();
+            env.putAll(environmentFor(listener));
+            process = spawner.spawn(command, env);
             arrival = listener.await(process, connectTimeout);
             if (arrival == null) {
                 if (!process.isAlive()) {
-                    throw new AgentException(AgentWire.describeDeath(process, "before it connected to jdryad"));
+                    throw new AgentException(describeDeath(process, "before it connected to jdryad"));
                 }
                 process.destroyForcibly();
                 throw new AgentException("jdryad: the agent did not connect within " + connectTimeout.toMillis() + " ms");
@@ -170,11 +175,45 @@ public final class AgentProcess implements AutoCloseable {
             CallbackHandler handler, boolean ownsListener) {
         AgentInfo info = AgentWire.parseHello(arrival.hello());
         CallbackHandler h = handler == null ? CallbackHandler.GLIBC : handler;
-        ForkedChildren children = new ForkedChildren(info.pid(), h::bindLazily);
+        ForkedChildren children = new ForkedChildren(info, listener, h::bindLazily,
+                h instanceof ForkAdopter a ? a : null, info.pid());
         AgentProcess ap = new AgentProcess(process, arrival.channel(), h, info, listener, children, ownsListener);
         listener.register(children);
         ap.reader.start();
         return ap;
+    }
+
+    /**
+     * A child that {@code parent}'s process forked and that said HELLO_CHILD on {@code channel}:
+     * its memory is a copy of the parent's, so it is the parent's agent with another pid (already
+     * running the program: requests are served while one of its callbacks waits). Its own children
+     * are routed through the run's {@link ForkedChildren}, not this connection's. Reading starts
+     * with {@link #startReading}.
+     */
+    static AgentProcess child(AgentListener listener, SocketChannel channel, AgentInfo parent, long pid,
+            CallbackHandler handler) {
+        AgentInfo info = new AgentInfo(pid, parent.pageSize(), parent.agentBase(), parent.rDebug(), parent.rMap(),
+                parent.rBrk(), parent.tlsReserveAddress(), parent.tlsReserveSize(), parent.threadPointer(),
+                parent.tlsInitImageAddress(), parent.tlsInitImageSize(), parent.tlsModidBase(), parent.hostObjects(),
+                parent.auxv(), parent.agentSymbols());
+        AgentProcess ap = new AgentProcess(null, channel, handler, info, listener, null, false);
+        ap.entered = true;
+        ap.running = true;
+        return ap;
+    }
+
+    /** Starts reading a child's connection ({@link #child}), once its handler can answer. */
+    void startReading() {
+        reader.start();
+    }
+
+    /** Waits until the connection has ended (a forked child exited or exec'd). */
+    void awaitDisconnect() throws InterruptedException {
+        reader.join();
+    }
+
+    private static String describeDeath(Process p, String when) {
+        return p == null ? "jdryad: a forked child's connection ended " + when : AgentWire.describeDeath(p, when);
     }
 
     private static void closeQuietly(SocketChannel ch) {
@@ -226,7 +265,7 @@ public final class AgentProcess implements AutoCloseable {
             } catch (IOException ignored) {
                 // closing
             }
-            AgentException ex = new AgentException(why != null ? why : AgentWire.describeDeath(process,
+            AgentException ex = new AgentException(why != null ? why : describeDeath(process,
                     entered ? "while the program was running" : "before the program started"));
             lostByAgent = !closing;
             failure = ex;
@@ -321,7 +360,7 @@ public final class AgentProcess implements AutoCloseable {
                 }
             } catch (IOException e) {
                 AgentException f = failure;
-                throw f != null ? f : new AgentException(AgentWire.describeDeath(process,
+                throw f != null ? f : new AgentException(describeDeath(process,
                         entered ? "while the program was running" : "before the program started"), e);
             }
         }
@@ -807,7 +846,7 @@ public final class AgentProcess implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        if (ownsListener && process.isAlive()) {
+        if (ownsListener && process != null && process.isAlive()) {
             process.destroyForcibly(); // started for this run (an agent gdb started is gdb's: it sees end of file)
         }
         try {
@@ -815,8 +854,10 @@ public final class AgentProcess implements AutoCloseable {
         } catch (IOException ignored) {
             // closing
         }
-        listener.unregister(children);
-        children.close();
+        if (children != null) {
+            listener.unregister(children);
+            children.close();
+        }
         if (ownsListener) {
             listener.close();
         }

@@ -9,6 +9,11 @@ public record FiniEntry(int kind, long address, long count) {
         return new FiniEntry(Protocol.FINI_CALL, function, 0);
     }
 
+    /** LD_AUDIT at exit: {@code function(a0, a1)}, the two words at agent address {@code arguments}. */
+    public static FiniEntry call2(long function, long arguments) {
+        return new FiniEntry(Protocol.FINI_CALL2, function, arguments);
+    }
+
     /** DT_FINI_ARRAY: {@code count} function pointers at {@code address}, called last to first. */
     public static FiniEntry array(long address, long count) {
         return new FiniEntry(Protocol.FINI_ARRAY, address, count);

@@ -66,6 +66,7 @@ public final class Protocol {
     public static final int FINI_ARRAY = 2;
     public static final int FINI_DEBUG_OUTPUT = 3;
     public static final int FINI_DEBUG_TEXT = 4;
+    public static final int FINI_CALL2 = 5;
 
     public static final int RT_ADD = 1;
     public static final int RT_DELETE = 2;

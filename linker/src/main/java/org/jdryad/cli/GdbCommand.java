@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
             "server. GDB-OPTIONs (-batch, -ex CMD, -x FILE, -q, -nx, ...) go to gdb unchanged; `run` and `start` run",
             "PROG, as often as you like, with `run ARGS < FILE` as under gdb PROG. jdryad exits with gdb's status.",
             "",
-            "jdryad's options (before PROG): --bind-now, --library-path P, --preload L, --debug CATEGORIES,",
+            "jdryad's options (before PROG): --bind-now, --library-path P, --preload L, --audit LIB, --debug CATEGORIES,",
             "--debug-output FILE, --history FILE (each run writes it), --stats; as for `jdryad run`.",
             "",
             "Examples:",
@@ -30,8 +30,8 @@ import picocli.CommandLine.Spec;
             "  jdryad gdb -batch -ex 'break puts' -ex run -ex 'jdryad bindings' --args /usr/bin/ls /"})
 final class GdbCommand implements Callable<Integer> {
     /** jdryad's options that take a value; the rest of jdryad's are flags. */
-    private static final Set<String> JDRYAD_VALUED = Set.of("--library-path", "--preload", "--debug", "--debug-output",
-            "--history");
+    private static final Set<String> JDRYAD_VALUED = Set.of("--library-path", "--preload", "--audit", "--debug",
+            "--debug-output", "--history");
     private static final Set<String> JDRYAD_FLAGS = Set.of("--bind-now", "--stats");
     /** gdb 13's options that take the next word as their value (gdb --help). */
     private static final Set<String> GDB_VALUED = Set.of("-ex", "-iex", "-x", "-ix", "-eval-command", "-init-eval-command",
@@ -105,6 +105,7 @@ final class GdbCommand implements Callable<Integer> {
         switch (option) {
             case "--library-path" -> run.libraryPath = value;
             case "--preload" -> run.preload = value;
+            case "--audit" -> run.audit.add(value);
             case "--debug" -> run.debug = value;
             case "--debug-output" -> run.debugOutput = value;
             default -> run.history = Path.of(value);

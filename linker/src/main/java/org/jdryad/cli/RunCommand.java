@@ -1,6 +1,7 @@
 package org.jdryad.cli;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -25,7 +26,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Load PROG and every shared object it needs with jdryad, relocate and bind them, and run it",
             "with this terminal's stdin, stdout and stderr. Exits with the program's status (128+N for signal N).",
-            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
+            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_AUDIT, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
             "honoured as glibc would. Jump slots are bound lazily, at the first call, unless bound now."})
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--bind-now", description = "Bind every jump slot at load time (as LD_BIND_NOW=1).")
@@ -37,6 +38,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--preload", paramLabel = "L", description = "Preload L (space- or colon-separated) as ld.so's --preload:"
             + " after LD_PRELOAD's libraries, without the launcher seeing them.")
     String preload;
+
+    @Option(names = "--audit", paramLabel = "LIB", description = "Load LIB as an rtld-audit module (man 7 rtld-audit),"
+            + " as ld.so's --audit: before LD_AUDIT's modules; repeatable.")
+    List<String> audit = new ArrayList<>();
 
     @Option(names = "--stats", description = "After the program ends, print LD_DEBUG=statistics-style counts to stderr.")
     boolean stats;
@@ -81,8 +86,27 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(index = "1..*", paramLabel = "ARG", description = "Its arguments.")
     List<String> args = new ArrayList<>();
 
+    /** The warm server's client's command line; null in cold mode (this JVM's own). */
+    private final Invocation invocation;
+
+    RunCommand() {
+        this(null);
+    }
+
+    RunCommand(Invocation invocation) {
+        this.invocation = invocation;
+    }
+
     @Override
     public Integer call() throws IOException {
+        if (invocation != null && (gdb || gdbBatch || !gdbCommands.isEmpty() || waitForDebugger)) {
+            invocation.needsColdMode("a debugger shares the terminal"); // the client runs it with a JVM of its own
+            return 0;
+        }
+        if (invocation != null && follow) {
+            invocation.needsColdMode("--follow keeps one session for every process"); // see FollowSession
+            return 0;
+        }
         List<String> gdbLine = null;
         if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
             gdbLine = new ArrayList<>(List.of("-q"));
@@ -97,12 +121,27 @@ final class RunCommand implements Callable<Integer> {
         return launch(gdbLine);
     }
 
+    /** The audit modules in glibc's order: ld.so's --audit options, then LD_AUDIT's colon-separated names. */
+    static List<String> auditModules(List<String> options, String ldAudit) {
+        List<String> out = new ArrayList<>(options);
+        if (ldAudit != null) {
+            for (String name : ldAudit.split(":")) {
+                if (!name.isEmpty()) {
+                    out.add(name);
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * Runs PROG with jdryad: directly, or, when {@code gdbOptions} is not null, under gdb with
      * those options (as `jdryad gdb` does). Returns the program's status, or gdb's.
      */
     int launch(List<String> gdbOptions) throws IOException {
-        Map<String, String> env = programEnvironment();
+        Map<String, String> env = invocation != null ? invocation.environment() : programEnvironment();
+        PrintStream out = invocation != null ? invocation.out() : System.out;
+        PrintStream err = invocation != null ? invocation.err() : System.err;
         String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
         String pre = env.get("LD_PRELOAD");
         boolean now = bindNow || nonEmpty(env.get("LD_BIND_NOW"));
@@ -112,13 +151,13 @@ final class RunCommand implements Callable<Integer> {
         DebugOptions fromOption = DebugOptions.parse(debug, debugOutput);
         DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), env.get("LD_DEBUG_OUTPUT")).plus(fromOption);
         for (String w : fromOption.unknown()) {
-            System.err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
+            err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }
         // glibc binds everything at load time under LD_DEBUG=unused (rtld.c: dl_lazy = 0).
         now |= dbg.has(DebugOptions.Category.UNUSED);
         if (dbg.help()) {
-            System.out.print(DebugOptions.helpText(debug != null));
-            System.out.flush();
+            out.print(DebugOptions.helpText(debug != null));
+            out.flush();
             return 0;
         }
         if (program == null) {
@@ -128,9 +167,11 @@ final class RunCommand implements Callable<Integer> {
         String executable = onPath(program, env.get("PATH"));
         // gdb runs its program by its absolute path, which becomes argv[0]: so does jdryad gdb.
         String argv0 = gdbOptions == null ? raw.get(0) : Path.of(executable).toAbsolutePath().normalize().toString();
+        Path historyFile = history == null || invocation == null ? history : invocation.workingDirectory().resolve(history);
         RunOptions options = new RunOptions(argv0, executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
-                gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, history);
-        Path p = Path.of(executable);
+                gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, historyFile);
+        options = options.withAudit(auditModules(audit, env.get("LD_AUDIT")));
+        Path p = invocation == null ? Path.of(executable) : invocation.workingDirectory().resolve(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
         }
@@ -148,6 +189,9 @@ final class RunCommand implements Callable<Integer> {
                 }
                 return new FollowSession(options.withWaitForDebugger(waitForDebugger), System.err,
                         RunCommand::describe).run();
+            }
+            if (invocation != null) {
+                return new ProgramRunner(options, invocation.runContext()).run();
             }
             return new ProgramRunner(options.withWaitForDebugger(waitForDebugger), System.err).run();
         } catch (LinkException | ElfFormatException | NoSuchFileException e) {
@@ -269,7 +313,7 @@ final class RunCommand implements Callable<Integer> {
         List<String> decoded = new ArrayList<>();
         decoded.add(program);
         decoded.addAll(args);
-        if (System.getenv("JDRYAD_ENVIRON_FD") == null) {
+        if (invocation != null || System.getenv("JDRYAD_ENVIRON_FD") == null) {
             return decoded; // not started by the launcher: this JVM's command line is not ours
         }
         try {

@@ -17,10 +17,30 @@ import java.util.List;
  * @param callSite the return address of the call that made it (lazy first call, dlsym), or 0
  * @param searched the objects the lookup searched, in order, up to and including the definer
  * @param passedOver the candidates that had the name but were passed over, and why
+ * @param audit the audit module whose la_symbind64 redirected the binding to {@code address}, and
+ *     where the lookup had bound it; null when no module changed it
  */
 public record Binding(long seq, long timeNanos, long pid, long tid, Kind kind, String referrer, String relocation,
                       long slot, long callSite, String symbol, String version, String definer, long address,
-                      List<String> searched, List<Candidate> passedOver) {
+                      List<String> searched, List<Candidate> passedOver, Redirect audit) {
+
+    /** A binding no audit module changed. */
+    public Binding(long seq, long timeNanos, long pid, long tid, Kind kind, String referrer, String relocation,
+                   long slot, long callSite, String symbol, String version, String definer, long address,
+                   List<String> searched, List<Candidate> passedOver) {
+        this(seq, timeNanos, pid, tid, kind, referrer, relocation, slot, callSite, symbol, version, definer, address,
+                searched, passedOver, null);
+    }
+
+    /** la_symbind64 of {@code module} (its path) returned another address than the lookup's {@code original}. */
+    public record Redirect(String module, long original) {
+    }
+
+    /** This binding, sent to {@code to} by {@code module}'s la_symbind64. */
+    public Binding redirectedTo(long to, String module) {
+        return new Binding(seq, timeNanos, pid, tid, kind, referrer, relocation, slot, callSite, symbol, version, definer,
+                to, searched, passedOver, new Redirect(module, audit != null ? audit.original() : address));
+    }
 
     /** How a binding came about. */
     public enum Kind {

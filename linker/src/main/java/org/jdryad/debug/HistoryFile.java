@@ -184,6 +184,12 @@ public final class HistoryFile {
             passed.add(p);
         }
         j.add("passed_over", passed);
+        if (b.audit() != null) {
+            JsonObject a = new JsonObject();
+            a.add("module", string(b.audit().module()));
+            a.addProperty("original", hex(b.audit().original()));
+            j.add("audit", a);
+        }
         return j;
     }
 

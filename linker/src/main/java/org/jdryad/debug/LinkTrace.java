@@ -74,6 +74,11 @@ public final class LinkTrace {
         return search;
     }
 
+    /** Tells {@code a} of every file the search tries (LD_AUDIT's la_objsearch): {@link SearchTrace#setAttempts}. */
+    public void setSearchAttempts(SearchTrace.Attempts a) {
+        search.setAttempts(a);
+    }
+
     /** The start-up search is over (its time is a statistic). */
     public void searched() {
         searchNanos = System.nanoTime() - start;

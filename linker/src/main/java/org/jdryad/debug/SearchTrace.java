@@ -42,6 +42,21 @@ public final class SearchTrace implements SearchListener {
     private final Map<String, SearchDirectory> firstNamed = new HashMap<>();
     private final Set<List<SearchDirectory>> dropped = Collections.newSetFromMap(new IdentityHashMap<>());
     private String programPath;
+    private volatile Attempts attempts;
+
+    /**
+     * Told of every file the search tries, in glibc's order (each "trying file=" of LD_DEBUG=libs,
+     * and ld.so.cache's answer), with the list it came from: what glibc's open_verify passes to
+     * LD_AUDIT's la_objsearch. Told whether or not LD_DEBUG=libs is on.
+     */
+    public interface Attempts {
+        void trying(String candidate, FoundBy list);
+    }
+
+    /** Tells {@code a} of every attempt from now on (null: nobody). */
+    public void setAttempts(Attempts a) {
+        this.attempts = a;
+    }
 
     /**
      * @param programName the program's name as glibc prints it (argv[0])
@@ -77,7 +92,9 @@ public final class SearchTrace implements SearchListener {
 
     @Override
     public void searchedPath(String name, List<SearchDirectory> dirs, List<String> subdirs, String stoppedAt) {
-        if (!log.on(Category.LIBS) || dropped.contains(dirs)) {
+        boolean libs = log.on(Category.LIBS);
+        Attempts tell = attempts;
+        if ((!libs && tell == null) || dropped.contains(dirs)) {
             return;
         }
         String what = null;
@@ -87,7 +104,9 @@ public final class SearchTrace implements SearchListener {
             firstNamed.putIfAbsent(d.location(), d);
             if (!what(d).equals(what)) {
                 what = what(d);
-                log.print(searchPathLine(dirs, i, subdirs));
+                if (libs) {
+                    log.print(searchPathLine(dirs, i, subdirs));
+                }
             }
             for (int k = 0; k < subdirs.size(); k++) {
                 String sub = subdirs.get(k);
@@ -97,7 +116,12 @@ public final class SearchTrace implements SearchListener {
                     continue;
                 }
                 String candidate = d.location() + sub + name;
-                log.print("  trying file=" + candidate + "\n");
+                if (libs) {
+                    log.print("  trying file=" + candidate + "\n");
+                }
+                if (tell != null) {
+                    tell.trying(candidate, d.source());
+                }
                 if (candidate.equals(stoppedAt)) {
                     status.put(key, Status.EXISTING);
                     return;
@@ -116,6 +140,10 @@ public final class SearchTrace implements SearchListener {
 
     @Override
     public void searchedCache(String cacheFile, Optional<String> hit) {
+        Attempts tell = attempts;
+        if (tell != null && hit.isPresent()) {
+            tell.trying(hit.get(), FoundBy.LD_SO_CACHE);
+        }
         if (log.on(Category.LIBS)) {
             log.print(" search cache=" + cacheFile + "\n" + hit.map(h -> "  trying file=" + h + "\n").orElse(""));
         }

@@ -22,7 +22,7 @@ public final class LinkSession implements LinkContext {
     private final StaticTlsLayout tls;
     private final BindingHistory history;
     private final Consumer<String> warnings;
-    private final SymbolLookup lookup = new SymbolLookup();
+    private final SymbolLookup lookup;
     private final RelocationStats stats = new RelocationStats();
     private volatile List<LoadedObject> objects = List.of();
     /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
@@ -101,6 +101,52 @@ public final class LinkSession implements LinkContext {
         this.tls = new StaticTlsLayout(tlsReservationSize, tlsModuleIdBase);
         this.history = history;
         this.warnings = warnings;
+        this.lookup = new SymbolLookup();
+    }
+
+    /** A copy of {@code from}'s state over {@code memory}: see {@link #copyFor}. */
+    private LinkSession(LinkSession from, TargetMemory memory, BindingHistory history) {
+        this.memory = memory;
+        this.interposers = from.interposers;
+        this.tlsDescReturn = from.tlsDescReturn;
+        this.tls = from.tls.copy();
+        this.history = history;
+        this.warnings = from.warnings;
+        this.lookup = from.lookup.copy();
+        this.objects = from.objects;
+        this.global = from.global;
+        this.deepBound.addAll(from.deepBound);
+        synchronized (from.localScope) {
+            this.localScope.putAll(from.localScope);
+        }
+        this.textWritable.addAll(from.textWritable);
+        this.ifuncResults.putAll(from.ifuncResults);
+        synchronized (from.dlopened) {
+            this.dlopened.addAll(from.dlopened);
+        }
+        synchronized (from.relocationDependencies) {
+            from.relocationDependencies.forEach((k, v) -> this.relocationDependencies.put(k, new ArrayList<>(v)));
+        }
+        this.lazyResolver = from.lazyResolver;
+        this.bindNowAll = from.bindNowAll;
+        this.boundNow.addAll(from.boundNow);
+        synchronized (from.lazyIds) {
+            this.lazyIds.putAll(from.lazyIds);
+            this.lazyObjects.putAll(from.lazyObjects);
+            this.nextLazyId = from.nextLazyId;
+        }
+    }
+
+    /**
+     * The session of a process forked from this one's: the same objects, scopes, relocation
+     * dependencies, TLS layout and lazy ids as now, changed from then on apart from this one's,
+     * with its memory operations going to {@code memory} (the child's) and its bindings to
+     * {@code history} (the child's view of the run's). The objects themselves are shared (their
+     * addresses are the same in both processes). Nobody prepares the copy's lazy answers, and the
+     * copy tells nobody of its relocations.
+     */
+    public synchronized LinkSession copyFor(TargetMemory memory, BindingHistory history) {
+        return new LinkSession(this, memory, history);
     }
 
     /**
@@ -114,7 +160,11 @@ public final class LinkSession implements LinkContext {
     }
 
     /** The result of a lazy first call: where to jump, the slot, whether the target is an IFUNC resolver. */
-    public record LazyAnswer(long target, long slot, boolean callIfunc) {
+    public record LazyAnswer(long target, long slot, boolean callIfunc, Definition definition) {
+        /** Without the definition (null: an undefined weak reference, or not known). */
+        public LazyAnswer(long target, long slot, boolean callIfunc) {
+            this(target, slot, callIfunc, null);
+        }
     }
 
     /**

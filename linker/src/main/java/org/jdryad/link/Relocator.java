@@ -125,9 +125,9 @@ final class Relocator {
         }
         Long known = ifunc ? ifuncResults.get(r.value()) : null;
         if (known != null) {
-            return new LinkSession.LazyAnswer(known, site, false);
+            return new LinkSession.LazyAnswer(known, site, false, r.definition());
         }
-        return new LinkSession.LazyAnswer(r.value(), site, ifunc);
+        return new LinkSession.LazyAnswer(r.value(), site, ifunc, r.definition());
     }
 
     /** Where a receiver of {@link #preview} sends the binding it would record: nowhere else. */

@@ -65,6 +65,59 @@ final class DynamicLoader implements CallbackHandler {
     /** LD_DEBUG's "calling fini" text per object, placed in agent memory once (address, length). */
     private final Map<LoadedObject, long[]> finiTexts = new IdentityHashMap<>();
     private long[] debugOutputPath;
+    /** LD_AUDIT's modules, told of every change (Auditing); none by default. */
+    private AuditHooks audit = AuditHooks.NONE;
+
+    /** What the rtld-audit modules are told of dlopen, dlclose and exit (Auditing implements it). */
+    interface AuditHooks {
+        AuditHooks NONE = new AuditHooks() {
+        };
+
+        /** la_objsearch(LA_SER_ORIG) for a dlopen name not loaded yet: the name to load, or null (refused). */
+        default String searchName(String name, LoadedObject requester) {
+            return name;
+        }
+
+        /** New objects are mapped and announced: la_activity(LA_ACT_ADD), then la_objopen for each. */
+        default void added(List<LoadedObject> objects) {
+        }
+
+        /** A dlclose unloads these (finalisers ran): la_objclose for each, then la_activity(LA_ACT_DELETE). */
+        default void removing(List<LoadedObject> objects) {
+        }
+
+        /** The new objects are relocated: la_symbind64 for the jump slots bound now (RTLD_NOW, -z now). */
+        default void relocated(List<LoadedObject> objects) {
+        }
+
+        /** dlsym found {@code d} at {@code value} for {@code from}: la_symbind64 (LA_SYMB_DLSYM); the address to answer. */
+        default long dlsymBound(LoadedObject from, Definition d, long value) {
+            return value;
+        }
+
+        /** The change is complete: la_activity(LA_ACT_CONSISTENT). */
+        default void consistent() {
+        }
+
+        /** At exit, in _dl_fini's order: what runs before every finaliser (la_activity(LA_ACT_DELETE)). */
+        default List<FiniEntry> exitStarts() {
+            return List.of();
+        }
+
+        /** At exit, after {@code o}'s finalisers (la_objclose). */
+        default List<FiniEntry> exitCloses(LoadedObject o) {
+            return List.of();
+        }
+
+        /** At exit, after every finaliser (la_activity(LA_ACT_CONSISTENT)). */
+        default List<FiniEntry> exitEnds() {
+            return List.of();
+        }
+    }
+    /** The process this loader serves, for the history: 0 is the run's own (a forked child's loader has its pid). */
+    private final long pid;
+    /** Told before every change, so that children forked in the state before it can still have it. */
+    private ForkSnapshots forks;
 
     /** Finds what a dlopen name means in the namespace: see ObjectGraph. */
     interface DlopenResolver {
@@ -86,9 +139,14 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     DynamicLoader(LinkSession session, DlopenResolver resolver, ActivityLog activity) {
+        this(session, resolver, activity, 0);
+    }
+
+    private DynamicLoader(LinkSession session, DlopenResolver resolver, ActivityLog activity, long pid) {
         this.session = session;
         this.resolver = resolver;
         this.activity = activity;
+        this.pid = pid;
     }
 
     void attach(AgentProcess agent) {
@@ -96,9 +154,70 @@ final class DynamicLoader implements CallbackHandler {
         this.unwind = UnwindTables.load(agent);
     }
 
+    /**
+     * The loader of a process forked from this one's (or a frozen copy of this one's state, with
+     * no agent): the same handles, open counts, search lists, NODELETE marks, initialised objects
+     * and finaliser texts as now, over {@code session} (a copy of this one's), resolving dlopen
+     * names with {@code resolver}, recording under {@code pid}.
+     */
+    synchronized DynamicLoader copyFor(LinkSession session, DlopenResolver resolver, long pid) {
+        DynamicLoader c = new DynamicLoader(session, resolver, activity, pid);
+        c.nodes.putAll(nodes);
+        c.byNode.putAll(byNode);
+        c.openCount.putAll(openCount);
+        c.searchLists.putAll(searchLists);
+        c.nodelete.addAll(nodelete);
+        c.initialised.addAll(initialised);
+        c.agent = agent;
+        c.unwind = unwind;
+        c.argc = argc;
+        c.argvAddr = argvAddr;
+        c.envpAddr = envpAddr;
+        c.nextId = nextId;
+        c.ids.putAll(ids);
+        c.finiTexts.putAll(finiTexts);
+        c.debugOutputPath = debugOutputPath;
+        c.trace = trace; // LD_DEBUG's lines of a child's dlopen carry the run's pid (a known limit)
+        return c;
+    }
+
+    /** Makes a copy from {@link #copyFor} the child's: its requests go to {@code child}. */
+    void attachChild(AgentProcess child) {
+        this.agent = child;
+        this.unwind = unwind.map(u -> u.copyFor(child));
+    }
+
+    /** Who keeps the states children were forked in (see {@link ForkSnapshots}). */
+    synchronized void setForkSnapshots(ForkSnapshots forks) {
+        this.forks = forks;
+    }
+
+    /** Before a change of the link state: a child forked before it keeps the state it was forked in. */
+    private void changing() {
+        if (forks != null) {
+            forks.changing();
+        }
+    }
+
     /** Tells LD_DEBUG's story of initialisers, finalisers, dlopen and dlclose to {@code t}. */
     void setTrace(LinkTrace t) {
         this.trace = t;
+    }
+
+    /** Tells LD_AUDIT's modules of what happens from now on. */
+    synchronized void setAudit(AuditHooks hooks) {
+        this.audit = hooks;
+        publishFinalisers();
+    }
+
+    /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
+    synchronized long linkMapOf(LoadedObject o) {
+        return nodes.getOrDefault(o, 0L);
+    }
+
+    /** The object whose node (dlopen handle) this is, if any. */
+    synchronized Optional<LoadedObject> objectOfHandle(long handle) {
+        return Optional.ofNullable(byNode.get(handle));
     }
 
     /** Where the argument vectors for initialisers live (glibc passes the program's argc, argv, envp). */
@@ -129,10 +248,10 @@ final class DynamicLoader implements CallbackHandler {
             names.add(o.path().toString());
         }
         ActivityEvent first = activity.add(kind == Protocol.RT_DELETE ? ActivityEvent.State.DELETE
-                : ActivityEvent.State.ADD, why, names);
+                : ActivityEvent.State.ADD, why, names, pid);
         RDebugResult rd = agent.rDebugUpdate(kind, entries, names, new ActivityCause(why.cause().code(), why.callSite(),
                 why.flags(), why.tid(), first.seq(), why.request()));
-        activity.add(ActivityEvent.State.CONSISTENT, why, names);
+        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid);
         List<ObjectTableEntry> table = new ArrayList<>();
         for (int i = 0; i < objs.size(); i++) {
             LoadedObject o = objs.get(i);
@@ -243,18 +362,20 @@ final class DynamicLoader implements CallbackHandler {
         }
         // glibc's _dl_fini order (the program first, then its libraries and the dlopened objects,
         // each before what it depends on), of the objects whose initialisers ran.
+        out.addAll(audit.exitStarts());
         for (LoadedObject o : session.finiOrder()) {
-            if (!initialised.contains(o)) {
-                continue;
+            if (initialised.contains(o)) {
+                List<FiniEntry> f = finalisersOf(o);
+                String text = trace.finiText(o);
+                if (!f.isEmpty() && text != null) {
+                    long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
+                    out.add(FiniEntry.debugText(t[0], t[1]));
+                }
+                out.addAll(f);
             }
-            List<FiniEntry> f = finalisersOf(o);
-            String text = trace.finiText(o);
-            if (!f.isEmpty() && text != null) {
-                long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
-                out.add(FiniEntry.debugText(t[0], t[1]));
-            }
-            out.addAll(f);
+            out.addAll(audit.exitCloses(o));
         }
+        out.addAll(audit.exitEnds());
         agent.setFini(out);
     }
 
@@ -310,10 +431,18 @@ final class DynamicLoader implements CallbackHandler {
             if (name == null) {
                 return CallbackReply.ok(nodes.getOrDefault(main, 0L));
             }
+            changing();
             boolean noload = (flags & Protocol.RTLD_NOLOAD) != 0;
             Resolution r;
             try {
                 LoadedObject from = objectAt(caller).orElse(main);
+                if (!noload && audit != AuditHooks.NONE && !loadedByName(name)) {
+                    String searched = audit.searchName(name, from);
+                    if (searched == null) {
+                        return CallbackReply.error("cannot open shared object file"); // as _dl_map_object's no_file
+                    }
+                    name = searched;
+                }
                 r = noload ? resolver.findLoaded(name, from) : resolver.resolve(name, from);
             } catch (RuntimeException e) {
                 return CallbackReply.error(e.getMessage() == null ? name + ": " + e : e.getMessage());
@@ -348,9 +477,13 @@ final class DynamicLoader implements CallbackHandler {
                 // As glibc's dl_open_worker_begin: the new objects are announced once mapped, before
                 // relocation; a failure then takes them out again (RT_DELETE, cause dlopen-failed).
                 publish(Protocol.RT_ADD, r.added(), change);
+                audit.added(r.added());
                 try {
                     session.relocateDlopened(r.added(), r.searchList(), global);
+                    audit.relocated(r.added());
+                    audit.consistent();
                 } catch (LinkException e) {
+                    audit.consistent();
                     undoFailedOpen(r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN_FAILED, name, flags,
                             caller, tid));
                     return CallbackReply.error(e.dlerror());
@@ -382,6 +515,19 @@ final class DynamicLoader implements CallbackHandler {
         runInitialisers(toInitialise, false);
         trace.opened(root, opens, joinedGlobal);
         return CallbackReply.ok(nodes.getOrDefault(root, 0L));
+    }
+
+    /**
+     * glibc's _dl_name_match_p, which _dl_map_object asks before la_objsearch: an object is
+     * loaded under {@code name} when that is its name (as it was opened) or its soname.
+     */
+    private boolean loadedByName(String name) {
+        for (LoadedObject o : session.objects()) {
+            if (o.name().equals(name) || o.soname().map(name::equals).orElse(false)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -477,7 +623,11 @@ final class DynamicLoader implements CallbackHandler {
                 }
             }
             session.history().add(new BindingHistory.Draft(Binding.Kind.DLSYM, referrer, version == null ? "dlsym" : "dlvsym",
-                    0, caller, tid, 0, name, version, d.object().name(), value, searched, List.of()));
+                    0, caller, tid, pid, name, version, d.object().name(), value, searched, List.of()));
+        }
+        Optional<LoadedObject> from = audit == AuditHooks.NONE ? Optional.empty() : objectAt(caller);
+        if (from.isPresent()) {
+            value = audit.dlsymBound(from.get(), d, value);
         }
         return CallbackReply.ok(value);
     }
@@ -493,6 +643,7 @@ final class DynamicLoader implements CallbackHandler {
             if (obj == null) {
                 return CallbackReply.askGlibc(handle);
             }
+            changing();
             // _dl_close: a NODELETE object is never closed ("Nope. Do nothing.").
             if (nodelete.contains(obj) || session.lookup().definesUnique(obj)) {
                 return CallbackReply.ok(0);
@@ -535,7 +686,9 @@ final class DynamicLoader implements CallbackHandler {
                 searchLists.remove(o);
                 openCount.remove(o);
             }
+            audit.removing(group);
             publish(Protocol.RT_DELETE, group, new ActivityLog.Change(ActivityEvent.Cause.DLCLOSE, null, 0, caller, tid));
+            audit.consistent();
             publishFinalisers();
             for (LoadedObject o : group) {
                 if (!o.isHost() && o.mapLength() > 0) {

@@ -14,6 +14,8 @@ final class LazyBinder {
     private final LinkSession session;
     private final boolean bindNot;
     private final String program;
+    /** LD_AUDIT's modules, whose la_symbind64 sees (and may redirect) every first call; null: none. */
+    private volatile Auditing audit;
 
     LazyBinder(LinkSession session, boolean bindNot, String program) {
         this.session = session;
@@ -21,10 +23,21 @@ final class LazyBinder {
         this.program = program;
     }
 
+    void setAudit(Auditing a) {
+        this.audit = a;
+    }
+
     CallbackReply bind(long object, long index, long caller, long tid, long pid) {
         try {
             LinkSession.LazyAnswer a = session.bindLazily(object, index, caller, tid, pid);
             String[] name = session.lazyObject(object).map(o -> PltNames.of(o, index)).orElse(new String[2]);
+            Auditing au = audit;
+            if (au != null && a.definition() != null && session.lazyObject(object).isPresent()) {
+                // _dl_fixup: la_symbind64 sees the final address (an IFUNC's result) and may change it.
+                long target = a.callIfunc() ? au.callResolver(a.target()) : a.target();
+                target = au.symbind(session.lazyObject(object).get(), a.definition(), target, 0);
+                return CallbackReply.lazy(target, a.slot(), !bindNot, false, name[0], name[1]);
+            }
             return CallbackReply.lazy(a.target(), a.slot(), !bindNot, a.callIfunc(), name[0], name[1]);
         } catch (LinkException e) {
             // glibc's _dl_fixup ends the program: "PROG: symbol lookup error: OBJ: undefined symbol: S"

@@ -18,6 +18,7 @@ import org.jdryad.agent.AgentListener;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.CallbackHandler;
+import org.jdryad.agent.ForkAdopter;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
@@ -59,6 +60,8 @@ public final class ProgramRunner {
 
     private final RunOptions options;
     private final PrintStream err;
+    /** Where it runs: the user's working directory, who starts its processes (cold or warm). */
+    private final RunContext context;
     /** What this run leaves: its history, events, objects (for --history and the query server). */
     private final RunRecord record;
     private final BindingHistory history;
@@ -68,31 +71,45 @@ public final class ProgramRunner {
     private final LinkTrace trace;
     /** --follow: the session this run is a process of (null without --follow). */
     private final FollowSession follow;
+    /** The search's la_objsearch calls, with audit modules (null without). */
+    private AuditSearches auditSearches;
+    /** Answers the slow path's first calls (set while linking). */
+    private LazyBinder lazyBinder;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
-        this(options, err, null);
+        this(options, RunContext.cold(err), null);
+    }
+
+    /** A run in {@code context} (the warm server's client's, or this JVM's own). */
+    public ProgramRunner(RunOptions options, RunContext context) {
+        this(options, context, null);
     }
 
     /** A run that is one process of {@code follow} (null: an ordinary run). */
     ProgramRunner(RunOptions options, PrintStream err, FollowSession follow) {
+        this(options, RunContext.cold(err), follow);
+    }
+
+    private ProgramRunner(RunOptions options, RunContext context, FollowSession follow) {
         this.follow = follow;
         this.options = options;
-        this.err = err;
+        this.context = context;
+        this.err = context.err();
         this.record = new RunRecord(options, err);
         this.history = record.history();
         this.activity = record.activity();
-        this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
+        this.trace = new LinkTrace(new DebugLog(options.debug(), err, context.workingDirectory()), options.program(),
                 options.bindNow());
     }
 
     /** Runs the program and returns its exit status as a shell reports it. */
     public int run() throws IOException {
         long tStart = System.nanoTime();
-        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
         if (viaInterpreter.isPresent()) {
-            return new ProgramRunner(viaInterpreter.get(), err, follow).run();
+            return new ProgramRunner(viaInterpreter.get(), context, follow).run();
         }
-        ElfFile exe = ElfFile.open(Path.of(options.executable()));
+        ElfFile exe = org.jdryad.elf.ElfCache.open(context.resolve(options.executable()));
         if (exe.isStatic()) {
             return runStatic();
         }
@@ -101,7 +118,8 @@ public final class ProgramRunner {
         Map<String, String> agentEnv = agentEnvironment();
         return serve(callbacks -> follow != null
                 ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
-                : AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+                : AgentProcess.start(context.spawner(), List.of(), agentBinary, agentEnv, callbacks,
+                        Duration.ofSeconds(30)), graph,
                 startQueryServer(), true, tStart);
     }
 
@@ -116,11 +134,11 @@ public final class ProgramRunner {
         ObjectGraph graph;
         Path needed;
         try {
-            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
             if (viaInterpreter.isPresent()) {
-                return new ProgramRunner(viaInterpreter.get(), err, follow).runFollowed(listener, arrival, top);
+                return new ProgramRunner(viaInterpreter.get(), context, follow).runFollowed(listener, arrival, top);
             }
-            graph = resolveGraph(ElfFile.open(Path.of(options.executable())));
+            graph = resolveGraph(org.jdryad.elf.ElfCache.open(context.resolve(options.executable())));
             needed = AgentBinary.locate(staticTlsNeeded(graph));
         } catch (IOException | RuntimeException e) {
             follow.fail(listener, arrival, top, e, options.program()); // in the process, as glibc's loader would
@@ -160,13 +178,23 @@ public final class ProgramRunner {
 
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
         try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, trace.search());
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, context, searchListener());
             trace.searched();
             return graph;
         } catch (IOException | RuntimeException e) {
             trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
             throw e;
         }
+    }
+
+    /** The search's listener: LD_DEBUG's trace, and with audit modules their la_objsearch calls too. */
+    private org.jdryad.search.SearchListener searchListener() {
+        if (options.audit().isEmpty()) {
+            return trace.search();
+        }
+        auditSearches = new AuditSearches();
+        trace.setSearchAttempts(auditSearches);
+        return AuditSearches.both(auditSearches, trace.search());
     }
 
     /**
@@ -193,7 +221,7 @@ public final class ProgramRunner {
             }
             announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
-            if (!underDebugger && (follow == null || follow.isTop(this))) {
+            if (!underDebugger && context.spawner().local() && (follow == null || follow.isTop(this))) {
                 ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
             }
             trace.started(agent.pid());
@@ -279,13 +307,19 @@ public final class ProgramRunner {
      */
     private QueryServer startQueryServer() {
         QueryServer.Source own = querySource();
-        return startQueryServer(options, () -> own, err);
+        return startQueryServer(options, () -> own, err, context.queryMode());
     }
 
     /** As above, for {@code source}: the query server of a gdb session serves one run after another. */
     static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
                                         PrintStream err) {
-        String mode = System.getenv("JDRYAD_QUERY");
+        return startQueryServer(options, source, err, System.getenv("JDRYAD_QUERY"));
+    }
+
+    /** As above, with JDRYAD_QUERY as the launcher had it ({@code launcherMode}, null when unset). */
+    static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
+                                        PrintStream err, String launcherMode) {
+        String mode = launcherMode;
         if (mode == null) {
             mode = options.environment().get("JDRYAD_QUERY");
         }
@@ -383,10 +417,11 @@ public final class ProgramRunner {
         record.setSession(session);
         history.setPid(info.pid());
         session.enableLazyBinding(info.symbol("jdryad_lazy_resolve"), options.bindNow());
-        callbacks.lazy = new LazyBinder(session, options.bindNot(), options.program());
+        callbacks.lazy = lazyBinder = new LazyBinder(session, options.bindNot(), options.program());
         // The fast path's answers are prepared by lookups ahead of the calls: with LD_DEBUG=symbols
         // those would be told at the wrong time, so then every first call asks Java.
-        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS)) {
+        // So with audit modules: la_symbind64 is called at the first call.
+        if (!options.bindNow() && !options.debug().has(DebugOptions.Category.SYMBOLS) && options.audit().isEmpty()) {
             try {
                 lazyTables = LazyTables.start(agent, session, history, options.bindNot());
                 record.setLazyTables(lazyTables);
@@ -404,33 +439,14 @@ public final class ProgramRunner {
         }
         int rebound = session.rebindHosts();
         trace.relocated(session.stats());
-        DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
-            @Override
-            public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller, false);
-            }
-
-            /** RTLD_NOLOAD: never loads anything. */
-            public DynamicLoader.Resolution findLoaded(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller, true);
-            }
-
-            @Override
-            public void unload(List<LoadedObject> gone) {
-                List<ObjectGraph.Node> nodes = new ArrayList<>();
-                byNode.entrySet().removeIf(e -> {
-                    if (gone.contains(e.getValue())) {
-                        nodes.add(e.getKey());
-                        return true;
-                    }
-                    return false;
-                });
-                graph.unload(nodes);
-            }
-        }, activity);
+        DynamicLoader loader = new DynamicLoader(session, ProcessLink.resolver(this::dlopenResolve, agent, graph, byNode),
+                activity);
         loader.attach(agent);
         loader.setTrace(trace);
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
+        // Forked children get links of their own, copied from this one's as of their fork.
+        ProcessLink run = ProcessLink.ofRun(agent, session, loader, callbacks.lazy, graph, byNode, this::dlopenResolve);
+        callbacks.forks = new ForkedLinks(run, history, options.bindNot(), options.program());
         return new Linked(session, loader, rebound);
     }
 
@@ -443,11 +459,33 @@ public final class ProgramRunner {
         LoadedObject main = linked.session().objects().get(0);
         DynamicLoader loader = linked.loader();
         loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
+        startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
             loader.runPreinit(main);
         }
         loader.runInitialisers(linked.session().initOrder(), programRunsOwnInit);
+    }
+
+    /**
+     * LD_AUDIT / --audit: loads the modules (their initialisers run), tells them of the start-up
+     * objects as glibc's dl_main does, then la_preinit; from then on they see every dlopen, dlclose
+     * and the exit, and (LazyBinder) every first call.
+     */
+    private void startAuditing(AgentProcess agent, Linked linked) {
+        if (options.audit().isEmpty()) {
+            return;
+        }
+        DynamicLoader loader = linked.loader();
+        Auditing.load(options.audit(), agent, loader, linked.session(), err).ifPresent(a -> {
+            a.announceStartup(auditSearches);
+            if (auditSearches != null) {
+                a.hearSearches(auditSearches);
+            }
+            loader.setAudit(a);
+            lazyBinder.setAudit(a);
+            a.preinit();
+        });
     }
 
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
@@ -470,8 +508,16 @@ public final class ProgramRunner {
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
-    private static final class Callbacks implements CallbackHandler {
+    private static final class Callbacks implements CallbackHandler, ForkAdopter {
         volatile DynamicLoader target;
+        /** Set once linked: forked children's own links. */
+        volatile ForkedLinks forks;
+
+        @Override
+        public Adopted adopt(long pid, long parentPid, long generation) {
+            ForkedLinks f = forks;
+            return f == null ? null : f.adopt(pid, parentPid, generation);
+        }
 
         @Override
         public CallbackReply dlopen(String name, int flags, long caller, long tid) {
@@ -573,11 +619,8 @@ public final class ProgramRunner {
         List<String> cmd = new ArrayList<>();
         cmd.add(options.program());
         cmd.addAll(options.args());
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        pb.environment().clear();
-        pb.environment().putAll(options.environment());
         try {
-            return pb.start().waitFor();
+            return context.spawner().spawn(cmd, options.environment()).waitFor();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 130;

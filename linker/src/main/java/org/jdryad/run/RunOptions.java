@@ -23,10 +23,30 @@ import org.jdryad.debug.DebugOptions;
  * @param historyFile where to write the binding history and activity events as JSON; null: nowhere
  * @param waitForDebugger once everything is loaded and announced, before any initialiser of the
  *        program's runs, wait for a debugger to attach (--wait-for-debugger; {@link DebuggerWait})
+ * @param audit the rtld-audit modules to load, in glibc's order: --audit's, then LD_AUDIT's ({@link Auditing})
  */
 public record RunOptions(String program, String executable, List<String> args, Map<String, String> environment, String libraryPath,
                          String preload, String preloadOption, boolean bindNow, boolean bindNot, boolean stats,
-                         List<String> gdb, DebugOptions debug, Path historyFile, boolean waitForDebugger) {
+                         List<String> gdb, DebugOptions debug, Path historyFile, boolean waitForDebugger,
+                         List<String> audit) {
+
+    public RunOptions {
+        audit = audit == null ? List.of() : List.copyOf(audit);
+    }
+
+    /** Without audit modules. */
+    public RunOptions(String program, String executable, List<String> args, Map<String, String> environment,
+                      String libraryPath, String preload, String preloadOption, boolean bindNow, boolean bindNot,
+                      boolean stats, List<String> gdb, DebugOptions debug, Path historyFile, boolean waitForDebugger) {
+        this(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow, bindNot, stats, gdb,
+                debug, historyFile, waitForDebugger, List.of());
+    }
+
+    /** The same run with these audit modules. */
+    public RunOptions withAudit(List<String> modules) {
+        return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
+                stats, gdb, debug, historyFile, waitForDebugger, modules);
+    }
 
     /** Without --wait-for-debugger. */
     public RunOptions(String program, String executable, List<String> args, Map<String, String> environment,
@@ -39,19 +59,19 @@ public record RunOptions(String program, String executable, List<String> args, M
     /** The same run, waiting for a debugger or not. */
     public RunOptions withWaitForDebugger(boolean wait) {
         return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
-                stats, gdb, debug, historyFile, wait);
+                stats, gdb, debug, historyFile, wait, audit);
     }
 
     /** The same run with another program and arguments (a #! script's interpreter). */
     public RunOptions withProgram(String newProgram, List<String> newArgs) {
         return new RunOptions(newProgram, newProgram, newArgs, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
-                stats, gdb, debug, historyFile, waitForDebugger);
+                stats, gdb, debug, historyFile, waitForDebugger, audit);
     }
 
     /** The same run with other arguments and environment (what gdb gave this run's agent). */
     public RunOptions withArgsAndEnvironment(List<String> newArgs, Map<String, String> newEnvironment) {
         return new RunOptions(program, executable, newArgs, newEnvironment, libraryPath, preload, preloadOption, bindNow,
-                bindNot, stats, gdb, debug, historyFile, waitForDebugger);
+                bindNot, stats, gdb, debug, historyFile, waitForDebugger, audit);
     }
 
     /** The same run writing its history to {@code file} (null: nowhere). */
@@ -63,6 +83,6 @@ public record RunOptions(String program, String executable, List<String> args, M
     /** The same run printing other debug categories. */
     public RunOptions withDebug(DebugOptions newDebug) {
         return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow,
-                bindNot, stats, gdb, newDebug, historyFile, waitForDebugger);
+                bindNot, stats, gdb, newDebug, historyFile, waitForDebugger, audit);
     }
 }

@@ -1,0 +1,647 @@
+package org.jdryad.run;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jdryad.agent.AgentProcess;
+import org.jdryad.agent.CallbackReply;
+import org.jdryad.agent.FiniEntry;
+import org.jdryad.agent.HostObject;
+import org.jdryad.agent.Protocol;
+import org.jdryad.elf.Elf;
+import org.jdryad.link.LinkSession;
+import org.jdryad.link.LoadedObject;
+import org.jdryad.link.SymbolLookup;
+
+/**
+ * LD_AUDIT and --audit (man 7 rtld-audit): loads the audit modules into the program's process and
+ * calls their la_* functions where glibc 2.36's ld.so calls them, with the agent's real link_map
+ * nodes and a cookie per object and module in agent memory.
+ *
+ * <p>The rule for a module's namespace: glibc gives each module a namespace and a libc of its own;
+ * jdryad opens it as {@code dlopen(RTLD_NOW | RTLD_DEEPBIND)} from the program, so its references
+ * bind in its own scope first (its own definitions, then its dependencies), while glibc's libraries
+ * are the host objects the program shares (one libc per process: the agent's). Its objects are not
+ * reported to la_objopen, as glibc reports no audit namespace's.
+ */
+final class Auditing implements DynamicLoader.AuditHooks {
+    static final long LAV_CURRENT = 2;
+    static final long LA_ACT_CONSISTENT = 0, LA_ACT_ADD = 1, LA_ACT_DELETE = 2;
+    static final long LA_SER_ORIG = 1;
+    static final long LA_FLG_BINDTO = 1, LA_FLG_BINDFROM = 2;
+    static final long LA_SYMB_NOPLTENTER = 1, LA_SYMB_NOPLTEXIT = 2, LA_SYMB_DLSYM = 8;
+    private static final String[] HOOKS = {"la_version", "la_objsearch", "la_activity", "la_objopen", "la_objclose",
+        "la_preinit", "la_symbind64", "la_x86_64_gnu_pltenter", "la_x86_64_gnu_pltexit"};
+    private static final String VDSO = "linux-vdso.so.1";
+
+    /** A module that accepted an interface version: its object and its la_* functions (absent: 0). */
+    record Module(String name, LoadedObject object, long version, Map<String, Long> hooks) {
+        long hook(String n) {
+            return hooks.getOrDefault(n, 0L);
+        }
+    }
+
+    private final AgentProcess agent;
+    private final DynamicLoader loader;
+    private final LinkSession session;
+    private final List<Module> modules;
+    /** The modules and what they brought in: never audited. */
+    private final Set<LoadedObject> ownObjects;
+    /** Per audited object: the agent address of its cookies, one uintptr_t per module. */
+    private final Map<LoadedObject, Long> cookies = new IdentityHashMap<>();
+    /** Per audited object: what each module's la_objopen returned (LA_FLG_BINDTO, LA_FLG_BINDFROM). */
+    private final Map<LoadedObject, long[]> bindFlags = new IdentityHashMap<>();
+    /** Argument pairs for the calls at exit, placed once (the finaliser table is rebuilt often). */
+    private final Map<String, Long> exitArguments = new HashMap<>();
+    private long vdsoCookies;
+    private final PrintStream err;
+    private final Set<String> warnedSearch = new java.util.HashSet<>();
+
+    private Auditing(AgentProcess agent, DynamicLoader loader, LinkSession session, List<Module> modules,
+                     Set<LoadedObject> ownObjects, PrintStream err) {
+        this.err = err;
+        this.agent = agent;
+        this.loader = loader;
+        this.session = session;
+        this.modules = modules;
+        this.ownObjects = ownObjects;
+    }
+
+    /**
+     * Loads {@code names} in order; a module that cannot be loaded, has no la_version or refuses
+     * every version is reported in glibc's words on {@code err} and unloaded again. Empty when no
+     * module remains.
+     */
+    static Optional<Auditing> load(List<String> names, AgentProcess agent, DynamicLoader loader, LinkSession session,
+                                   PrintStream err) {
+        Set<LoadedObject> before = Collections.newSetFromMap(new IdentityHashMap<>());
+        before.addAll(session.objects());
+        List<Module> modules = new ArrayList<>();
+        for (String name : names) {
+            loadModule(name, agent, loader, err).ifPresent(modules::add);
+        }
+        if (modules.isEmpty()) {
+            return Optional.empty();
+        }
+        Set<LoadedObject> own = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (LoadedObject o : session.objects()) {
+            if (!before.contains(o)) {
+                own.add(o);
+            }
+        }
+        return Optional.of(new Auditing(agent, loader, session, List.copyOf(modules), own, err));
+    }
+
+    /** rtld.c's load_audit_module: open, find la_version, negotiate; glibc's words when it fails. */
+    private static Optional<Module> loadModule(String name, AgentProcess agent, DynamicLoader loader, PrintStream err) {
+        CallbackReply r = loader.dlopen(name, Protocol.RTLD_NOW | Protocol.RTLD_DEEPBIND, 0, 0);
+        Optional<LoadedObject> obj = r.status() == Protocol.CB_OK ? loader.objectOfHandle(r.v0()) : Optional.empty();
+        if (obj.isEmpty()) {
+            String why = r.status() == Protocol.CB_ERROR ? auditWords(name, r.s0()) : "cannot open shared object file";
+            err.println("ERROR: ld.so: object '" + name + "' cannot be loaded as audit interface: " + why + "; ignored.");
+            return Optional.empty();
+        }
+        Map<String, Long> hooks = hooksOf(obj.get());
+        Long laVersion = hooks.get("la_version");
+        if (laVersion == null) {
+            err.println("ERROR: ld.so: object '" + name
+                    + "' cannot be loaded as audit interface: undefined symbol: la_version; ignored.");
+            loader.dlclose(r.v0(), 0, 0);
+            return Optional.empty();
+        }
+        long version = agent.call(laVersion, LAV_CURRENT) & 0xffffffffL;
+        if (version == 0 || version > LAV_CURRENT) {
+            if (version != 0) {
+                err.printf("%10d:\tERROR: audit interface '%s' requires version %d (maximum supported version %d);"
+                        + " ignored.%n", agent.pid(), name, version, LAV_CURRENT);
+            }
+            loader.dlclose(r.v0(), 0, 0);
+            return Optional.empty();
+        }
+        if (hooks.containsKey("la_x86_64_gnu_pltenter") || hooks.containsKey("la_x86_64_gnu_pltexit")) {
+            err.println("jdryad: audit module " + name + ": la_x86_64_gnu_pltenter and la_x86_64_gnu_pltexit are not"
+                    + " called (jdryad has no profiling PLT trampoline yet)");
+        }
+        return Optional.of(new Module(name, obj.get(), version, hooks));
+    }
+
+    /**
+     * The error part of a dlopen's dlerror, as glibc's audit message quotes it: without the file
+     * name before it and the errno text after "cannot open shared object file".
+     */
+    static String auditWords(String name, String dlerror) {
+        String s = dlerror == null ? "cannot open shared object file" : dlerror;
+        int colon = s.indexOf(": ");
+        if (colon >= 0 && (s.startsWith(name + ": ") || s.substring(0, colon).endsWith("/" + baseName(name)))) {
+            s = s.substring(colon + 2);
+        }
+        String open = "cannot open shared object file";
+        return s.startsWith(open) ? open : s;
+    }
+
+    private static String baseName(String name) {
+        int slash = name.lastIndexOf('/');
+        return slash < 0 ? name : name.substring(slash + 1);
+    }
+
+    /** The la_* functions a module defines itself (glibc looks them up in the module's own scope). */
+    private static Map<String, Long> hooksOf(LoadedObject module) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        module.dynamic().ifPresent(d -> {
+            var syms = d.symbols();
+            for (String h : HOOKS) {
+                syms.forEachNamed(h, i -> {
+                    var s = syms.get(i);
+                    if (s.isUndefined() || s.bind() == Elf.STB_LOCAL) {
+                        return true;
+                    }
+                    out.put(h, module.base() + s.value());
+                    return false;
+                });
+            }
+        });
+        return out;
+    }
+
+    List<Module> modules() {
+        return modules;
+    }
+
+    /** True when some module wants la_symbind64 (so every first call must come to Java). */
+    boolean wantsSymbind() {
+        return modules.stream().anyMatch(m -> m.hook("la_symbind64") != 0);
+    }
+
+    /** True for an audit module or an object one brought in. */
+    boolean isAuditObject(LoadedObject o) {
+        return ownObjects.contains(o);
+    }
+
+    /**
+     * What glibc's dl_main tells the modules about the start-up objects: la_objopen for the
+     * program and ld.so, la_activity(ADD), la_objopen for the vDSO and then every library in load
+     * order, la_activity(CONSISTENT).
+     */
+    void announceStartup(AuditSearches recorded) {
+        List<AuditSearches.Search> searches = recorded == null ? List.of() : recorded.startup();
+        if (recorded != null) {
+            recorded.learnFrom(moduleNeeds());
+            searches = searches.stream().map(s -> recorded.withoutSkipped(s)).toList();
+        }
+        List<LoadedObject> objects = audited(session.objects());
+        LoadedObject main = objects.get(0);
+        LoadedObject rtld = objects.stream().filter(this::isInterpreter).findFirst().orElse(null);
+        objopen(main);
+        if (rtld != null) {
+            objopen(rtld);
+        }
+        activity(LA_ACT_ADD);
+        vdso().ifPresent(this::objopenVdso);
+        for (LoadedObject o : objects) {
+            if (o != main && o != rtld) {
+                replaySearches(searches, o);
+                objopen(o);
+            }
+        }
+        relocated(objects);
+        rtldMallocLookups(main, objects);
+        activity(LA_ACT_CONSISTENT);
+    }
+
+    /**
+     * glibc's elf_dynamic_do_Rela for jump slots bound at load time (LD_BIND_NOW, -z now,
+     * RTLD_NOW): la_symbind64 with LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT, objects in relocation
+     * order (the last loaded first), each slot in its table's order; an answer the module changes
+     * is written into the slot.
+     */
+    @Override
+    public void relocated(List<LoadedObject> objects) {
+        if (!wantsSymbind() || session.history() == null) {
+            return;
+        }
+        List<org.jdryad.debug.Binding> all = session.history().snapshot();
+        List<LoadedObject> order = new ArrayList<>(audited(objects));
+        Collections.reverse(order);
+        for (LoadedObject o : order) {
+            if (o.isHost()) {
+                continue; // glibc relocated it before any module was loaded
+            }
+            for (org.jdryad.debug.Binding b : all) {
+                if (b.kind() == org.jdryad.debug.Binding.Kind.EAGER && "R_X86_64_JUMP_SLOT".equals(b.relocation())
+                        && o.name().equals(b.referrer()) && b.definer() != null && b.audit() == null) {
+                    definitionOf(b).ifPresent(d -> {
+                        long to = symbind(o, d, b.address(), LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT);
+                        if (to != b.address()) {
+                            patchSlot(b.slot(), to);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /** The definition a recorded binding names: its definer's symbol of that name and address. */
+    private Optional<SymbolLookup.Definition> definitionOf(org.jdryad.debug.Binding b) {
+        for (LoadedObject o : session.objects()) {
+            if (!o.name().equals(b.definer()) || o.dynamic().isEmpty()) {
+                continue;
+            }
+            var syms = o.dynamic().get().symbols();
+            SymbolLookup.Definition[] found = new SymbolLookup.Definition[1];
+            syms.forEachNamed(b.symbol(), i -> {
+                var s = syms.get(i);
+                // By name and version: the address may be an interposer's (jdryad's dlopen for libc's).
+                boolean version = b.version() == null
+                        || o.versions().versionOf(i).map(v -> v.name().equals(b.version())).orElse(true);
+                if (!s.isUndefined() && version) {
+                    found[0] = new SymbolLookup.Definition(o, s, b.version());
+                    return false;
+                }
+                return true;
+            });
+            return Optional.ofNullable(found[0]);
+        }
+        return Optional.empty();
+    }
+
+    /** Writes a redirected jump slot; one made read-only by RELRO is unprotected for the write. */
+    private void patchSlot(long slot, long value) {
+        byte[] word = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(value).array();
+        try {
+            agent.write(slot, word);
+        } catch (RuntimeException readOnly) {
+            long page = slot & -agent.info().pageSize();
+            agent.mprotect(page, agent.info().pageSize(), Protocol.PROT_READ | Protocol.PROT_WRITE);
+            agent.write(slot, word);
+            agent.mprotect(page, agent.info().pageSize(), Protocol.PROT_READ);
+        }
+    }
+
+    /**
+     * glibc's ld.so looks up libc's calloc, free, malloc and realloc for itself once libc is
+     * loaded (__rtld_malloc_init_real), audited as dlsym lookups on the program's behalf: the
+     * modules see them as then. ld.so here is the agent's, already set up: an answer is not used.
+     */
+    private void rtldMallocLookups(LoadedObject main, List<LoadedObject> objects) {
+        LoadedObject libc = objects.stream().filter(o -> o.isHost() && o.soname().map("libc.so.6"::equals).orElse(false))
+                .findFirst().orElse(null);
+        if (libc == null || libc.dynamic().isEmpty()) {
+            return;
+        }
+        var syms = libc.dynamic().get().symbols();
+        for (String name : new String[] {"calloc", "free", "malloc", "realloc"}) {
+            syms.forEachNamed(name, i -> {
+                var s = syms.get(i);
+                if (s.isUndefined()) {
+                    return true;
+                }
+                SymbolLookup.Definition d = new SymbolLookup.Definition(libc, s, null);
+                symbind(main, d, d.address(), LA_SYMB_DLSYM);
+                return false;
+            });
+        }
+    }
+
+    /** The names the modules' objects need (DT_NEEDED): glibc searches them for the modules first. */
+    private Set<String> moduleNeeds() {
+        Set<String> out = new java.util.HashSet<>();
+        for (LoadedObject o : ownObjects) {
+            o.dynamic().ifPresent(d -> out.addAll(d.needed()));
+        }
+        return out;
+    }
+
+    /** The la_objsearch calls of the start-up searches that found {@code o}, in order. */
+    private void replaySearches(List<AuditSearches.Search> searches, LoadedObject o) {
+        for (AuditSearches.Search s : searches) {
+            if (s.result != null && (s.result.equals(o.name()) || s.result.equals(o.path().toString()))) {
+                for (AuditSearches.Call c : s.calls) {
+                    objsearchAsSearched(c.name(), s.loader, c.flag());
+                }
+            }
+        }
+    }
+
+    /**
+     * la_objsearch for a name or file the search looked for or tried on behalf of the object at
+     * {@code loaderPath}; the search has been made already, so a module that changes the name is
+     * told so on stderr, once, and not followed.
+     */
+    void objsearchAsSearched(String name, String loaderPath, long flag) {
+        LoadedObject requester = null;
+        for (LoadedObject o : session.objects()) {
+            if (loaderPath != null && (o.name().equals(loaderPath) || o.path().toString().equals(loaderPath))) {
+                requester = o;
+                break;
+            }
+        }
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_objsearch");
+            if (f == 0) {
+                continue;
+            }
+            long answer = agent.call(f, placeString(name), cookieOf(cookieHolder(requester), i), flag);
+            String now = answer == 0 ? null : readString(answer);
+            if (!name.equals(now) && warnedSearch.add(modules.get(i).name())) {
+                err.println("jdryad: audit module " + modules.get(i).name() + ": la_objsearch " + (now == null ? "refused "
+                        + name : "changed " + name + " to " + now) + " for a search jdryad had made before the module was"
+                        + " loaded: not followed");
+            }
+        }
+    }
+
+    /** la_preinit, after every start-up object is relocated, before the initialisers. */
+    void preinit() {
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_preinit");
+            if (f != 0) {
+                agent.call(f, cookieOf(mainObject(), i));
+            }
+        }
+    }
+
+    @Override
+    public String searchName(String name, LoadedObject requester) {
+        String current = name;
+        for (int i = 0; i < modules.size() && current != null; i++) {
+            long f = modules.get(i).hook("la_objsearch");
+            if (f != 0) {
+                long answer = agent.call(f, placeString(current), cookieOf(cookieHolder(requester), i), LA_SER_ORIG);
+                current = answer == 0 ? null : readString(answer);
+            }
+        }
+        return current;
+    }
+
+    private volatile AuditSearches searches;
+
+    /** The search's la_objsearch calls go to the modules from now on. */
+    void hearSearches(AuditSearches s) {
+        searches = s;
+        s.goLive(this);
+    }
+
+    @Override
+    public void added(List<LoadedObject> objects) {
+        List<LoadedObject> mine = audited(objects);
+        if (mine.isEmpty()) {
+            return;
+        }
+        activity(LA_ACT_ADD);
+        mine.forEach(this::objopen);
+    }
+
+    @Override
+    public void removing(List<LoadedObject> objects) {
+        List<LoadedObject> mine = audited(objects);
+        if (mine.isEmpty()) {
+            return;
+        }
+        for (LoadedObject o : mine) {
+            objclose(o);
+        }
+        activity(LA_ACT_DELETE);
+        for (LoadedObject o : mine) {
+            cookies.remove(o);
+            bindFlags.remove(o);
+        }
+    }
+
+    @Override
+    public long dlsymBound(LoadedObject from, SymbolLookup.Definition d, long value) {
+        return symbind(from, d, value, LA_SYMB_DLSYM);
+    }
+
+    @Override
+    public void consistent() {
+        activity(LA_ACT_CONSISTENT);
+    }
+
+    @Override
+    public List<FiniEntry> exitStarts() {
+        return activityAtExit(LA_ACT_DELETE);
+    }
+
+    @Override
+    public List<FiniEntry> exitCloses(LoadedObject o) {
+        List<FiniEntry> out = new ArrayList<>();
+        if (!cookies.containsKey(o)) {
+            return out;
+        }
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_objclose");
+            if (f != 0) {
+                out.add(FiniEntry.call2(f, exitArguments(cookieOf(o, i), 0)));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public List<FiniEntry> exitEnds() {
+        return activityAtExit(LA_ACT_CONSISTENT);
+    }
+
+    /** Runs an IFUNC resolver in the process: its result is the address la_symbind64 sees. */
+    long callResolver(long resolver) {
+        return agent.call(resolver);
+    }
+
+    /**
+     * _dl_audit_symbind: la_symbind64 of every module for which the referrer binds from and the
+     * definer binds to, each seeing the previous one's answer; the address the binding gets.
+     * {@code flags} is what glibc passes in (0 for a first call, LA_SYMB_DLSYM for dlsym).
+     */
+    long symbind(LoadedObject referrer, SymbolLookup.Definition d, long value, long flags) {
+        long current = value;
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_symbind64");
+            if (f == 0 || (bindFlags(referrer, i) & LA_FLG_BINDFROM) == 0 || (bindFlags(d.object(), i) & LA_FLG_BINDTO) == 0) {
+                continue;
+            }
+            byte[] name = (d.symbol().name() + "\0").getBytes(StandardCharsets.UTF_8);
+            long at = agent.alloc(32 + name.length, 8); // Elf64_Sym, unsigned flags, the name
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(32 + name.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.putInt(0); // st_name: the name is passed apart
+            b.put((byte) d.symbol().info()).put((byte) d.symbol().other()).putShort((short) d.symbol().shndx());
+            b.putLong(current).putLong(d.symbol().size());
+            b.putInt((int) flags).putInt(0);
+            b.put(name);
+            agent.write(at, b.array());
+            long answer = agent.call(f, at, d.symbol().index(), cookieOf(referrer, i), cookieOf(d.object(), i), at + 24,
+                    at + 32);
+            if (answer != current) {
+                redirected(referrer, d, current, answer, modules.get(i));
+                current = answer;
+            }
+        }
+        return current;
+    }
+
+    /** A module's la_symbind64 sent a binding elsewhere: the history says so (and which module). */
+    private void redirected(LoadedObject referrer, SymbolLookup.Definition d, long from, long to, Module m) {
+        if (session.history() != null) {
+            session.history().redirect(referrer.name(), d.symbol().name(), from, to, m.object().name());
+        }
+    }
+
+    /** What each module's la_objopen said about {@code o} (0 for an object not audited). */
+    long bindFlags(LoadedObject o, int module) {
+        long[] f = bindFlags.get(o);
+        return f == null ? 0 : f[module];
+    }
+
+    /** The agent address of module {@code module}'s cookie for {@code o}. */
+    long cookieOf(LoadedObject o, int module) {
+        return cookies.computeIfAbsent(o, this::placeCookies) + 8L * module;
+    }
+
+    private List<FiniEntry> activityAtExit(long flag) {
+        List<FiniEntry> out = new ArrayList<>();
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_activity");
+            if (f != 0) {
+                out.add(FiniEntry.call2(f, exitArguments(cookieOf(mainObject(), i), flag)));
+            }
+        }
+        return out;
+    }
+
+    private long exitArguments(long a0, long a1) {
+        return exitArguments.computeIfAbsent(a0 + ":" + a1, k -> {
+            long at = agent.alloc(16, 8);
+            agent.writeWords(new long[] {at, at + 8}, new long[] {a0, a1});
+            return at;
+        });
+    }
+
+    private void activity(long flag) {
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_activity");
+            if (f != 0) {
+                agent.call(f, cookieOf(mainObject(), i), flag);
+            }
+        }
+    }
+
+    private void objopen(LoadedObject o) {
+        long[] flags = new long[modules.size()];
+        long map = linkMap(o);
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_objopen");
+            if (f != 0) {
+                flags[i] = agent.call(f, map, 0 /* LM_ID_BASE */, cookieOf(o, i)) & 0xffffffffL;
+            }
+        }
+        bindFlags.put(o, flags);
+    }
+
+    /** The vDSO has glibc's link map and no LoadedObject: its cookies live apart; it is never closed. */
+    private void objopenVdso(HostObject vdso) {
+        vdsoCookies = agent.alloc(8L * modules.size(), 8);
+        for (int i = 0; i < modules.size(); i++) {
+            agent.writeWords(new long[] {vdsoCookies + 8L * i}, new long[] {vdso.linkMap()});
+            long f = modules.get(i).hook("la_objopen");
+            if (f != 0) {
+                agent.call(f, vdso.linkMap(), 0, vdsoCookies + 8L * i);
+            }
+        }
+    }
+
+    private void objclose(LoadedObject o) {
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_objclose");
+            if (f != 0) {
+                agent.call(f, cookieOf(o, i));
+            }
+        }
+    }
+
+    /** glibc's _dl_new_object: every cookie starts as the object's link_map address. */
+    private long placeCookies(LoadedObject o) {
+        long at = agent.alloc(8L * modules.size(), 8);
+        long map = linkMap(o);
+        long[] addrs = new long[modules.size()];
+        long[] values = new long[modules.size()];
+        for (int i = 0; i < addrs.length; i++) {
+            addrs[i] = at + 8L * i;
+            values[i] = map;
+        }
+        agent.writeWords(addrs, values);
+        return at;
+    }
+
+    /** The object's struct link_map: the agent's node for a jdryad object, glibc's own for a host object. */
+    private long linkMap(LoadedObject o) {
+        if (!o.isHost()) {
+            return loader.linkMapOf(o);
+        }
+        for (HostObject h : agent.info().hostObjects()) {
+            if (h.name().equals(o.path().toString()) || o.soname().map(s -> h.name().endsWith("/" + s)).orElse(false)) {
+                return h.linkMap();
+            }
+        }
+        return 0;
+    }
+
+    private Optional<HostObject> vdso() {
+        return agent.info().hostObjects().stream().filter(h -> h.name().equals(VDSO)).findFirst();
+    }
+
+    private boolean isInterpreter(LoadedObject o) {
+        return o.isHost() && o.soname().map(s -> s.startsWith("ld-linux")).orElse(false);
+    }
+
+    private LoadedObject mainObject() {
+        return session.objects().get(0);
+    }
+
+    /** glibc passes the cookie of the object a search is made for; an audit module's own searches: the program's. */
+    private LoadedObject cookieHolder(LoadedObject requester) {
+        return requester == null || ownObjects.contains(requester) ? mainObject() : requester;
+    }
+
+    private List<LoadedObject> audited(List<LoadedObject> objects) {
+        List<LoadedObject> out = new ArrayList<>();
+        for (LoadedObject o : objects) {
+            if (!ownObjects.contains(o)) {
+                out.add(o);
+            }
+        }
+        return out;
+    }
+
+    private long placeString(String s) {
+        byte[] b = (s + "\0").getBytes(StandardCharsets.UTF_8);
+        long at = agent.alloc(b.length, 1);
+        agent.write(at, b);
+        return at;
+    }
+
+    /** A NUL-terminated string the module returned (at most 4096 bytes, as PATH_MAX). */
+    private String readString(long address) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        long at = address;
+        while (out.size() < 4096) {
+            int len = (int) Math.min(256, 4096 - (at & 4095)); // never into a page not asked for
+            byte[] b = agent.read(at, len);
+            for (int i = 0; i < b.length; i++) {
+                if (b[i] == 0) {
+                    out.write(b, 0, i);
+                    return out.toString(StandardCharsets.UTF_8);
+                }
+            }
+            out.write(b, 0, b.length);
+            at += len;
+        }
+        throw new org.jdryad.link.LinkException("la_objsearch returned a name longer than 4096 bytes");
+    }
+}
