@@ -77,6 +77,7 @@ static enum kind classify(const char *path, int depth)
     if (fd < 0)
         return CANNOT;
     struct stat st;
+    st.st_mode = 0; /* (an fstat that fails: not a regular file) */
     enum kind k = AS_IS;
     if (sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & (S_ISUID | S_ISGID))) {
         char head[256];
