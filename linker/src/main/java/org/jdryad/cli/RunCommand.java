@@ -131,6 +131,7 @@ final class RunCommand implements Callable<Integer> {
         if (!Files.isRegularFile(p) || !Files.isExecutable(p)) {
             throw new CliFailure("jdryad: " + program + ": Permission denied", 126);
         }
+        refuseUnloadable(p, program);
         try {
             if (gdbOptions != null) {
                 return new GdbSession(options, System.err, e -> describe(e, program)).run();
@@ -156,6 +157,27 @@ final class RunCommand implements Callable<Integer> {
         line.addAll(gdbOptions);
         line.add("--args");
         return line;
+    }
+
+    /**
+     * Refuses, in ld.so's words, a program whose ELF header ld.so would refuse ("file too short",
+     * "invalid ELF header", "wrong ELF class: ELFCLASS32", "only ET_DYN and ET_EXEC can be
+     * loaded"), with status 127. A script ({@code #!}) is its interpreter's to load.
+     */
+    private static void refuseUnloadable(Path p, String program) throws IOException {
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(64);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p)) {
+            while (h.hasRemaining() && ch.read(h) > 0) {
+                // keep reading
+            }
+        }
+        if (h.position() >= 2 && h.get(0) == '#' && h.get(1) == '!') {
+            return;
+        }
+        String words = org.jdryad.search.LibrarySearch.headerWords(h);
+        if (!words.isEmpty()) {
+            throw new CliFailure(program + ": error while loading shared libraries: " + program + ": " + words, 127);
+        }
     }
 
     /** A load failure in glibc's words where glibc has them (ld.so's for a file that is not ELF). */
