@@ -16,6 +16,7 @@ import org.jdryad.link.LinkException;
 import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
 import org.jdryad.run.RunOptions;
+import org.jdryad.run.SecureMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -97,14 +98,19 @@ final class RunCommand implements Callable<Integer> {
      */
     int launch(List<String> gdbOptions) throws IOException {
         Map<String, String> env = programEnvironment();
-        String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
+        boolean secure = program != null && SecureMode.applies(Path.of(onPath(program, env.get("PATH"))));
+        String lp = secure ? null : libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
         String pre = env.get("LD_PRELOAD");
+        String debugOutputEnv = secure ? null : env.get("LD_DEBUG_OUTPUT");
+        if (secure) {
+            env = SecureMode.strip(env); // what glibc's loader leaves a set-user-ID program (LD_PRELOAD read above)
+        }
         boolean now = bindNow || nonEmpty(env.get("LD_BIND_NOW"));
         boolean not = nonEmpty(env.get("LD_BIND_NOT"));
         // The system loader already warned about LD_DEBUG's unknown words when it started the
         // launcher (bash); only --debug's are jdryad's to warn about.
-        DebugOptions fromOption = DebugOptions.parse(debug, debugOutput);
-        DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), env.get("LD_DEBUG_OUTPUT")).plus(fromOption);
+        DebugOptions fromOption = DebugOptions.parse(debug, secure ? null : debugOutput);
+        DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), debugOutputEnv).plus(fromOption);
         for (String w : fromOption.unknown()) {
             System.err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }

@@ -86,6 +86,13 @@ public final class HistoryFile {
         h.add("bindings", bindings(bindings, sites));
         h.add("events", events(events, sites));
 
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            // A device, FIFO or /dev/stdout: write into it; a rename would replace the node itself.
+            try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+                GSON.toJson(h, w);
+            }
+            return;
+        }
         Path dir = file.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
         try {

@@ -114,6 +114,7 @@ final class ObjectGraph {
 
     static ObjectGraph resolve(ElfFile exe, RunOptions options, SearchListener listener) throws IOException {
         SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED);
+        b.secure(SecureMode.applies(exe.path()));
         if (options.libraryPath() != null) {
             b.libraryPath(options.libraryPath(), "LD_LIBRARY_PATH");
         }
