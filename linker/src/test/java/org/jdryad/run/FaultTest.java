@@ -50,7 +50,7 @@ class FaultTest {
     void historyOnAFullFileSystemKeepsTheOldHistory() throws Exception {
         Path mnt = Fixtures.scratchDir("full-fs");
         Result mount = ProcessRunner.run(List.of("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt.toString()),
-                ProcessRunner.environment(mnt, Map.of()), mnt, Duration.ofSeconds(20));
+                ProcessRunner.environment(mnt.getParent(), Map.of()), mnt.getParent(), Duration.ofSeconds(20));
         org.junit.jupiter.api.Assumptions.assumeTrue(mount.status() == 0, "cannot mount a tmpfs here");
         try {
             Path history = mnt.resolve("h.json");
@@ -68,8 +68,11 @@ class FaultTest {
                 assertEquals(2, files.count(), "a temporary file was left behind");
             }
         } finally {
-            ProcessRunner.run(List.of("umount", mnt.toString()), ProcessRunner.environment(mnt, Map.of()), mnt,
-                    Duration.ofSeconds(20));
+            // From outside the mount: umount in it would find it busy.
+            Path outside = mnt.getParent();
+            Result umount = ProcessRunner.run(List.of("umount", mnt.toString()),
+                    ProcessRunner.environment(outside, Map.of()), outside, Duration.ofSeconds(20));
+            assertEquals(0, umount.status(), umount::describe);
         }
     }
 
