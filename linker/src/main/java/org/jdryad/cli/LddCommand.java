@@ -156,14 +156,8 @@ public final class LddCommand implements Callable<Integer> {
         } catch (IOException e) {
             return false;
         }
-        if (h.position() < Elf.EHDR_SIZE || h.get(0) != 0x7f || h.get(1) != 'E' || h.get(2) != 'L' || h.get(3) != 'F'
-                || h.get(4) != Elf.ELFCLASS64 || h.get(5) != 1) {
-            return false;
-        }
-        int type = h.getShort(16) & 0xffff;
-        int machine = h.getShort(18) & 0xffff;
-        if (machine != Elf.EM_X86_64 || (type != Elf.ET_DYN && type != Elf.ET_EXEC)) {
-            return false;
+        if (!org.jdryad.search.LibrarySearch.headerWords(h).isEmpty()) {
+            return false; // ld.so --verify refuses it: ldd says "not a dynamic executable"
         }
         try (ElfFile elf = ElfFile.open(p)) {
             return elf.segment(Elf.PT_DYNAMIC).isPresent();

@@ -18,6 +18,7 @@ import org.jdryad.run.FollowSession;
 import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
 import org.jdryad.run.RunOptions;
+import org.jdryad.run.SecureMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -142,14 +143,21 @@ final class RunCommand implements Callable<Integer> {
         Map<String, String> env = invocation != null ? invocation.environment() : programEnvironment();
         PrintStream out = invocation != null ? invocation.out() : System.out;
         PrintStream err = invocation != null ? invocation.err() : System.err;
-        String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
+        boolean secure = program != null && SecureMode.applies(invocation == null
+                ? Path.of(onPath(program, env.get("PATH")))
+                : invocation.workingDirectory().resolve(onPath(program, env.get("PATH"))));
+        String lp = secure ? null : libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
         String pre = env.get("LD_PRELOAD");
+        String debugOutputEnv = secure ? null : env.get("LD_DEBUG_OUTPUT");
+        if (secure) {
+            env = SecureMode.strip(env); // what glibc's loader leaves a set-user-ID program (LD_PRELOAD read above)
+        }
         boolean now = bindNow || nonEmpty(env.get("LD_BIND_NOW"));
         boolean not = nonEmpty(env.get("LD_BIND_NOT"));
         // The system loader already warned about LD_DEBUG's unknown words when it started the
         // launcher (bash); only --debug's are jdryad's to warn about.
-        DebugOptions fromOption = DebugOptions.parse(debug, debugOutput);
-        DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), env.get("LD_DEBUG_OUTPUT")).plus(fromOption);
+        DebugOptions fromOption = DebugOptions.parse(debug, secure ? null : debugOutput);
+        DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), debugOutputEnv).plus(fromOption);
         for (String w : fromOption.unknown()) {
             err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }
@@ -178,6 +186,7 @@ final class RunCommand implements Callable<Integer> {
         if (!Files.isRegularFile(p) || !Files.isExecutable(p)) {
             throw new CliFailure("jdryad: " + program + ": Permission denied", 126);
         }
+        refuseUnloadable(p, program);
         try {
             if (gdbOptions != null) {
                 return new GdbSession(options, System.err, e -> describe(e, program)).run();
@@ -214,6 +223,27 @@ final class RunCommand implements Callable<Integer> {
         line.addAll(gdbOptions);
         line.add("--args");
         return line;
+    }
+
+    /**
+     * Refuses, in ld.so's words, a program whose ELF header ld.so would refuse ("file too short",
+     * "invalid ELF header", "wrong ELF class: ELFCLASS32", "only ET_DYN and ET_EXEC can be
+     * loaded"), with status 127. A script ({@code #!}) is its interpreter's to load.
+     */
+    private static void refuseUnloadable(Path p, String program) throws IOException {
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(64);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p)) {
+            while (h.hasRemaining() && ch.read(h) > 0) {
+                // keep reading
+            }
+        }
+        if (h.position() >= 2 && h.get(0) == '#' && h.get(1) == '!') {
+            return;
+        }
+        String words = org.jdryad.search.LibrarySearch.headerWords(h);
+        if (!words.isEmpty()) {
+            throw new CliFailure(program + ": error while loading shared libraries: " + program + ": " + words, 127);
+        }
     }
 
     /** A load failure in glibc's words where glibc has them (ld.so's for a file that is not ELF). */

@@ -97,6 +97,13 @@ public final class HistoryFile {
 
     /** Writes {@code h} to a temporary file beside {@code file}, renamed into place. */
     public static void write(Path file, JsonObject h) throws IOException {
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            // A device, FIFO or /dev/stdout: write into it; a rename would replace the node itself.
+            try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+                GSON.toJson(h, w);
+            }
+            return;
+        }
         Path dir = file.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
         try {

@@ -116,6 +116,9 @@ public final class ElfFile implements AutoCloseable {
         if (Files.isDirectory(path)) {
             throw new IOException(path + ": Is a directory");
         }
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            throw new IOException(path + ": not a regular file"); // a FIFO's open would wait for a writer
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size > Integer.MAX_VALUE) {

@@ -32,6 +32,12 @@ public final class LinkException extends RuntimeException {
         return new LinkException("symbol lookup error: " + text, text, null);
     }
 
+    /** A failure to load OBJECT, in ld.so's start-up words: "error while loading shared libraries: OBJECT: TEXT". */
+    public static LinkException loadError(LoadedObject obj, String text) {
+        String dlerror = obj.name() + ": " + text;
+        return new LinkException("error while loading shared libraries: " + dlerror, dlerror, null);
+    }
+
     /** What {@code dlerror()} says after a dlopen failed with this error (glibc's "OBJECT: TEXT"). */
     public String dlerror() {
         return dlerror != null ? dlerror : getMessage();

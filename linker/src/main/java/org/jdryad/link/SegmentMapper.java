@@ -28,15 +28,16 @@ final class SegmentMapper {
         ElfFile elf = obj.elf();
         List<ProgramHeader> loads = elf.loadSegments();
         if (loads.isEmpty()) {
-            throw new LinkException(obj.name() + ": object file has no loadable segments");
+            throw LinkException.loadError(obj, "object file has no loadable segments");
         }
+        refuseOverlaps(obj, loads);
         long maxAlign = page;
         for (ProgramHeader ph : loads) {
             // Every segment must fit in the user address space, page-rounded, without wrapping
             // around: glibc's mmap of it would fail the same way.
             if (Long.compareUnsigned(ph.vaddr(), USER_TOP) >= 0 || Long.compareUnsigned(ph.memsz(), USER_TOP) > 0
                     || ph.vaddr() + ph.memsz() > USER_TOP - page) {
-                throw new LinkException(obj.name() + ": failed to map segment from shared object");
+                throw LinkException.loadError(obj, "failed to map segment from shared object");
             }
             if (ph.align() > maxAlign && Long.bitCount(ph.align()) == 1) {
                 maxAlign = ph.align();
@@ -45,7 +46,7 @@ final class SegmentMapper {
         long lo = elf.lowestLoadAddress(page);
         long span = elf.mappedSpan(page);
         if (span <= 0 || span > USER_TOP || (maxAlign > page && maxAlign - page > USER_TOP - span)) {
-            throw new LinkException(obj.name() + ": failed to map segment from shared object");
+            throw LinkException.loadError(obj, "failed to map segment from shared object");
         }
         long start;
         long base;
@@ -117,12 +118,30 @@ final class SegmentMapper {
                 // otherwise change someone else's memory (glibc's words when it fails).
                 if (Long.compareUnsigned(r.vaddr(), USER_TOP) >= 0 || Long.compareUnsigned(r.memsz(), USER_TOP) > 0
                         || !pages.allows(s, e - s, TargetMemory.PROT_NONE)) {
-                    throw new LinkException(obj.name() + ": cannot apply additional memory protection after relocation");
+                    throw LinkException.loadError(obj, "cannot apply additional memory protection after relocation");
                 }
                 memory.protect(s, e - s, TargetMemory.PROT_READ);
                 pages.protect(s, e, TargetMemory.PROT_READ);
             }
         });
+    }
+
+    /**
+     * Refuses PT_LOAD segments that are out of address order or whose bytes overlap: mapped one
+     * over the other they would replace each other's code or data (glibc maps them anyway and
+     * the program crashes, or trips an assertion in ld.so).
+     */
+    private static void refuseOverlaps(LoadedObject obj, List<ProgramHeader> loads) {
+        for (int i = 1; i < loads.size(); i++) {
+            ProgramHeader prev = loads.get(i - 1);
+            ProgramHeader ph = loads.get(i);
+            long prevEnd = prev.vaddr() + prev.memsz();
+            if (Long.compareUnsigned(ph.vaddr(), prevEnd) < 0 || Long.compareUnsigned(prevEnd, prev.vaddr()) < 0) {
+                throw LinkException.loadError(obj, String.format(
+                        "ELF load commands overlap or are out of order (PT_LOAD at 0x%x, 0x%x bytes, then at 0x%x)",
+                        prev.vaddr(), prev.memsz(), ph.vaddr()));
+            }
+        }
     }
 
     static int prot(ProgramHeader ph) {

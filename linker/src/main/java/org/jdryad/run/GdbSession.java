@@ -55,6 +55,19 @@ public final class GdbSession {
         this.describe = describe;
     }
 
+    /**
+     * The agent gdb starts: the one for the program's static TLS, or the smallest when the
+     * search fails (a library missing or malformed), so that gdb starts anyway and each run
+     * fails in glibc's words with status 127, as it does under gdb natively.
+     */
+    private Path agentFor(RunOptions quiet, ElfFile exe) throws IOException {
+        try {
+            return new ProgramRunner(quiet, err).agentBinary(exe);
+        } catch (org.jdryad.link.LinkException e) {
+            return AgentBinary.locate(0);
+        }
+    }
+
     /** Runs gdb until it exits; returns gdb's exit status. */
     public int run() throws IOException {
         RunOptions run = options;
@@ -69,7 +82,7 @@ public final class GdbSession {
         // The agent gdb starts is chosen once, for the static TLS the program needs (quietly:
         // every run's search prints its own LD_DEBUG lines).
         RunOptions quiet = run.withDebug(DebugOptions.NONE);
-        Path agentBinary = new ProgramRunner(quiet, err).agentBinary(exe);
+        Path agentBinary = agentFor(quiet, exe);
         final RunOptions base = run;
         QueryServer.Source idle = nothingYet(base.program());
         try (AgentListener listener = AgentListener.open();
@@ -102,13 +115,23 @@ public final class GdbSession {
                 try {
                     runner.runUnderDebugger(listener, arrival, gdb, query);
                 } catch (IOException | RuntimeException e) {
-                    // The agent gets end of file and exits with 127; gdb says so.
+                    // The agent gets end of file (also when the search failed before it was
+                    // taken on) and exits with 127; gdb says so.
                     err.println(describe.apply(e));
+                    closeQuietly(arrival);
                 }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             gdb.destroy();
+        }
+    }
+
+    private static void closeQuietly(AgentListener.Arrival arrival) {
+        try {
+            arrival.channel().close();
+        } catch (IOException ignored) {
+            // the agent sees end of file either way
         }
     }
 

@@ -126,6 +126,7 @@ final class ObjectGraph {
             throws IOException {
         SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED)
                 .workingDirectory(context.workingDirectory());
+        b.secure(SecureMode.applies(exe.path()));
         if (options.libraryPath() != null) {
             b.libraryPath(options.libraryPath(), "LD_LIBRARY_PATH");
         }
@@ -140,8 +141,7 @@ final class ObjectGraph {
             throw new LinkException("error while loading shared libraries: " + graph.error().get().describe());
         }
         if (!graph.missing().isEmpty()) {
-            throw new LinkException("error while loading shared libraries: " + graph.missing().get(0).name()
-                    + ": cannot open shared object file: No such file or directory");
+            throw new LinkException("error while loading shared libraries: " + notFound(graph.missing().get(0)));
         }
         // When the ./jdryad launcher was started with LD_PRELOAD, the system loader already printed
         // its words about LD_PRELOAD while starting the launcher (a script cannot prevent that):
@@ -172,5 +172,12 @@ final class ObjectGraph {
             }
         }
         return new ObjectGraph(nodes, graph.namespace(), byLib);
+    }
+
+    /** glibc's words for a library no search step found: a 32-bit candidate passed over is named. */
+    private static String notFound(org.jdryad.search.MissingLibrary m) {
+        boolean class32 = m.rejected().stream().anyMatch(r -> r.contains(": wrong ELF class: "));
+        return m.name() + (class32 ? ": wrong ELF class: ELFCLASS32"
+                : ": cannot open shared object file: No such file or directory");
     }
 }

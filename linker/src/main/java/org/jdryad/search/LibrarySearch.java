@@ -855,6 +855,10 @@ public final class LibrarySearch {
             if (Files.isDirectory(p)) {
                 throw new Fatal(candidate, "cannot read file data: Is a directory");
             }
+            if (!Files.isRegularFile(p)) {
+                // A FIFO or a device: glibc's open would wait for a writer, or read a stream.
+                throw new Fatal(candidate, "cannot read file data: not a regular file");
+            }
             ByteBuffer h = ByteBuffer.allocate(Elf.EHDR_SIZE);
             try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
                 while (h.hasRemaining() && ch.read(h) > 0) {
@@ -883,55 +887,71 @@ public final class LibrarySearch {
 
         /** "" when acceptable, null when to be passed over, otherwise glibc's message. */
         private String headerProblem(ByteBuffer h, String candidate, List<String> rejected) {
-            int len = h.position();
-            if (len < Elf.EHDR_SIZE) {
-                return "file too short";
-            }
-            h.order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            if (h.get(0) != 0x7f || h.get(1) != 'E' || h.get(2) != 'L' || h.get(3) != 'F') {
-                return "invalid ELF header";
-            }
-            int cls = h.get(4);
-            if (cls != Elf.ELFCLASS64) {
-                rejected.add(candidate + ": wrong ELF class: ELFCLASS" + (cls == 1 ? "32" : cls));
+            String words = headerWords(h);
+            if (words.startsWith(WRONG_CLASS) || words.startsWith(WRONG_MACHINE)) {
+                rejected.add(candidate + ": " + words);
                 return null;
             }
-            if (h.get(5) != 1) {
-                return "ELF file data encoding not little-endian";
-            }
-            if (h.get(6) != 1) {
-                return "ELF file version ident does not match current one";
-            }
-            int osabi = h.get(7) & 0xff;
-            if (osabi != 0 && osabi != 3) {
-                return "ELF file OS ABI invalid";
-            }
-            int abiver = h.get(8) & 0xff;
-            if (!(abiver == 0 || (osabi == 3 && abiver < 5))) {
-                return "ELF file ABI version invalid";
-            }
-            for (int i = 9; i < 16; i++) {
-                if (h.get(i) != 0) {
-                    return "nonzero padding in e_ident";
-                }
-            }
-            if (h.getInt(20) != 1) {
-                return "ELF file version does not match current one";
-            }
-            int machine = h.getShort(18) & 0xffff;
-            if (machine != Elf.EM_X86_64) {
-                rejected.add(candidate + ": ELF machine " + machine + " is not x86-64");
-                return null;
-            }
-            int type = h.getShort(16) & 0xffff;
-            if (type != Elf.ET_DYN && type != Elf.ET_EXEC) {
-                return "only ET_DYN and ET_EXEC can be loaded";
-            }
-            if ((h.getShort(54) & 0xffff) != Elf.PHDR_SIZE) {
-                return "ELF file's phentsize not the expected size";
-            }
-            return "";
+            return words;
         }
+    }
+
+    private static final String WRONG_CLASS = "wrong ELF class: ";
+    private static final String WRONG_MACHINE = "ELF machine ";
+
+    /**
+     * glibc's open_verify on the first {@code h.position()} bytes of a file: "" when it would load
+     * the file, else glibc's words ("file too short", "invalid ELF header", "only ET_DYN and ET_EXEC
+     * can be loaded"...); a file of another class or machine (which a search passes over) gets
+     * "wrong ELF class: ELFCLASS32" or "ELF machine N is not x86-64".
+     */
+    public static String headerWords(ByteBuffer h) {
+        int len = h.position();
+        if (len < Elf.EHDR_SIZE) {
+            return "file too short";
+        }
+        h.order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (h.get(0) != 0x7f || h.get(1) != 'E' || h.get(2) != 'L' || h.get(3) != 'F') {
+            return "invalid ELF header";
+        }
+        int cls = h.get(4);
+        if (cls != Elf.ELFCLASS64) {
+            return WRONG_CLASS + "ELFCLASS" + (cls == 1 ? "32" : cls);
+        }
+        if (h.get(5) != 1) {
+            return "ELF file data encoding not little-endian";
+        }
+        if (h.get(6) != 1) {
+            return "ELF file version ident does not match current one";
+        }
+        int osabi = h.get(7) & 0xff;
+        if (osabi != 0 && osabi != 3) {
+            return "ELF file OS ABI invalid";
+        }
+        int abiver = h.get(8) & 0xff;
+        if (!(abiver == 0 || (osabi == 3 && abiver < 5))) {
+            return "ELF file ABI version invalid";
+        }
+        for (int i = 9; i < 16; i++) {
+            if (h.get(i) != 0) {
+                return "nonzero padding in e_ident";
+            }
+        }
+        if (h.getInt(20) != 1) {
+            return "ELF file version does not match current one";
+        }
+        int machine = h.getShort(18) & 0xffff;
+        if (machine != Elf.EM_X86_64) {
+            return WRONG_MACHINE + machine + " is not x86-64";
+        }
+        int type = h.getShort(16) & 0xffff;
+        if (type != Elf.ET_DYN && type != Elf.ET_EXEC) {
+            return "only ET_DYN and ET_EXEC can be loaded";
+        }
+        if ((h.getShort(54) & 0xffff) != Elf.PHDR_SIZE) {
+            return "ELF file's phentsize not the expected size";
+        }
+        return "";
     }
 
     private static String stripFile(ElfFormatException e, String file) {

@@ -1,0 +1,79 @@
+package org.jdryad.run;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jdryad.fixtures.FixtureCatalog;
+import org.jdryad.fixtures.Fixtures;
+import org.jdryad.fixtures.ProcessRunner.Result;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Load: 1000 dlopen/dlclose cycles of a plain library, measured inside the program (descriptors,
+ * /proc/self/maps lines, threads, VmRSS before and after); and concurrent cold {@code jdryad
+ * run}s, each with its own arguments and environment, half of them 16 threads racing through
+ * first calls: every run must give its own output and status (no failure, no cross-talk). The
+ * 100-run version is {@code tests/load/concurrent-runs.sh}.
+ */
+@Tag("run")
+class LoadTest {
+    private static final int CONCURRENT_RUNS = 8;
+    /** What 950 cycles may add to the agent's anonymous memory: its bump allocator never frees (README, known limits). */
+    private static final long RSS_ANON_SLACK_KB = 2048;
+
+    @Test
+    void thousandDlopenDlcloseCyclesLeakNoDescriptorMappingOrThread() {
+        Path lib = Fixtures.sharedLibrary("libcycled.so", List.of("robust/cycled.c"));
+        Path prog = Fixtures.program("dlopen-cycles", List.of("robust/cycles_main.c"), "-ldl");
+        Path dir = Fixtures.layout("dlopen-cycles", Map.of("dlopen-cycles", prog, "libcycled.so", lib));
+        Path p = dir.resolve("dlopen-cycles");
+        Result expected = Jdryad.runNative(p, List.of("./libcycled.so"), Map.of(), dir);
+        assertEquals("cycles 1000 sum 2000\nfds same maps same threads same rss same\n", expected.stdout(),
+                expected::describe);
+        Result actual = Jdryad.runJdryad(List.of(), p, List.of("./libcycled.so"), Map.of(), dir);
+        assertEquals(0, actual.status(), actual::describe);
+        assertTrue(actual.stdout().startsWith("cycles 1000 sum 2000\nfds same maps same threads same "), actual::describe);
+        Matcher m = Pattern.compile("RssAnon (\\d+) -> (\\d+)").matcher(actual.stderr());
+        assertTrue(m.find(), actual::describe);
+        long grown = Long.parseLong(m.group(2)) - Long.parseLong(m.group(1));
+        assertTrue(grown < RSS_ANON_SLACK_KB, () -> "anonymous memory grew by " + grown + " kB\n" + actual.describe());
+    }
+
+    @Test
+    void concurrentColdRunsEachGetTheirOwnOutput() {
+        Path prog = Fixtures.program("tagged-main", List.of("robust/tagged_main.c"),
+                FixtureCatalog.libneeded().toString(), "-Wl,--enable-new-dtags,-rpath,$ORIGIN");
+        Path dir = Fixtures.layout("tagged", Map.of("tagged-main", prog, "libneeded.so", FixtureCatalog.libneeded()));
+        Path p = dir.resolve("tagged-main");
+        Path threads = FixtureCatalog.lazyThreadsProgram();
+        Result threadsNative = Jdryad.runNative(threads, List.of(), Map.of(), threads.getParent());
+        assertEquals(0, threadsNative.status(), threadsNative::describe);
+        Jdryad.ensureBuilt();
+        List<CompletableFuture<Result>> runs = new ArrayList<>();
+        for (int i = 0; i < CONCURRENT_RUNS; i++) {
+            String n = String.valueOf(100 + i);
+            runs.add(CompletableFuture.supplyAsync(i % 2 == 0
+                    ? () -> Jdryad.runJdryad(List.of(), p, List.of(n), Map.of("RUN_TAG", "t" + n), dir)
+                    : () -> Jdryad.runJdryad(List.of(), threads, List.of(), Map.of(), threads.getParent())));
+        }
+        for (int i = 0; i < CONCURRENT_RUNS; i++) {
+            Result r = runs.get(i).join();
+            if (i % 2 == 0) {
+                int n = 100 + i;
+                assertEquals("arg " + n + " tag t" + n + " needed_fn 42\n", r.stdout(), r::describe);
+                assertEquals("", r.stderr(), r::describe);
+                assertEquals(n % 100, r.status(), r::describe);
+            } else {
+                Jdryad.assertSameRun("lazy-threads, concurrent run " + i, threadsNative, r);
+            }
+        }
+    }
+}
