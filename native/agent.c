@@ -19,6 +19,7 @@
 #include "entry.h"
 #include "lazy.h"
 #include "jdryad_binding.h"
+#include "audit.h"
 
 #include <sys/prctl.h>
 #include <pthread.h>
@@ -87,6 +88,8 @@ static void hello(void)
         {"jdryad_rtld_fini", (void *)jdryad_rtld_fini},
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
+        {"jdryad_audit_profile", (void *)jdryad_audit_profile},
+        {"jdryad_audit_config", (void *)&jdryad_audit_config},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
         {"jdryad_dl_bind", (void *)jdryad_dl_bind},

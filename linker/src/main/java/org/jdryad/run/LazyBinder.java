@@ -35,6 +35,10 @@ final class LazyBinder {
             if (au != null && a.definition() != null && session.lazyObject(object).isPresent()) {
                 // _dl_fixup: la_symbind64 sees the final address (an IFUNC's result) and may change it.
                 long target = a.callIfunc() ? au.callResolver(a.target()) : a.target();
+                if (au.isProfiled(object)) { // every call goes through la_pltenter: the slot stays unbound
+                    target = au.profileSlot(object, index, session.lazyObject(object).get(), a.definition(), target);
+                    return CallbackReply.lazy(target, a.slot(), false, false, name[0], name[1]);
+                }
                 target = au.symbind(session.lazyObject(object).get(), a.definition(), target, 0);
                 return CallbackReply.lazy(target, a.slot(), !bindNot, false, name[0], name[1]);
             }
