@@ -543,6 +543,14 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return activityAtExit(LA_ACT_CONSISTENT);
     }
 
+    /**
+     * True when the modules can be called for a first call of process {@code pid}: the program's
+     * own. A forked child's first calls are not audited (Java can make no calls in a child).
+     */
+    boolean runsIn(long pid) {
+        return pid == agent.pid();
+    }
+
     /** Runs an IFUNC resolver in the process: its result is the address la_symbind64 sees. */
     long callResolver(long resolver) {
         return agent.call(resolver);
