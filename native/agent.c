@@ -10,7 +10,7 @@
  * seam: util (helpers, locks, memory), wire (the connection), callback (program threads asking
  * Java), requests (serving Java), rdebug (r_debug and activity events), entry (ENTER), attach
  * (waiting for a debugger), runtime (the dl* runtime), lazy (the lazy resolver), binding (the
- * hook debuggers stop at for bindings).
+ * hook debuggers stop at for bindings), exec and system (following exec, --follow).
  */
 #include "runtime.h"
 #include "wire.h"
@@ -20,6 +20,8 @@
 #include "lazy.h"
 #include "jdryad_binding.h"
 #include "audit.h"
+#include "exec.h"
+#include "forks.h"
 
 #include <sys/prctl.h>
 #include <pthread.h>
@@ -91,6 +93,8 @@ static void hello(void)
         {"jdryad_audit_profile", (void *)jdryad_audit_profile},
         {"jdryad_audit_config", (void *)&jdryad_audit_config},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
+        {"jd_fork_count", (void *)&jd_fork_count},
+        {"jd_link_generation", (void *)&jd_link_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
         {"jdryad_dl_bind", (void *)jdryad_dl_bind},
         {"jdryad_readlink", (void *)jdryad_readlink},
@@ -141,8 +145,6 @@ static void find_self(void)
    `start` find only the program's (the agent exposes none of the program's names). */
 int jdryad_agent_main(int argc, char **argv, char **envp)
 {
-    (void)argc;
-    (void)argv;
     orig_envp = envp;
     char **e = envp;
     while (*e)
@@ -181,14 +183,18 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
     }
     for (char **z = w; z < e; z++)
         *z = 0;
+    if (jd_follow_socket(argc, argv))
+        path = jd_follow_socket(argc, argv); /* a followed exec (exec.h): the socket is in argv */
     if (!path)
         jd_die("JDRYAD_SOCKET is not set: this program is started by jdryad, not by hand", 127);
 
     sock_path = jd_strdup(path);
     use_socket(connect_socket());
+    if (sock < 0 && jd_follow_socket(argc, argv))
+        jd_follow_unfollowed(argv); /* jdryad has gone: the exec'ed program runs as the kernel runs it */
     if (sock < 0)
         jd_die("cannot connect to jdryad", 127);
-    pthread_atfork(0, 0, reset_for_child);
+    pthread_atfork(jd_forks_prepare, 0, reset_for_child);
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();

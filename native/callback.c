@@ -81,10 +81,8 @@ int jd_callback(uint32_t type, const struct jd_cbargs *a, struct jd_cbreply *r)
         return lazy ? callback_alone(type, a, r) : -1; /* a signal handler interrupted the agent here */
     int me = (int)sys0(SYS_getpid);
     if (me != agent_pid) {
-        if (type != JD_CB_LAZY)
-            return -1; /* a forked child: glibc answers dl* calls */
-        if (locks_reset_pid != me)
-            return callback_alone(type, a, r); /* no fork handler ran: memory shared with the parent */
+        if (locks_reset_pid != me) /* no fork handler ran: memory shared with the parent (vfork) */
+            return lazy ? callback_alone(type, a, r) : -1;
         if (connect_as_child() != 0)
             return -1;
     }

@@ -137,7 +137,7 @@ static uintptr_t ask_java(struct jdryad_binding *b)
     struct jd_cbreply r;
     if (jd_callback(JD_CB_LAZY, &a, &r) != 0)
         fail("jdryad-agent: a lazily bound function was called where jdryad cannot be asked to bind it"
-             " (no connection to jdryad: a forked child, or a signal handler that interrupted the agent)");
+             " (no connection to jdryad: a vfork child, or a signal handler that interrupted the agent)");
     if (r.status != JD_CB_OK)
         fail(r.s[0] ? r.s[0] : "jdryad-agent: lazy binding failed");
     uintptr_t target = r.v[0], slot = r.v[1];

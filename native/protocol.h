@@ -39,9 +39,10 @@
  *          q nauxv, nauxv x (q type, q value),
  *          q nsym, nsym x (s name, q address)          -- agent entry points by name
  *
- * A forked child, once, on its own new connection, before its first lazy callback (it has no
- * other traffic: Java sends a child no requests, and serves it CB_LAZY only):
- *   HELLO_CHILD  q pid, q parent pid
+ * A forked child, once, on its own new connection, before its first callback; from then on the
+ * connection is the child's as the parent's is the parent's (callbacks, and Java's requests while
+ * one waits), for a link session Java copied from the parent's state in the generation given:
+ *   HELLO_CHILD  q pid, q parent pid, q generation (the child's copy of jd_link_generation)
  *
  * Java -> agent requests (reply fields after `q status`):
  *   MMAP_FILE     q addr, q len, q prot, q flags, q offset, q dev, q ino, s path
@@ -59,6 +60,18 @@
  *   CALL          q fn, q nargs (<= 6), nargs x q     -> 0, q rax
  *   CALL_LIST     q a0, q a1, q a2, q n, n x q fn  -> 0.  Calls each fn(a0, a1, a2) in order
  *                 (initialisers: argc, argv, envp); callbacks may arrive meanwhile, as for CALL.
+ *   RELOCATE_RELATIVE  q base, q rela, q nrela, q relr, q relr_size, q nruns,
+ *                 nruns x (q start, q end, q prot)  -> q status, q index.  One object's relative
+ *                 relocations from its own mapped tables (relocate.h): first the DT_RELR table
+ *                 of relr_size bytes at relr (*word += base), then the nrela DT_RELA entries at
+ *                 rela, each of which must be R_X86_64_RELATIVE (*(base + r_offset) = base +
+ *                 r_addend).  The runs are the object's pages as Java mapped them (sorted,
+ *                 disjoint); both tables must lie in readable, non-writable runs and every target
+ *                 word in writable runs.  status = the number of DT_RELR words relocated; or
+ *                 -EINVAL (malformed, runs out of order, a bitmap first), -EFAULT (a table
+ *                 outside), -ENOEXEC (an entry refused: index is the first refused DT_RELA entry,
+ *                 nrela when it was a DT_RELR word).  Everything is checked before the first
+ *                 store: a refused request writes nothing.
  *   ALLOC         q size, q align                     -> address (zeroed RW agent memory, never freed)
  *                                                        or -ENOMEM
  *   PLACE_STRINGS q n, n x s                          -> address of char *[n + 1] (NULL-terminated)
@@ -116,8 +129,8 @@
  * Agent -> Java callbacks; every payload starts with q tid (the asking thread), then the fields
  * below; every reply is:  q status, q v0, q v1, q v2, q v3, s s0, s s1
  *   status 0 = answered, 1 = ask glibc (v0 = glibc handle to use), -1 = error (s0 = message)
- *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a forked
- *   child, once the socket was closed, or from a signal handler that interrupted the agent
+ *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a vfork
+ *   child (lazy first calls excepted), once the socket was closed, or from a signal handler that interrupted the agent
  *   holding one of its locks.  dlclose while the finaliser runs unloads nothing (as _dl_fini).
  *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
  *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address
@@ -156,6 +169,7 @@ enum jd_type {
     JD_ALLOC = 0x19,
     JD_PLACE_STRINGS = 0x1a,
     JD_CALL_LIST = 0x1b,
+    JD_RELOCATE_RELATIVE = 0x1c,
 
     JD_DLOPEN_HOST = 0x20,
     JD_DLSYM_HOST = 0x21,

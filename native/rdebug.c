@@ -31,7 +31,7 @@ static struct jd_node *node_for(uint64_t id)
 }
 
 /* Whether h is one of the link-map nodes Java hands out as jdryad objects' dlopen handles (nodes
-   are never freed).  Without a connection (a forked child, a signal handler inside the agent)
+   are never freed).  Without a connection (a vfork child, a signal handler inside the agent)
    such a handle must not reach glibc, which would read it as its own struct link_map. */
 int jd_is_jdryad_handle(const void *h)
 {

@@ -1,7 +1,8 @@
 /*
  * Serving Java's requests (see requests.h): the loop, the dispatch, and the requests that work on
  * the agent's memory and tables (map, write, read, call, allocate, TLS images, host objects
- * through glibc, the object and finaliser tables, the lazy log).  R_DEBUG_UPDATE is rdebug.c's,
+ * through glibc, the object and finaliser tables, the lazy log).  RELOCATE_RELATIVE is
+ * relocate.c's, R_DEBUG_UPDATE rdebug.c's,
  * ENTER entry.c's, WAIT_DEBUGGER attach.c's.
  */
 #include "requests.h"
@@ -10,6 +11,7 @@
 #include "lazy.h"
 #include "rdebug.h"
 #include "attach.h"
+#include "relocate.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -395,6 +397,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         put_q(out, 0);
         break;
     }
+    case JD_RELOCATE_RELATIVE:
+        jd_relocate_relative(in, out);
+        break;
     case JD_SET_FINI:
         set_fini(in, out);
         break;

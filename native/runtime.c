@@ -244,7 +244,7 @@ static const char *intern(const char *s)
 
 /* ---- dl* entry points ---- */
 #define NO_CONNECTION                                                                              \
-    "jdryad: this process cannot reach jdryad (a forked child, or a signal handler that "         \
+    "jdryad: this process cannot reach jdryad (a vfork child, or a signal handler that "           \
     "interrupted the dynamic linker), so jdryad objects cannot be searched here"
 static void *do_dlopen(const char *file, int mode, void *caller)
 {
@@ -306,7 +306,8 @@ static void *look_up(void *handle, const char *name, const char *version, void *
         if (st != JD_CB_ASK_GLIBC)
             return 0;
         glibc_handle = res;
-    } else if (jd_is_jdryad_handle(handle)) {
+    }
+    if (jd_is_jdryad_handle(glibc_handle)) { /* no connection, or a child Java serves lazily only */
         jd_set_dlerror(NO_CONNECTION);
         return 0;
     }
@@ -363,9 +364,9 @@ int jdryad_dlclose(void *handle)
             return 0;
         if (st != JD_CB_ASK_GLIBC)
             return -1;
-    } else if (jd_is_jdryad_handle(handle)) {
-        return 0; /* no connection: jdryad objects stay loaded */
     }
+    if (jd_is_jdryad_handle(glibc_handle))
+        return 0; /* no connection (or lazy binding only): jdryad objects stay loaded */
     int rc = dlclose(glibc_handle);
     if (rc)
         take_glibc_error();

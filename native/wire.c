@@ -3,6 +3,7 @@
  * mailboxes of threads waiting for a reply, and a forked child's own connection.
  */
 #include "wire.h"
+#include "forks.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -199,8 +200,8 @@ int jd_wire_next(struct waiter *w, struct buf *b, struct hdr *h, struct in *in)
  * A child made by fork shares the parent's socket, which only the parent may use. Locks held at
  * fork time by the parent's other threads would stay held for ever in the child: they are
  * released by a pthread_atfork handler (which runs in the child's only thread). A child that
- * makes a lazy first call opens its own connection to jdryad (HELLO_CHILD) and binds through it;
- * its other dl* calls still go to glibc, because Java's plan maps memory into the parent. */
+ * calls into jdryad (a lazy first call, dlopen, dlsym...) opens its own connection (HELLO_CHILD),
+ * on which Java gives it a link session of its own and sends it requests, as to the parent. */
 char *sock_path;
 volatile int locks_reset_pid;
 
@@ -265,7 +266,8 @@ int connect_as_child(void)
         use_socket(connect_socket());
         agent_pid = me;
         if (sock >= 0) {
-            uint64_t b[2] = {(uint64_t)me, (uint64_t)parent};
+            /* the generation is our copy of the parent's: the link state we were forked in */
+            uint64_t b[3] = {(uint64_t)me, (uint64_t)parent, jd_link_generation};
             send_frame(JD_HELLO_CHILD, 0, b, sizeof b);
         }
     }

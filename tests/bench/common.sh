@@ -2,6 +2,8 @@
 # compiled into a scratch directory, medians.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 jdryad="$root/jdryad"
+# Cold mode (a JVM per run) unless a row asks for the warm server (JDRYAD_SERVER=on).
+export JDRYAD_SERVER=off
 bench="$root/tests/bench"
 
 # Median of the numbers on stdin (one a line; the lower middle of an even count); "-" when none.

@@ -21,7 +21,10 @@ nfuncs=${JDRYAD_BENCH_FUNCS:-5000}
 prepare_ms=${JDRYAD_BENCH_PREPARE_MS:-1500}   # how long first_calls waits before its calls
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/jdryad-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The warm rows use a server of their own (a private XDG_RUNTIME_DIR), stopped at the end.
+warm_env="JDRYAD_SERVER=on XDG_RUNTIME_DIR=$work/run"
+mkdir -m 700 "$work/run"
+trap 'env $warm_env "$jdryad" server stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 echo "building jdryad (./jdryad), benchtool and the lazy-binding program ..." >&2
 "$jdryad" --help >/dev/null
 build_benchtool "$work"
@@ -87,7 +90,7 @@ link_rounds() {
     /^    map  /      {print $(NF-1) >> (dir "/link.jdryad.load")}' <<<"$stats"
 }
 
-# ---- the git workload (each top-level git process under jdryad; no --follow yet) ----------------
+# ---- the git workload: each top-level git process under jdryad, then everything under --follow ----
 git_ok=""
 if command -v git >/dev/null; then
   export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.org \
@@ -101,6 +104,7 @@ git_cmds=(
   "status --short" "log --oneline" "diff --stat HEAD~2" "show --stat HEAD" "branch topic"
   "checkout -q topic" "add -A" "commit -q -m four" "checkout -q main" "merge -q --no-edit topic"
   "tag v1" "rev-list --count HEAD" "ls-files" "grep -q needle" "cat-file -p HEAD"
+  "-c alias.lsf=!ls lsf" "-c alias.g=!git g rev-parse HEAD"   # git spawns ls, and git itself
 )
 git_sequence() {   # git_sequence KEY PREFIX...: total wall ms of the commands on a fresh copy
   local key=$1; shift
@@ -115,6 +119,19 @@ git_sequence() {   # git_sequence KEY PREFIX...: total wall ms of the commands o
   if [ $fails = 0 ]; then add "$key" "$(awk -v n=$total 'BEGIN{printf "%.3f", n/1e6}')"; else add "$key.fail" 1; fi
 }
 
+# ---- the warm server: started before the rounds, and each program run a few times under it first
+# (the JIT compiles the server's hot paths, the ELF cache fills), as a user's server would be
+warm_ok=""
+if env $warm_env "$jdryad" server start --quiet --idle 900; then
+  warm_ok=1
+  for k in "${prog_names[@]}"; do
+    [ -n "${have[$k]:-}" ] || continue
+    for i in 1 2 3 4 5; do env $warm_env ${jcmd[$k]} >/dev/null 2>&1 || true; done
+  done
+else
+  note "wall, warm: skipped, the warm server did not start"
+fi
+
 # ---- the rounds ----------------------------------------------------------------------------------
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_begin=$(date +%s)
@@ -127,6 +144,7 @@ for ((r = 1; r <= rounds; r++)); do
     else
       timed "wall.$k.jdryad" "" ${jcmd[$k]}; timed "wall.$k.glibc" "${env_native[$k]}" ${cmd[$k]}
     fi
+    [ -n "$warm_ok" ] && timed "wall.$k.warm" "$warm_env" ${jcmd[$k]}
   done
   [ -n "${have[llvm]:-}" ] && link_rounds
   for mode in start prepared; do
@@ -143,8 +161,11 @@ for ((r = 1; r <= rounds; r++)); do
     done
   fi
   if [ -n "$git_ok" ]; then
-    if ((r % 2)); then git_sequence git.glibc; git_sequence git.jdryad "$jdryad" run
-    else git_sequence git.jdryad "$jdryad" run; git_sequence git.glibc; fi
+    if ((r % 2)); then
+      git_sequence git.glibc; git_sequence git.jdryad "$jdryad" run; git_sequence git.follow "$jdryad" run --follow
+    else
+      git_sequence git.follow "$jdryad" run --follow; git_sequence git.jdryad "$jdryad" run; git_sequence git.glibc
+    fi
   fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -166,7 +187,11 @@ for k in "${prog_names[@]}"; do
   row "wall, cold: ${label[$k]}" ms "$(med wall.$k.glibc)" "$(med wall.$k.jdryad)"
   failed "wall.$k.jdryad" "wall, ${label[$k]} under jdryad"
 done
-printf '%-52s %s\n' "wall, warm: every program above" "n/a (no server yet)"
+for k in "${prog_names[@]}"; do
+  [ -n "${have[$k]:-}" ] && [ -n "$warm_ok" ] || continue
+  row "wall, warm: ${label[$k]}" ms "$(med wall.$k.glibc)" "$(med wall.$k.warm)"
+  failed "wall.$k.warm" "wall, warm, ${label[$k]} under jdryad"
+done
 if [ -n "${have[llvm]:-}" ]; then
   row "link phase, llvm-as-14 bound now: total" ms "$(med link.glibc.total)" "$(med link.jdryad.total)" "%.2f"
   row "  relocation" ms "$(med link.glibc.reloc)" "$(med link.jdryad.reloc)" "%.2f"
@@ -184,12 +209,15 @@ done
 if [ -n "$git_ok" ]; then
   row "git workload: ${#git_cmds[@]} commands, each under jdryad" ms "$(med git.glibc)" "$(med git.jdryad)" "%.0f"
   failed git.jdryad "git workload under jdryad"
-  note "git workload: --follow (exec following) does not exist yet: only each top-level git process runs under jdryad, what git itself spawns runs natively"
+  row "git workload: the same, jdryad run --follow (cold)" ms "$(med git.glibc)" "$(med git.follow)" "%.0f"
+  failed git.follow "git workload under jdryad --follow"
+  note "git workload: 'each under jdryad' runs each top-level git under jdryad and what git spawns (ls and git for aliases) natively; '--follow' runs those under jdryad too, one cold JVM per top-level command"
 else
   note "git workload: skipped, git is not installed"
 fi
 note "link phase: jdryad's --stats 'link' (map, relocate, re-bind host objects; its library search is in 'start agent') against glibc's LD_DEBUG=statistics 'total startup time in dynamic loader'; glibc counts TSC cycles, converted at ${tsc_mhz} MHz (calibrated here${dmesg_mhz:+; dmesg says $dmesg_mhz MHz})"
 note "lazy first call: tests/bench/lazy/first_calls.c; 'at start-up' calls right away (under jdryad mostly before Java has prepared the fast path's answers: a JVM round trip each), 'after ${prepare_ms} ms' sleeps first (the fast path's prepared tables); the bound-call row is the same program's second pass"
+[ -n "$warm_ok" ] && note "wall, warm: JDRYAD_SERVER=on with a server started before the rounds (and each program run 5 times under it first): the launcher, the native client and the agent per run, no JVM; the glibc column is the cold rows' native run"
 note "peak RSS: VmHWM of the program's process at its exit (benchtool hwm, ptrace exit events): under jdryad the agent process the program runs in; the JVM's own RSS is not counted"
 echo
 for n in "${notes[@]}"; do echo "* $n"; done

@@ -8,6 +8,7 @@ set -u
 dir=${1:-/usr/bin}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 jdryad="$root/jdryad"
+export JDRYAD_SERVER=off # cold mode, as the tests run
 "$jdryad" --help >/dev/null || exit 1
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 deny='^(reboot|shutdown|halt|poweroff|init|telinit|kill|killall|pkill|runlevel|systemctl|login|su|sudo|passwd|chsh|chfn|newgrp|sg|wall|write|mesg|agetty|sulogin|nologin|xargs|yes|top|watch|less|more|vi|vim|vim.basic|view|ex|nano|script|scriptlive|scriptreplay|screen|tmux|ssh-agent|gpg-agent|dirmngr|gpgconf|flock|timeout|nohup|setsid|unshare|nsenter|chroot|chrt|taskset|ionice|nice|stdbuf|env|strace|ltrace|gdb|gdbserver|valgrind.*|perf.*|docker.*|containerd.*|runc|ctr|dockerd)$'

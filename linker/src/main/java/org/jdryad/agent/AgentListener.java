@@ -92,6 +92,11 @@ public final class AgentListener implements AutoCloseable {
         }
     }
 
+    /** The next agent's HELLO, or null when none came within {@code timeout} (or the listener closed). */
+    public Arrival next(Duration timeout) throws InterruptedException {
+        return closed ? null : agents.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
     /** Routes HELLO_CHILD from the children of {@code run}'s process to it, until it is closed. */
     void register(ForkedChildren run) {
         runs.add(run);

@@ -90,6 +90,28 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess start(List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
+        return start(Spawner.LOCAL, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    /** As above, with the process started by {@code spawner} (the warm server's client, or this JVM). */
+    public static AgentProcess start(Spawner spawner, List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
+            CallbackHandler handler, Duration connectTimeout) {
+        return start(null, spawner, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    /**
+     * As {@link #start(Path, Map, CallbackHandler, Duration)}, on {@code shared}, a listener that
+     * outlives this agent (--follow: the programs it execs connect there too). Closing this agent
+     * then neither closes the listener nor kills the process, which may have become another
+     * program by exec.
+     */
+    public static AgentProcess startOn(AgentListener shared, Path agentBinary, Map<String, String> agentEnv,
+            CallbackHandler handler, Duration connectTimeout) {
+        return start(shared, Spawner.LOCAL, List.of(), agentBinary, agentEnv, handler, connectTimeout);
+    }
+
+    private static AgentProcess start(AgentListener shared, Spawner spawner, List<String> wrapper, Path agentBinary,
+            Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
         }
@@ -98,25 +120,24 @@ public final class AgentProcess implements AutoCloseable {
         AgentListener.Arrival arrival = null;
         boolean started = false;
         try {
-            listener = AgentListener.open();
+            listener = shared != null ? shared : AgentListener.open();
             List<String> command = new ArrayList<>(wrapper);
             command.add(agentBinary.toString());
-            ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-            pb.environment().clear();
+            Map<String, String> env = new java.util.LinkedHashMap<>();
             if (agentEnv != null) {
-                pb.environment().putAll(agentEnv);
+                env.putAll(agentEnv);
             }
-            pb.environment().putAll(environmentFor(listener));
-            process = pb.start();
+            env.putAll(environmentFor(listener));
+            process = spawner.spawn(command, env);
             arrival = listener.await(process, connectTimeout);
             if (arrival == null) {
                 if (!process.isAlive()) {
-                    throw new AgentException(AgentWire.describeDeath(process, "before it connected to jdryad"));
+                    throw new AgentException(describeDeath(process, "before it connected to jdryad"));
                 }
                 process.destroyForcibly();
                 throw new AgentException("jdryad: the agent did not connect within " + connectTimeout.toMillis() + " ms");
             }
-            AgentProcess ap = connect(listener, arrival, process, handler, true);
+            AgentProcess ap = connect(listener, arrival, process, handler, shared == null);
             started = true;
             return ap;
         } catch (IOException e) {
@@ -132,7 +153,7 @@ public final class AgentProcess implements AutoCloseable {
                 if (arrival != null) {
                     closeQuietly(arrival.channel());
                 }
-                if (listener != null) {
+                if (listener != null && shared == null) {
                     listener.close();
                 }
             }
@@ -154,11 +175,45 @@ public final class AgentProcess implements AutoCloseable {
             CallbackHandler handler, boolean ownsListener) {
         AgentInfo info = AgentWire.parseHello(arrival.hello());
         CallbackHandler h = handler == null ? CallbackHandler.GLIBC : handler;
-        ForkedChildren children = new ForkedChildren(info.pid(), h::bindLazily);
+        ForkedChildren children = new ForkedChildren(info, listener, h::bindLazily,
+                h instanceof ForkAdopter a ? a : null, info.pid());
         AgentProcess ap = new AgentProcess(process, arrival.channel(), h, info, listener, children, ownsListener);
         listener.register(children);
         ap.reader.start();
         return ap;
+    }
+
+    /**
+     * A child that {@code parent}'s process forked and that said HELLO_CHILD on {@code channel}:
+     * its memory is a copy of the parent's, so it is the parent's agent with another pid (already
+     * running the program: requests are served while one of its callbacks waits). Its own children
+     * are routed through the run's {@link ForkedChildren}, not this connection's. Reading starts
+     * with {@link #startReading}.
+     */
+    static AgentProcess child(AgentListener listener, SocketChannel channel, AgentInfo parent, long pid,
+            CallbackHandler handler) {
+        AgentInfo info = new AgentInfo(pid, parent.pageSize(), parent.agentBase(), parent.rDebug(), parent.rMap(),
+                parent.rBrk(), parent.tlsReserveAddress(), parent.tlsReserveSize(), parent.threadPointer(),
+                parent.tlsInitImageAddress(), parent.tlsInitImageSize(), parent.tlsModidBase(), parent.hostObjects(),
+                parent.auxv(), parent.agentSymbols());
+        AgentProcess ap = new AgentProcess(null, channel, handler, info, listener, null, false);
+        ap.entered = true;
+        ap.running = true;
+        return ap;
+    }
+
+    /** Starts reading a child's connection ({@link #child}), once its handler can answer. */
+    void startReading() {
+        reader.start();
+    }
+
+    /** Waits until the connection has ended (a forked child exited or exec'd). */
+    void awaitDisconnect() throws InterruptedException {
+        reader.join();
+    }
+
+    private static String describeDeath(Process p, String when) {
+        return p == null ? "jdryad: a forked child's connection ended " + when : AgentWire.describeDeath(p, when);
     }
 
     private static void closeQuietly(SocketChannel ch) {
@@ -210,7 +265,7 @@ public final class AgentProcess implements AutoCloseable {
             } catch (IOException ignored) {
                 // closing
             }
-            AgentException ex = new AgentException(why != null ? why : AgentWire.describeDeath(process,
+            AgentException ex = new AgentException(why != null ? why : describeDeath(process,
                     entered ? "while the program was running" : "before the program started"));
             lostByAgent = !closing;
             failure = ex;
@@ -305,7 +360,7 @@ public final class AgentProcess implements AutoCloseable {
                 }
             } catch (IOException e) {
                 AgentException f = failure;
-                throw f != null ? f : new AgentException(AgentWire.describeDeath(process,
+                throw f != null ? f : new AgentException(describeDeath(process,
                         entered ? "while the program was running" : "before the program started"), e);
             }
         }
@@ -490,6 +545,29 @@ public final class AgentProcess implements AutoCloseable {
             }
             check(request(type, w).q(), "bulk write of " + n + " words");
         }
+    }
+
+    /**
+     * RELOCATE_RELATIVE (native/relocate.h): the agent applies an object's DT_RELR table and the
+     * first {@code relaCount} DT_RELA entries (all R_X86_64_RELATIVE) from its own mapped
+     * tables, checking them against {@code runs} (start, end, prot triples: the object's pages).
+     * The reply's status is the number of DT_RELR words relocated, or a negative errno when the
+     * agent refused the request, in which case it wrote nothing.
+     */
+    public RelativeReply relocateRelative(long base, long rela, long relaCount, long relr, long relrSize, long[] runs) {
+        if (runs.length % 3 != 0) {
+            throw new IllegalArgumentException("runs are (start, end, prot) triples");
+        }
+        Payload.Writer w = new Payload.Writer().q(base).q(rela).q(relaCount).q(relr).q(relrSize).q(runs.length / 3);
+        for (long v : runs) {
+            w.q(v);
+        }
+        Payload.Reader r = request(Protocol.RELOCATE_RELATIVE, w);
+        return new RelativeReply(r.q(), r.q());
+    }
+
+    /** RELOCATE_RELATIVE's answer: DT_RELR words relocated or -errno, and the first DT_RELA entry refused. */
+    public record RelativeReply(long status, long refusedEntry) {
     }
 
     /** Calls {@code fn(args...)} (at most 6 integer arguments) in the agent; returns %rax. */
@@ -757,6 +835,19 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until the connection has ended: the agent's process exited, or exec'ed another
+     * program (the socket is close-on-exec), or the program closed it.
+     */
+    public void waitForDisconnect() {
+        try {
+            reader.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AgentException("jdryad: interrupted while waiting for the program", e);
+        }
+    }
+
     /** Closes the connection only (the agent then exits with status 127); for tests. */
     void disconnect() {
         try {
@@ -778,7 +869,7 @@ public final class AgentProcess implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        if (ownsListener && process.isAlive()) {
+        if (ownsListener && process != null && process.isAlive()) {
             process.destroyForcibly(); // started for this run (an agent gdb started is gdb's: it sees end of file)
         }
         try {
@@ -786,8 +877,10 @@ public final class AgentProcess implements AutoCloseable {
         } catch (IOException ignored) {
             // closing
         }
-        listener.unregister(children);
-        children.close();
+        if (children != null) {
+            listener.unregister(children);
+            children.close();
+        }
         if (ownsListener) {
             listener.close();
         }

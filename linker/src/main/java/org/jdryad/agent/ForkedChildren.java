@@ -11,12 +11,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The connections of one run's forked children. Why they exist: a child made by fork inherits
- * its parent's lazily bound PLT slots, and its first call through one must be bound like any
- * other (and recorded under the child's pid); but the parent's socket is the parent's. So a
- * child that makes a lazy first call connects anew to the agent socket ({@link AgentListener}),
- * says HELLO_CHILD with its own and its parent's pid, and sends CB_LAZY callbacks only. Java
- * sends a child no requests: its memory is a copy of the parent's, so every answer is an
- * address both share.
+ * its parent's lazily bound PLT slots and its parent's jdryad objects, and its first call through
+ * a slot, its dlopen, dlsym and dlclose must be answered like the parent's (and recorded under
+ * the child's pid); but the parent's socket is the parent's. So a child that calls into jdryad
+ * connects anew to the agent socket ({@link AgentListener}) and says HELLO_CHILD with its own and
+ * its parent's pid and the link generation it was forked in. When the run's handler is a
+ * {@link ForkAdopter}, the child gets a link session of its own and an {@link AgentProcess} of its
+ * own on that connection (requests into the child's memory); otherwise it is served CB_LAZY only,
+ * with the parent's answers (every answer is an address both share).
  *
  * <p>A child is this run's when its parent is the run's agent or one of the run's children
  * already seen (a grandchild); under gdb, a child of an earlier {@code run} is not served by a
@@ -29,12 +31,23 @@ final class ForkedChildren implements AutoCloseable {
     }
 
     private final LazyHandler handler;
+    private final ForkAdopter adopter;
+    private final AgentInfo info;
+    private final AgentListener listener;
     private final Set<Long> pids = ConcurrentHashMap.newKeySet();
     private final List<SocketChannel> children = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     ForkedChildren(long agentPid, LazyHandler handler) {
+        this(null, null, handler, null, agentPid);
+    }
+
+    /** With {@code adopter} (may be null), children get sessions of their own over {@code listener}'s connections. */
+    ForkedChildren(AgentInfo info, AgentListener listener, LazyHandler handler, ForkAdopter adopter, long agentPid) {
+        this.info = info;
+        this.listener = listener;
         this.handler = handler;
+        this.adopter = adopter;
         pids.add(agentPid);
     }
 
@@ -50,8 +63,16 @@ final class ForkedChildren implements AutoCloseable {
             if (closed) {
                 return;
             }
-            long pid = new Payload.Reader(hello).q();
+            Payload.Reader hr = new Payload.Reader(hello);
+            long pid = hr.q();
+            long parent = hr.q();
+            long generation = hello.length >= 24 ? hr.q() : -1;
             pids.add(pid);
+            ForkAdopter.Adopted own = adopter == null ? null : adopter.adopt(pid, parent, generation);
+            if (own != null) {
+                serveAdopted(ch, pid, own);
+                return;
+            }
             for (;;) {
                 byte[][] f = AgentWire.readFrame(ch);
                 if (f == null) {
@@ -66,8 +87,10 @@ final class ForkedChildren implements AutoCloseable {
                     if (type == Protocol.CB_LAZY) {
                         long object = r.q(), index = r.q();
                         reply = handler.bindLazily(object, index, r.q(), tid, pid);
+                    } else if (type == Protocol.CB_DLSYM || type == Protocol.CB_DLCLOSE || type == Protocol.CB_DLINFO) {
+                        reply = CallbackReply.askGlibc(r.q()); // no session of its own: glibc's (a jdryad handle: none)
                     } else {
-                        reply = CallbackReply.error("jdryad: a forked child is served lazy binding only");
+                        reply = CallbackReply.askGlibc(0);
                     }
                 } catch (RuntimeException e) {
                     reply = CallbackReply.error("jdryad: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
@@ -82,6 +105,21 @@ final class ForkedChildren implements AutoCloseable {
             // the child went away, or sent what no agent sends: its connection ends here
         } finally {
             children.remove(ch);
+        }
+    }
+
+    /** A child with a session of its own: its own agent connection, until it ends. */
+    private void serveAdopted(SocketChannel ch, long pid, ForkAdopter.Adopted own) {
+        AgentProcess child = AgentProcess.child(listener, ch, info, pid, own);
+        try {
+            own.attach(child);
+            child.startReading();
+            child.awaitDisconnect();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            own.detached();
+            child.close();
         }
     }
 

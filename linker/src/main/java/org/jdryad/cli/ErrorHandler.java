@@ -8,19 +8,30 @@ import picocli.CommandLine;
  * Set JDRYAD_DEBUG=1 to see the trace of an unexpected failure.
  */
 final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
+    /** jdryad's stderr: System.err in cold mode, the client's in the warm server. */
+    private final java.io.PrintStream err;
+
+    ErrorHandler() {
+        this(System.err);
+    }
+
+    ErrorHandler(java.io.PrintStream err) {
+        this.err = err;
+    }
+
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
         if (ex instanceof ElfFormatException) {
-            System.err.println("jdryad: " + ex.getMessage());
+            err.println("jdryad: " + ex.getMessage());
             return 1;
         }
         if (ex instanceof CliFailure f) {
-            System.err.println(f.getMessage());
+            err.println(f.getMessage());
             return f.exitStatus();
         }
-        System.err.println("jdryad: internal error: " + ex);
+        err.println("jdryad: internal error: " + ex);
         if (System.getenv("JDRYAD_DEBUG") != null) {
-            ex.printStackTrace();
+            ex.printStackTrace(err);
         }
         return 70;
     }

@@ -1,6 +1,7 @@
 package org.jdryad.cli;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -13,6 +14,7 @@ import java.util.concurrent.Callable;
 import org.jdryad.debug.DebugOptions;
 import org.jdryad.elf.ElfFormatException;
 import org.jdryad.link.LinkException;
+import org.jdryad.run.FollowSession;
 import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
 import org.jdryad.run.RunOptions;
@@ -73,14 +75,38 @@ final class RunCommand implements Callable<Integer> {
             + " binding and link-map event to FILE as JSON (format in the README).")
     Path history;
 
+    @Option(names = "--follow", description = "Also load with jdryad every program that PROG and its descendants"
+            + " execute (exec*, posix_spawn*, system, popen; #! scripts; static programs run as they are), in one"
+            + " --history with each process's pid and parent pid.")
+    boolean follow;
+
     @Parameters(index = "0", arity = "0..1", paramLabel = "PROG", description = "The program to run.")
     String program;
 
     @Parameters(index = "1..*", paramLabel = "ARG", description = "Its arguments.")
     List<String> args = new ArrayList<>();
 
+    /** The warm server's client's command line; null in cold mode (this JVM's own). */
+    private final Invocation invocation;
+
+    RunCommand() {
+        this(null);
+    }
+
+    RunCommand(Invocation invocation) {
+        this.invocation = invocation;
+    }
+
     @Override
     public Integer call() throws IOException {
+        if (invocation != null && (gdb || gdbBatch || !gdbCommands.isEmpty() || waitForDebugger)) {
+            invocation.needsColdMode("a debugger shares the terminal"); // the client runs it with a JVM of its own
+            return 0;
+        }
+        if (invocation != null && follow) {
+            invocation.needsColdMode("--follow keeps one session for every process"); // see FollowSession
+            return 0;
+        }
         List<String> gdbLine = null;
         if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
             gdbLine = new ArrayList<>(List.of("-q"));
@@ -113,7 +139,9 @@ final class RunCommand implements Callable<Integer> {
      * those options (as `jdryad gdb` does). Returns the program's status, or gdb's.
      */
     int launch(List<String> gdbOptions) throws IOException {
-        Map<String, String> env = programEnvironment();
+        Map<String, String> env = invocation != null ? invocation.environment() : programEnvironment();
+        PrintStream out = invocation != null ? invocation.out() : System.out;
+        PrintStream err = invocation != null ? invocation.err() : System.err;
         String lp = libraryPath != null ? libraryPath : env.get("LD_LIBRARY_PATH");
         String pre = env.get("LD_PRELOAD");
         boolean now = bindNow || nonEmpty(env.get("LD_BIND_NOW"));
@@ -123,13 +151,13 @@ final class RunCommand implements Callable<Integer> {
         DebugOptions fromOption = DebugOptions.parse(debug, debugOutput);
         DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), env.get("LD_DEBUG_OUTPUT")).plus(fromOption);
         for (String w : fromOption.unknown()) {
-            System.err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
+            err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }
         // glibc binds everything at load time under LD_DEBUG=unused (rtld.c: dl_lazy = 0).
         now |= dbg.has(DebugOptions.Category.UNUSED);
         if (dbg.help()) {
-            System.out.print(DebugOptions.helpText(debug != null));
-            System.out.flush();
+            out.print(DebugOptions.helpText(debug != null));
+            out.flush();
             return 0;
         }
         if (program == null) {
@@ -139,10 +167,11 @@ final class RunCommand implements Callable<Integer> {
         String executable = onPath(program, env.get("PATH"));
         // gdb runs its program by its absolute path, which becomes argv[0]: so does jdryad gdb.
         String argv0 = gdbOptions == null ? raw.get(0) : Path.of(executable).toAbsolutePath().normalize().toString();
+        Path historyFile = history == null || invocation == null ? history : invocation.workingDirectory().resolve(history);
         RunOptions options = new RunOptions(argv0, executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
-                gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, history);
+                gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, historyFile);
         options = options.withAudit(auditModules(audit, env.get("LD_AUDIT")));
-        Path p = Path.of(executable);
+        Path p = invocation == null ? Path.of(executable) : invocation.workingDirectory().resolve(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);
         }
@@ -152,6 +181,17 @@ final class RunCommand implements Callable<Integer> {
         try {
             if (gdbOptions != null) {
                 return new GdbSession(options, System.err, e -> describe(e, program)).run();
+            }
+            if (follow) {
+                if (gdbOptions != null) {
+                    throw new CliFailure("jdryad: --follow does not work with --gdb (use gdb's follow-exec-mode on"
+                            + " the agent instead)", 2);
+                }
+                return new FollowSession(options.withWaitForDebugger(waitForDebugger), System.err,
+                        RunCommand::describe).run();
+            }
+            if (invocation != null) {
+                return new ProgramRunner(options, invocation.runContext()).run();
             }
             return new ProgramRunner(options.withWaitForDebugger(waitForDebugger), System.err).run();
         } catch (LinkException | ElfFormatException | NoSuchFileException e) {
@@ -273,7 +313,7 @@ final class RunCommand implements Callable<Integer> {
         List<String> decoded = new ArrayList<>();
         decoded.add(program);
         decoded.addAll(args);
-        if (System.getenv("JDRYAD_ENVIRON_FD") == null) {
+        if (invocation != null || System.getenv("JDRYAD_ENVIRON_FD") == null) {
             return decoded; // not started by the launcher: this JVM's command line is not ours
         }
         try {

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.jdryad.debug.HistoryModel;
 import org.jdryad.debug.HistoryView;
@@ -42,14 +43,39 @@ final class ShowCommand implements Callable<Integer> {
     @Option(names = "--from", paramLabel = "OBJ", description = "why: only bindings made for references from OBJ.")
     String from;
 
+    @Option(names = "--pid", paramLabel = "PID", description = "A --follow history: only process PID's images"
+            + " (default: every process, each under a line naming its pid, parent pid and program).")
+    Long pid;
+
     @Override
     public Integer call() {
         if (last != null && last < 0) {
             throw new CliFailure("jdryad show: --last must not be negative", 2);
         }
-        HistoryModel.History h = read();
+        String text = read();
+        HistoryModel.History top = parse(() -> HistoryModel.parse(text));
+        List<HistoryModel.Process> processes = parse(() -> HistoryModel.processes(text));
+        StringBuilder out = new StringBuilder();
+        if (processes.isEmpty()) {
+            only(pid == null || pid == top.pid(), "no process " + pid + " in " + file);
+            out.append(view(top));
+        } else {
+            for (HistoryModel.Process p : processes) {
+                if (pid == null || pid == p.pid()) {
+                    out.append(p.describe()).append('\n').append(view(p.history()));
+                }
+            }
+            only(out.length() > 0, "no process " + pid + " in " + file);
+        }
+        System.out.print(out);
+        System.out.flush();
+        return 0;
+    }
+
+    /** The asked view of one process's history. */
+    private String view(HistoryModel.History h) {
         int n = last == null ? 0 : last;
-        String out = switch (view) {
+        return switch (view) {
             case "linkmap" -> {
                 only(symbol == null && object == null && !lazy && last == null && from == null, "linkmap takes no filters");
                 yield HistoryView.linkmap(h.objects());
@@ -69,9 +95,6 @@ final class ShowCommand implements Callable<Integer> {
             }
             default -> throw new CliFailure("jdryad show: unknown view '" + view + "' (linkmap, bindings, events, why)", 2);
         };
-        System.out.print(out);
-        System.out.flush();
-        return 0;
     }
 
     private static void only(boolean ok, String message) {
@@ -80,10 +103,9 @@ final class ShowCommand implements Callable<Integer> {
         }
     }
 
-    private HistoryModel.History read() {
-        String text;
+    private String read() {
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
+            return Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new CliFailure("jdryad show: " + file + ": No such file or directory", 2);
         } catch (MalformedInputException e) {
@@ -91,8 +113,11 @@ final class ShowCommand implements Callable<Integer> {
         } catch (IOException | OutOfMemoryError e) {
             throw new CliFailure("jdryad show: " + file + ": cannot read it (" + e.getMessage() + ")", 2);
         }
+    }
+
+    private <T> T parse(java.util.function.Supplier<T> parsing) {
         try {
-            return HistoryModel.parse(text);
+            return parsing.get();
         } catch (HistoryModel.Invalid e) {
             throw new CliFailure("jdryad show: " + file + ": " + e.getMessage(), 2);
         }

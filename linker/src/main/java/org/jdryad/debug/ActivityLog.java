@@ -32,7 +32,12 @@ public final class ActivityLog {
 
     /** Records one event of a change and returns it. */
     public synchronized ActivityEvent add(ActivityEvent.State state, Change change, List<String> objects) {
-        ActivityEvent e = new ActivityEvent(events.size() + 1L, clock.now(), clock.pid(), change.tid(), state,
+        return add(state, change, objects, 0);
+    }
+
+    /** The same, of process {@code pid} (a forked child; 0: the run's process). */
+    public synchronized ActivityEvent add(ActivityEvent.State state, Change change, List<String> objects, long pid) {
+        ActivityEvent e = new ActivityEvent(events.size() + 1L, clock.now(), pid != 0 ? pid : clock.pid(), change.tid(), state,
                 change.cause(), change.request(), change.flags(), change.callSite(), 0, objects);
         events.add(e);
         listener.accept(e);

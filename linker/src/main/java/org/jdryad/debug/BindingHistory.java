@@ -18,6 +18,25 @@ public final class BindingHistory {
     private final long start = System.nanoTime();
     private volatile long pid;
     private Consumer<Binding> listener = b -> { };
+    /** The run's history this one records into, for a forked child's bindings (null: this is the run's). */
+    private final BindingHistory run;
+
+    public BindingHistory() {
+        this.run = null;
+    }
+
+    private BindingHistory(BindingHistory run, long pid) {
+        this.run = run;
+        this.pid = pid;
+    }
+
+    /**
+     * The history of a process forked from the run's: its bindings go into the run's history, in
+     * the same order and clock, under {@code pid} unless a binding names its own.
+     */
+    public BindingHistory forProcess(long pid) {
+        return new BindingHistory(run != null ? run : this, pid);
+    }
 
     /** The process bindings are made for from now on (the agent's pid, once it runs). */
     public void setPid(long pid) {
@@ -30,6 +49,9 @@ public final class BindingHistory {
 
     /** Nanoseconds since the history began: the clock of every record. */
     public long now() {
+        if (run != null) {
+            return run.now();
+        }
         return System.nanoTime() - start;
     }
 
@@ -59,6 +81,9 @@ public final class BindingHistory {
      * the agent's fast path stamps its records so) and returns it.
      */
     public synchronized Binding add(Draft d, long monotonicNanos) {
+        if (run != null) {
+            return run.add(d.pid() != 0 ? d : d.calledFrom(d.callSite(), d.tid(), pid), monotonicNanos);
+        }
         Binding b = new Binding(bindings.size() + 1L, monotonicNanos - start, d.pid() != 0 ? d.pid() : pid, d.tid(), d.kind(), d.referrer(), d.relocation(),
                 d.slot(), d.callSite(), d.symbol(), d.version(), d.definer(), d.address(), d.searched(), d.passedOver());
         bindings.add(b);
@@ -82,10 +107,16 @@ public final class BindingHistory {
     }
 
     public synchronized List<Binding> snapshot() {
+        if (run != null) {
+            return run.snapshot();
+        }
         return Collections.unmodifiableList(new ArrayList<>(bindings));
     }
 
     public synchronized int size() {
+        if (run != null) {
+            return run.size();
+        }
         return bindings.size();
     }
 }

@@ -67,6 +67,13 @@ public final class HistoryFile {
     public static void write(Path file, String program, List<String> args, long pid, Ending ending,
                              List<ObjectInfo> objects, List<Binding> bindings, List<ActivityEvent> events,
                              CallSites sites) throws IOException {
+        write(file, json(program, args, pid, ending, objects, bindings, events, sites));
+    }
+
+    /** A run's history as the file's top-level object (--follow nests one per process). */
+    public static JsonObject json(String program, List<String> args, long pid, Ending ending,
+                                  List<ObjectInfo> objects, List<Binding> bindings, List<ActivityEvent> events,
+                                  CallSites sites) {
         JsonObject h = new JsonObject();
         h.addProperty("format", FORMAT);
         h.addProperty("version", VERSION);
@@ -85,7 +92,11 @@ public final class HistoryFile {
         h.add("objects", objects(objects));
         h.add("bindings", bindings(bindings, sites));
         h.add("events", events(events, sites));
+        return h;
+    }
 
+    /** Writes {@code h} to a temporary file beside {@code file}, renamed into place. */
+    public static void write(Path file, JsonObject h) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
         try {

@@ -57,11 +57,36 @@ public final class HistoryModel {
                           List<Event> events) {
     }
 
+    /** One process image of a {@code --follow} history: its pid, its parent's, and its own history. */
+    public record Process(long pid, long ppid, String program, List<String> arguments, String ended, History history) {
+        /** {@code process 4242 (parent 4241): /bin/ls -l}, with {@code , then exec'ed} for an image replaced by exec. */
+        public String describe() {
+            StringBuilder b = new StringBuilder("process " + pid + " (parent " + ppid + "): " + program);
+            arguments.forEach(a -> b.append(' ').append(a));
+            return b.append("exec".equals(ended) ? ", then exec'ed" : "").toString();
+        }
+    }
+
     private HistoryModel() {
     }
 
     /** Parses and checks a whole {@code --history} file's text. */
     public static History parse(String text) {
+        return history(root(text));
+    }
+
+    /**
+     * The process images of a {@code --follow} history ({@code processes}), in the order they
+     * started; empty for a history of one process.
+     */
+    public static List<Process> processes(String text) {
+        JsonArray a = optionalArray(root(text), "processes");
+        return list(a, p -> new Process(number(p, "pid", ""), optionalNumber(p, "ppid"), optionalString(p, "program", ""),
+                strings(optionalArray(p, "arguments"), "arguments"), optionalString(p, "ended", ""), history(p)),
+                "processes");
+    }
+
+    private static JsonObject root(String text) {
         JsonElement root;
         try {
             root = JsonParser.parseString(text);
@@ -85,6 +110,10 @@ public final class HistoryModel {
             throw new Invalid("history format version " + version + " is not supported (this jdryad reads version "
                     + HistoryFile.VERSION + ")");
         }
+        return h;
+    }
+
+    private static History history(JsonObject h) {
         JsonObject exit = optionalObject(h, "exit", "");
         return new History(optionalString(h, "program", ""), number(h, "pid", ""),
                 exit == null || exit.get("status") == null || exit.get("status").isJsonNull() ? -1

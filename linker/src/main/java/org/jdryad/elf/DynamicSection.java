@@ -26,10 +26,10 @@ public final class DynamicSection {
     private final long strtabOffset;
     private final long strtabSize;
 
-    private SymbolTable symbols;
-    private Optional<GnuHashTable> gnuHash;
-    private Optional<SysvHashTable> sysvHash;
-    private SymbolVersions versions;
+    private volatile SymbolTable symbols; // volatile: shared between the warm server's runs (ElfCache)
+    private volatile Optional<GnuHashTable> gnuHash;
+    private volatile Optional<SysvHashTable> sysvHash;
+    private volatile SymbolVersions versions;
 
     DynamicSection(ElfFile elf, ProgramHeader ph) {
         this.elf = elf;
@@ -118,6 +118,21 @@ public final class DynamicSection {
     /** DT_NEEDED names, in order. */
     public List<String> needed() {
         return strings(Elf.DT_NEEDED);
+    }
+
+    /** A DT_FILTER or DT_AUXILIARY name. */
+    public record Filtee(String name, boolean auxiliary) {
+    }
+
+    /** DT_FILTER and DT_AUXILIARY names, in order. */
+    public List<Filtee> filtees() {
+        List<Filtee> out = new ArrayList<>();
+        for (Entry e : entries) {
+            if (e.tag() == Elf.DT_FILTER || e.tag() == Elf.DT_AUXILIARY) {
+                out.add(new Filtee(string(e.value()), e.tag() == Elf.DT_AUXILIARY));
+            }
+        }
+        return Collections.unmodifiableList(out);
     }
 
     public Optional<String> soname() {

@@ -41,6 +41,9 @@ public final class Elf {
 
     public static final long DT_NULL = 0;
     public static final long DT_NEEDED = 1;
+    /** Filters (ld --auxiliary, --filter): the filtee's definitions come first; a missing auxiliary filtee is ignored. */
+    public static final long DT_AUXILIARY = 0x7ffffffdL;
+    public static final long DT_FILTER = 0x7fffffffL;
     public static final long DT_PLTRELSZ = 2;
     public static final long DT_PLTGOT = 3;
     public static final long DT_HASH = 4;

@@ -36,9 +36,9 @@ public final class ElfFile implements AutoCloseable {
     private final long shnum;
     private final List<ProgramHeader> programHeaders;
 
-    private List<SectionHeader> sectionHeaders;
-    private Optional<DynamicSection> dynamic;
-    private Optional<String> interpreter;
+    private volatile List<SectionHeader> sectionHeaders; // volatile: the warm server shares parsed files between runs (ElfCache)
+    private volatile Optional<DynamicSection> dynamic;
+    private volatile Optional<String> interpreter;
 
     private ElfFile(Path path, ByteBuffer bytes, FileIdentity identity) {
         this.path = path;

@@ -67,20 +67,26 @@ final class HostRebinder {
         }
     }
 
-    /** Writes the patches, unprotecting each page for the write and restoring it afterwards. */
+    /**
+     * Writes the patches in one bulk request, each read-only page made writable once before it
+     * and given its protection back after it.
+     */
     static void apply(List<Patch> patches, TargetMemory memory, BindingHistory history) {
         long page = memory.pageSize();
+        java.util.Map<Long, Integer> readOnly = new java.util.LinkedHashMap<>(); // page -> protection to restore
+        WordWrites words = new WordWrites();
         for (Patch p : patches) {
-            long pg = p.site() & -page;
             int prot = protectionAt(p.host(), p.site() - p.host().base(), page);
             if ((prot & TargetMemory.PROT_WRITE) == 0) {
-                memory.protect(pg, page, prot | TargetMemory.PROT_WRITE);
+                readOnly.putIfAbsent(p.site() & -page, prot);
             }
-            memory.writeWords(new long[] {p.site()}, new long[] {p.value()}, 1);
-            if ((prot & TargetMemory.PROT_WRITE) == 0) {
-                memory.protect(pg, page, prot);
-            }
-            if (history != null) {
+            words.add(p.site(), p.value());
+        }
+        readOnly.forEach((pg, prot) -> memory.protect(pg, page, prot | TargetMemory.PROT_WRITE));
+        words.flushTo(memory);
+        readOnly.forEach((pg, prot) -> memory.protect(pg, page, prot));
+        if (history != null) {
+            for (Patch p : patches) {
                 history.add(new BindingHistory.Draft(Binding.Kind.HOST_REBIND, p.host().name(), "GOT", p.site(), 0, 0, 0,
                         p.symbol(), p.version(), p.definition().object().name(), p.value(), List.of(), List.of()));
             }

@@ -43,6 +43,19 @@ interface LinkContext {
     /** A non-fatal diagnostic, printed as glibc prints it. */
     void warn(String message);
 
+    /** Whether objects may be planned concurrently (see RelocationRun); false: one after another. */
+    default boolean relocatesInParallel() {
+        return false;
+    }
+
+    /**
+     * Whether relocation's lookups or objects are told to someone as they happen (LD_DEBUG):
+     * then objects are relocated strictly one after another, so that the lines come in order.
+     */
+    default boolean tracesLookups() {
+        return false;
+    }
+
     /** {@code obj}'s relocations are about to be processed (LD_DEBUG=reloc). */
     default void relocating(LoadedObject obj) {
     }

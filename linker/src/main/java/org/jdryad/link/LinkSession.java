@@ -22,7 +22,7 @@ public final class LinkSession implements LinkContext {
     private final StaticTlsLayout tls;
     private final BindingHistory history;
     private final Consumer<String> warnings;
-    private final SymbolLookup lookup = new SymbolLookup();
+    private final SymbolLookup lookup;
     private final RelocationStats stats = new RelocationStats();
     private volatile List<LoadedObject> objects = List.of();
     /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
@@ -101,6 +101,52 @@ public final class LinkSession implements LinkContext {
         this.tls = new StaticTlsLayout(tlsReservationSize, tlsModuleIdBase);
         this.history = history;
         this.warnings = warnings;
+        this.lookup = new SymbolLookup();
+    }
+
+    /** A copy of {@code from}'s state over {@code memory}: see {@link #copyFor}. */
+    private LinkSession(LinkSession from, TargetMemory memory, BindingHistory history) {
+        this.memory = memory;
+        this.interposers = from.interposers;
+        this.tlsDescReturn = from.tlsDescReturn;
+        this.tls = from.tls.copy();
+        this.history = history;
+        this.warnings = from.warnings;
+        this.lookup = from.lookup.copy();
+        this.objects = from.objects;
+        this.global = from.global;
+        this.deepBound.addAll(from.deepBound);
+        synchronized (from.localScope) {
+            this.localScope.putAll(from.localScope);
+        }
+        this.textWritable.addAll(from.textWritable);
+        this.ifuncResults.putAll(from.ifuncResults);
+        synchronized (from.dlopened) {
+            this.dlopened.addAll(from.dlopened);
+        }
+        synchronized (from.relocationDependencies) {
+            from.relocationDependencies.forEach((k, v) -> this.relocationDependencies.put(k, new ArrayList<>(v)));
+        }
+        this.lazyResolver = from.lazyResolver;
+        this.bindNowAll = from.bindNowAll;
+        this.boundNow.addAll(from.boundNow);
+        synchronized (from.lazyIds) {
+            this.lazyIds.putAll(from.lazyIds);
+            this.lazyObjects.putAll(from.lazyObjects);
+            this.nextLazyId = from.nextLazyId;
+        }
+    }
+
+    /**
+     * The session of a process forked from this one's: the same objects, scopes, relocation
+     * dependencies, TLS layout and lazy ids as now, changed from then on apart from this one's,
+     * with its memory operations going to {@code memory} (the child's) and its bindings to
+     * {@code history} (the child's view of the run's). The objects themselves are shared (their
+     * addresses are the same in both processes). Nobody prepares the copy's lazy answers, and the
+     * copy tells nobody of its relocations.
+     */
+    public synchronized LinkSession copyFor(TargetMemory memory, BindingHistory history) {
+        return new LinkSession(this, memory, history);
     }
 
     /**
@@ -248,7 +294,7 @@ public final class LinkSession implements LinkContext {
         }
         List<LoadedObject> order = new ArrayList<>(jd);
         Collections.reverse(order);
-        new Relocator(this).relocateAll(order);
+        RelocationRun.relocateAll(this, order);
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jd) {
             mapper.protectFinal(o, textWritable.contains(o));
@@ -417,7 +463,7 @@ public final class LinkSession implements LinkContext {
         long t0 = System.nanoTime();
         List<LoadedObject> order = new ArrayList<>(jdryadObjects());
         Collections.reverse(order);
-        new Relocator(this).relocateAll(order);
+        RelocationRun.relocateAll(this, order);
         stats.phase("relocate", System.nanoTime() - t0);
     }
 
@@ -548,6 +594,29 @@ public final class LinkSession implements LinkContext {
     @Override
     public void warn(String message) {
         warnings.accept(message);
+    }
+
+    /**
+     * Parallel relocation planning (see RelocationRun): off unless -Djdryad.link.parallel=true,
+     * because on the 2-core machines measured, busy with other work, it did not win (README,
+     * Benchmarks).
+     */
+    private volatile boolean parallel = Boolean.getBoolean("jdryad.link.parallel");
+
+    /** Plans objects' relocations concurrently (true) or one after another (false). */
+    public void setParallelRelocation(boolean on) {
+        this.parallel = on;
+    }
+
+    @Override
+    public boolean relocatesInParallel() {
+        return parallel;
+    }
+
+    /** Whether relocation's lookups or objects are told to someone as they happen (LD_DEBUG). */
+    @Override
+    public boolean tracesLookups() {
+        return relocationListener != null || lookup.tellsProbes();
     }
 
     /** Told of each object before its relocations are processed (LD_DEBUG=reloc); null: nobody. */

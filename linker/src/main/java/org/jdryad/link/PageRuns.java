@@ -83,6 +83,18 @@ final class PageRuns {
         return true;
     }
 
+    /** The runs as (start, end, prot) triples in address order, as a request to the agent carries them. */
+    long[] triples() {
+        Snapshot s = snapshot;
+        long[] out = new long[3 * s.starts().length];
+        for (int i = 0; i < s.starts().length; i++) {
+            out[3 * i] = s.starts()[i];
+            out[3 * i + 1] = s.ends()[i];
+            out[3 * i + 2] = s.prots()[i];
+        }
+        return out;
+    }
+
     /** The index of the last start at or below {@code a}, or -1. */
     private static int floor(long[] starts, long a) {
         int lo = 0;

@@ -12,9 +12,9 @@ public final class RelocationStats {
     private long lazySlots;
     private final java.util.concurrent.atomic.AtomicLong lazyBound = new java.util.concurrent.atomic.AtomicLong();
 
-    /** A jump slot left for its first call. */
-    void countLazySlot() {
-        lazySlots++;
+    /** Jump slots left for their first call. */
+    void countLazySlots(long n) {
+        lazySlots += n;
     }
 
     /** A jump slot bound at its first call (from any program thread). */
@@ -36,8 +36,12 @@ public final class RelocationStats {
     private final java.util.concurrent.atomic.LongAdder cachedLookups = new java.util.concurrent.atomic.LongAdder();
 
     void count(int type) {
+        count(type, 1);
+    }
+
+    void count(int type, long n) {
         if (type >= 0 && type < byType.length) {
-            byType[type]++;
+            byType[type] += n;
         }
     }
 

@@ -40,24 +40,30 @@ final class Relocator {
     }
 
 
-    /** A relocation whose value needs an IFUNC resolver called in the target. */
-    private record IfuncWrite(LoadedObject object, long site, long resolver, long addend, String what) {
-    }
-
-    /** A copy relocation: {@code size} bytes from {@code source} to {@code site}. */
-    private record CopyWrite(long site, long source, long size) {
-    }
-
     private final LinkContext ctx;
-    private final WordWrites writes = new WordWrites();
-    private final List<IfuncWrite> ifuncs = new ArrayList<>();
-    private final List<CopyWrite> copies = new ArrayList<>();
+    /** The plan relocation fills (null: a lazy first call or a preview, which act at once). */
+    private final RelocationPlan plan;
+    private final WordWrites writes;
+    private final List<RelocationPlan.IfuncWrite> ifuncs;
+    private final List<RelocationPlan.CopyWrite> copies;
+    /** Whether DT_RELR and the leading RELATIVE entries are left to the target (see #planRelative). */
+    private final boolean relativeInTarget;
     private final Map<Long, Long> ifuncResults;
     /** Scope lists named once each: a binding's "searched" list is a view of one of these. */
     private final Map<List<LoadedObject>, List<String>> scopeNames = new java.util.IdentityHashMap<>();
 
+    /** A relocator for lazy first calls and previews: what it decides is recorded at once. */
     Relocator(LinkContext ctx) {
+        this(ctx, null, false);
+    }
+
+    private Relocator(LinkContext ctx, RelocationPlan plan, boolean relativeInTarget) {
         this.ctx = ctx;
+        this.plan = plan;
+        this.writes = plan == null ? new WordWrites() : plan.words;
+        this.ifuncs = plan == null ? new ArrayList<>() : plan.ifuncs;
+        this.copies = plan == null ? new ArrayList<>() : plan.copies;
+        this.relativeInTarget = relativeInTarget && NATIVE_RELATIVE;
         this.ifuncResults = ctx.ifuncResults();
     }
 
@@ -65,39 +71,37 @@ final class Relocator {
     private record Resolved(Definition definition, long value) {
     }
 
-    /** Relocates every object given, then runs the deferred IFUNC and copy work. */
-    void relocateAll(List<LoadedObject> objects) {
-        for (LoadedObject obj : objects) {
-            relocate(obj);
-            if (writes.count() > 1 << 16) {
-                writes.flushTo(ctx.memory());
-            }
+    /**
+     * Plans {@code obj}'s relocations (see {@link RelocationPlan}); with {@code relativeInTarget}
+     * its DT_RELR and leading RELATIVE entries are left to the target; {@code immediate}: the plan
+     * is carried out as it is made. A failure is kept in the plan, to be thrown when it is
+     * carried out, after what came before it.
+     */
+    static RelocationPlan plan(LinkContext ctx, LoadedObject obj, boolean relativeInTarget, boolean immediate) {
+        RelocationPlan p = new RelocationPlan(obj, immediate);
+        try {
+            new Relocator(ctx, p, relativeInTarget).relocate(obj);
+        } catch (RuntimeException e) {
+            p.failure = e;
         }
-        writes.flushTo(ctx.memory());
-        ctx.stats().phase("relocate: write to target", writes.flushNanos());
-        long t0 = System.nanoTime();
-        for (IfuncWrite w : ifuncs) {
-            long value = callIfunc(w.resolver()) + w.addend();
-            writes.add(w.site(), value);
-        }
-        writes.flushTo(ctx.memory());
-        ctx.stats().phase("ifunc resolvers", System.nanoTime() - t0);
-        for (CopyWrite c : copies) {
-            if (c.size() > Integer.MAX_VALUE) {
-                throw new LinkException("copy relocation of " + c.size() + " bytes is too large");
-            }
-            ctx.memory().write(c.site(), ctx.memory().read(c.source(), (int) c.size()));
-        }
+        return p;
     }
 
+    /** Calls an IFUNC resolver in the target once (one call at a time, whichever thread plans). */
     long callIfunc(long resolver) {
         Long cached = ifuncResults.get(resolver);
         if (cached != null) {
             return cached;
         }
-        long value = ctx.memory().call(resolver);
-        ifuncResults.put(resolver, value);
-        return value;
+        synchronized (ifuncResults) {
+            cached = ifuncResults.get(resolver);
+            if (cached != null) {
+                return cached;
+            }
+            long value = ctx.memory().call(resolver);
+            ifuncResults.put(resolver, value);
+            return value;
+        }
     }
 
     /**
@@ -177,23 +181,100 @@ final class Relocator {
     }
 
     private void relocate(LoadedObject obj) {
-        ctx.relocating(obj);
         Optional<DynamicSection> dyn = obj.dynamic();
         if (dyn.isEmpty()) {
             return;
         }
         DynamicSection d = dyn.get();
+        long inTarget = relativeInTarget ? planRelative(obj, d) : -1;
+        if (inTarget < 0) {
+            relocateRelr(obj, d);
+        }
+        Map<Integer, Resolved> cache = new HashMap<>();
+        apply(obj, d.rela(), cache, false, Math.max(inTarget, 0), Long.MAX_VALUE);
+        boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
+        apply(obj, d.pltRela(), cache, lazy, 0, Long.MAX_VALUE);
+    }
+
+    /**
+     * What a RELATIVE request the target refused would have done ({@code obj}'s DT_RELR and its
+     * DT_RELA entries before {@code lead}), as Java's words, carried out as it is planned: this
+     * names the entry that is wrong, or writes what the agent could not check (a table in
+     * writable pages).
+     */
+    static RelocationPlan planRelativeByJava(LinkContext ctx, LoadedObject obj, long lead) {
+        RelocationPlan p = new RelocationPlan(obj, true);
+        try {
+            Relocator r = new Relocator(ctx, p, false);
+            DynamicSection d = obj.dynamic().orElseThrow();
+            r.relocateRelr(obj, d);
+            r.apply(obj, d.rela(), new HashMap<>(), false, 0, lead);
+        } catch (RuntimeException e) {
+            p.failure = e;
+        }
+        return p;
+    }
+
+    /** Whether the target applies relative relocations itself (-Djdryad.relocate.native=false: Java writes them). */
+    private static final boolean NATIVE_RELATIVE = !"false".equals(System.getProperty("jdryad.relocate.native"));
+
+    /**
+     * Leaves {@code obj}'s DT_RELR table and the leading run of R_X86_64_RELATIVE entries of
+     * its DT_RELA (DT_RELACOUNT of them, or as many as lead the table) to the target, which
+     * applies them straight from the object's mapped tables: the bulk of a large library's
+     * relocations, which then never cross the socket. An immediate plan sends the request now.
+     * Returns how many DT_RELA entries the target applies, or -1 when Java writes them all
+     * (nothing to send, or the target refused: Java's words then name what is wrong).
+     */
+    private long planRelative(LoadedObject obj, DynamicSection d) {
+        RelocationTable rela = d.rela();
+        long lead = leadingRelative(d, rela);
+        var relr = d.value(Elf.DT_RELR);
+        long relrSize = relr.isPresent() ? d.value(Elf.DT_RELRSZ).orElse(0) : 0;
+        if ((lead == 0 && relrSize == 0) || d.value(Elf.DT_RELRENT).orElse(8) != 8) {
+            return -1;
+        }
         long base = obj.base();
-        for (long addr : d.relrAddresses()) {
+        var request = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
+                base + relr.orElse(0), relrSize, obj.pages().triples());
+        if (!plan.immediate) {
+            plan.relative = request; // sent when the plan is carried out (RelocationRun)
+            return lead;
+        }
+        long t0 = System.nanoTime();
+        long relrWords = ctx.memory().relocateRelative(request); // the objects before are written already
+        ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
+        if (relrWords < 0) {
+            return -1;
+        }
+        ctx.stats().count(Elf.R_X86_64_RELATIVE, lead);
+        ctx.stats().countRelr(relrWords);
+        return lead;
+    }
+
+    /** DT_RELACOUNT when it is within the table, else the number of RELATIVE entries the table starts with. */
+    private static long leadingRelative(DynamicSection d, RelocationTable rela) {
+        long declared = d.value(Elf.DT_RELACOUNT).orElse(-1);
+        if (declared >= 0 && declared <= rela.count()) {
+            return declared;
+        }
+        long n = 0;
+        while (n < rela.count() && rela.type(n) == Elf.R_X86_64_RELATIVE) {
+            n++;
+        }
+        return n;
+    }
+
+    /** DT_RELR word by word: each marked word gets the base added to its value in the file. */
+    private void relocateRelr(LoadedObject obj, DynamicSection d) {
+        long base = obj.base();
+        long[] relr = d.relrAddresses();
+        for (long addr : relr) {
             long implicit = obj.elf().u64At(addr, "DT_RELR target");
             requireWritable(obj, base + addr, 8, "DT_RELR");
             writes.add(base + addr, base + implicit);
         }
-        ctx.stats().countRelr(d.relrAddresses().length);
-        Map<Integer, Resolved> cache = new HashMap<>();
-        apply(obj, d.rela(), cache, false);
-        boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
-        apply(obj, d.pltRela(), cache, lazy);
+        plan.relrWords += relr.length;
     }
 
     /**
@@ -201,10 +282,10 @@ final class Relocator {
      * elf_machine_runtime_setup does; false (bind now) for an object without a usable DT_PLTGOT.
      */
     private boolean prepareLazy(LoadedObject obj, DynamicSection d) {
-        var pltgot = d.value(Elf.DT_PLTGOT);
-        if (pltgot.isEmpty() || d.pltRela().count() == 0) {
+        if (!hasLazyGot(d)) {
             return false;
         }
+        var pltgot = d.value(Elf.DT_PLTGOT);
         long got = obj.base() + pltgot.getAsLong();
         if (!within(obj, got, 24) || !obj.pages().allows(got + 8, 16, TargetMemory.PROT_WRITE)) {
             throw new LinkException(obj.name() + ": DT_PLTGOT 0x" + Long.toHexString(pltgot.getAsLong())
@@ -215,17 +296,28 @@ final class Relocator {
         return true;
     }
 
-    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy) {
+    /** Whether a lazily bound object has jump slots and the GOT that names it to the trampoline (false: malformed). */
+    static boolean hasLazyGot(DynamicSection d) {
+        try {
+            return d.value(Elf.DT_PLTGOT).isPresent() && d.pltRela().count() > 0;
+        } catch (RuntimeException e) {
+            return false; // its relocation reports it
+        }
+    }
+
+    /** Applies the entries of {@code table} from index {@code from} up to {@code until}. */
+    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy, long from,
+                       long until) {
         long base = obj.base();
         java.nio.LongBuffer words = table.words();
-        int n = words.capacity() / 3;
-        for (int i = 0; i < n; i++) {
+        int n = (int) Math.min(words.capacity() / 3, until);
+        for (int i = (int) Math.min(from, n); i < n; i++) {
             long info = words.get(3 * i + 1);
             int type = (int) (info & 0xffffffffL);
             long site = base + words.get(3 * i);
             long addend = words.get(3 * i + 2);
             int symIndex = (int) (info >>> 32);
-            ctx.stats().count(type);
+            plan.count(type);
             int width = siteWidth(type);
             if (width > 0) {
                 requireWritable(obj, site, width, Elf.relocationName(type));
@@ -239,7 +331,7 @@ final class Relocator {
                     break;
                 case Elf.R_X86_64_IRELATIVE:
                     requireResolver(obj, base + addend, "R_X86_64_IRELATIVE");
-                    ifuncs.add(new IfuncWrite(obj, site, base + addend, 0, "IRELATIVE"));
+                    ifuncs.add(new RelocationPlan.IfuncWrite(obj, site, base + addend, 0, "IRELATIVE"));
                     break;
                 case Elf.R_X86_64_JUMP_SLOT:
                     if (lazy) {
@@ -249,7 +341,7 @@ final class Relocator {
                                     + " lies outside the object's mappings");
                         }
                         writes.add(site, base + obj.elf().u64At(site - base, "unbound jump slot"));
-                        ctx.stats().countLazySlot();
+                        plan.lazySlots++;
                         break;
                     }
                     // fall through: bound now
@@ -259,7 +351,7 @@ final class Relocator {
                     if (r.definition() != null && r.definition().symbol().isIfunc() && !r.definition().object().isHost()
                             && !ctx.isInterposed(r.definition())) {
                         requireResolver(r.definition().object(), r.value(), r.definition().toString());
-                        ifuncs.add(new IfuncWrite(obj, site, r.value(), type == Elf.R_X86_64_64 ? addend : 0, r.definition().toString()));
+                        ifuncs.add(new RelocationPlan.IfuncWrite(obj, site, r.value(), type == Elf.R_X86_64_64 ? addend : 0, r.definition().toString()));
                     } else {
                         writes.add(site, r.value() + addend);
                     }
@@ -275,9 +367,7 @@ final class Relocator {
                         throw new LinkException(obj.name() + ": relocation " + Elf.relocationName(type) + " at 0x"
                                 + Long.toHexString(site) + " does not fit in 32 bits");
                     }
-                    byte[] b = {(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)};
-                    writes.flushTo(ctx.memory());
-                    ctx.memory().write(site, b);
+                    writes.addNarrow(site, v);
                     break;
                 }
                 case Elf.R_X86_64_PC64: {
@@ -299,7 +389,8 @@ final class Relocator {
                     }
                     long size = ref.size();
                     if (r.definition().symbol().size() != size) {
-                        ctx.warn(obj.name() + ": Symbol `" + ref.name() + "' has different size in shared object, consider re-linking");
+                        String warning = obj.name() + ": Symbol `" + ref.name() + "' has different size in shared object, consider re-linking";
+                        plan.note(() -> ctx.warn(warning));
                         size = Math.min(size, r.definition().symbol().size());
                     }
                     // Both ends must lie in their objects' mappings: a malformed size is refused, not copied.
@@ -310,7 +401,7 @@ final class Relocator {
                         throw new LinkException(obj.name() + ": copy relocation for `" + ref.name() + "' of " + size
                                 + " bytes lies outside the objects' mappings");
                     }
-                    copies.add(new CopyWrite(site, r.value(), size));
+                    copies.add(new RelocationPlan.CopyWrite(site, r.value(), size));
                     break;
                 }
                 case Elf.R_X86_64_DTPMOD64: {
@@ -474,8 +565,13 @@ final class Relocator {
             }
             throw LinkException.undefinedSymbol(obj, ref.name(), version == null ? null : version.name());
         }
-        if (sink == null) {
-            ctx.bound(obj, def.object()); // a preview binds nothing: its call will, if it comes
+        if (sink == null) { // a preview binds nothing: its call will, if it comes
+            LoadedObject definer = def.object();
+            if (plan != null) {
+                plan.note(() -> ctx.bound(obj, definer));
+            } else {
+                ctx.bound(obj, definer);
+            }
         }
         long value = ctx.interposedAddress(def).orElse(def.address());
         if (def.symbol().isIfunc() && def.object().isHost() && !ctx.isInterposed(def) && origin.kind() != Binding.Kind.LAZY) {
@@ -506,6 +602,8 @@ final class Relocator {
                 def == null ? null : def.object().name(), value, searched(scope, tc, obj, result), passed);
         if (sink != null) {
             sink.accept(d);
+        } else if (plan != null) {
+            plan.note(() -> h.add(d));
         } else {
             h.add(d);
         }

@@ -23,6 +23,14 @@ final class StaticTlsLayout {
         this.moduleIdBase = moduleIdBase;
     }
 
+    /** The same layout, to go on placing blocks in a forked child's session. */
+    StaticTlsLayout copy() {
+        StaticTlsLayout c = new StaticTlsLayout(reservationSize, moduleIdBase);
+        c.used = used;
+        c.nextModule = nextModule;
+        return c;
+    }
+
     /** Assigns module ids and offsets to every object with PT_TLS, in load order. */
     void assign(List<LoadedObject> objects) {
         for (LoadedObject obj : objects) {

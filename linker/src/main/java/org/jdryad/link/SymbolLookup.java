@@ -81,12 +81,27 @@ public final class SymbolLookup {
     private volatile java.util.function.BiConsumer<String, LoadedObject> probeListener;
 
     /**
+     * A lookup with this one's table of STB_GNU_UNIQUE definitions, for a forked child's own
+     * session (its counters start at zero; nobody is told of its probes).
+     */
+    public SymbolLookup copy() {
+        SymbolLookup c = new SymbolLookup();
+        c.uniqueDefinitions.putAll(uniqueDefinitions);
+        return c;
+    }
+
+    /**
      * Told of every object a lookup for a jdryad object probes, with the symbol's name
      * (LD_DEBUG=symbols); null, the default, tells nobody. Lookups for host objects (re-binding
      * their GOT) and jdryad's own (no requester) are not told.
      */
     public void setProbeListener(java.util.function.BiConsumer<String, LoadedObject> listener) {
         this.probeListener = listener;
+    }
+
+    /** Whether lookups are told to a probe listener (see {@link #setProbeListener}). */
+    public boolean tellsProbes() {
+        return probeListener != null;
     }
 
     /**

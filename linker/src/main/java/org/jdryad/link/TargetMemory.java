@@ -47,6 +47,38 @@ public interface TargetMemory {
     /** Writes 64-bit words: {@code *(u64*)addresses[i] = values[i]} for i below count. */
     void writeWords(long[] addresses, long[] values, int count);
 
+    /**
+     * Writes the low 32 bits of each value: {@code *(u32*)addresses[i] = (u32) values[i]} for i
+     * below count (R_X86_64_PC32, 32, 32S). By default one {@link #write} each.
+     */
+    default void writeWords32(long[] addresses, long[] values, int count) {
+        for (int i = 0; i < count; i++) {
+            long v = values[i];
+            write(addresses[i], new byte[] {(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)});
+        }
+    }
+
+    /**
+     * An object's relative relocations, for the target to carry out from the object's own mapped
+     * tables: DT_RELR ({@code relrSize} bytes at {@code relr}, each word marked gets {@code base}
+     * added) first, then the {@code relaCount} DT_RELA entries at {@code rela}, all
+     * R_X86_64_RELATIVE ({@code *(base + r_offset) = base + r_addend}). {@code runs} are the
+     * object's pages as the plan mapped them, (start, end, prot) triples in address order:
+     * both tables must lie in readable, non-writable runs and every target in writable ones.
+     */
+    record RelativeRelocations(long base, long rela, long relaCount, long relr, long relrSize, long[] runs) {
+    }
+
+    /**
+     * Carries out {@code r} in the target (native/relocate.c), having checked every entry first.
+     * Returns the number of DT_RELR words relocated; -1 when it did not (this memory has no such
+     * request, or the target refused an entry): then it wrote nothing, and the caller writes the
+     * words itself.
+     */
+    default long relocateRelative(RelativeRelocations r) {
+        return -1;
+    }
+
     /** Calls a function in the target with integer arguments and returns %rax. */
     long call(long function, long... args);
 }

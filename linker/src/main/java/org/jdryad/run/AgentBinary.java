@@ -52,8 +52,21 @@ public final class AgentBinary {
         return extract(RESOURCE_DIR + name, name, true);
     }
 
+    /** What this JVM extracted already (the warm server: no rereading and rehashing of the jar per run). */
+    private static final java.util.Map<String, Path> EXTRACTED = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** Extracts a packaged resource into the cache, returning its path. */
     public static Path extract(String resource, String fileName, boolean executable) {
+        Path done = EXTRACTED.get(resource + "\0" + fileName);
+        if (done != null && Files.isRegularFile(done)) {
+            return done;
+        }
+        Path p = extractNow(resource, fileName, executable);
+        EXTRACTED.put(resource + "\0" + fileName, p);
+        return p;
+    }
+
+    private static Path extractNow(String resource, String fileName, boolean executable) {
         byte[] bytes;
         try (InputStream in = AgentBinary.class.getResourceAsStream(resource)) {
             if (in == null) {

@@ -70,6 +70,22 @@ final class AgentMemory implements TargetMemory {
     }
 
     @Override
+    public void writeWords32(long[] addresses, long[] values, int count) {
+        if (count == addresses.length) {
+            agent.writeWords32(addresses, values);
+        } else {
+            agent.writeWords32(java.util.Arrays.copyOf(addresses, count), java.util.Arrays.copyOf(values, count));
+        }
+    }
+
+    @Override
+    public long relocateRelative(RelativeRelocations r) {
+        long status = agent.relocateRelative(r.base(), r.rela(), r.relaCount(), r.relr(), r.relrSize(), r.runs())
+                .status();
+        return status < 0 ? -1 : status; // refused: Java's own path writes the words, or names the bad entry
+    }
+
+    @Override
     public long call(long function, long... args) {
         return agent.call(function, args);
     }

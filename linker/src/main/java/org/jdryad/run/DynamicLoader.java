@@ -114,6 +114,10 @@ final class DynamicLoader implements CallbackHandler {
             return List.of();
         }
     }
+    /** The process this loader serves, for the history: 0 is the run's own (a forked child's loader has its pid). */
+    private final long pid;
+    /** Told before every change, so that children forked in the state before it can still have it. */
+    private ForkSnapshots forks;
 
     /** Finds what a dlopen name means in the namespace: see ObjectGraph. */
     interface DlopenResolver {
@@ -135,14 +139,64 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     DynamicLoader(LinkSession session, DlopenResolver resolver, ActivityLog activity) {
+        this(session, resolver, activity, 0);
+    }
+
+    private DynamicLoader(LinkSession session, DlopenResolver resolver, ActivityLog activity, long pid) {
         this.session = session;
         this.resolver = resolver;
         this.activity = activity;
+        this.pid = pid;
     }
 
     void attach(AgentProcess agent) {
         this.agent = agent;
         this.unwind = UnwindTables.load(agent);
+    }
+
+    /**
+     * The loader of a process forked from this one's (or a frozen copy of this one's state, with
+     * no agent): the same handles, open counts, search lists, NODELETE marks, initialised objects
+     * and finaliser texts as now, over {@code session} (a copy of this one's), resolving dlopen
+     * names with {@code resolver}, recording under {@code pid}.
+     */
+    synchronized DynamicLoader copyFor(LinkSession session, DlopenResolver resolver, long pid) {
+        DynamicLoader c = new DynamicLoader(session, resolver, activity, pid);
+        c.nodes.putAll(nodes);
+        c.byNode.putAll(byNode);
+        c.openCount.putAll(openCount);
+        c.searchLists.putAll(searchLists);
+        c.nodelete.addAll(nodelete);
+        c.initialised.addAll(initialised);
+        c.agent = agent;
+        c.unwind = unwind;
+        c.argc = argc;
+        c.argvAddr = argvAddr;
+        c.envpAddr = envpAddr;
+        c.nextId = nextId;
+        c.ids.putAll(ids);
+        c.finiTexts.putAll(finiTexts);
+        c.debugOutputPath = debugOutputPath;
+        c.trace = trace; // LD_DEBUG's lines of a child's dlopen carry the run's pid (a known limit)
+        return c;
+    }
+
+    /** Makes a copy from {@link #copyFor} the child's: its requests go to {@code child}. */
+    void attachChild(AgentProcess child) {
+        this.agent = child;
+        this.unwind = unwind.map(u -> u.copyFor(child));
+    }
+
+    /** Who keeps the states children were forked in (see {@link ForkSnapshots}). */
+    synchronized void setForkSnapshots(ForkSnapshots forks) {
+        this.forks = forks;
+    }
+
+    /** Before a change of the link state: a child forked before it keeps the state it was forked in. */
+    private void changing() {
+        if (forks != null) {
+            forks.changing();
+        }
     }
 
     /** Tells LD_DEBUG's story of initialisers, finalisers, dlopen and dlclose to {@code t}. */
@@ -194,10 +248,10 @@ final class DynamicLoader implements CallbackHandler {
             names.add(o.path().toString());
         }
         ActivityEvent first = activity.add(kind == Protocol.RT_DELETE ? ActivityEvent.State.DELETE
-                : ActivityEvent.State.ADD, why, names);
+                : ActivityEvent.State.ADD, why, names, pid);
         RDebugResult rd = agent.rDebugUpdate(kind, entries, names, new ActivityCause(why.cause().code(), why.callSite(),
                 why.flags(), why.tid(), first.seq(), why.request()));
-        activity.add(ActivityEvent.State.CONSISTENT, why, names);
+        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid);
         List<ObjectTableEntry> table = new ArrayList<>();
         for (int i = 0; i < objs.size(); i++) {
             LoadedObject o = objs.get(i);
@@ -377,6 +431,7 @@ final class DynamicLoader implements CallbackHandler {
             if (name == null) {
                 return CallbackReply.ok(nodes.getOrDefault(main, 0L));
             }
+            changing();
             boolean noload = (flags & Protocol.RTLD_NOLOAD) != 0;
             Resolution r;
             try {
@@ -568,7 +623,7 @@ final class DynamicLoader implements CallbackHandler {
                 }
             }
             session.history().add(new BindingHistory.Draft(Binding.Kind.DLSYM, referrer, version == null ? "dlsym" : "dlvsym",
-                    0, caller, tid, 0, name, version, d.object().name(), value, searched, List.of()));
+                    0, caller, tid, pid, name, version, d.object().name(), value, searched, List.of()));
         }
         Optional<LoadedObject> from = audit == AuditHooks.NONE ? Optional.empty() : objectAt(caller);
         if (from.isPresent()) {
@@ -588,6 +643,7 @@ final class DynamicLoader implements CallbackHandler {
             if (obj == null) {
                 return CallbackReply.askGlibc(handle);
             }
+            changing();
             // _dl_close: a NODELETE object is never closed ("Nope. Do nothing.").
             if (nodelete.contains(obj) || session.lookup().definesUnique(obj)) {
                 return CallbackReply.ok(0);

@@ -40,6 +40,11 @@ final class ObjectGraph {
         nodeOf.forEach((lib, node) -> libraryOf.put(node, lib));
     }
 
+    /** The graph of a process forked from this one's: the same nodes, a namespace of its own (see SearchNamespace#copy). */
+    synchronized ObjectGraph copy() {
+        return new ObjectGraph(nodes, namespace.copy(), new IdentityHashMap<>(nodeOf));
+    }
+
     List<Node> nodes() {
         return nodes;
     }
@@ -113,7 +118,14 @@ final class ObjectGraph {
     }
 
     static ObjectGraph resolve(ElfFile exe, RunOptions options, SearchListener listener) throws IOException {
-        SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED);
+        return resolve(exe, options, RunContext.cold(System.err), listener);
+    }
+
+    /** As above, in {@code context}: relative paths mean its working directory, warnings go to its err. */
+    static ObjectGraph resolve(ElfFile exe, RunOptions options, RunContext context, SearchListener listener)
+            throws IOException {
+        SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED)
+                .workingDirectory(context.workingDirectory());
         if (options.libraryPath() != null) {
             b.libraryPath(options.libraryPath(), "LD_LIBRARY_PATH");
         }
@@ -134,10 +146,10 @@ final class ObjectGraph {
         // When the ./jdryad launcher was started with LD_PRELOAD, the system loader already printed
         // its words about LD_PRELOAD while starting the launcher (a script cannot prevent that):
         // printing them again would say it twice.
-        boolean loaderSawPreload = System.getenv("JDRYAD_ENVIRON_FD") != null && System.getenv("JDRYAD_LD_PRELOAD") != null;
+        boolean loaderSawPreload = context.loaderSawPreload();
         for (String w : graph.warnings()) {
             if (!(loaderSawPreload && w.contains(" from LD_PRELOAD "))) {
-                System.err.println(w);
+                context.err().println(w);
             }
         }
         Map<LoadedLibrary, Node> byLib = new IdentityHashMap<>();

@@ -18,6 +18,7 @@ import org.jdryad.agent.AgentListener;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.CallbackHandler;
+import org.jdryad.agent.ForkAdopter;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.HostLibrary;
 import org.jdryad.agent.HostObject;
@@ -59,6 +60,8 @@ public final class ProgramRunner {
 
     private final RunOptions options;
     private final PrintStream err;
+    /** Where it runs: the user's working directory, who starts its processes (cold or warm). */
+    private final RunContext context;
     /** What this run leaves: its history, events, objects (for --history and the query server). */
     private final RunRecord record;
     private final BindingHistory history;
@@ -66,36 +69,88 @@ public final class ProgramRunner {
     /** The lazy fast path's tables and log, when binding lazily. */
     private volatile LazyTables lazyTables;
     private final LinkTrace trace;
+    /** --follow: the session this run is a process of (null without --follow). */
+    private final FollowSession follow;
     /** The search's la_objsearch calls, with audit modules (null without). */
     private AuditSearches auditSearches;
     /** Answers the slow path's first calls (set while linking). */
     private LazyBinder lazyBinder;
 
     public ProgramRunner(RunOptions options, PrintStream err) {
+        this(options, RunContext.cold(err), null);
+    }
+
+    /** A run in {@code context} (the warm server's client's, or this JVM's own). */
+    public ProgramRunner(RunOptions options, RunContext context) {
+        this(options, context, null);
+    }
+
+    /** A run that is one process of {@code follow} (null: an ordinary run). */
+    ProgramRunner(RunOptions options, PrintStream err, FollowSession follow) {
+        this(options, RunContext.cold(err), follow);
+    }
+
+    private ProgramRunner(RunOptions options, RunContext context, FollowSession follow) {
+        this.follow = follow;
         this.options = options;
-        this.err = err;
+        this.context = context;
+        this.err = context.err();
         this.record = new RunRecord(options, err);
         this.history = record.history();
         this.activity = record.activity();
-        this.trace = new LinkTrace(new DebugLog(options.debug(), err, Path.of("").toAbsolutePath()), options.program(),
+        this.trace = new LinkTrace(new DebugLog(options.debug(), err, context.workingDirectory()), options.program(),
                 options.bindNow());
     }
 
     /** Runs the program and returns its exit status as a shell reports it. */
     public int run() throws IOException {
         long tStart = System.nanoTime();
-        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options);
+        Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
         if (viaInterpreter.isPresent()) {
-            return new ProgramRunner(viaInterpreter.get(), err).run();
+            return new ProgramRunner(viaInterpreter.get(), context, follow).run();
         }
-        ElfFile exe = ElfFile.open(Path.of(options.executable()));
+        ElfFile exe = org.jdryad.elf.ElfCache.open(context.resolve(options.executable()));
         if (exe.isStatic()) {
             return runStatic();
         }
         ObjectGraph graph = resolveGraph(exe);
         Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph));
         Map<String, String> agentEnv = agentEnvironment();
-        return serve(callbacks -> AgentProcess.start(agentBinary, agentEnv, callbacks, Duration.ofSeconds(30)), graph,
+        return serve(callbacks -> follow != null
+                ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
+                : AgentProcess.start(context.spawner(), List.of(), agentBinary, agentEnv, callbacks,
+                        Duration.ofSeconds(30)), graph,
+                startQueryServer(), true, tStart);
+    }
+
+    /**
+     * --follow: links and runs a program that a followed process exec'ed, in the agent that
+     * exec'ed it and said HELLO in {@code arrival}; returns when that process image has ended
+     * (the process exited, or exec'ed again). An agent too small for the program's static TLS
+     * is first re-exec'ed as the variant that fits (its next HELLO is another arrival).
+     */
+    int runFollowed(AgentListener listener, AgentListener.Arrival arrival, Process top) throws IOException {
+        long tStart = System.nanoTime();
+        ObjectGraph graph;
+        Path needed;
+        try {
+            Optional<RunOptions> viaInterpreter = Shebang.interpreterRun(options, context.resolve(options.executable()));
+            if (viaInterpreter.isPresent()) {
+                return new ProgramRunner(viaInterpreter.get(), context, follow).runFollowed(listener, arrival, top);
+            }
+            graph = resolveGraph(org.jdryad.elf.ElfCache.open(context.resolve(options.executable())));
+            needed = AgentBinary.locate(staticTlsNeeded(graph));
+        } catch (IOException | RuntimeException e) {
+            follow.fail(listener, arrival, top, e, options.program()); // in the process, as glibc's loader would
+            return 127;
+        }
+        if (!FollowSession.agentFits(arrival.pid(), needed)) {
+            try (AgentProcess agent = AgentProcess.connect(listener, arrival, top, null, false)) {
+                follow.reexec(agent, needed);
+            }
+            return -1;
+        }
+        return serve(callbacks -> AgentProcess.connect(listener, arrival, top, callbacks, false), graph,
                 startQueryServer(), true, tStart);
     }
 
@@ -123,7 +178,7 @@ public final class ProgramRunner {
 
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
         try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, searchListener());
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, context, searchListener());
             trace.searched();
             return graph;
         } catch (IOException | RuntimeException e) {
@@ -161,9 +216,12 @@ public final class ProgramRunner {
         AgentProcess started = null;
         try (AgentProcess agent = agentStarter.apply(callbacks)) {
             started = agent;
+            if (follow != null) {
+                follow.connected(this, agent);
+            }
             announceQueryServer(agent, query);
             long tAgent = System.nanoTime();
-            if (!underDebugger) {
+            if (!underDebugger && context.spawner().local() && (follow == null || follow.isTop(this))) {
                 ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
             }
             trace.started(agent.pid());
@@ -187,10 +245,16 @@ public final class ProgramRunner {
             long tDone = System.nanoTime();
             String statistics = options.stats()
                     ? statistics(linked.session(), linked.rebound(), tStart, tAgent, tInit, tDone) : null;
+            if (follow != null) {
+                follow.prepare(agent, linked.session());
+            }
             trace.transferring();
             enter(agent, linked.session(), argv, envp);
             if (underDebugger) {
                 agent.waitForAgentEnd(); // gdb, its parent, reports how it ended
+            } else if (follow != null) {
+                agent.waitForDisconnect(); // the image ends: by exit, or by exec
+                status = follow.awaitImageEnd(this, agent);
             } else {
                 status = agent.waitForExit();
             }
@@ -202,8 +266,10 @@ public final class ProgramRunner {
             return status;
         } catch (AgentException | LinkException e) {
             problem = e.getMessage();
-            if (started != null && !underDebugger && !started.isAlive()) {
+            if (started != null && !underDebugger && follow == null && !started.isAlive()) {
                 status = started.process().exitValue();
+            } else if (started != null && follow != null && follow.isTop(this)) {
+                status = started.waitForExit(); // the agent exits with 127 at end of file
             }
             if (underDebugger && started != null && started.lostByAgent()) {
                 return -1; // gdb killed it (or saw it die, and said so): nothing for jdryad to add
@@ -215,8 +281,9 @@ public final class ProgramRunner {
             if (ownsQuery && query != null) {
                 query.close();
             }
+            record.end(status, problem);
             // Whatever ended the run, its record is written: a crash is what it is there to explain.
-            if (options.historyFile() != null) {
+            if (options.historyFile() != null && follow == null) {
                 record.writeHistory(status, problem);
             }
         }
@@ -240,13 +307,19 @@ public final class ProgramRunner {
      */
     private QueryServer startQueryServer() {
         QueryServer.Source own = querySource();
-        return startQueryServer(options, () -> own, err);
+        return startQueryServer(options, () -> own, err, context.queryMode());
     }
 
     /** As above, for {@code source}: the query server of a gdb session serves one run after another. */
     static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
                                         PrintStream err) {
-        String mode = System.getenv("JDRYAD_QUERY");
+        return startQueryServer(options, source, err, System.getenv("JDRYAD_QUERY"));
+    }
+
+    /** As above, with JDRYAD_QUERY as the launcher had it ({@code launcherMode}, null when unset). */
+    static QueryServer startQueryServer(RunOptions options, java.util.function.Supplier<QueryServer.Source> source,
+                                        PrintStream err, String launcherMode) {
+        String mode = launcherMode;
         if (mode == null) {
             mode = options.environment().get("JDRYAD_QUERY");
         }
@@ -264,6 +337,15 @@ public final class ProgramRunner {
     /** What the query server tells about this run: its live record. */
     QueryServer.Source querySource() {
         return record.querySource();
+    }
+
+    /** What this run leaves (--follow writes every process's into one history). */
+    RunRecord record() {
+        return record;
+    }
+
+    RunOptions options() {
+        return options;
     }
 
     /** Tells gdb where the query server is, in the agent's jdryad_query_info (agents that have it). */
@@ -326,6 +408,9 @@ public final class ProgramRunner {
                 interposers.put(pair[0], a);
             }
         }
+        if (follow != null) {
+            interposers.putAll(follow.interposers(agent)); // execve & co. run followed programs in the agent
+        }
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
                 info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
         session.setObjects(objects);
@@ -354,33 +439,14 @@ public final class ProgramRunner {
         }
         int rebound = session.rebindHosts();
         trace.relocated(session.stats());
-        DynamicLoader loader = new DynamicLoader(session, new DynamicLoader.DlopenResolver() {
-            @Override
-            public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller, false);
-            }
-
-            /** RTLD_NOLOAD: never loads anything. */
-            public DynamicLoader.Resolution findLoaded(String name, LoadedObject caller) {
-                return dlopenResolve(agent, graph, byNode, name, caller, true);
-            }
-
-            @Override
-            public void unload(List<LoadedObject> gone) {
-                List<ObjectGraph.Node> nodes = new ArrayList<>();
-                byNode.entrySet().removeIf(e -> {
-                    if (gone.contains(e.getValue())) {
-                        nodes.add(e.getKey());
-                        return true;
-                    }
-                    return false;
-                });
-                graph.unload(nodes);
-            }
-        }, activity);
+        DynamicLoader loader = new DynamicLoader(session, ProcessLink.resolver(this::dlopenResolve, agent, graph, byNode),
+                activity);
         loader.attach(agent);
         loader.setTrace(trace);
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
+        // Forked children get links of their own, copied from this one's as of their fork.
+        ProcessLink run = ProcessLink.ofRun(agent, session, loader, callbacks.lazy, graph, byNode, this::dlopenResolve);
+        callbacks.forks = new ForkedLinks(run, history, options.bindNot(), options.program());
         return new Linked(session, loader, rebound);
     }
 
@@ -442,8 +508,16 @@ public final class ProgramRunner {
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
-    private static final class Callbacks implements CallbackHandler {
+    private static final class Callbacks implements CallbackHandler, ForkAdopter {
         volatile DynamicLoader target;
+        /** Set once linked: forked children's own links. */
+        volatile ForkedLinks forks;
+
+        @Override
+        public Adopted adopt(long pid, long parentPid, long generation) {
+            ForkedLinks f = forks;
+            return f == null ? null : f.adopt(pid, parentPid, generation);
+        }
 
         @Override
         public CallbackReply dlopen(String name, int flags, long caller, long tid) {
@@ -545,11 +619,8 @@ public final class ProgramRunner {
         List<String> cmd = new ArrayList<>();
         cmd.add(options.program());
         cmd.addAll(options.args());
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        pb.environment().clear();
-        pb.environment().putAll(options.environment());
         try {
-            return pb.start().waitFor();
+            return context.spawner().spawn(cmd, options.environment()).waitFor();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 130;
@@ -651,7 +722,7 @@ public final class ProgramRunner {
      * The addresses of every variable named so: the global definition (maybe a copy relocation
      * in the program) and libc's own, so that the agent can set all of them.
      */
-    private static long[] variableSlots(LinkSession session, String... names) {
+    static long[] variableSlots(LinkSession session, String... names) {
         Set<Long> out = new LinkedHashSet<>();
         for (String name : names) {
             session.lookupGlobal(name).map(Definition::address).ifPresent(out::add);

@@ -74,6 +74,12 @@ public record RunOptions(String program, String executable, List<String> args, M
                 bindNot, stats, gdb, debug, historyFile, waitForDebugger, audit);
     }
 
+    /** The same run writing its history to {@code file} (null: nowhere). */
+    public RunOptions withHistoryFile(Path file) {
+        return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow,
+                bindNot, stats, gdb, debug, file, waitForDebugger);
+    }
+
     /** The same run printing other debug categories. */
     public RunOptions withDebug(DebugOptions newDebug) {
         return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow,

@@ -162,6 +162,23 @@ final class RunRecord {
         return infos;
     }
 
+    /** How the run ended (status as a shell reports it, -1 unknown; the problem, or null). */
+    private volatile HistoryFile.Ending ending = new HistoryFile.Ending(-1, null);
+
+    void end(int status, String problem) {
+        ending = new HistoryFile.Ending(status, problem);
+    }
+
+    HistoryFile.Ending ending() {
+        return ending;
+    }
+
+    /** The history as JSON, with {@code ending} (--follow nests one per process). */
+    com.google.gson.JsonObject historyJson(HistoryFile.Ending ending) {
+        return HistoryFile.json(options.program(), options.args(), history.pid(), ending, objectInfos(),
+                history.snapshot(), activity.snapshot(), callSites());
+    }
+
     /** Writes --history; a failure to write is reported and changes nothing else. */
     void writeHistory(int status, String problem) {
         try {

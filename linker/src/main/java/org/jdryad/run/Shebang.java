@@ -23,8 +23,13 @@ final class Shebang {
 
     /** The run of the script's interpreter, or empty when the program is not a #! script. */
     static Optional<RunOptions> interpreterRun(RunOptions options) throws IOException {
+        return interpreterRun(options, Path.of(options.executable()));
+    }
+
+    /** As above, reading the program at {@code file} (its path resolved against the user's directory). */
+    static Optional<RunOptions> interpreterRun(RunOptions options, Path file) throws IOException {
         byte[] head;
-        try (InputStream in = Files.newInputStream(Path.of(options.executable()))) {
+        try (InputStream in = Files.newInputStream(file)) {
             head = in.readNBytes(MAX_LINE);
         }
         if (head.length < 2 || head[0] != '#' || head[1] != '!') {

@@ -50,6 +50,13 @@ final class UnwindTables {
         }
     }
 
+    /** The same registrations, made in a forked child's copy of the memory, carried on by {@code child}. */
+    synchronized UnwindTables copyFor(AgentProcess child) {
+        UnwindTables c = new UnwindTables(child, register, deregister);
+        c.registered.putAll(registered);
+        return c;
+    }
+
     synchronized void register(List<LoadedObject> objects) {
         for (LoadedObject o : objects) {
             if (o.isHost() || registered.containsKey(o)) {

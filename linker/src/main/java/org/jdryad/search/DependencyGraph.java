@@ -69,7 +69,7 @@ public final class DependencyGraph implements AutoCloseable {
     public List<MissingLibrary> missing() {
         List<MissingLibrary> out = new ArrayList<>();
         for (GraphEntry e : loadOrder) {
-            if (e instanceof MissingLibrary m) {
+            if (e instanceof MissingLibrary m && !m.auxiliary()) {
                 out.add(m);
             }
         }

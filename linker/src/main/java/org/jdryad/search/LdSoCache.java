@@ -108,6 +108,33 @@ public final class LdSoCache {
         return parse(path.toString(), map, cpu);
     }
 
+    /** A cache parsed once and kept while the file is unchanged: the warm server's runs share it (it is immutable). */
+    private record SharedKey(String path, long device, long inode, long size, long mtimeNanos, CpuHwcaps cpu) {
+    }
+
+    private static final java.util.Map<SharedKey, LdSoCache> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** {@link #open}, answered with the same parse while the file's identity, size and time stay the same. */
+    public static LdSoCache openShared(Path path, CpuHwcaps cpu) {
+        SharedKey key;
+        try {
+            java.util.Map<String, Object> a = java.nio.file.Files.readAttributes(path, "unix:dev,ino,size,lastModifiedTime");
+            key = new SharedKey(path.toString(), ((Number) a.get("dev")).longValue(), ((Number) a.get("ino")).longValue(),
+                    ((Number) a.get("size")).longValue(),
+                    ((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).to(java.util.concurrent.TimeUnit.NANOSECONDS),
+                    cpu);
+        } catch (IOException | RuntimeException e) {
+            return open(path, cpu);
+        }
+        LdSoCache c = SHARED.get(key);
+        if (c == null) {
+            c = open(path, cpu);
+            SHARED.keySet().removeIf(k -> k.path().equals(key.path()) && k.cpu() == key.cpu());
+            SHARED.put(key, c);
+        }
+        return c;
+    }
+
     /** Reads a cache image held in memory; {@code name} appears in {@link #problem()}. */
     public static LdSoCache parse(String name, ByteBuffer bytes, CpuHwcaps cpu) {
         ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);

@@ -20,6 +20,7 @@ import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.ElfFile;
 import org.jdryad.elf.ElfFormatException;
+import org.jdryad.elf.ElfCache;
 import org.jdryad.elf.FileIdentity;
 
 /**
@@ -164,13 +165,41 @@ public final class LibrarySearch {
         private final Map<LoadedLibrary, List<LoadedLibrary>> searchLists = new IdentityHashMap<>();
         private int nextIndex;
 
+        /** Objects a forked child's copy shares with the session it was copied from (their files are that one's to close). */
+        private final Set<LoadedLibrary> inherited = Collections.newSetFromMap(new IdentityHashMap<>());
+
         Session(String given) {
             this.given = given;
         }
 
+        /** A copy of {@code from} after start-up, for a forked child's namespace: see {@link SearchNamespace#copy}. */
+        private Session(Session from) {
+            this.given = from.given;
+            chain.addAll(from.chain);
+            everything.addAll(from.everything);
+            order.addAll(from.order);
+            reserved.addAll(from.reserved);
+            rpaths.putAll(from.rpaths);
+            runpaths.putAll(from.runpaths);
+            dirExists.putAll(from.dirExists);
+            envDirs = from.envDirs;
+            systemDirs = from.systemDirs;
+            main = from.main;
+            rtld = from.rtld;
+            started = from.started;
+            loaded.addAll(from.loaded);
+            searchLists.putAll(from.searchLists);
+            nextIndex = from.nextIndex;
+            inherited.addAll(from.everything);
+        }
+
+        Session copy() {
+            return new Session(this);
+        }
+
         DependencyGraph run() throws IOException {
             Path file = config.workingDirectory().resolve(given);
-            ElfFile elf = ElfFile.open(file);
+            ElfFile elf = ElfCache.open(file);
             LoadError error = null;
             try {
                 String origin;
@@ -229,7 +258,7 @@ public final class LibrarySearch {
 
         void closeAll() {
             for (LoadedLibrary l : everything) {
-                if (l.elf() != null) {
+                if (l.elf() != null && !inherited.contains(l)) {
                     l.elf().close();
                 }
             }
@@ -369,7 +398,7 @@ public final class LibrarySearch {
             String path = config.interpreter();
             ElfFile elf = null;
             try {
-                elf = ElfFile.open(config.workingDirectory().resolve(path));
+                elf = ElfCache.open(config.workingDirectory().resolve(path));
             } catch (IOException | RuntimeException e) {
                 elf = null;
             }
@@ -544,8 +573,9 @@ public final class LibrarySearch {
          * during the call (chain index &gt;= {@code freshFrom}): those loaded before keep theirs.
          */
         private void walk(List<GraphEntry> list, Set<GraphEntry> inList, int freshFrom) throws Fatal {
+            Set<GraphEntry> walked = Collections.newSetFromMap(new IdentityHashMap<>());
             for (int i = 0; i < list.size(); i++) {
-                if (!(list.get(i) instanceof LoadedLibrary l)) {
+                if (!(list.get(i) instanceof LoadedLibrary l) || !walked.add(l)) {
                     continue;
                 }
                 boolean record = freshFrom < 0 || chain.subList(freshFrom, chain.size()).contains(l);
@@ -578,6 +608,61 @@ public final class LibrarySearch {
                     if (record) {
                         l.addDependency(dep);
                     }
+                }
+                // The filtees go before the filter, where they are walked next (the filter was).
+                int before = list.size();
+                addFiltees(l, i, list, inList, record, freshFrom);
+                if (list.size() > before) {
+                    i--;
+                }
+            }
+        }
+
+        /**
+         * DT_FILTER and DT_AUXILIARY of {@code filter} (at {@code at} in the list), as glibc's
+         * _dl_map_object_deps: each filtee is searched as a DT_NEEDED of the filter would be and
+         * put in the search list just before the filter, so that lookups find its definitions
+         * first; a missing auxiliary filtee is ignored (ldd lists it as not found), a missing
+         * filter's is an error like a missing DT_NEEDED. A filtee already in the list stays where
+         * it is.
+         */
+        private void addFiltees(LoadedLibrary filter, int at, List<GraphEntry> list, Set<GraphEntry> inList,
+                                boolean record, int freshFrom) throws Fatal {
+            List<DynamicSection.Filtee> filtees;
+            try {
+                filtees = filter.dynamic().map(DynamicSection::filtees).orElse(List.of());
+            } catch (ElfFormatException e) {
+                throw new Fatal(filter.path(), stripFile(e, filter.path()));
+            }
+            int insert = at;
+            for (DynamicSection.Filtee f : filtees) {
+                String name = f.name();
+                if (DynamicStringTokens.count(name) > 0) {
+                    name = DynamicStringTokens.substitute(name, values(filter), false,
+                            filter.kind() == LoadedLibrary.Kind.EXECUTABLE, config.systemDirs());
+                    if (name.isEmpty()) {
+                        continue;
+                    }
+                }
+                GraphEntry dep = mapObject(filter, name, SearchListener.Reason.NEEDED, false);
+                if (dep instanceof MissingLibrary m) {
+                    if (f.auxiliary() && freshFrom >= 0) {
+                        continue; // dlopen: ignored
+                    }
+                    if (f.auxiliary()) {
+                        list.add(insert++, m.asAuxiliary()); // start-up: ldd lists it, loading ignores it
+                        continue;
+                    }
+                    if (freshFrom >= 0) {
+                        throw notFound(m.name(), m.rejected());
+                    }
+                }
+                if (!inList.contains(dep)) {
+                    inList.add(dep);
+                    list.add(insert++, dep);
+                }
+                if (record) {
+                    filter.addDependency(dep);
                 }
             }
         }
@@ -787,7 +872,7 @@ public final class LibrarySearch {
             }
             ElfFile elf;
             try {
-                elf = ElfFile.open(p);
+                elf = ElfCache.open(p);
             } catch (ElfFormatException e) {
                 throw new Fatal(candidate, stripFile(e, p.toString()));
             } catch (IOException e) {

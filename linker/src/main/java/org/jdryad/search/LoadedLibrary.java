@@ -50,7 +50,7 @@ public final class LoadedLibrary implements GraphEntry {
         }
         this.soname = so;
         String base = path.substring(path.lastIndexOf('/') + 1);
-        this.host = kind == Kind.INTERPRETER || HostObjects.isHostSoname(so.orElse(base));
+        this.host = kind == Kind.INTERPRETER || HostObjects.isHost(so.orElse(base), elf);
     }
 
     public Kind kind() {

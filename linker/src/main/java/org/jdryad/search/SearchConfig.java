@@ -127,6 +127,7 @@ public final class SearchConfig {
     public synchronized LdSoCache cache() {
         if (cache == null) {
             cache = inhibitCache || cachePath == null ? LdSoCache.empty("cache inhibited")
+                    : org.jdryad.elf.ElfCache.enabled() ? LdSoCache.openShared(cachePath, cpu)
                     : LdSoCache.open(cachePath, cpu);
         }
         return cache;

@@ -26,6 +26,18 @@ public final class SearchNamespace implements AutoCloseable {
         this.graph = graph;
     }
 
+    /**
+     * The namespace of a process forked from this one's: the same objects, names and search
+     * lists as now, changed by its own dlopen and dlclose from then on. Closing it closes only the
+     * files it opened itself.
+     */
+    public synchronized SearchNamespace copy() {
+        checkOpen();
+        SearchNamespace c = new SearchNamespace(session.copy());
+        c.graph = graph;
+        return c;
+    }
+
     /** The start-up result (a snapshot: objects added by {@link #dlopen} are not in it). */
     public DependencyGraph graph() {
         return graph;

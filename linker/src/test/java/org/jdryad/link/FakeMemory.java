@@ -199,6 +199,22 @@ final class FakeMemory implements TargetMemory {
         return words;
     }
 
+    /** A digest (SHA-256) of every page that holds data, by address. */
+    Map<Long, String> pageDigests() {
+        Map<Long, String> out = new TreeMap<>();
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            pages.forEach((a, p) -> {
+                if (p.data != null) {
+                    out.put(a, java.util.HexFormat.of().formatHex(md.digest(p.data)));
+                }
+            });
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return out;
+    }
+
     List<Long> calls() {
         return calls;
     }

@@ -88,6 +88,15 @@ final class Jdryad {
                 RUN_TIMEOUT);
     }
 
+    /** {@code ./jdryad ARGS...} (any command, e.g. ldd) in {@code workDir}, with the tests' environment. */
+    static Result runLauncher(List<String> args, Path workDir) {
+        ensureBuilt();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(launcher().toString());
+        cmd.addAll(args);
+        return ProcessRunner.run(cmd, launcherEnv(ProcessRunner.environment(workDir, Map.of())), workDir, RUN_TIMEOUT);
+    }
+
     /** Fails unless both runs gave the same stdout, stderr and exit status; shows both runs. */
     static void assertSameRun(String fixture, Result expected, Result actual) {
         assertSameRun(fixture, expected, actual, s -> s);

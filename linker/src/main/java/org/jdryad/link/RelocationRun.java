@@ -1,0 +1,153 @@
+package org.jdryad.link;
+
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import org.jdryad.elf.Elf;
+
+/**
+ * Relocating a set of objects (start-up, or what a dlopen brought in): each object's relocations
+ * are planned on their own ({@link RelocationPlan}), on both cores when there are several
+ * objects, and then carried out one by one in relocation order: the target's RELATIVE work, the
+ * object's words, its record. Serially, each plan is carried out as it is made (the record at
+ * once, interleaved with LD_DEBUG's lookup lines as glibc prints them). Then, as glibc's result requires, the deferred work that must see
+ * relocated memory: IFUNC resolvers (they may read their object's relocated data), then copy
+ * relocations (they copy relocated data). Planning in parallel gives what planning in order
+ * gives, because planning only reads (files, scopes no one changes meanwhile, IFUNC results of
+ * host objects, which are the same whoever asks first). A session that says so
+ * ({@link LinkContext#relocatesInParallel}: -Djdryad.link.parallel=true) plans in parallel;
+ * one whose lookups are traced (LD_DEBUG prints them as they happen) always plans in order.
+ */
+final class RelocationRun {
+    private RelocationRun() {
+    }
+
+    /** Relocates {@code objects} in the order given, then runs their IFUNC resolvers and copies. */
+    static void relocateAll(LinkContext ctx, List<LoadedObject> objects) {
+        nameLazyObjects(ctx, objects);
+        List<RelocationPlan> plans;
+        long writeNanos = 0;
+        if (plansInParallel(ctx, objects)) {
+            prepareTables(ctx, objects);
+            plans = objects.parallelStream().map(o -> Relocator.plan(ctx, o, true, false)).toList();
+            for (RelocationPlan p : plans) {
+                ctx.relocating(p.object);
+                writeNanos += carryOut(ctx, p);
+            }
+        } else {
+            plans = new java.util.ArrayList<>();
+            for (LoadedObject o : objects) {
+                ctx.relocating(o); // before its lookups, which LD_DEBUG=symbols tells as they happen
+                RelocationPlan p = Relocator.plan(ctx, o, true, true);
+                plans.add(p);
+                writeNanos += carryOut(ctx, p);
+            }
+        }
+        ctx.stats().phase("relocate: write to target", writeNanos);
+        runIfuncs(ctx, plans);
+        copy(ctx, plans);
+    }
+
+    private static boolean plansInParallel(LinkContext ctx, List<LoadedObject> objects) {
+        return ctx.relocatesInParallel() && objects.size() > 1 && !ctx.tracesLookups()
+                && Runtime.getRuntime().availableProcessors() > 1;
+    }
+
+    /**
+     * Gives lazily bound objects their ids (GOT[1]) in relocation order, whatever order they
+     * are planned in.
+     */
+    private static void nameLazyObjects(LinkContext ctx, List<LoadedObject> objects) {
+        for (LoadedObject o : objects) {
+            if (ctx.bindsLazily(o) && o.dynamic().map(Relocator::hasLazyGot).orElse(false)) {
+                ctx.lazyIdOf(o);
+            }
+        }
+    }
+
+    /**
+     * Parses, concurrently, what lookups will read of every object in the objects' scopes (the
+     * dynamic section, symbol and hash tables, versions), each object by one thread: the ELF
+     * reader builds those on first use without locks. A malformed table is left for the lookup
+     * that meets it, which reports it in order.
+     */
+    private static void prepareTables(LinkContext ctx, List<LoadedObject> objects) {
+        Set<LoadedObject> all = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (LoadedObject o : objects) {
+            all.add(o);
+            all.addAll(ctx.scopeFor(o));
+        }
+        all.parallelStream().forEach(RelocationRun::parseTables);
+    }
+
+    private static void parseTables(LoadedObject o) {
+        try {
+            o.dynamic().ifPresent(d -> {
+                d.symbols();
+                d.gnuHash();
+                d.sysvHash();
+                d.versions();
+            });
+        } catch (RuntimeException e) {
+            // reported by the lookup that needs the table
+        }
+    }
+
+    /**
+     * Carries out one object's plan: the target's RELATIVE work first (when the target refuses
+     * it, Java's words for those relocations, which name what is wrong), then the record and the
+     * counts, the failure that stopped planning if any, and the words. Returns the time spent
+     * sending words.
+     */
+    private static long carryOut(LinkContext ctx, RelocationPlan plan) {
+        long nanos = 0;
+        if (plan.relative != null) {
+            long t0 = System.nanoTime();
+            long relrWords = ctx.memory().relocateRelative(plan.relative);
+            ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
+            if (relrWords < 0) {
+                nanos += writeOut(ctx, Relocator.planRelativeByJava(ctx, plan.object, plan.relative.relaCount()));
+            } else {
+                ctx.stats().count(Elf.R_X86_64_RELATIVE, plan.relative.relaCount());
+                ctx.stats().countRelr(relrWords);
+            }
+        }
+        plan.record.forEach(Runnable::run);
+        return nanos + writeOut(ctx, plan);
+    }
+
+    /** A plan's counts, its failure if it has one, else its words. Returns the time spent sending them. */
+    private static long writeOut(LinkContext ctx, RelocationPlan plan) {
+        plan.addCountsTo(ctx.stats());
+        if (plan.failure != null) {
+            throw plan.failure;
+        }
+        plan.words.flushTo(ctx.memory());
+        return plan.words.flushNanos();
+    }
+
+    private static void runIfuncs(LinkContext ctx, List<RelocationPlan> plans) {
+        long t0 = System.nanoTime();
+        Relocator r = new Relocator(ctx);
+        WordWrites writes = new WordWrites();
+        for (RelocationPlan p : plans) {
+            for (RelocationPlan.IfuncWrite w : p.ifuncs) {
+                writes.add(w.site(), r.callIfunc(w.resolver()) + w.addend());
+            }
+        }
+        writes.flushTo(ctx.memory());
+        ctx.stats().phase("ifunc resolvers", System.nanoTime() - t0);
+    }
+
+    private static void copy(LinkContext ctx, List<RelocationPlan> plans) {
+        for (RelocationPlan p : plans) {
+            for (RelocationPlan.CopyWrite c : p.copies) {
+                if (c.size() > Integer.MAX_VALUE) {
+                    throw new LinkException("copy relocation of " + c.size() + " bytes is too large");
+                }
+                ctx.memory().write(c.site(), ctx.memory().read(c.source(), (int) c.size()));
+            }
+        }
+    }
+}

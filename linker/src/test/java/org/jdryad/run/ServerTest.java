@@ -1,0 +1,300 @@
+package org.jdryad.run;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.jdryad.fixtures.FixtureCatalog;
+import org.jdryad.fixtures.Fixtures;
+import org.jdryad.fixtures.ProcessRunner;
+import org.jdryad.fixtures.ProcessRunner.Result;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The warm server through real processes (./jdryad, its native client, the server JVM): start,
+ * status and stop; warm runs against the system loader and against cold runs; runs at once; a
+ * library rebuilt between runs; a killed server; another user refused; --history. Each test
+ * class run has a server of its own, in a private XDG_RUNTIME_DIR, stopped at the end.
+ */
+@Tag("run")
+class ServerTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(180);
+    private static Path runtimeDir;
+
+    @BeforeAll
+    static void privateRuntimeDirectory() throws IOException {
+        Path base = Fixtures.scratchDir("server");
+        // Others may enter the parent (the second-user test needs that); jdryad/ inside is 0700.
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        runtimeDir = base;
+    }
+
+    @AfterAll
+    static void stopServer() {
+        Result r = jdryad(List.of("server", "stop"), Map.of(), Fixtures.root());
+        if (r.status() != 0) {
+            System.err.println("jdryad server stop: " + r.describe());
+        }
+    }
+
+    /** The environment of a warm run: this class's server, started on first use. */
+    private static Map<String, String> warm(String mode) {
+        Map<String, String> e = new HashMap<>();
+        e.put("JDRYAD_SERVER", mode);
+        e.put("JDRYAD_SERVER_IDLE", "300");
+        e.put("XDG_RUNTIME_DIR", runtimeDir.toString());
+        return e;
+    }
+
+    private static Result jdryad(List<String> args, Map<String, String> extra, Path dir) {
+        Map<String, String> env = new HashMap<>(ProcessRunner.environment(dir, warm("on")));
+        env.putAll(extra);
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Jdryad.launcher().toString());
+        cmd.addAll(args);
+        return ProcessRunner.run(cmd, env, dir, TIMEOUT);
+    }
+
+    private static Result warmRun(List<String> cmd, Path dir) {
+        List<String> args = new ArrayList<>(List.of("run"));
+        args.addAll(cmd);
+        return jdryad(args, Map.of(), dir);
+    }
+
+    @Test
+    void startStatusStop() {
+        Jdryad.ensureBuilt();
+        Result start = jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root());
+        assertEquals(0, start.status(), start::describe);
+        Result status = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
+        assertEquals(0, status.status(), status::describe);
+        assertTrue(status.stdout().startsWith("jdryad server: running, pid "), status::describe);
+        assertTrue(status.stdout().contains(runtimeDir.resolve("jdryad").toString()), status::describe);
+        Result stop = jdryad(List.of("server", "stop"), Map.of(), Fixtures.root());
+        assertEquals(0, stop.status(), stop::describe);
+        Result after = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
+        assertEquals(3, after.status(), after::describe);
+        assertTrue(after.stdout().startsWith("jdryad server: not running"), after::describe);
+    }
+
+    /** Every differential fixture, warm: the same stdout, stderr and status as the system loader. */
+    @TestFactory
+    Stream<DynamicTest> warmRunsMatchTheSystemLoader() {
+        return FixtureCatalog.differentialCases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
+            Path dir = c.program().getParent();
+            Result expected = Jdryad.runNative(c.program(), c.args(), with(c.env(), warm("on")), dir);
+            Result actual = Jdryad.runJdryad(List.of(), c.program(), c.args(), with(c.env(), warm("on")), dir);
+            Jdryad.assertSameRun(c.name() + " (warm)", expected, actual);
+        }));
+    }
+
+    private static Map<String, String> with(Map<String, String> a, Map<String, String> b) {
+        Map<String, String> m = new HashMap<>(a);
+        m.putAll(b);
+        return m;
+    }
+
+    @Test
+    void lsWarmIsLsNativeAndLsCold() {
+        Path dir = Path.of("/usr");
+        Result expected = Jdryad.runNative(Path.of("/usr/bin/ls"), List.of("-l", "/usr"), warm("on"), dir);
+        Result warmRun = Jdryad.runJdryad(List.of(), Path.of("/usr/bin/ls"), List.of("-l", "/usr"), warm("on"), dir);
+        Result cold = Jdryad.runJdryad(List.of(), Path.of("/usr/bin/ls"), List.of("-l", "/usr"), warm("off"), dir);
+        Jdryad.assertSameRun("ls -l (warm)", expected, warmRun);
+        Jdryad.assertSameRun("ls -l (cold)", expected, cold);
+        Result status = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
+        assertTrue(status.stdout().contains("running"), "the warm run left no server:\n" + status.describe());
+    }
+
+    /** Several runs at once, each served independently; one of them fails to load and disturbs none. */
+    @Test
+    void concurrentWarmRuns() throws Exception {
+        List<FixtureCatalog.Case> cases = FixtureCatalog.differentialCases().stream()
+                .filter(c -> List.of("hello-pie", "dlopen", "tls-pie", "cxx-exceptions", "interpose", "versions")
+                        .contains(c.name()))
+                .toList();
+        assertTrue(cases.size() >= 4, "fixtures missing: " + cases);
+        ExecutorService pool = Executors.newFixedThreadPool(cases.size() + 2);
+        try {
+            List<Future<String>> results = new ArrayList<>();
+            for (int round = 0; round < 2; round++) {
+                for (FixtureCatalog.Case c : cases) {
+                    results.add(pool.submit(() -> {
+                        Path dir = c.program().getParent();
+                        Result expected = Jdryad.runNative(c.program(), c.args(), with(c.env(), warm("on")), dir);
+                        Result actual = Jdryad.runJdryad(List.of(), c.program(), c.args(), with(c.env(), warm("on")), dir);
+                        Jdryad.assertSameRun(c.name() + " (warm, concurrent)", expected, actual);
+                        return c.name();
+                    }));
+                }
+                results.add(pool.submit(() -> {
+                    Result missing = warmRun(List.of("/nonexistent/program"), Fixtures.root());
+                    assertEquals(127, missing.status(), missing::describe);
+                    assertEquals("jdryad: /nonexistent/program: No such file or directory\n", missing.stderr());
+                    return "missing";
+                }));
+            }
+            for (Future<String> f : results) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** A library rebuilt in place between two warm runs: the second run loads the new one. */
+    @Test
+    void aRebuiltLibraryIsNeverServedStale() throws IOException {
+        Path dir = Fixtures.scratchDir("server-stale");
+        Path lib = dir.resolve("libstale.so");
+        Path prog = dir.resolve("stale");
+        buildStaleLibrary(dir, lib, "one");
+        gcc(dir, List.of("-o", prog.toString(), Fixtures.source("server/stale_main.c").toString(), lib.toString(),
+                "-Wl,-rpath," + dir));
+        Result first = warmRun(List.of(prog.toString()), dir);
+        assertEquals("library says one\n", first.stdout(), first::describe);
+        buildStaleLibrary(dir, lib, "second version");
+        Result second = warmRun(List.of(prog.toString()), dir);
+        assertEquals("library says second version\n", second.stdout(), second::describe);
+        assertEquals(0, second.status(), second::describe);
+    }
+
+    private static void buildStaleLibrary(Path dir, Path lib, String says) throws IOException {
+        Path src = dir.resolve("stale_lib.c");
+        Files.writeString(src, "const char *stale_version(void) { return \"" + says + "\"; }\n");
+        Path tmp = dir.resolve("libstale.so.tmp");
+        gcc(dir, List.of("-shared", "-fPIC", "-Wl,-soname,libstale.so", "-o", tmp.toString(), src.toString()));
+        Files.move(tmp, lib, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static void gcc(Path dir, List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of("gcc"));
+        cmd.addAll(args);
+        Result r = ProcessRunner.run(cmd, ProcessRunner.environment(dir, Map.of()), dir, Duration.ofSeconds(120));
+        assertEquals(0, r.status(), r::describe);
+    }
+
+    /** --history in warm mode, with a relative path (the client's directory) and the status of a signal. */
+    @Test
+    void historyIsWrittenWithTheStatus() throws IOException {
+        Path dir = Fixtures.scratchDir("server-history");
+        Path prog = dir.resolve("aborts");
+        Files.writeString(dir.resolve("aborts.c"), "#include <stdlib.h>\nint main(void) { abort(); }\n");
+        gcc(dir, List.of("-o", prog.toString(), dir.resolve("aborts.c").toString()));
+        Result r = warmRun(List.of("--history", "h.json", prog.toString()), dir);
+        assertEquals(134, r.status(), r::describe);
+        String json = Files.readString(dir.resolve("h.json"));
+        assertTrue(json.replaceAll("\\s", "").contains("\"exit\":{\"status\":134,\"signal\":6"), json);
+    }
+
+    /** A server killed during a run: that run ends with one line; the next run starts a new server. */
+    @Test
+    void aKilledServerFailsInFlightRunsCleanly() throws Exception {
+        Jdryad.ensureBuilt();
+        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root()).status());
+        long pid = serverPid();
+        Path dir = Fixtures.scratchDir("server-killed");
+        Path out = dir.resolve("out");
+        Path err = dir.resolve("err");
+        Map<String, String> env = new HashMap<>(ProcessRunner.environment(dir, warm("on")));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        ProcessBuilder pb = new ProcessBuilder(Jdryad.launcher().toString(), "run", "/usr/bin/sleep", "2")
+                .redirectOutput(out.toFile()).redirectError(err.toFile()).directory(dir.toFile());
+        pb.environment().clear();
+        pb.environment().putAll(env);
+        Process run = pb.start();
+        waitUntilRunning();
+        ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+        assertTrue(run.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the run did not end");
+        String stderr = Files.readString(err);
+        assertEquals("jdryad: the warm server went away while the program ran\n", stderr);
+        assertEquals(0, run.exitValue(), "sleep's own status"); // sleep needed no more of the server
+        Result next = warmRun(List.of("/usr/bin/echo", "again"), dir);
+        assertEquals("again\n", next.stdout(), next::describe);
+        assertEquals(0, next.status(), next::describe);
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertTrue(serverPid() != pid);
+    }
+
+    private static long serverPid() {
+        Result status = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
+        Matcher m = Pattern.compile("running, pid (\\d+)").matcher(status.stdout());
+        assertTrue(m.find(), status::describe);
+        return Long.parseLong(m.group(1));
+    }
+
+    private static void waitUntilRunning() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (jdryad(List.of("server", "status"), Map.of(), Fixtures.root()).stdout().contains(", 1 running now")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the warm run never showed up in the server's status");
+    }
+
+    /**
+     * Another user (nobody) is refused twice: its client will not use a directory that is not its
+     * own, and the server closes a connection from it without a word (SO_PEERCRED).
+     */
+    @Test
+    void anotherUserIsRefused() throws Exception {
+        Jdryad.ensureBuilt();
+        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root()).status());
+        Path dir = runtimeDir.resolve("jdryad");
+        List<String> asNobody = List.of("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                "--", "env", "JDRYAD_SERVER=on", "XDG_RUNTIME_DIR=" + runtimeDir, "JDRYAD_BUILD_DIR="
+                + Jdryad.launcherBuildDir(), Jdryad.launcher().toString(), "run", "/usr/bin/true");
+        Result refused = ProcessRunner.run(asNobody, ProcessRunner.environment(Path.of("/"), Map.of()), Path.of("/"),
+                TIMEOUT);
+        assertEquals(127, refused.status(), refused::describe);
+        assertEquals("jdryad: no warm server (JDRYAD_SERVER=on): " + dir
+                + " is not a private directory of yours (owner uid 0, mode 700): not using it\n", refused.stderr());
+
+        Path socket;
+        try (Stream<Path> s = Files.list(dir)) {
+            socket = s.filter(p -> p.toString().endsWith(".sock")).findFirst().orElseThrow();
+        }
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rwxrwxrwx"));
+        try {
+            String py = "import socket,struct,sys\n"
+                    + "s=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM); s.connect(sys.argv[1])\n"
+                    + "w=lambda b: struct.pack('<I',len(b))+b\n"
+                    + "p=w(b'/')+struct.pack('<I',2)+w(b'server')+w(b'status')+struct.pack('<II',0,0)\n"
+                    + "try:\n"
+                    + "    s.sendall(struct.pack('<II',1,len(p))+p); n=len(s.recv(100))\n"
+                    + "except OSError:\n"
+                    + "    n=0\n"
+                    + "print('answer', n)\n"; // the server closed it unanswered (maybe before the request)
+            Result raw = ProcessRunner.run(List.of("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+                    "--clear-groups", "--", "/usr/bin/python3", "-c", py, socket.toString()),
+                    ProcessRunner.environment(Path.of("/"), Map.of()), Path.of("/"), TIMEOUT);
+            assertEquals("answer 0\n", raw.stdout(), raw::describe);
+        } finally {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+}
