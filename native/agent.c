@@ -19,6 +19,7 @@
 #include "entry.h"
 #include "lazy.h"
 #include "jdryad_binding.h"
+#include "audit.h"
 #include "exec.h"
 #include "forks.h"
 
@@ -89,6 +90,8 @@ static void hello(void)
         {"jdryad_rtld_fini", (void *)jdryad_rtld_fini},
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
+        {"jdryad_audit_profile", (void *)jdryad_audit_profile},
+        {"jdryad_audit_config", (void *)&jdryad_audit_config},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
         {"jd_fork_count", (void *)&jd_fork_count},
         {"jd_link_generation", (void *)&jd_link_generation},

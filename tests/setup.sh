@@ -10,6 +10,7 @@ command -v gdb   >/dev/null || need+=(gdb)
 command -v mvn   >/dev/null || need+=(maven)
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v g++   >/dev/null || need+=(g++)
+command -v sotruss >/dev/null || need+=(libc-devtools) # the LD_AUDIT tests compare with glibc's sotruss
 command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

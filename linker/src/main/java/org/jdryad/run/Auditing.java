@@ -37,7 +37,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     static final long LA_ACT_CONSISTENT = 0, LA_ACT_ADD = 1, LA_ACT_DELETE = 2;
     static final long LA_SER_ORIG = 1;
     static final long LA_FLG_BINDTO = 1, LA_FLG_BINDFROM = 2;
-    static final long LA_SYMB_NOPLTENTER = 1, LA_SYMB_NOPLTEXIT = 2, LA_SYMB_DLSYM = 8;
+    static final long LA_SYMB_NOPLTENTER = 1, LA_SYMB_NOPLTEXIT = 2, LA_SYMB_DLSYM = 8, LA_SYMB_ALTVALUE = 16;
     private static final String[] HOOKS = {"la_version", "la_objsearch", "la_activity", "la_objopen", "la_objclose",
         "la_preinit", "la_symbind64", "la_x86_64_gnu_pltenter", "la_x86_64_gnu_pltexit"};
     private static final String VDSO = "linux-vdso.so.1";
@@ -125,10 +125,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
             }
             loader.dlclose(r.v0(), 0, 0);
             return Optional.empty();
-        }
-        if (hooks.containsKey("la_x86_64_gnu_pltenter") || hooks.containsKey("la_x86_64_gnu_pltexit")) {
-            err.println("jdryad: audit module " + name + ": la_x86_64_gnu_pltenter and la_x86_64_gnu_pltexit are not"
-                    + " called (jdryad has no profiling PLT trampoline yet)");
         }
         return Optional.of(new Module(name, obj.get(), version, hooks));
     }
@@ -224,6 +220,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
      */
     @Override
     public void relocated(List<LoadedObject> objects) {
+        profile(objects);
         if (!wantsSymbind() || session.history() == null) {
             return;
         }
@@ -246,6 +243,102 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 }
             }
         }
+    }
+
+    /** True when some module has la_x86_64_gnu_pltenter or _pltexit. */
+    boolean wantsPlt() {
+        return modules.stream().anyMatch(m -> m.hook("la_x86_64_gnu_pltenter") != 0 || m.hook("la_x86_64_gnu_pltexit") != 0);
+    }
+
+    /** Per lazily bound object watched with PLT hooks (by its lazy id, GOT[1]): its slot table in the agent. */
+    private final Map<Long, Long> profiled = new java.util.concurrent.ConcurrentHashMap<>();
+    private long moduleHooks;
+
+    /**
+     * Sends every PLT call of {@code objects} that some module binds from through the profiling
+     * trampoline (audit.h): a slot table per object, GOT[2] the trampoline. Only lazily bound
+     * objects: a slot bound at load time is not routed back (README, known limits).
+     */
+    private void profile(List<LoadedObject> objects) {
+        Long trampoline = agent.info().agentSymbols().get("jdryad_audit_profile");
+        if (!wantsPlt() || trampoline == null) {
+            return;
+        }
+        for (Map.Entry<Long, LoadedObject> e : session.lazyObjects().entrySet()) {
+            LoadedObject o = e.getValue();
+            if (!objects.contains(o) || ownObjects.contains(o) || profiled.containsKey(e.getKey()) || !bindsFrom(o)
+                    || o.dynamic().isEmpty() || o.dynamic().get().value(Elf.DT_PLTGOT).isEmpty()) {
+                continue;
+            }
+            long count = o.dynamic().get().pltRela().count();
+            long table = agent.alloc(8 + 64 * count, 8);
+            agent.writeWords(new long[] {table}, new long[] {count});
+            profiled.put(e.getKey(), table);
+            patchSlot(o.base() + o.dynamic().get().value(Elf.DT_PLTGOT).getAsLong() + 16, trampoline);
+        }
+        writeProfileConfig();
+    }
+
+    private boolean bindsFrom(LoadedObject o) {
+        for (int i = 0; i < modules.size(); i++) {
+            if ((bindFlags(o, i) & LA_FLG_BINDFROM) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** jdryad_audit_config: the modules' PLT hooks and the slot tables by lazy id. */
+    private void writeProfileConfig() {
+        Long config = agent.info().agentSymbols().get("jdryad_audit_config");
+        if (config == null) {
+            return;
+        }
+        if (moduleHooks == 0) {
+            moduleHooks = agent.alloc(16L * modules.size(), 8);
+            for (int i = 0; i < modules.size(); i++) {
+                agent.writeWords(new long[] {moduleHooks + 16L * i, moduleHooks + 16L * i + 8},
+                        new long[] {modules.get(i).hook("la_x86_64_gnu_pltenter"), modules.get(i).hook("la_x86_64_gnu_pltexit")});
+            }
+        }
+        long n = profiled.keySet().stream().mapToLong(Long::longValue).max().orElse(-1) + 1;
+        long tables = agent.alloc(8 * Math.max(1, n), 8);
+        for (Map.Entry<Long, Long> e : profiled.entrySet()) {
+            agent.writeWords(new long[] {tables + 8 * e.getKey()}, new long[] {e.getValue()});
+        }
+        agent.writeWords(new long[] {config, config + 8, config + 16, config + 24},
+                new long[] {modules.size(), moduleHooks, n, tables});
+    }
+
+    /** True when first calls through lazy object {@code id}'s PLT go through the profiling trampoline. */
+    boolean isProfiled(long id) {
+        return profiled.containsKey(id);
+    }
+
+    /**
+     * A profiled slot's first call: la_symbind64 as for any first call, then the slot's entry in
+     * its table (what every later call through it passes to la_pltenter); the slot itself keeps
+     * pointing into the PLT. Returns the target of this call.
+     */
+    long profileSlot(long id, long index, LoadedObject referrer, SymbolLookup.Definition d, long value) {
+        long[] enterexit = new long[1];
+        long target = symbind(referrer, d, value, 0, enterexit);
+        Long table = profiled.get(id);
+        if (table == null || index < 0) {
+            return target;
+        }
+        byte[] name = (d.symbol().name() + "\0").getBytes(StandardCharsets.UTF_8);
+        long sym = agent.alloc(24 + name.length, 8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(24 + name.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0).put((byte) d.symbol().info()).put((byte) d.symbol().other()).putShort((short) d.symbol().shndx());
+        b.putLong(target).putLong(d.symbol().size()).put(name);
+        agent.write(sym, b.array());
+        long entry = table + 8 + 64 * index;
+        agent.writeWords(new long[] {entry, entry + 8, entry + 16, entry + 24, entry + 32, entry + 40, entry + 48},
+                new long[] {target, sym, d.symbol().index(), cookieOf(referrer, 0), cookieOf(d.object(), 0), sym + 24,
+                    enterexit[0]});
+        agent.writeWords(new long[] {entry + 56}, new long[] {1}); // ready, last
+        return target;
     }
 
     /** The definition a recorded binding names: its definer's symbol of that name and address. */
@@ -450,6 +543,14 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return activityAtExit(LA_ACT_CONSISTENT);
     }
 
+    /**
+     * True when the modules can be called for a first call of process {@code pid}: the program's
+     * own. A forked child's first calls are not audited (Java can make no calls in a child).
+     */
+    boolean runsIn(long pid) {
+        return pid == agent.pid();
+    }
+
     /** Runs an IFUNC resolver in the process: its result is the address la_symbind64 sees. */
     long callResolver(long resolver) {
         return agent.call(resolver);
@@ -461,10 +562,24 @@ final class Auditing implements DynamicLoader.AuditHooks {
      * {@code flags} is what glibc passes in (0 for a first call, LA_SYMB_DLSYM for dlsym).
      */
     long symbind(LoadedObject referrer, SymbolLookup.Definition d, long value, long flags) {
+        return symbind(referrer, d, value, flags, new long[1]);
+    }
+
+    /**
+     * As above; {@code enterexit[0]} gets, per module i, bits 2i and 2i+1: LA_SYMB_NOPLTENTER and
+     * LA_SYMB_NOPLTEXIT as its la_symbind64 left them (both for a module not interested).
+     */
+    long symbind(LoadedObject referrer, SymbolLookup.Definition d, long value, long flags, long[] enterexit) {
         long current = value;
+        enterexit[0] = 0;
         for (int i = 0; i < modules.size(); i++) {
             long f = modules.get(i).hook("la_symbind64");
-            if (f == 0 || (bindFlags(referrer, i) & LA_FLG_BINDFROM) == 0 || (bindFlags(d.object(), i) & LA_FLG_BINDTO) == 0) {
+            boolean interested = (bindFlags(referrer, i) & LA_FLG_BINDFROM) != 0
+                    && (bindFlags(d.object(), i) & LA_FLG_BINDTO) != 0;
+            if (!interested && i < 16) { // the trampoline's table holds 16 modules' bits
+                enterexit[0] |= 3L << (2 * i);
+            }
+            if (f == 0 || !interested) {
                 continue;
             }
             byte[] name = (d.symbol().name() + "\0").getBytes(StandardCharsets.UTF_8);
@@ -473,16 +588,20 @@ final class Auditing implements DynamicLoader.AuditHooks {
             b.putInt(0); // st_name: the name is passed apart
             b.put((byte) d.symbol().info()).put((byte) d.symbol().other()).putShort((short) d.symbol().shndx());
             b.putLong(current).putLong(d.symbol().size());
-            b.putInt((int) flags).putInt(0);
+            b.putInt((int) flags).putInt(0); // each module sees what the ones before it left
             b.put(name);
             agent.write(at, b.array());
             long answer = agent.call(f, at, d.symbol().index(), cookieOf(referrer, i), cookieOf(d.object(), i), at + 24,
                     at + 32);
+            flags = agent.readLong(at + 24) & 0xffffffffL;
+            enterexit[0] |= i < 16 ? (flags & 3) << (2 * i) : 0;
             if (answer != current) {
+                flags |= LA_SYMB_ALTVALUE;
                 redirected(referrer, d, current, answer, modules.get(i));
                 current = answer;
             }
         }
+        enterexit[0] |= flags << 32;
         return current;
     }
 

@@ -32,11 +32,20 @@ final class LazyBinder {
             LinkSession.LazyAnswer a = session.bindLazily(object, index, caller, tid, pid);
             String[] name = session.lazyObject(object).map(o -> PltNames.of(o, index)).orElse(new String[2]);
             Auditing au = audit;
-            if (au != null && a.definition() != null && session.lazyObject(object).isPresent()) {
-                // _dl_fixup: la_symbind64 sees the final address (an IFUNC's result) and may change it.
-                long target = a.callIfunc() ? au.callResolver(a.target()) : a.target();
-                target = au.symbind(session.lazyObject(object).get(), a.definition(), target, 0);
-                return CallbackReply.lazy(target, a.slot(), !bindNot, false, name[0], name[1]);
+            if (au != null && a.definition() != null && session.lazyObject(object).isPresent() && au.runsIn(pid)) {
+                try {
+                    // _dl_fixup: la_symbind64 sees the final address (an IFUNC's result) and may change it.
+                    long target = a.callIfunc() ? au.callResolver(a.target()) : a.target();
+                    if (au.isProfiled(object)) { // every call goes through la_pltenter: the slot stays unbound
+                        target = au.profileSlot(object, index, session.lazyObject(object).get(), a.definition(), target);
+                        return CallbackReply.lazy(target, a.slot(), false, false, name[0], name[1]);
+                    }
+                    target = au.symbind(session.lazyObject(object).get(), a.definition(), target, 0);
+                    return CallbackReply.lazy(target, a.slot(), !bindNot, false, name[0], name[1]);
+                } catch (org.jdryad.agent.AgentException e) {
+                    // The process cannot run the modules now (a vfork child holds its parent's
+                    // memory): this first call is answered unaudited.
+                }
             }
             return CallbackReply.lazy(a.target(), a.slot(), !bindNot, a.callIfunc(), name[0], name[1]);
         } catch (LinkException e) {

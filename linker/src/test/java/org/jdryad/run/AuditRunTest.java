@@ -61,16 +61,21 @@ class AuditRunTest {
      */
     private static List<String> assertSameLog(Path tmp, String plugin, List<String> jdryadOptions,
                                               Map<String, String> nativeEnv) throws IOException {
+        return assertSameLog(tmp, FixtureCatalog.auditLogger(), plugin, jdryadOptions, nativeEnv);
+    }
+
+    private static List<String> assertSameLog(Path tmp, Path module, String plugin, List<String> jdryadOptions,
+                                              Map<String, String> nativeEnv) throws IOException {
         Path prog = FixtureCatalog.auditProgram();
         Path nativeLog = tmp.resolve("native.log");
         Path jdryadLog = tmp.resolve("jdryad.log");
         Map<String, String> env = new java.util.HashMap<>(nativeEnv);
-        env.put("LD_AUDIT", FixtureCatalog.auditLogger().toString());
+        env.put("LD_AUDIT", module.toString());
         env.put("AUDIT_LOG", nativeLog.toString());
         Result expected = Jdryad.runNative(prog, List.of(plugin), env, prog.getParent());
         assertTrue(expected.stdout().contains("au_original() = 42"), expected::describe); // redirected
         List<String> options = new ArrayList<>(jdryadOptions);
-        options.addAll(List.of("--audit", FixtureCatalog.auditLogger().toString()));
+        options.addAll(List.of("--audit", module.toString()));
         Result actual = Jdryad.runJdryad(options, prog, List.of(plugin), Map.of("AUDIT_LOG", jdryadLog.toString()),
                 prog.getParent());
         Jdryad.assertSameRun("audit", expected, actual);
@@ -79,6 +84,69 @@ class AuditRunTest {
                 .map(l -> l.replace("la_objopen " + prog.getFileName() + " ", "la_objopen <main> ")).toList();
         assertEquals(String.join("\n", want), String.join("\n", got), "the audit log under jdryad and natively");
         return got;
+    }
+
+    /**
+     * la_x86_64_gnu_pltenter and _pltexit on every PLT call of the program: integer arguments in
+     * registers and the seventh on the stack (framesize 16), doubles and a float in xmm registers,
+     * a variadic call, integer and floating-point results, a redirected binding's target.
+     */
+    @Test
+    void pltHooksSeeEveryCall(@TempDir Path tmp) throws IOException {
+        List<String> got = assertSameLog(tmp, FixtureCatalog.auditPltLogger(), FixtureCatalog.auditPlugin().toString(),
+                List.of(), Map.of());
+        for (String line : List.of("la_pltenter au_ints #1 -> #4 flags=0 args=1,2,3,4,5,6,7",
+                "la_pltexit au_ints #1 -> #4 rax=140", "la_pltenter au_doubles #1 -> #4 flags=0 args=1.500,2.000,0.250",
+                "la_pltexit au_doubles #1 -> #4 xmm0=3.250", "la_pltenter au_sum #1 -> #4 flags=0 args=4,10,20,30,40",
+                "la_pltexit au_sum #1 -> #4 rax=100", "la_pltenter au_original #1 -> #4 flags=16")) {
+            assertTrue(got.contains(line), () -> line + " in\n" + String.join("\n", got));
+        }
+        assertEquals(6, got.stream().filter(l -> l.startsWith("la_pltenter printf ")).count(),
+                () -> "printf is called six times: " + String.join("\n", got));
+    }
+
+    /**
+     * glibc's sotruss: the same (from, to, function) triples, in order, natively ({@code sotruss -F
+     * PROG}) and under jdryad (sotruss-lib.so with SOTRUSS_FROMLIST; SOTRUSS_WHICH is the shell's
+     * pid natively, which the agent's is not), with and without SOTRUSS_EXIT's return lines.
+     */
+    @Test
+    void sotrussSeesTheSameCallsOnAFixture() {
+        Path prog = FixtureCatalog.auditProgram();
+        assertSameSotruss(prog, List.of(FixtureCatalog.auditPlugin().toString()), false, 13);
+    }
+
+    @Test
+    void sotrussSeesTheSameCallsOnLs() {
+        assertSameSotruss(Path.of("/usr/bin/ls"), List.of("/usr/share"), true, 100);
+    }
+
+    private static void assertSameSotruss(Path prog, List<String> args, boolean exits, int atLeast) {
+        String from = prog.getFileName().toString();
+        List<String> nativeArgs = new ArrayList<>(exits ? List.of("-e") : List.of());
+        nativeArgs.addAll(List.of("-F", from, prog.toString()));
+        nativeArgs.addAll(args);
+        Result expected = Jdryad.runNative(Path.of("/usr/bin/sotruss"), nativeArgs, Map.of(), prog.getParent());
+        Map<String, String> env = new java.util.HashMap<>(Map.of("SOTRUSS_FROMLIST", from));
+        if (exits) {
+            env.put("SOTRUSS_EXIT", "1");
+        }
+        Result actual = Jdryad.runJdryad(List.of("--audit", "/usr/lib/x86_64-linux-gnu/audit/sotruss-lib.so"), prog, args,
+                env, prog.getParent());
+        assertEquals(expected.stdout(), actual.stdout(), actual::describe);
+        assertEquals(expected.status(), actual.status(), actual::describe);
+        List<String> want = sotrussCalls(expected.stderr());
+        List<String> got = sotrussCalls(actual.stderr());
+        assertTrue(want.size() >= atLeast, expected::describe);
+        assertEquals(String.join("\n", want), String.join("\n", got), "sotruss's calls natively and under jdryad");
+    }
+
+    /** sotruss's lines as (from, to, function) (and a return's), without the pid, arguments and values. */
+    private static List<String> sotrussCalls(String stderr) {
+        return stderr.lines().filter(l -> l.contains(" -> "))
+                .map(l -> l.replaceFirst("^ *[0-9]+: ", "").replaceFirst("\\(.*$", "").replaceFirst(" - 0x.*$", "")
+                        .trim().replaceAll(" +", " "))
+                .toList();
     }
 
     @Test
