@@ -18,6 +18,7 @@
 #include "rdebug.h"
 #include "entry.h"
 #include "lazy.h"
+#include "tls.h"
 #include "jdryad_binding.h"
 
 #include <sys/prctl.h>
@@ -86,6 +87,7 @@ static void hello(void)
         {"jdryad___tls_get_addr", (void *)jdryad___tls_get_addr},
         {"jdryad_rtld_fini", (void *)jdryad_rtld_fini},
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
+        {"jdryad_tlsdesc_dynamic", (void *)jdryad_tlsdesc_dynamic},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
         {"jd_lazy_generation", (void *)&jd_lazy_generation},
         {"jdryad_dl_activity", (void *)jdryad_dl_activity},
@@ -189,6 +191,7 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();
+    jd_tls_init(); /* -1: this glibc does not describe its thread lists; new blocks reach the main thread */
     jd_lazy_init();
     main_tp = jd_tp();
     hello();

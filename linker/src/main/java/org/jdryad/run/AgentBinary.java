@@ -33,7 +33,7 @@ public final class AgentBinary {
     public static Path locate(long staticTlsBytes) {
         long size = -1;
         for (long r : TLS_RESERVATIONS) {
-            if (staticTlsBytes <= r) {
+            if (staticTlsBytes <= r - org.jdryad.agent.Protocol.TLS_AGENT_BYTES) {
                 size = r;
                 break;
             }

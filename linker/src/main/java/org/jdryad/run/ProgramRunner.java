@@ -313,7 +313,9 @@ public final class ProgramRunner {
             }
         }
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
-                info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
+                info.tlsReserveSize() - Protocol.TLS_AGENT_BYTES, Protocol.TLS_MODID_BASE, history,
+                w -> err.println(options.program() + ": " + w));
+        session.setTlsDescDynamic(info.agentSymbols().getOrDefault("jdryad_tlsdesc_dynamic", 0L));
         session.setObjects(objects);
         record.setSession(session);
         history.setPid(info.pid());
