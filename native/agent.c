@@ -25,7 +25,7 @@
 #include <pthread.h>
 
 /* ---- the static TLS reservation: the agent's ONLY __thread variable ---- */
-__thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(64))) = {1};
+__thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(JD_TLS_ALIGN))) = {1};
 
 extern const ElfW(Ehdr) __ehdr_start;
 extern ElfW(Dyn) _DYNAMIC[];

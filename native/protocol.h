@@ -214,5 +214,10 @@ enum jd_type {
 #ifndef JD_TLS_RESERVE
 #define JD_TLS_RESERVE (256 * 1024)
 #endif
+/* Its alignment, which glibc gives every thread pointer: blocks aligned up to it can be static
+ * (4096 in the agents up to 1 MiB, 2 MiB in the largest; Java: run/AgentBinary). */
+#ifndef JD_TLS_ALIGN
+#define JD_TLS_ALIGN 4096
+#endif
 
 #endif

@@ -384,7 +384,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
             put_q(out, (uint64_t)-22); /* EINVAL */
             break;
         }
-        long r = jd_tls_set_block_all(off, bytes, n, write_image_block);
+        long r = jd_tls_set_block_all(off, bytes, n, main_tp, write_image_block);
         put_q(out, r < 0 ? (uint64_t)r : 0);
         break;
     }

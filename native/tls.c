@@ -75,17 +75,16 @@ static int is_thread_pointer(uintptr_t tp)
     return tp && peek(tp + 16) == tp;
 }
 
-long jd_tls_set_block_all(uint64_t off, const void *bytes, size_t n,
+long jd_tls_set_block_all(uint64_t off, const void *bytes, size_t n, uintptr_t main_tp,
                           void (*write_image)(uint64_t off, const void *bytes, size_t n))
 {
     /* The init image first: a thread created from now on copies the new bytes; one that is
        in a list by now gets them below. */
     write_image(off, bytes, n);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    uintptr_t me = jd_tp();
     long written = 0, failed = 0;
     if (!list_heads[0]) {
-        jd_memcpy((void *)(me - off), bytes, n); /* glibc undescribed: the calling thread only */
+        jd_memcpy((void *)(main_tp - off), bytes, n); /* glibc undescribed: the main thread only */
         return 1;
     }
     for (int h = 0; h < 2; h++) {
@@ -174,23 +173,29 @@ static void free_dtv(void *p)
 }
 
 static unsigned dtv_key;
-static int dtv_key_state; /* 0 unknown, 1 created, -1 unavailable */
+static int dtv_key_state; /* 0 unknown, 2 being created, 1 created, -1 unavailable */
 
-/* Registers the thread's vector for freeing at its exit (glibc's pthread keys, found by name). */
+/* The key whose destructor frees a thread's vector: created once, by the first thread to ask
+   (the others wait for it); 0 when glibc's pthread keys cannot be had. */
+static int have_key(void)
+{
+    int state = 0;
+    if (__atomic_compare_exchange_n(&dtv_key_state, &state, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        int (*create)(unsigned *, void (*)(void *)) = dlsym(RTLD_DEFAULT, "pthread_key_create");
+        state = create && create(&dtv_key, free_dtv) == 0 ? 1 : -1;
+        __atomic_store_n(&dtv_key_state, state, __ATOMIC_RELEASE);
+    }
+    while (state == 2)
+        state = __atomic_load_n(&dtv_key_state, __ATOMIC_ACQUIRE);
+    return state == 1;
+}
+
+/* Makes d the vector the thread's exit frees (glibc's pthread keys, found by name). */
 static void free_at_exit(struct dtv *d)
 {
-    if (__atomic_load_n(&dtv_key_state, __ATOMIC_ACQUIRE) == 0) {
-        int (*create)(unsigned *, void (*)(void *)) = dlsym(RTLD_DEFAULT, "pthread_key_create");
-        int state = create && create(&dtv_key, free_dtv) == 0 ? 1 : -1;
-        int zero = 0;
-        if (!__atomic_compare_exchange_n(&dtv_key_state, &zero, state, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            state = zero; /* another thread created it first (this one's key leaks: harmless) */
-    }
-    if (dtv_key_state == 1) {
-        int (*set)(unsigned, const void *) = dlsym(RTLD_DEFAULT, "pthread_setspecific");
-        if (set)
-            set(dtv_key, d);
-    }
+    int (*set)(unsigned, const void *) = dlsym(RTLD_DEFAULT, "pthread_setspecific");
+    if (have_key() && set)
+        set(dtv_key, d);
 }
 
 /* The thread's vector, grown to hold index m (0 when the kernel refuses memory). */
@@ -213,13 +218,7 @@ static struct dtv *dtv_for(uint64_t m)
     d->n = n;
     d->bytes = bytes;
     *word = d;
-    if (!old)
-        free_at_exit(d);
-    else if (dtv_key_state == 1) {
-        int (*set)(unsigned, const void *) = dlsym(RTLD_DEFAULT, "pthread_setspecific");
-        if (set)
-            set(dtv_key, d);
-    }
+    free_at_exit(d);
     return d;
 }
 

@@ -14,9 +14,10 @@
 int jd_tls_init(void);
 
 /* Copies n bytes to tp - off in every live thread (main thread included) and into module 1's
-   init image through write_image (for threads created later). -14 (EFAULT) when a thread's
-   block could not be written (it was exiting), else the number of threads written. */
-long jd_tls_set_block_all(uint64_t off, const void *bytes, size_t n,
+   init image through write_image (for threads created later); without glibc's lists, to the
+   main thread's (main_tp) only. -14 (EFAULT) when no thread's block could be written, else the
+   number of threads written. */
+long jd_tls_set_block_all(uint64_t off, const void *bytes, size_t n, uintptr_t main_tp,
                           void (*write_image)(uint64_t off, const void *bytes, size_t n));
 
 /* Dynamic TLS: module index m (modid - JD_TLS_MODID_BASE) gets an init image of filesz bytes at

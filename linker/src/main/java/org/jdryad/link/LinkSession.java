@@ -499,6 +499,11 @@ public final class LinkSession implements LinkContext {
         return tlsDescReturn;
     }
 
+    /** How the agent aligns every thread pointer: static TLS blocks aligned beyond it cannot be placed. */
+    public void setThreadPointerAlignment(long alignment) {
+        tls.setThreadPointerAlignment(alignment);
+    }
+
     /** The agent's dynamic-TLS descriptor function, for modules {@link StaticTlsLayout} made dynamic. */
     public void setTlsDescDynamic(long address) {
         this.tlsDescDynamic = address;

@@ -30,9 +30,16 @@ final class StaticTlsLayout {
     /** Each placed object's range (lo, hi] below tp, for {@link #release}. */
     private final java.util.Map<LoadedObject, long[]> placed = new java.util.IdentityHashMap<>();
 
+    /** Every thread pointer's alignment (the reservation's): a block aligned beyond it cannot be static. */
+    private long threadPointerAlignment = 1L << 62; // no limit until the agent is known
+
     StaticTlsLayout(long reservationSize, long moduleIdBase) {
         this.reservationSize = reservationSize;
         this.moduleIdBase = moduleIdBase;
+    }
+
+    void setThreadPointerAlignment(long alignment) {
+        this.threadPointerAlignment = alignment;
     }
 
     /** Assigns module ids and offsets to every object with PT_TLS, in load order. */
@@ -68,16 +75,16 @@ final class StaticTlsLayout {
         if (Long.bitCount(align) != 1) {
             throw new LinkException(obj.name() + ": PT_TLS alignment " + align + " is not a power of two");
         }
-        if (tls.memsz() < 0 || tls.memsz() > reservationSize && !dynamicAllowed) {
+        if (tls.memsz() < 0 || (tls.memsz() > reservationSize || align > threadPointerAlignment) && !dynamicAllowed) {
             throw new LinkException(obj.name() + ": cannot allocate memory in static TLS block");
         }
         // glibc (_dl_determine_tlsoffset): the block keeps the segment's position modulo its
         // alignment, so tp - offset must be congruent to p_vaddr.
         long firstByte = (-(tls.vaddr() & (align - 1))) & (align - 1);
-        long offset = fitInFreed(tls.memsz(), align, firstByte);
+        long offset = align > threadPointerAlignment ? -1 : fitInFreed(tls.memsz(), align, firstByte);
         if (offset < 0) {
             offset = roundUp(used + tls.memsz() - firstByte, align) + firstByte;
-            if (offset > reservationSize || offset < 0) {
+            if (offset > reservationSize || offset < 0 || align > threadPointerAlignment) {
                 if (!dynamicAllowed) {
                     throw new LinkException(obj.name() + ": cannot allocate memory in static TLS block");
                 }
