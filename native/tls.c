@@ -16,6 +16,7 @@
  */
 #include "tls.h"
 #include <sys/mman.h>
+#include <time.h>
 
 /* ---- glibc's thread lists ---- */
 
@@ -75,6 +76,23 @@ static int is_thread_pointer(uintptr_t tp)
     return tp && peek(tp + 16) == tp;
 }
 
+/* Writes the bytes at tp - off in every thread on glibc's two lists: how many, and how many failed. */
+static void write_each_thread(uint64_t off, const void *bytes, size_t n, long *written, long *failed)
+{
+    for (int h = 0; h < 2; h++) {
+        uintptr_t head = list_heads[h], p = peek(head + list_next_off);
+        for (long i = 0; p && p != head && i < MAX_THREADS_WALKED; i++, p = peek(p + list_next_off)) {
+            uintptr_t tp = p - pthread_list_off;
+            if (!is_thread_pointer(tp))
+                continue;
+            if (self_copy(1, (void *)bytes, tp - off, n) < 0)
+                (*failed)++;
+            else
+                (*written)++;
+        }
+    }
+}
+
 long jd_tls_set_block_all(uint64_t off, const void *bytes, size_t n, uintptr_t main_tp,
                           void (*write_image)(uint64_t off, const void *bytes, size_t n))
 {
@@ -87,19 +105,15 @@ long jd_tls_set_block_all(uint64_t off, const void *bytes, size_t n, uintptr_t m
         jd_memcpy((void *)(main_tp - off), bytes, n); /* glibc undescribed: the main thread only */
         return 1;
     }
-    for (int h = 0; h < 2; h++) {
-        uintptr_t head = list_heads[h], p = peek(head + list_next_off);
-        for (long i = 0; p && p != head && i < MAX_THREADS_WALKED; i++, p = peek(p + list_next_off)) {
-            uintptr_t tp = p - pthread_list_off;
-            if (!is_thread_pointer(tp))
-                continue;
-            if (self_copy(1, (void *)bytes, tp - off, n) < 0)
-                failed++;
-            else
-                written++;
-        }
-    }
-    return failed && !written ? -14 : written;
+    write_each_thread(off, bytes, n, &written, &failed);
+    /* A thread pthread_create was making copied the old image just before it was written and
+       joins a list only now (glibc initialises its TLS before it takes the list lock, which the
+       agent cannot take): a second pass a moment later reaches it. Nobody can use the new block
+       yet (its dlopen has not returned), so writing it twice is harmless. */
+    struct timespec pause = {0, 200 * 1000};
+    sys2(SYS_nanosleep, &pause, 0);
+    write_each_thread(off, bytes, n, &written, &failed);
+    return failed && !written ? -14 : written / 2;
 }
 
 /* ---- dynamic TLS ---- */
