@@ -18,6 +18,7 @@
 #include "rdebug.h"
 #include "entry.h"
 #include "lazy.h"
+#include "tls.h"
 #include "jdryad_binding.h"
 #include "audit.h"
 #include "exec.h"
@@ -27,7 +28,7 @@
 #include <pthread.h>
 
 /* ---- the static TLS reservation: the agent's ONLY __thread variable ---- */
-__thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(64))) = {1};
+__thread char jdryad_tls_reserve[JD_TLS_RESERVE] __attribute__((aligned(JD_TLS_ALIGN))) = {1};
 
 extern const ElfW(Ehdr) __ehdr_start;
 extern ElfW(Dyn) _DYNAMIC[];
@@ -89,6 +90,7 @@ static void hello(void)
         {"jdryad___tls_get_addr", (void *)jdryad___tls_get_addr},
         {"jdryad_rtld_fini", (void *)jdryad_rtld_fini},
         {"jdryad_tlsdesc_return", (void *)jdryad_tlsdesc_return},
+        {"jdryad_tlsdesc_dynamic", (void *)jdryad_tlsdesc_dynamic},
         {"jdryad_lazy_resolve", (void *)jdryad_lazy_resolve},
         {"jdryad_audit_profile", (void *)jdryad_audit_profile},
         {"jdryad_audit_config", (void *)&jdryad_audit_config},
@@ -198,6 +200,7 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();
+    jd_tls_init(); /* -1: this glibc does not describe its thread lists; new blocks reach the main thread */
     jd_lazy_init();
     main_tp = jd_tp();
     hello();

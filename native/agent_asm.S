@@ -61,4 +61,51 @@ jdryad_tlsdesc_return:
         .cfi_endproc
         .size   jdryad_tlsdesc_return, .-jdryad_tlsdesc_return
 
+/*
+ * TLSDESC resolver for dynamic TLS (a module that did not fit the static reservation): the
+ * descriptor's second word holds the module's index above the variable's offset in its block
+ * (link/TlsModules); the answer in %rax is the
+ * variable's offset from the thread pointer. The calling convention lets it change %rax and
+ * the flags only, so every other integer register and the x87/SSE state (fxsave) are kept
+ * around the C half, which may allocate the thread's block.
+ */
+        .globl  jdryad_tlsdesc_dynamic
+        .hidden jdryad_tlsdesc_dynamic
+        .type   jdryad_tlsdesc_dynamic, @function
+jdryad_tlsdesc_dynamic:
+        .cfi_startproc
+        push    %rbp
+        .cfi_def_cfa_offset 16
+        .cfi_offset %rbp, -16
+        mov     %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        push    %rdi
+        push    %rsi
+        push    %rdx
+        push    %rcx
+        push    %r8
+        push    %r9
+        push    %r10
+        push    %r11
+        and     $-64, %rsp
+        sub     $512, %rsp
+        fxsave64 (%rsp)
+        mov     8(%rax), %rdi
+        call    jd_tlsdesc_dynamic_offset
+        fxrstor64 (%rsp)
+        lea     -64(%rbp), %rsp
+        pop     %r11
+        pop     %r10
+        pop     %r9
+        pop     %r8
+        pop     %rcx
+        pop     %rdx
+        pop     %rsi
+        pop     %rdi
+        pop     %rbp
+        .cfi_def_cfa %rsp, 8
+        ret
+        .cfi_endproc
+        .size   jdryad_tlsdesc_dynamic, .-jdryad_tlsdesc_dynamic
+
         .section .note.GNU-stack, "", @progbits

@@ -96,6 +96,12 @@
  *   SET_TLS_BLOCK q offset, * bytes -> 0, -EINVAL or -E2BIG.  Writes the bytes at tp - offset
  *                 in the main thread and at the same place of module 1's init image, leaving the
  *                 rest of the reservation (live thread-local variables) alone: for dlopen.
+ *                 Every live thread gets the bytes too (glibc's thread lists, tls.h); -EFAULT
+ *                 when no thread's block could be written.
+ *   TLS_DYNAMIC   q index (modid - TLS_MODID_BASE), q image, q filesz, q memsz, q align -> 0 or
+ *                 -EINVAL.  Module index gets dynamic TLS: each thread allocates its block
+ *                 (memsz bytes, the filesz bytes at image first) at its first __tls_get_addr or
+ *                 TLSDESC call; memsz 0 retires the index (dlclose).
  *   SET_EXE       s path  -> 0.  The program's path as /proc/self/exe would name it; jdryad
  *                 objects' readlink("/proc/self/exe") answers it (the kernel names the agent).
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
@@ -133,7 +139,9 @@
  *   child (lazy first calls excepted), once the socket was closed, or from a signal handler that interrupted the agent
  *   holding one of its locks.  dlclose while the finaliser runs unloads nothing (as _dl_fini).
  *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
- *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address
+ *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address; or v1 JD_DLSYM_TLS, v2
+ *                                                        the TLS module id, v0 the offset in
+ *                                                        its block (the caller's thread's)
  *   CB_DLCLOSE  q handle, q caller                    -> (status only)
  *   CB_DLADDR   q addr                                -> v0 fbase, v1 saddr, v2 link_map,
  *                                                        v3 ElfW(Sym)*, s0 fname, s1 sname
@@ -181,6 +189,7 @@ enum jd_type {
     JD_SET_TLS_BLOCK = 0x34,
     JD_SET_EXE = 0x35,
     JD_LAZY_SETUP = 0x36,
+    JD_TLS_DYNAMIC = 0x37,
 
     JD_ENTER = 0x40,
     JD_WAIT_DEBUGGER = 0x41,
@@ -196,6 +205,9 @@ enum jd_type {
 /* CB_LAZY reply flags. */
 #define JD_LAZY_PATCH 1u
 #define JD_LAZY_CALL_IFUNC 2u
+
+/* CB_DLSYM reply: v1 says v0 is a TLS symbol's offset in the block of module v2. */
+#define JD_DLSYM_TLS 1u
 
 /* Callback reply status values. */
 #define JD_CB_OK 0
@@ -217,6 +229,11 @@ enum jd_type {
  * several agents with -DJD_TLS_RESERVE=N and Java picks the smallest that fits. */
 #ifndef JD_TLS_RESERVE
 #define JD_TLS_RESERVE (256 * 1024)
+#endif
+/* Its alignment, which glibc gives every thread pointer: blocks aligned up to it can be static
+ * (4096 in the agents up to 1 MiB, 2 MiB in the largest; Java: run/AgentBinary). */
+#ifndef JD_TLS_ALIGN
+#define JD_TLS_ALIGN 4096
 #endif
 
 #endif

@@ -12,6 +12,7 @@
 #include "rdebug.h"
 #include "attach.h"
 #include "relocate.h"
+#include "tls.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -58,6 +59,12 @@ static void write_protected(uintptr_t addr, const void *src, size_t len)
         sys3(SYS_mprotect, p, page_size, ro ? PROT_READ : PROT_READ | PROT_WRITE);
     }
     spin_unlock(&tls_write_lock);
+}
+
+/* The bytes of one block at tp - off in module 1's init image (threads created later). */
+static void write_image_block(uint64_t off, const void *bytes, size_t n)
+{
+    write_protected(tls_image_addr + tls_image_size - off, bytes, n);
 }
 
 static void object_table(struct in *in, struct buf *out)
@@ -362,7 +369,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         break;
     case JD_SET_TLS_IMAGE: {
         size_t n = in->len;
-        if (n > JD_TLS_RESERVE) {
+        if (n > JD_TLS_RESERVE - JD_TLS_AGENT_BYTES) { /* the agent's own words stay */
             put_q(out, (uint64_t)-7); /* E2BIG */
             break;
         }
@@ -375,13 +382,17 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         uint64_t off = get_q(in);
         size_t n = in->bad ? 0 : in->len - in->pos;
         const char *bytes = in->p + in->pos;
-        if (in->bad || off > JD_TLS_RESERVE || n > off) {
+        if (in->bad || off > JD_TLS_RESERVE - JD_TLS_AGENT_BYTES || n > off) {
             put_q(out, (uint64_t)-22); /* EINVAL */
             break;
         }
-        jd_memcpy((void *)(main_tp - off), bytes, n);
-        write_protected(tls_image_addr + tls_image_size - off, bytes, n);
-        put_q(out, 0);
+        long r = jd_tls_set_block_all(off, bytes, n, main_tp, write_image_block);
+        put_q(out, r < 0 ? (uint64_t)r : 0);
+        break;
+    }
+    case JD_TLS_DYNAMIC: {
+        uint64_t m = get_q(in), image = get_q(in), filesz = get_q(in), memsz = get_q(in), align = get_q(in);
+        put_q(out, in->bad ? (uint64_t)-22 : (uint64_t)jd_tls_set_dynamic(m, image, filesz, memsz, align));
         break;
     }
     case JD_SET_EXE: {

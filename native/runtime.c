@@ -7,6 +7,7 @@
 #include "callback.h"
 #include "rdebug.h"
 #include "jdryad_binding.h"
+#include "tls.h"
 #include <errno.h>
 #include <fcntl.h>
 
@@ -130,7 +131,19 @@ void *jdryad___tls_get_addr(void *p)
     unsigned long m = ti->ti_module - JD_TLS_MODID_BASE;
     if (x && m < x->n && x->off[m])
         return (void *)(jd_tp() - x->off[m] + ti->ti_offset);
+    char *block = m < JD_TLS_MODID_MAX ? jd_tls_dynamic_block(m) : 0;
+    if (block)
+        return block + ti->ti_offset;
     return real_tls_get_addr(p);
+}
+
+/* The C half of jdryad_tlsdesc_dynamic (agent_asm.S saves every register around it): the
+   descriptor's argument is the module's index above the variable's offset (link/TlsModules);
+   the answer is the variable's offset from tp. */
+uintptr_t jd_tlsdesc_dynamic_offset(uint64_t arg)
+{
+    jd_tls_index ti = {JD_TLS_MODID_BASE + (arg >> 40), arg & (((uint64_t)1 << 40) - 1)};
+    return (uintptr_t)jdryad___tls_get_addr(&ti) - jd_tp();
 }
 
 /* ---- dlerror: per-thread messages in a small table keyed by the thread id ---- */
@@ -301,6 +314,11 @@ static void *look_up(void *handle, const char *name, const char *version, void *
         if (st == JD_CB_ERROR)
             jd_set_dlerror(r.s[0] ? r.s[0] : "undefined symbol");
         jd_callback_end(&r);
+        if (st == JD_CB_OK && r.v[1] == JD_DLSYM_TLS) {
+            /* a TLS symbol: the calling thread's instance (v2 the module id, v0 the offset) */
+            jd_tls_index ti = {r.v[2], (uint64_t)res};
+            return jdryad___tls_get_addr(&ti);
+        }
         if (st == JD_CB_OK)
             return res;
         if (st != JD_CB_ASK_GLIBC)

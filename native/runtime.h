@@ -58,5 +58,7 @@ int jdryad__dl_find_object(void *pc, struct dl_find_object *result);
 void *jdryad___tls_get_addr(void *ti);
 void jdryad_rtld_fini(void);
 void jdryad_tlsdesc_return(void);
+void jdryad_tlsdesc_dynamic(void);
+uintptr_t jd_tlsdesc_dynamic_offset(uint64_t arg);
 
 #endif

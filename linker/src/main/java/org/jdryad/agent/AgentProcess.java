@@ -723,6 +723,16 @@ public final class AgentProcess implements AutoCloseable {
                 "TLS block of " + bytes.length + " bytes at tp-" + offset);
     }
 
+    /**
+     * Gives TLS module {@code index} (its id minus {@link Protocol#TLS_MODID_BASE}) dynamic TLS:
+     * each thread allocates its {@code memsz}-byte block, aligned to {@code align}, with the
+     * {@code filesz} bytes at {@code image} first, at its first access; {@code memsz} 0 retires it.
+     */
+    public void setTlsDynamic(long index, long image, long filesz, long memsz, long align) {
+        check(request(Protocol.TLS_DYNAMIC, new Payload.Writer().q(index).q(image).q(filesz).q(memsz).q(align)).q(),
+                "dynamic TLS of module index " + index);
+    }
+
     /** The program's path, answered to jdryad objects' readlink("/proc/self/exe"). */
     public void setExePath(String path) {
         check(request(Protocol.SET_EXE, new Payload.Writer().s(path)).q(), "set the program's path");

@@ -11,6 +11,11 @@ public record CallbackReply(long status, long v0, long v1, long v2, long v3, Str
         return new CallbackReply(Protocol.CB_OK, value, 0, 0, 0, null, null);
     }
 
+    /** dlsym of a TLS symbol: the agent answers the calling thread's instance of it. */
+    public static CallbackReply tls(long moduleId, long offset) {
+        return new CallbackReply(Protocol.CB_OK, offset, Protocol.DLSYM_TLS, moduleId, 0, null, null);
+    }
+
     /** dlinfo(RTLD_DI_ORIGIN) answer. */
     public static CallbackReply okString(String s) {
         return new CallbackReply(Protocol.CB_OK, 0, 0, 0, 0, s, null);

@@ -42,6 +42,7 @@ public final class Protocol {
     public static final int SET_TLS_BLOCK = 0x34;
     public static final int SET_EXE = 0x35;
     public static final int LAZY_SETUP = 0x36;
+    public static final int TLS_DYNAMIC = 0x37;
 
     public static final int ENTER = 0x40;
     public static final int WAIT_DEBUGGER = 0x41;
@@ -58,6 +59,10 @@ public final class Protocol {
 
     /** CB_LAZY reply flags. */
     public static final long LAZY_PATCH = 1, LAZY_CALL_IFUNC = 2;
+    /** CB_DLSYM reply v1: v0 is a TLS symbol's offset in the block of module v2. */
+    public static final long DLSYM_TLS = 1;
+    /** The lowest bytes of the static reservation are the agent's (a thread's dynamic TLS vector). */
+    public static final long TLS_AGENT_BYTES = 16;
 
     public static final int CB_OK = 0;
     public static final int CB_ASK_GLIBC = 1;

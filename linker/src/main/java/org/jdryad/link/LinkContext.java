@@ -24,6 +24,19 @@ interface LinkContext {
     /** The address of the agent's TLS descriptor function for static TLS. */
     long tlsDescReturn();
 
+    /**
+     * The agent's TLS descriptor function for dynamic TLS (its argument: the module's index, as
+     * {@code TlsModules#descriptorArgument}); 0 when the agent has none.
+     */
+    default long tlsDescDynamic() {
+        return 0;
+    }
+
+    /** The first TLS module id of jdryad objects (an object's index is its id minus this). */
+    default long tlsModuleIdBase() {
+        return 0;
+    }
+
     RelocationStats stats();
 
     /** Whether {@code obj}'s jump slots wait for their first call (glibc's lazy binding). */

@@ -19,6 +19,8 @@ public final class LinkSession implements LinkContext {
     private final TargetMemory memory;
     private final Map<String, Long> interposers;
     private final long tlsDescReturn;
+    private final long tlsModuleIdBase;
+    private volatile long tlsDescDynamic;
     private final StaticTlsLayout tls;
     private final BindingHistory history;
     private final Consumer<String> warnings;
@@ -39,8 +41,6 @@ public final class LinkSession implements LinkContext {
             Collections.synchronizedSet(Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
     /** glibc's l_reldeps: referrer to the dlopened objects its bindings reached outside its dependencies. */
     private final Map<LoadedObject, List<LoadedObject>> relocationDependencies = new java.util.IdentityHashMap<>();
-    /** The static TLS layout before the dlopen being linked placed anything (null: none in progress). */
-    private long[] tlsMark;
 
     // Lazy binding: off (every slot bound now) until enableLazyBinding names the trampoline.
     private long lazyResolver;
@@ -98,6 +98,7 @@ public final class LinkSession implements LinkContext {
         this.memory = memory;
         this.interposers = interposers;
         this.tlsDescReturn = tlsDescReturn;
+        this.tlsModuleIdBase = tlsModuleIdBase;
         this.tls = new StaticTlsLayout(tlsReservationSize, tlsModuleIdBase);
         this.history = history;
         this.warnings = warnings;
@@ -267,7 +268,6 @@ public final class LinkSession implements LinkContext {
         for (LoadedObject o : added) {
             localScope.put(o, List.copyOf(searchList));
         }
-        tlsMark = tls.mark();
         SegmentMapper mapper = new SegmentMapper(memory);
         List<LoadedObject> jd = new ArrayList<>();
         for (LoadedObject o : added) {
@@ -276,7 +276,7 @@ public final class LinkSession implements LinkContext {
                 map(mapper, o);
             }
         }
-        tls.assign(jd);
+        tls.assign(jd, true);
     }
 
     /**
@@ -299,7 +299,6 @@ public final class LinkSession implements LinkContext {
         for (LoadedObject o : jd) {
             mapper.protectFinal(o, textWritable.contains(o));
         }
-        tlsMark = null;
         if (makeGlobal) {
             promoteToGlobal(searchList);
         }
@@ -313,10 +312,6 @@ public final class LinkSession implements LinkContext {
      */
     public synchronized void undoDlopened(List<LoadedObject> added) {
         forget(added);
-        if (tlsMark != null) {
-            tls.reset(tlsMark);
-            tlsMark = null;
-        }
     }
 
     /** Adds objects to the end of the global scope (dlopen with RTLD_GLOBAL). */
@@ -389,6 +384,7 @@ public final class LinkSession implements LinkContext {
         }
         boundNow.removeAll(removed);
         dlopened.removeAll(removed);
+        removed.forEach(tls::release); // their static TLS and module ids serve later dlopens
         lookup.forget(removed);
         synchronized (relocationDependencies) {
             removed.forEach(relocationDependencies::remove);
@@ -551,6 +547,26 @@ public final class LinkSession implements LinkContext {
     @Override
     public long tlsDescReturn() {
         return tlsDescReturn;
+    }
+
+    /** How the agent aligns every thread pointer: static TLS blocks aligned beyond it cannot be placed. */
+    public void setThreadPointerAlignment(long alignment) {
+        tls.setThreadPointerAlignment(alignment);
+    }
+
+    /** The agent's dynamic-TLS descriptor function, for modules {@link StaticTlsLayout} made dynamic. */
+    public void setTlsDescDynamic(long address) {
+        this.tlsDescDynamic = address;
+    }
+
+    @Override
+    public long tlsDescDynamic() {
+        return tlsDescDynamic;
+    }
+
+    @Override
+    public long tlsModuleIdBase() {
+        return tlsModuleIdBase;
     }
 
     @Override

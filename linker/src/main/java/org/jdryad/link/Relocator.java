@@ -419,10 +419,12 @@ final class Relocator {
                     break;
                 }
                 case Elf.R_X86_64_TLSDESC: {
-                    // Static TLS only: the descriptor's function returns its argument, the
-                    // symbol's offset from the thread pointer (as glibc's _dl_tlsdesc_return).
-                    writes.add(site, ctx.tlsDescReturn());
-                    writes.add(site + 8, tpOffset(obj, symIndex, type, site, addend, cache));
+                    // Static TLS: the descriptor's function returns its argument, the symbol's
+                    // offset from the thread pointer (as glibc's _dl_tlsdesc_return). Dynamic TLS:
+                    // the agent's function finds the thread's block from the module and offset.
+                    long[] descriptor = tlsDescriptor(obj, symIndex, type, site, addend, cache);
+                    writes.add(site, descriptor[0]);
+                    writes.add(site + 8, descriptor[1]);
                     break;
                 }
                 default:
@@ -502,6 +504,29 @@ final class Relocator {
             throw new LinkException(obj.name() + ": cannot allocate memory in static TLS block");
         }
         return value + addend - definer.tlsOffset();
+    }
+
+    /** A TLSDESC's two words: the agent's function for the definer's static or dynamic TLS, and its argument. */
+    private long[] tlsDescriptor(LoadedObject obj, int symIndex, int type, long site, long addend,
+                                 Map<Integer, Resolved> cache) {
+        LoadedObject definer = obj;
+        long value = 0;
+        if (symIndex != 0) {
+            Resolved r = resolve(obj, symIndex, type, site, cache);
+            if (r.definition() == null) {
+                return new long[] {ctx.tlsDescReturn(), 0};
+            }
+            definer = r.definition().object();
+            value = r.value();
+        }
+        if (!definer.isHost() && !definer.hasStaticTls() && definer.tlsModuleId() != 0 && ctx.tlsDescDynamic() != 0) {
+            return new long[] {ctx.tlsDescDynamic(),
+                    TlsModules.descriptorArgument(definer.tlsModuleId() - ctx.tlsModuleIdBase(), value + addend)};
+        }
+        if (!definer.hasStaticTls()) {
+            throw new LinkException(obj.name() + ": cannot allocate memory in static TLS block");
+        }
+        return new long[] {ctx.tlsDescReturn(), value + addend - definer.tlsOffset()};
     }
 
     private LoadedObject tlsDefiner(LoadedObject obj, int symIndex, int type, long site, Map<Integer, Resolved> cache) {

@@ -27,13 +27,26 @@ public final class AgentBinary {
      * first. glibc counts the reservation in every thread's minimum stack size, so the smallest
      * that fits is used.
      */
-    static final long[] TLS_RESERVATIONS = {8192, 65536, 1048576};
+    static final long[] TLS_RESERVATIONS = {8192, 65536, 1048576, 8388608};
+
+    /**
+     * The alignment of a reservation, which glibc gives every thread pointer (native/Makefile,
+     * tls_align): a static block may be aligned up to it.
+     */
+    public static long tlsAlignment(long reservation) {
+        return reservation >= 8388608 ? 2 * 1024 * 1024 : 4096;
+    }
 
     /** The agent to start for a program whose jdryad objects need {@code staticTlsBytes} of static TLS. */
     public static Path locate(long staticTlsBytes) {
+        return locate(staticTlsBytes, 1);
+    }
+
+    /** As {@link #locate(long)}, for blocks aligned up to {@code maxAlign}. */
+    public static Path locate(long staticTlsBytes, long maxAlign) {
         long size = -1;
         for (long r : TLS_RESERVATIONS) {
-            if (staticTlsBytes <= r) {
+            if (staticTlsBytes <= r - org.jdryad.agent.Protocol.TLS_AGENT_BYTES && maxAlign <= tlsAlignment(r)) {
                 size = r;
                 break;
             }

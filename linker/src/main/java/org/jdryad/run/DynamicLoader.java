@@ -271,20 +271,37 @@ final class DynamicLoader implements CallbackHandler {
      * reservation and in the module-1 init image that glibc copies for threads created later.
      * Only the new blocks are written: the rest of the reservation holds the program's live
      * thread-local variables (rewriting the whole image here once reset perl's interpreter
-     * pointer to NULL). Threads other than the main thread that already exist do not get them.
+     * pointer to NULL). The agent writes them into every thread that exists too, as glibc's
+     * dlopen does. A module in dynamic TLS is only registered: each thread makes its block at
+     * its first access.
      */
     private void installTls(List<LoadedObject> added) {
         for (LoadedObject o : added) {
-            if (o.isHost() || !o.hasStaticTls()) {
+            if (o.isHost() || o.tlsModuleId() == 0) {
                 continue;
             }
             var tls = o.elf().tls().orElseThrow();
+            if (!o.hasStaticTls()) {
+                // Dynamic TLS: each thread copies the init image from the mapped object at its first access.
+                agent.setTlsDynamic(o.tlsModuleId() - Protocol.TLS_MODID_BASE, o.base() + tls.vaddr(), tls.filesz(),
+                        Math.max(1, tls.memsz()), Math.max(1, tls.align()));
+                continue;
+            }
             byte[] block = new byte[(int) tls.memsz()];
             if (tls.filesz() > 0) {
                 byte[] init = agent.read(o.base() + tls.vaddr(), (int) tls.filesz());
                 System.arraycopy(init, 0, block, 0, init.length);
             }
             agent.setTlsBlock(o.tlsOffset(), block);
+        }
+    }
+
+    /** Unloaded objects' dynamic TLS modules: their indices may serve a later dlopen. */
+    private void retireDynamicTls(List<LoadedObject> gone) {
+        for (LoadedObject o : gone) {
+            if (!o.isHost() && o.tlsModuleId() != 0 && !o.hasStaticTls()) {
+                agent.setTlsDynamic(o.tlsModuleId() - Protocol.TLS_MODID_BASE, 0, 0, 0, 0);
+            }
         }
     }
 
@@ -602,8 +619,8 @@ final class DynamicLoader implements CallbackHandler {
             }
             d = def.get();
             value = session.interposedAddress(d).orElse(d.address());
-            if (d.symbol().isTls()) {
-                return CallbackReply.askGlibc(handle);
+            if (d.symbol().isTls() && d.object().tlsModuleId() == 0) {
+                return CallbackReply.error((where.isEmpty() ? "" : where + ": ") + "undefined symbol: " + name);
             }
         }
         if (handle == RTLD_DEFAULT) {
@@ -611,7 +628,7 @@ final class DynamicLoader implements CallbackHandler {
             // object now depends on the definer (a handle's or RTLD_NEXT's lookup does not).
             objectAt(caller).ifPresent(from -> session.bound(from, d.object()));
         }
-        if (d.symbol().isIfunc() && !session.isInterposed(d)) {
+        if (d.symbol().isIfunc() && !d.symbol().isTls() && !session.isInterposed(d)) {
             value = agent.call(value);
         }
         if (session.history() != null) {
@@ -629,7 +646,10 @@ final class DynamicLoader implements CallbackHandler {
         if (from.isPresent()) {
             value = audit.dlsymBound(from.get(), d, value);
         }
-        return CallbackReply.ok(value);
+        // A TLS symbol's value is its offset in the module's block: the agent answers the calling
+        // thread's instance (glibc's dlsym: _dl_tlsdesc / __tls_get_addr for the caller).
+        return d.symbol().isTls() ? CallbackReply.tls(d.object().tlsModuleId(), d.address())
+                : CallbackReply.ok(value);
     }
 
     @Override
@@ -679,6 +699,7 @@ final class DynamicLoader implements CallbackHandler {
             }
         }
         synchronized (this) {
+            retireDynamicTls(group);
             session.forget(group);
             resolver.unload(group);
             for (LoadedObject o : group) {

@@ -114,7 +114,7 @@ public final class ProgramRunner {
             return runStatic();
         }
         ObjectGraph graph = resolveGraph(exe);
-        Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph));
+        Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph), staticTlsAlignment(graph));
         Map<String, String> agentEnv = agentEnvironment();
         return serve(callbacks -> follow != null
                 ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
@@ -157,7 +157,8 @@ public final class ProgramRunner {
     /** The agent binary this program needs (for its static TLS); the library search runs for it. */
     Path agentBinary(ElfFile exe) throws IOException {
         try {
-            return AgentBinary.locate(staticTlsNeeded(resolveGraph(exe)));
+            ObjectGraph graph = resolveGraph(exe);
+            return AgentBinary.locate(staticTlsNeeded(graph), staticTlsAlignment(graph));
         } finally {
             trace.close();
         }
@@ -412,7 +413,10 @@ public final class ProgramRunner {
             interposers.putAll(follow.interposers(agent)); // execve & co. run followed programs in the agent
         }
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
-                info.tlsReserveSize(), Protocol.TLS_MODID_BASE, history, w -> err.println(options.program() + ": " + w));
+                info.tlsReserveSize() - Protocol.TLS_AGENT_BYTES, Protocol.TLS_MODID_BASE, history,
+                w -> err.println(options.program() + ": " + w));
+        session.setTlsDescDynamic(info.agentSymbols().getOrDefault("jdryad_tlsdesc_dynamic", 0L));
+        session.setThreadPointerAlignment(AgentBinary.tlsAlignment(info.tlsReserveSize()));
         session.setObjects(objects);
         record.setSession(session);
         history.setPid(info.pid());
@@ -596,8 +600,8 @@ public final class ProgramRunner {
     }
 
     /**
-     * The static TLS the jdryad objects need (each block rounded to its alignment), plus room
-     * for the alignment padding between blocks.
+     * The static TLS the jdryad objects need: at most each block plus its alignment less one, in
+     * any order (StaticTlsLayout places a block at most that far below the one before).
      */
     private static long staticTlsNeeded(ObjectGraph graph) {
         long total = 0;
@@ -608,10 +612,21 @@ public final class ProgramRunner {
             var tls = n.elf().tls();
             if (tls.isPresent()) {
                 long align = Math.max(1, tls.get().align());
-                total += tls.get().memsz() + 2 * align;
+                total += tls.get().memsz() + align - 1; // glibc's packing pads a block by less than its alignment
             }
         }
         return total;
+    }
+
+    /** The largest TLS alignment of the jdryad objects: the thread pointer's alignment must match it. */
+    private static long staticTlsAlignment(ObjectGraph graph) {
+        long align = 1;
+        for (ObjectGraph.Node n : graph.nodes()) {
+            if (!n.host() && n.elf().tls().isPresent()) {
+                align = Math.max(align, n.elf().tls().get().align());
+            }
+        }
+        return align;
     }
 
     /** A statically linked program needs no loader: it runs as it is. */

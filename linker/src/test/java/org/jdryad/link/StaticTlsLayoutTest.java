@@ -150,4 +150,67 @@ class StaticTlsLayoutTest {
         LinkException e = assertThrows(LinkException.class, s::mapAll);
         assertEquals(FixtureCatalog.linkLibTlsBig() + ": cannot allocate memory in static TLS block", e.getMessage());
     }
+    private static ProgramHeader tlsSegment(long memsz, long align) {
+        return new ProgramHeader(Elf.PT_TLS, 4, 0x1000, 0x3000, 0x3000, 0, memsz, align);
+    }
+
+    @Test
+    void blocksGivenBackAreReusedAndTheTopOneLowersTheEnd() {
+        StaticTlsLayout layout = new StaticTlsLayout(8192, 10);
+        LoadedObject a = LinkTestSupport.object(LinkTestSupport.LIBZ, 1);
+        LoadedObject b = LinkTestSupport.object(LinkTestSupport.LIBZ, 2);
+        LoadedObject c = LinkTestSupport.object(LinkTestSupport.LIBZ, 3);
+        layout.place(a, tlsSegment(100, 16));
+        layout.place(b, tlsSegment(200, 32));
+        assertEquals(112, a.tlsOffset());
+        assertEquals(320, b.tlsOffset());
+        assertEquals(11, b.tlsModuleId());
+
+        layout.release(a);
+        assertEquals(0, a.tlsModuleId(), "released: no module id any more");
+        assertFalse(a.hasStaticTls());
+        layout.place(c, tlsSegment(64, 16));
+        assertEquals(64, c.tlsOffset(), "the freed range below b holds c");
+        assertEquals(10, c.tlsModuleId(), "a's module id is reused");
+        assertEquals(320, layout.used());
+
+        layout.release(b);
+        assertEquals(64, layout.used(), "the top block given back lowers the end to the block below");
+        layout.release(c);
+        assertEquals(0, layout.used());
+    }
+
+    @Test
+    void manyPlaceReleaseCyclesNeverOverflow() {
+        StaticTlsLayout layout = new StaticTlsLayout(1024, 1);
+        LoadedObject keep = LinkTestSupport.object(LinkTestSupport.LIBZ, 1);
+        layout.place(keep, tlsSegment(40, 8));
+        for (int i = 0; i < 1000; i++) {
+            LoadedObject o = LinkTestSupport.object(LinkTestSupport.LIBZ, 2);
+            layout.place(o, tlsSegment(i % 2 == 0 ? 64 : 400, i % 3 == 0 ? 64 : 16));
+            assertTrue(o.hasStaticTls());
+            layout.release(o);
+        }
+        assertEquals(40, layout.used());
+        assertEquals(1, keep.tlsModuleId());
+    }
+
+    @Test
+    void aDlopenedObjectThatDoesNotFitGetsDynamicTlsUnlessItNeedsStaticTls() {
+        Path big = FixtureCatalog.linkLibTlsBig();
+        Segment tls = LinkTestSupport.segment(big, "TLS");
+        LoadedObject dynamic = LinkTestSupport.object(big, 1);
+        StaticTlsLayout layout = new StaticTlsLayout(tls.memsz() - 1, 7);
+        layout.assign(List.of(dynamic), true);
+        assertFalse(dynamic.hasStaticTls(), "dynamic TLS");
+        assertEquals(7, dynamic.tlsModuleId());
+        assertEquals(0, layout.used());
+
+        // libtls_ie.so uses initial-exec accesses (DF_STATIC_TLS): glibc's error, as for start-up objects.
+        Path ie = FixtureCatalog.libtlsIe();
+        LoadedObject needsStatic = LinkTestSupport.object(ie, 2);
+        StaticTlsLayout tiny = new StaticTlsLayout(1, 1);
+        LinkException e = assertThrows(LinkException.class, () -> tiny.assign(List.of(needsStatic), true));
+        assertEquals(ie + ": cannot allocate memory in static TLS block", e.getMessage());
+    }
 }
