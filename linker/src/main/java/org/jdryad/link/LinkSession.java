@@ -110,6 +110,7 @@ public final class LinkSession implements LinkContext {
         this.memory = memory;
         this.interposers = from.interposers;
         this.tlsDescReturn = from.tlsDescReturn;
+        this.tlsModuleIdBase = from.tlsModuleIdBase;
         this.tls = from.tls.copy();
         this.history = history;
         this.warnings = from.warnings;
