@@ -43,17 +43,21 @@ class ServerTest {
 
     @BeforeAll
     static void privateRuntimeDirectory() throws IOException {
-        Path base = Fixtures.scratchDir("server");
-        // Others may enter the parent (the second-user test needs that); jdryad/ inside is 0700.
+        // Not under the fixture cache, which is private to this user: others may enter this
+        // directory (the second-user test needs that); jdryad/ inside is 0700. An unpredictable name.
+        Path base = Files.createTempDirectory("jdryad-server-test-");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         runtimeDir = base;
     }
 
     @AfterAll
-    static void stopServer() {
+    static void stopServer() throws IOException {
         Result r = jdryad(List.of("server", "stop"), Map.of(), Fixtures.root());
         if (r.status() != 0) {
             System.err.println("jdryad server stop: " + r.describe());
+        }
+        try (Stream<Path> all = Files.walk(runtimeDir)) {
+            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 
