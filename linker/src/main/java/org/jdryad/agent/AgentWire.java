@@ -23,12 +23,20 @@ final class AgentWire {
 
     /** Reads one frame: {header, payload}, or null at end of stream. */
     static byte[][] readFrame(SocketChannel ch) throws IOException {
+        return readFrame(ch, Protocol.MAX_FRAME);
+    }
+
+    /**
+     * Reads one frame of at most {@code max} payload bytes; a longer (or negative) length is
+     * refused before anything is allocated for it or read after it.
+     */
+    static byte[][] readFrame(SocketChannel ch, int max) throws IOException {
         ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         if (!readFully(ch, h)) {
             return null;
         }
         int len = h.getInt(0);
-        if (len < 0 || len > Protocol.MAX_FRAME) {
+        if (len < 0 || len > max) {
             throw new IOException("frame too large");
         }
         ByteBuffer p = ByteBuffer.allocate(len);
