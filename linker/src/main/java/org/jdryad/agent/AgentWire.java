@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,11 +40,30 @@ final class AgentWire {
         if (len < 0 || len > max) {
             throw new IOException("frame too large");
         }
-        ByteBuffer p = ByteBuffer.allocate(len);
-        if (!readFully(ch, p)) {
-            return null;
+        byte[] p = readPayload(ch, len);
+        return p == null ? null : new byte[][] {h.array(), p};
+    }
+
+    /** What is allocated for a payload before its bytes arrive: a length alone buys no more. */
+    static final int FIRST_CHUNK = 1 << 20;
+
+    /**
+     * Reads {@code len} payload bytes, or null at end of stream. The buffer grows as bytes
+     * arrive (doubling from {@link #FIRST_CHUNK}), so a peer that sends a large length and
+     * little else costs a megabyte, not the length it named.
+     */
+    private static byte[] readPayload(SocketChannel ch, int len) throws IOException {
+        ByteBuffer p = ByteBuffer.allocate(Math.min(len, FIRST_CHUNK));
+        for (;;) {
+            if (!readFully(ch, p)) {
+                return null;
+            }
+            if (p.capacity() == len) {
+                return p.array();
+            }
+            int bigger = (int) Math.min(len, 2L * p.capacity());
+            p = ByteBuffer.wrap(Arrays.copyOf(p.array(), bigger)).position(p.capacity());
         }
-        return new byte[][] {h.array(), p.array()};
     }
 
     private static boolean readFully(SocketChannel ch, ByteBuffer b) throws IOException {

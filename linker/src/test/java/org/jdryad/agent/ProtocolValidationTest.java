@@ -1,5 +1,6 @@
 package org.jdryad.agent;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -7,11 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A hostile peer of the same user against the agent socket: the real {@link AgentListener} (and
@@ -176,6 +181,52 @@ class ProtocolValidationTest {
         assertEquals(2, calls.get());
         listener.unregister(run);
         assertLegitimateHelloArrives();
+    }
+
+    @Test
+    void aLengthAloneBuysNoBuffer(@TempDir Path dir) throws Exception {
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(dir.resolve("s")));
+            try (SocketChannel peer = SocketChannel.open(server.getLocalAddress()); SocketChannel ours = server.accept()) {
+                send(peer, header(Protocol.MAX_FRAME, Protocol.WRITE, 1), ByteBuffer.allocate(10));
+                peer.shutdownOutput();
+                long allocated = assertTimeoutPreemptively(BOUND, () -> {
+                    long before = allocatedByThisThread();
+                    assertNull(AgentWire.readFrame(ours));
+                    return allocatedByThisThread() - before;
+                });
+                assertTrue(allocated < 8 << 20, "a 10-byte frame that claims 1 GiB allocated " + allocated + " bytes");
+            }
+        }
+    }
+
+    @Test
+    void aLargeFrameStillReadsWhole(@TempDir Path dir) throws Exception {
+        byte[] big = new byte[(5 << 20) + 3];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (byte) (i * 31);
+        }
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(dir.resolve("s")));
+            try (SocketChannel peer = SocketChannel.open(server.getLocalAddress()); SocketChannel ours = server.accept()) {
+                Thread writer = new Thread(() -> {
+                    try {
+                        send(peer, header(big.length, Protocol.READ | Protocol.REPLY, 9), ByteBuffer.wrap(big));
+                    } catch (IOException ignored) {
+                        // the reader's assertion tells
+                    }
+                });
+                writer.start();
+                byte[][] f = assertTimeoutPreemptively(BOUND, () -> AgentWire.readFrame(ours));
+                writer.join();
+                assertArrayEquals(big, f[1]);
+            }
+        }
+    }
+
+    private static long allocatedByThisThread() {
+        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        return mx.getThreadAllocatedBytes(Thread.currentThread().getId());
     }
 
     // --- a legitimate agent, after the hostile ones ---
