@@ -184,6 +184,72 @@ class ProtocolValidationTest {
     }
 
     @Test
+    void anAdoptedChildsMalformedCallbacksGetErrorsAndItsSessionGoesOn() throws Exception {
+        List<String> seen = new CopyOnWriteArrayList<>();
+        ForkAdopter.Adopted session = new ForkAdopter.Adopted() {
+            @Override
+            public void attach(AgentProcess child) {
+            }
+
+            @Override
+            public void detached() {
+                seen.add("detached");
+            }
+
+            @Override
+            public CallbackReply dlopen(String name, int flags, long caller, long tid) {
+                seen.add("dlopen " + name + " " + Integer.toHexString(flags));
+                return CallbackReply.ok(0x5000);
+            }
+
+            @Override
+            public CallbackReply dlinfo(long handle, int request) {
+                seen.add("dlinfo " + request);
+                return CallbackReply.ok(0);
+            }
+        };
+        AgentInfo parent = AgentWire.parseHello(hello(1_000_001L));
+        ForkedChildren run = new ForkedChildren(parent, listener, (o, i, c, t, p) -> CallbackReply.error("x"),
+                (pid, ppid, gen) -> session, 1_000_001L);
+        listener.register(run);
+        try (SocketChannel ch = connect()) {
+            send(ch, header(24, Protocol.HELLO_CHILD, 0), payload(new Payload.Writer().q(1_000_002L).q(1_000_001L).q(0)));
+            sendCallback(ch, Protocol.CB_DLOPEN, 1, new Payload.Writer().q(1).q(1L << 33 | Protocol.RTLD_NOW).q(0).s("libm.so.6"));
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLOPEN, 1)); // a mode wider than an int
+            sendCallback(ch, Protocol.CB_DLINFO, 2, new Payload.Writer().q(1).q(0x5000).q(-1L));
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLINFO, 2)); // a request wider than an int
+            Payload.Writer badString = new Payload.Writer().q(1).q(Protocol.RTLD_NOW).q(0).u32(4);
+            badString.bytes(new byte[] {'a', 'b', 'c', 'd'}, 0, 4); // no NUL where its length ends
+            sendCallback(ch, Protocol.CB_DLOPEN, 3, badString);
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLOPEN, 3));
+            Payload.Writer inner = new Payload.Writer().q(1).q(Protocol.RTLD_NOW).q(0).u32(9);
+            inner.bytes("ab\0/evil\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0, 9); // a NUL inside
+            sendCallback(ch, Protocol.CB_DLOPEN, 4, inner);
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLOPEN, 4));
+            Payload.Writer huge = new Payload.Writer().q(1).q(Protocol.RTLD_NOW).q(0).u32(Integer.MAX_VALUE);
+            sendCallback(ch, Protocol.CB_DLOPEN, 5, huge); // a string length beyond the frame
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLOPEN, 5));
+            sendCallback(ch, 0x9f, 6, new Payload.Writer().q(1)); // an unknown callback
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, 0x9f, 6));
+            sendCallback(ch, Protocol.CB_DLINFO, 7, new Payload.Writer().q(1)); // truncated
+            assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLINFO, 7));
+            sendCallback(ch, Protocol.CB_DLOPEN, 8, new Payload.Writer().q(1).q(Protocol.RTLD_NOW).q(0).s("libm.so.6"));
+            assertEquals(Protocol.CB_OK, replyStatus(ch, Protocol.CB_DLOPEN, 8)); // the session goes on
+        }
+        assertTimeoutPreemptively(BOUND, () -> {
+            while (!seen.contains("detached")) {
+                Thread.sleep(20);
+            }
+        });
+        assertEquals(List.of("dlopen libm.so.6 2", "detached"), seen);
+        listener.unregister(run);
+    }
+
+    private static void sendCallback(SocketChannel ch, int type, long seq, Payload.Writer w) throws IOException {
+        send(ch, header(w.length(), type, seq), payload(w));
+    }
+
+    @Test
     void aLengthAloneBuysNoBuffer(@TempDir Path dir) throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             server.bind(UnixDomainSocketAddress.of(dir.resolve("s")));
