@@ -12,6 +12,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -24,7 +27,9 @@ import java.util.concurrent.TimeUnit;
  * says HELLO on the same socket gdb's environment names. The listener accepts, admits only
  * jdryad's own user (the socket lives in a 0700 directory, and SO_PEERCRED is checked as
  * well), reads the first frame on a thread of the connection's own (a silent peer holds up
- * nobody), and routes it: a HELLO to whoever waits for an agent, a HELLO_CHILD to the run whose
+ * nobody, and is dropped when its first frame has not come within {@link #FIRST_FRAME_DEADLINE};
+ * a first frame is at most {@link Protocol#MAX_FIRST_FRAME} bytes), and routes it: a HELLO to
+ * whoever waits for an agent (only a HELLO that parses whole), a HELLO_CHILD to the run whose
  * process forked the child.
  */
 public final class AgentListener implements AutoCloseable {
@@ -36,6 +41,9 @@ public final class AgentListener implements AutoCloseable {
         }
     }
 
+    /** How long a new connection may take to send its first frame before it is closed. */
+    static final Duration FIRST_FRAME_DEADLINE = Duration.ofSeconds(30);
+
     private final PrivateSocket listening;
     private final ServerSocketChannel server;
     private final UserPrincipal owner;
@@ -43,18 +51,30 @@ public final class AgentListener implements AutoCloseable {
     private final List<ForkedChildren> runs = new CopyOnWriteArrayList<>();
     /** Connections accepted whose first frame has not been read yet (closed with the listener). */
     private final List<SocketChannel> unrouted = new CopyOnWriteArrayList<>();
+    private final Duration firstFrameDeadline;
+    private final ScheduledExecutorService deadlines = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "jdryad-agent-deadlines");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile boolean closed;
 
-    private AgentListener(PrivateSocket listening) {
+    private AgentListener(PrivateSocket listening, Duration firstFrameDeadline) {
         this.listening = listening;
+        this.firstFrameDeadline = firstFrameDeadline;
         this.server = listening.server();
         this.owner = listening.owner();
     }
 
     /** Listens on a new socket in a new private directory; accepting starts at once. */
     public static AgentListener open() throws IOException {
+        return open(FIRST_FRAME_DEADLINE);
+    }
+
+    /** As {@link #open()}, closing connections whose first frame has not come within {@code firstFrameDeadline}. */
+    static AgentListener open(Duration firstFrameDeadline) throws IOException {
         PrivateSocket ps = PrivateSocket.open("jdryad-", "agent.sock");
-        AgentListener l = new AgentListener(ps);
+        AgentListener l = new AgentListener(ps, firstFrameDeadline);
         Thread t = new Thread(l::acceptLoop, "jdryad-agent-listener");
         t.setDaemon(true);
         t.start();
@@ -115,6 +135,12 @@ public final class AgentListener implements AutoCloseable {
                     continue;
                 }
                 unrouted.add(ch);
+                try {
+                    deadlines.schedule(() -> dropIfUnrouted(ch), firstFrameDeadline.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (RejectedExecutionException e) {
+                    ch.close(); // the listener closed meanwhile
+                    return;
+                }
                 Thread t = new Thread(() -> route(ch), "jdryad-agent-connection");
                 t.setDaemon(true);
                 t.start();
@@ -132,13 +158,14 @@ public final class AgentListener implements AutoCloseable {
     private void route(SocketChannel ch) {
         boolean handed = false;
         try {
-            byte[][] first = AgentWire.readFrame(ch);
+            byte[][] first = AgentWire.readFrame(ch, Protocol.MAX_FIRST_FRAME);
             unrouted.remove(ch);
             if (first == null || closed) {
                 return;
             }
             int type = ByteBuffer.wrap(first[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
             if (type == Protocol.HELLO) {
+                AgentWire.parseHello(first[1]); // a truncated HELLO is refused here, not by the run it would reach
                 handed = agents.offer(new Arrival(ch, first[1]));
             } else if (type == Protocol.HELLO_CHILD) {
                 ForkedChildren run = runOf(first[1]);
@@ -161,6 +188,17 @@ public final class AgentListener implements AutoCloseable {
         }
     }
 
+    /** Closes a connection that still has not sent its first frame (its reader then ends). */
+    private void dropIfUnrouted(SocketChannel ch) {
+        if (unrouted.remove(ch)) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+    }
+
     /** The run whose process (or one of whose children) is the parent named in a HELLO_CHILD. */
     private ForkedChildren runOf(byte[] hello) {
         Payload.Reader r = new Payload.Reader(hello);
@@ -178,6 +216,7 @@ public final class AgentListener implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        deadlines.shutdownNow();
         listening.close(); // (a lazy log of a run may still be in the directory: the run removes it)
         for (SocketChannel ch : unrouted) {
             try {

@@ -287,7 +287,7 @@ public final class AgentProcess implements AutoCloseable {
             switch (type) {
                 case Protocol.CB_DLOPEN: {
                     long flags = r.q(), caller = r.q();
-                    reply = handler.dlopen(r.s(), (int) flags, caller, tid);
+                    reply = handler.dlopen(r.s(), unsigned32(flags, "dlopen mode"), caller, tid);
                     break;
                 }
                 case Protocol.CB_DLSYM: {
@@ -306,7 +306,7 @@ public final class AgentProcess implements AutoCloseable {
                     break;
                 case Protocol.CB_DLINFO: {
                     long handle = r.q();
-                    reply = handler.dlinfo(handle, (int) r.q());
+                    reply = handler.dlinfo(handle, unsigned32(r.q(), "dlinfo request"));
                     break;
                 }
                 case Protocol.CB_LAZY: {
@@ -330,6 +330,15 @@ public final class AgentProcess implements AutoCloseable {
         } catch (AgentException e) {
             // the reader reports the agent's death
         }
+    }
+
+    /** An int the agent sent zero-extended ({@code (uint64_t)(unsigned)}); anything wider is no agent's. */
+    private static int unsigned32(long v, String what) {
+        if ((v >>> 32) != 0) {
+            throw new AgentException("jdryad: malformed message from the agent (" + what + " 0x"
+                    + Long.toHexString(v) + " is wider than 32 bits)");
+        }
+        return (int) v;
     }
 
     // ---- requests ----

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,19 +24,46 @@ final class AgentWire {
 
     /** Reads one frame: {header, payload}, or null at end of stream. */
     static byte[][] readFrame(SocketChannel ch) throws IOException {
+        return readFrame(ch, Protocol.MAX_FRAME);
+    }
+
+    /**
+     * Reads one frame of at most {@code max} payload bytes; a longer (or negative) length is
+     * refused before anything is allocated for it or read after it.
+     */
+    static byte[][] readFrame(SocketChannel ch, int max) throws IOException {
         ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         if (!readFully(ch, h)) {
             return null;
         }
         int len = h.getInt(0);
-        if (len < 0 || len > Protocol.MAX_FRAME) {
+        if (len < 0 || len > max) {
             throw new IOException("frame too large");
         }
-        ByteBuffer p = ByteBuffer.allocate(len);
-        if (!readFully(ch, p)) {
-            return null;
+        byte[] p = readPayload(ch, len);
+        return p == null ? null : new byte[][] {h.array(), p};
+    }
+
+    /** What is allocated for a payload before its bytes arrive: a length alone buys no more. */
+    static final int FIRST_CHUNK = 1 << 20;
+
+    /**
+     * Reads {@code len} payload bytes, or null at end of stream. The buffer grows as bytes
+     * arrive (doubling from {@link #FIRST_CHUNK}), so a peer that sends a large length and
+     * little else costs a megabyte, not the length it named.
+     */
+    private static byte[] readPayload(SocketChannel ch, int len) throws IOException {
+        ByteBuffer p = ByteBuffer.allocate(Math.min(len, FIRST_CHUNK));
+        for (;;) {
+            if (!readFully(ch, p)) {
+                return null;
+            }
+            if (p.capacity() == len) {
+                return p.array();
+            }
+            int bigger = (int) Math.min(len, 2L * p.capacity());
+            p = ByteBuffer.wrap(Arrays.copyOf(p.array(), bigger)).position(p.capacity());
         }
-        return new byte[][] {h.array(), p.array()};
     }
 
     private static boolean readFully(SocketChannel ch, ByteBuffer b) throws IOException {

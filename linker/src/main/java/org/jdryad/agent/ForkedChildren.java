@@ -74,7 +74,7 @@ final class ForkedChildren implements AutoCloseable {
                 return;
             }
             for (;;) {
-                byte[][] f = AgentWire.readFrame(ch);
+                byte[][] f = AgentWire.readFrame(ch, Protocol.MAX_CHILD_FRAME);
                 if (f == null) {
                     return;
                 }

@@ -90,8 +90,19 @@ final class Payload {
             check(len);
             byte[] b = new byte[len - 1];
             buf.get(b);
-            buf.get(); // NUL
+            if (buf.get() != 0 || indexOfNul(b) >= 0) {
+                throw new AgentException("jdryad: malformed message from the agent (a string not ending at its NUL)");
+            }
             return new String(b, StandardCharsets.UTF_8);
+        }
+
+        private static int indexOfNul(byte[] b) {
+            for (int i = 0; i < b.length; i++) {
+                if (b[i] == 0) {
+                    return i;
+                }
+            }
+            return -1;
         }
 
         byte[] rest() {

@@ -14,6 +14,13 @@ public final class Protocol {
     public static final int REPLY = 0x80000000;
     public static final int HEADER_SIZE = 16;
     public static final int MAX_FRAME = 1 << 30;
+    /**
+     * The largest first frame (HELLO, HELLO_CHILD) a connection may send: it comes before the
+     * peer is known to be an agent, so it is not allowed the gigabyte a link request may take.
+     */
+    public static final int MAX_FIRST_FRAME = 16 << 20;
+    /** The largest callback frame a forked child (served CB_LAZY only) may send. */
+    public static final int MAX_CHILD_FRAME = 1 << 20;
 
     public static final int HELLO = 0x01;
     public static final int HELLO_CHILD = 0x02;

@@ -7,13 +7,15 @@ import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * The warm server's protocol with its clients (native/client/wire.h): frames of
  * {@code {u32 type, u32 length, payload}}, little-endian, strings as u32 length + bytes. Every
- * length is checked against what is left of the frame, and frames are at most 64 MiB: a client
- * is a process of the same user, but its bytes are still input.
+ * length is checked against what is left of the frame, and frames are at most 64 MiB, their
+ * buffer growing as their bytes arrive: a client is a process of the same user, but its bytes
+ * are still input.
  */
 final class ClientWire {
     static final int REQUEST = 1;
@@ -44,11 +46,23 @@ final class ClientWire {
         if (len > MAX_FRAME) {
             throw new IOException("frame too large");
         }
-        ByteBuffer p = ByteBuffer.allocate((int) len).order(ByteOrder.LITTLE_ENDIAN);
-        if (len > 0 && !fill(ch, p, false)) {
-            throw new IOException("end of stream inside a frame");
+        return new Frame(type, new Reader(readPayload(ch, (int) len).flip()));
+    }
+
+    /** What is allocated for a payload before its bytes arrive: a length alone buys no more. */
+    static final int FIRST_CHUNK = 1 << 20;
+
+    /** Reads {@code len} payload bytes into a buffer that grows (doubling) as they arrive. */
+    private static ByteBuffer readPayload(SocketChannel ch, int len) throws IOException {
+        ByteBuffer p = ByteBuffer.allocate(Math.min(len, FIRST_CHUNK)).order(ByteOrder.LITTLE_ENDIAN);
+        for (;;) {
+            fill(ch, p, false);
+            if (p.capacity() == len) {
+                return p;
+            }
+            int bigger = (int) Math.min(len, 2L * p.capacity());
+            p = ByteBuffer.wrap(Arrays.copyOf(p.array(), bigger)).order(ByteOrder.LITTLE_ENDIAN).position(p.capacity());
         }
-        return new Frame(type, new Reader(p.flip()));
     }
 
     private static boolean fill(SocketChannel ch, ByteBuffer b, boolean eofAllowed) throws IOException {
