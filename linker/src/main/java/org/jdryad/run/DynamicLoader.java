@@ -215,6 +215,62 @@ final class DynamicLoader implements CallbackHandler {
         return nodes.getOrDefault(o, 0L);
     }
 
+    /** dlinfo's requests that read a handle's fields (dlfcn.h). */
+    private static final int RTLD_DI_LMID = 1, RTLD_DI_LINKMAP = 2, RTLD_DI_ORIGIN = 6, RTLD_DI_TLS_MODID = 9,
+            RTLD_DI_TLS_DATA = 10;
+
+    /**
+     * dlinfo on a jdryad handle. glibc's dlinfo reads fields of its own {@code struct link_map}
+     * (l_ns, l_origin, l_tls_modid) that jdryad's nodes do not have: handed a jdryad node it
+     * answered garbage, or crashed on RTLD_DI_ORIGIN. So jdryad answers what glibc would from
+     * them; a host object's handle still goes to glibc. Other requests get the agent's
+     * "unsupported request" error.
+     */
+    @Override
+    public CallbackReply dlinfo(long handle, int request) {
+        LoadedObject obj;
+        synchronized (this) {
+            obj = byNode.get(handle);
+        }
+        if (obj == null) {
+            return CallbackReply.askGlibc(handle);
+        }
+        switch (request) {
+            case RTLD_DI_LMID:
+                return CallbackReply.ok(0); // LM_ID_BASE: jdryad has one namespace
+            case RTLD_DI_LINKMAP:
+                return CallbackReply.ok(handle);
+            case RTLD_DI_ORIGIN:
+                return CallbackReply.okString(originOf(obj));
+            case RTLD_DI_TLS_MODID:
+                return CallbackReply.ok(obj.tlsModuleId());
+            case RTLD_DI_TLS_DATA:
+                // The calling thread's block: static TLS sits at tp - offset; a dynamic block may not
+                // exist yet in this thread, and glibc answers NULL then (jdryad always does).
+                return CallbackReply.ok(obj.tlsModuleId() != 0 && obj.hasStaticTls() ? obj.tlsOffset() : 0);
+            default:
+                return CallbackReply.ok(0);
+        }
+    }
+
+    /**
+     * glibc's l_origin: the directory of the name the object was opened by, made absolute but
+     * not normalised ({@code ./lib.so} from /tmp gives {@code /tmp/.}); the program's is its
+     * real path's directory.
+     */
+    private static String originOf(LoadedObject obj) {
+        java.nio.file.Path p = obj.path();
+        if (obj.isExecutable()) {
+            try {
+                p = p.toRealPath();
+            } catch (java.io.IOException e) {
+                p = p.toAbsolutePath();
+            }
+        }
+        java.nio.file.Path dir = p.toAbsolutePath().getParent();
+        return dir == null ? "/" : dir.toString();
+    }
+
     /** The object whose node (dlopen handle) this is, if any. */
     synchronized Optional<LoadedObject> objectOfHandle(long handle) {
         return Optional.ofNullable(byNode.get(handle));

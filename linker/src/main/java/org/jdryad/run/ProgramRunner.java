@@ -547,6 +547,12 @@ public final class ProgramRunner {
             return t == null ? CallbackReply.askGlibc(0) : t.dladdr(address);
         }
 
+        @Override
+        public CallbackReply dlinfo(long handle, int request) {
+            DynamicLoader t = target;
+            return t == null ? CallbackReply.askGlibc(handle) : t.dlinfo(handle, request);
+        }
+
         /** Set before relocation starts: an IFUNC resolver run while linking may make first calls. */
         volatile LazyBinder lazy;
 
