@@ -24,24 +24,10 @@ uintptr_t relro_start, relro_end;
 size_t page_size = 4096;
 uintptr_t main_tp;
 
-/* Safe copies: process_vm_readv/writev on ourselves return -EFAULT instead of crashing. */
+/* Safe copies of our own memory for READ/WRITE requests: see jd_safe_copy. */
 static long safe_copy(int to_remote, void *local, uintptr_t remote, size_t len)
 {
-    if (!len)
-        return 0;
-    struct iovec l = {local, len}, r = {(void *)remote, len};
-    long n = sys6(to_remote ? SYS_process_vm_writev : SYS_process_vm_readv, agent_pid, (long)&l, 1,
-                  (long)&r, 1, 0);
-    if (n == -38 /* ENOSYS */ || n == -1 /* EPERM */) {
-        if (to_remote)
-            jd_memcpy((void *)remote, local, len);
-        else
-            jd_memcpy(local, (void *)remote, len);
-        return (long)len;
-    }
-    if (n >= 0 && (size_t)n != len)
-        return -14; /* EFAULT */
-    return n;
+    return jd_safe_copy(agent_pid, to_remote, local, remote, len);
 }
 
 /* Writes into pages that may be read-only RELRO (module 1's TLS init image). */

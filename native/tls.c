@@ -51,17 +51,7 @@ int jd_tls_init(void)
 /* Reads or writes our own memory without faulting (a thread may exit and free its stack). */
 static long self_copy(int to_target, void *local, uintptr_t target, size_t len)
 {
-    struct iovec l = {local, len}, r = {(void *)target, len};
-    long n = sys6(to_target ? SYS_process_vm_writev : SYS_process_vm_readv, sys0(SYS_getpid), (long)&l, 1,
-                  (long)&r, 1, 0);
-    if (n == -38 /* ENOSYS */ || n == -1 /* EPERM */) {
-        if (to_target)
-            jd_memcpy((void *)target, local, len);
-        else
-            jd_memcpy(local, (void *)target, len);
-        return (long)len;
-    }
-    return n == (long)len ? n : -14;
+    return jd_safe_copy((int)sys0(SYS_getpid), to_target, local, target, len);
 }
 
 static uintptr_t peek(uintptr_t addr)

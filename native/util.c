@@ -223,3 +223,21 @@ const char *get_s(struct in *in)
 /* Bytes left in a payload (util.h). */
 size_t remaining(const struct in *in) { return in->bad ? 0 : in->len - in->pos; }
 
+
+long jd_safe_copy(int pid, int to_remote, void *local, uintptr_t remote, size_t len)
+{
+    if (!len)
+        return 0;
+    struct iovec l = {local, len}, r = {(void *)remote, len};
+    long n = sys6(to_remote ? SYS_process_vm_writev : SYS_process_vm_readv, pid, (long)&l, 1, (long)&r, 1, 0);
+    if (n == -38 /* ENOSYS */ || n == -1 /* EPERM */) {
+        if (to_remote)
+            jd_memcpy((void *)remote, local, len);
+        else
+            jd_memcpy(local, (void *)remote, len);
+        return (long)len;
+    }
+    if (n >= 0 && (size_t)n != len)
+        return -14; /* EFAULT */
+    return n;
+}

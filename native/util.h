@@ -47,6 +47,11 @@ static inline uintptr_t jd_tp(void)
 /* ---- small libc-free helpers ---- */
 size_t jd_strlen(const char *s);
 void jd_memcpy(void *d, const void *s, size_t n);
+/* Copies to (to_remote) or from process memory at `remote` of `pid` (ourselves) through
+ * process_vm_writev/readv, which answer -EFAULT where a plain copy would crash (a stack a thread
+ * freed, a page the plan never mapped); a plain copy where the kernel refuses the calls. Returns
+ * len, or a negative errno (-EFAULT for a short copy). */
+long jd_safe_copy(int pid, int to_remote, void *local, uintptr_t remote, size_t len);
 void jd_memset(void *d, int c, size_t n);
 int jd_strcmp(const char *a, const char *b);
 int jd_strncmp(const char *a, const char *b, size_t n);
