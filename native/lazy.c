@@ -12,6 +12,7 @@
 #include "util.h"
 #include "callback.h"
 #include "lazy.h"
+#include "tls.h"
 #include "jdryad_binding.h"
 #include <time.h>
 
@@ -112,8 +113,8 @@ static int record(const struct jdryad_binding *b)
     }
     struct jd_lazy_record *r = (struct jd_lazy_record *)(log + 1) + i;
     /* A system call costs about a microsecond here, twice glibc's whole first call: the clock
-       comes from the vDSO (through libc), the pid from the agent's cache; only the tid is asked
-       (by the caller, once, for the hook too). */
+       comes from the vDSO (through libc), the pid from the agent's cache, the tid from glibc's
+       thread descriptor (the caller reads it once, for the hook too). */
     struct timespec ts = {0, 0};
     if (single_stepping())
         sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
@@ -164,7 +165,7 @@ uintptr_t jd_lazy_fixup(uint64_t object, uint64_t reloc_index, uintptr_t caller)
     uintptr_t target = prepared(object, reloc_index, &b);
     if (target) {
         b.target = (void *)target;
-        b.tid = jd_gettid();
+        b.tid = jd_thread_tid();
         if (record(&b)) {
             if (!lazy_bind_not)
                 __atomic_store_n(b.slot, b.target, __ATOMIC_RELEASE);

@@ -32,8 +32,26 @@ static long descriptor(const char *name, uint32_t bits)
     return d && d[0] == bits ? (long)d[2] : -1;
 }
 
+/* offsetof(struct pthread, tid), or -1: glibc keeps each thread's kernel tid in its descriptor
+   (set by clone's CLONE_CHILD_SETTID, also in a fork child), so a thread can learn its own
+   without a system call. */
+static long pthread_tid_off = -1;
+
+int jd_thread_tid(void)
+{
+    if (pthread_tid_off >= 0) {
+        uintptr_t tp;
+        __asm__ volatile("movq %%fs:0, %0" : "=r"(tp)); /* the TCB's pointer to itself */
+        int tid = *(volatile int *)(tp + (uintptr_t)pthread_tid_off);
+        if (tid > 0)
+            return tid;
+    }
+    return jd_gettid();
+}
+
 int jd_tls_init(void)
 {
+    pthread_tid_off = descriptor("_thread_db_pthread_tid", 32);
     char *rtld_global = dlsym(RTLD_DEFAULT, "_rtld_global");
     long used = descriptor("_thread_db_rtld_global__dl_stack_used", 128);
     long user = descriptor("_thread_db_rtld_global__dl_stack_user", 128);

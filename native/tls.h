@@ -13,6 +13,11 @@
    glibc does not describe them (then only the main thread and the init image get new blocks). */
 int jd_tls_init(void);
 
+/* The calling thread's kernel tid, read from glibc's thread descriptor when glibc describes it
+   (a lazy first call's record needs it and a system call would double its cost), else gettid.
+   A thread made by a raw clone that shares its creator's thread pointer reads its creator's. */
+int jd_thread_tid(void);
+
 /* Copies n bytes to tp - off in every live thread (main thread included) and into module 1's
    init image through write_image (for threads created later); without glibc's lists, to the
    main thread's (main_tp) only. -14 (EFAULT) when no thread's block could be written, else the

@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jdryad.fixtures.FixtureCatalog;
 import org.jdryad.fixtures.Fixtures;
 import org.jdryad.fixtures.ProcessRunner.Result;
@@ -69,6 +71,30 @@ class HistoryTest {
         JsonArray searched = b.getAsJsonArray("searched");
         assertEquals(prog.toString(), searched.get(0).getAsString(), b::toString);
         assertTrue(searched.get(searched.size() - 1).getAsString().endsWith("/libc.so.6"), b::toString);
+    }
+
+    @Test
+    void eachLazyFirstCallIsRecordedWithTheThreadAndProcessThatMadeIt() throws Exception {
+        Path prog = FixtureCatalog.lazyTidsProgram();
+        Path file = Fixtures.scratchDir("history").resolve("lazy-tids.json");
+        Files.deleteIfExists(file);
+        Result r = Jdryad.runJdryad(List.of("--history", file.toString()), prog, List.of(), Map.of(), prog.getParent());
+        assertEquals(0, r.status(), r::describe);
+        JsonObject h = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+        long mainPid = h.get("pid").getAsLong();
+        Matcher m = Pattern.compile("(lm_f\\d+) tid (\\d+) value").matcher(r.stdout());
+        int seen = 0;
+        while (m.find()) {
+            String fn = m.group(1);
+            long tid = Long.parseLong(m.group(2));
+            List<JsonObject> bs = bindings(h, "lazy", fn);
+            assertEquals(1, bs.size(), () -> fn + ": " + bs);
+            assertEquals(tid, bs.get(0).get("tid").getAsLong(), () -> fn + " made by thread " + tid + ": " + bs);
+            long pid = fn.equals("lm_f13") ? tid : mainPid; // lm_f13: the forked child's, its own main thread
+            assertEquals(pid, bs.get(0).get("pid").getAsLong(), () -> fn + ": " + bs);
+            seen++;
+        }
+        assertEquals(5, seen, r::describe);
     }
 
     @Test
