@@ -83,10 +83,9 @@ final class StaticTlsLayout {
     }
 
     private void place(LoadedObject obj, ProgramHeader tls, boolean dynamicAllowed) {
+        // Any p_align, as glibc takes it: offsets round up by division, and the first byte's
+        // offset masks with align - 1 even where that is no power of two less one.
         long align = Math.max(1, tls.align());
-        if (Long.bitCount(align) != 1) {
-            throw new LinkException(obj.name() + ": PT_TLS alignment " + align + " is not a power of two");
-        }
         if (tls.memsz() < 0 || (tls.memsz() > reservationSize || align > threadPointerAlignment) && !dynamicAllowed) {
             throw new LinkException(obj.name() + ": cannot allocate memory in static TLS block");
         }
@@ -185,7 +184,7 @@ final class StaticTlsLayout {
     }
 
     static long roundUp(long v, long a) {
-        return (v + a - 1) & -a;
+        return v + Math.floorMod(-v, a); // glibc's roundup, by division: a need not be a power of two
     }
 
     /**

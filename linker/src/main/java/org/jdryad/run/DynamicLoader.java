@@ -331,6 +331,11 @@ final class DynamicLoader implements CallbackHandler {
      * dlopen does. A module in dynamic TLS is only registered: each thread makes its block at
      * its first access.
      */
+    /** A dynamic TLS block's alignment: glibc's memalign takes p_align up to a power of two. */
+    private static long dynamicBlockAlignment(long align) {
+        return align <= 1 ? 1 : Long.bitCount(align) == 1 ? align : Long.highestOneBit(align) << 1;
+    }
+
     private void installTls(List<LoadedObject> added) {
         for (LoadedObject o : added) {
             if (o.isHost() || o.tlsModuleId() == 0) {
@@ -340,7 +345,7 @@ final class DynamicLoader implements CallbackHandler {
             if (!o.hasStaticTls()) {
                 // Dynamic TLS: each thread copies the init image from the mapped object at its first access.
                 agent.setTlsDynamic(o.tlsModuleId() - Protocol.TLS_MODID_BASE, o.base() + tls.vaddr(), tls.filesz(),
-                        Math.max(1, tls.memsz()), Math.max(1, tls.align()));
+                        Math.max(1, tls.memsz()), dynamicBlockAlignment(tls.align()));
                 continue;
             }
             byte[] block = new byte[(int) tls.memsz()];

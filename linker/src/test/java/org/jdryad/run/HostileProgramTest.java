@@ -107,6 +107,24 @@ class HostileProgramTest {
     }
 
     @Test
+    void tlsAlignmentsThatAreNotPowersOfTwoRunAsUnderGlibc() {
+        // glibc takes any PT_TLS p_align: its offsets round up by division and its first-byte
+        // offset masks with p_align - 1, whatever that gives.
+        Path tlsLib = FixtureCatalog.libtlsIe();
+        String soname = tlsLib.getFileName().toString();
+        Path tlsProg = FixtureCatalog.tlsPie();
+        for (long align : new long[] {3, 24, 48}) {
+            Path dir = scratchCopy("tls-align-" + align, tlsProg);
+            ElfEdits.of(tlsLib).segment(7, Field.ALIGN, align).writeTo(dir.resolve(soname));
+            Path prog = dir.resolve(tlsProg.getFileName());
+            Map<String, String> env = Map.of("LD_LIBRARY_PATH", dir.toString());
+            Result expected = Jdryad.runNative(prog, List.of(), env, dir);
+            assertEquals(0, expected.status(), expected::describe);
+            Jdryad.assertSameRun("PT_TLS p_align " + align, expected, jdryadIn(dir, prog, env));
+        }
+    }
+
+    @Test
     void relocationOutsideItsObjectIsRefused() throws IOException {
         long at;
         try (ElfFile f = ElfFile.open(FixtureCatalog.libneeded())) {
