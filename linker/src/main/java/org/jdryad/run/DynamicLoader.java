@@ -51,6 +51,8 @@ final class DynamicLoader implements CallbackHandler {
     /** Objects a dlclose is unloading (their finalisers may be running). */
     private final java.util.Set<LoadedObject> removing = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<LoadedObject> initialised = new ArrayList<>();
+    /** Host objects whose initialisers glibc ran (their LD_DEBUG lines printed in glibc's order). */
+    private final List<LoadedObject> hostsAnnounced = new ArrayList<>();
     private final DlopenResolver resolver;
     private final ActivityLog activity;
 
@@ -168,6 +170,7 @@ final class DynamicLoader implements CallbackHandler {
         c.searchLists.putAll(searchLists);
         c.nodelete.addAll(nodelete);
         c.initialised.addAll(initialised);
+        c.hostsAnnounced.addAll(hostsAnnounced);
         c.agent = agent;
         c.unwind = unwind;
         c.argc = argc;
@@ -375,12 +378,15 @@ final class DynamicLoader implements CallbackHandler {
     void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
         for (LoadedObject o : order) {
             synchronized (this) {
-                if (o.isHost() || o.dynamic().isEmpty() || initialised.contains(o)) {
+                if (o.dynamic().isEmpty() || initialised.contains(o) || hostsAnnounced.contains(o)) {
                     continue;
                 }
-                initialised.add(o);
+                (o.isHost() ? hostsAnnounced : initialised).add(o);
             }
-            trace.initialising(o);
+            trace.initialising(o); // glibc 2.36's call_init announces every object, with initialisers or not
+            if (o.isHost()) {
+                continue; // glibc ran them when it loaded the object into the agent
+            }
             if (o.isExecutable() && skipMainInit) {
                 continue;
             }
@@ -442,10 +448,13 @@ final class DynamicLoader implements CallbackHandler {
         // each before what it depends on), of the objects whose initialisers ran.
         out.addAll(audit.exitStarts());
         for (LoadedObject o : session.finiOrder()) {
-            if (initialised.contains(o)) {
-                List<FiniEntry> f = finalisersOf(o);
+            if (initialised.contains(o) || hostsAnnounced.contains(o)) {
+                // glibc 2.36's _dl_call_fini announces every initialised object, with finalisers
+                // or not. A host object's are glibc's to run in the agent's exit; its line is
+                // printed where glibc's order puts it.
+                List<FiniEntry> f = o.isHost() ? List.of() : finalisersOf(o);
                 String text = trace.finiText(o);
-                if (!f.isEmpty() && text != null) {
+                if (text != null) {
                     long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
                     out.add(FiniEntry.debugText(t[0], t[1]));
                 }
@@ -749,9 +758,12 @@ final class DynamicLoader implements CallbackHandler {
             for (LoadedObject o : session.finiOrder()) {
                 if (group.contains(o) && initialised.contains(o)) {
                     finis.put(o, finalisersOf(o));
+                } else if (group.contains(o) && hostsAnnounced.contains(o)) {
+                    finis.put(o, List.of()); // glibc's own dlclose of the host object runs them
                 }
             }
             initialised.removeAll(group);
+            hostsAnnounced.removeAll(group);
         }
         for (Map.Entry<LoadedObject, List<FiniEntry>> e : finis.entrySet()) {
             trace.callingFini(e.getKey());
