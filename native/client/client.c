@@ -241,6 +241,12 @@ static void serve_frame(struct client *c)
     case CW_SPAWN:
         do_spawn(c, &f);
         break;
+    case CW_SYNC: { /* the OUT frames before it are written (write_out does not return earlier) */
+        uint32_t token = cw_get_u32(&f);
+        if (!f.bad)
+            send_u32(c, CW_SYNCED, token);
+        break;
+    }
     case CW_EXIT: {
         uint32_t st = cw_get_u32(&f);
         exit(f.bad ? 127 : (int)(st & 0xff));

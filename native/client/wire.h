@@ -14,11 +14,13 @@
 #define CW_STARTED 2      /* u32 pid */
 #define CW_SPAWN_FAILED 3 /* s message */
 #define CW_ENDED 4        /* u32 status, as a shell reports it */
+#define CW_SYNCED 5       /* u32 token: every OUT frame before SYNC token has been written */
 /* server -> client */
 #define CW_OUT 101        /* u32 fd, bytes */
 #define CW_SPAWN 102      /* s path, u32 argc s*, u32 envc s* */
 #define CW_EXIT 103       /* u32 status */
 #define CW_COLD 104       /* s reason */
+#define CW_SYNC 105       /* u32 token: answer SYNCED once what came before is written */
 
 #define CW_MAX_FRAME (64u << 20)
 

@@ -33,6 +33,8 @@ public final class AgentProcess implements AutoCloseable {
     private final Process process;
     private final SocketChannel channel;
     private final CallbackHandler handler;
+    /** Who started the process: asked to settle jdryad's output before the program runs code. */
+    private volatile Spawner spawner = Spawner.LOCAL;
     private final AgentInfo info;
     private final ProcessVm vm;
     private final Object writeLock = new Object();
@@ -138,6 +140,7 @@ public final class AgentProcess implements AutoCloseable {
                 throw new AgentException("jdryad: the agent did not connect within " + connectTimeout.toMillis() + " ms");
             }
             AgentProcess ap = connect(listener, arrival, process, handler, shared == null);
+            ap.spawner = spawner;
             started = true;
             return ap;
         } catch (IOException e) {
@@ -325,6 +328,7 @@ public final class AgentProcess implements AutoCloseable {
             reply = CallbackReply.error(e.getMessage() == null ? e.toString() : e.getMessage());
         }
         Payload.Writer w = AgentWire.encode(reply);
+        spawner.settleOutput(); // what the callback printed comes before what the program prints next
         try {
             sendFrame(type | Protocol.REPLY, s, w, true);
         } catch (AgentException e) {
@@ -588,6 +592,7 @@ public final class AgentProcess implements AutoCloseable {
         for (long a : args) {
             w.q(a);
         }
+        spawner.settleOutput();
         Payload.Reader r = request(Protocol.CALL, w);
         check(r.q(), "call " + hex(fn));
         return r.q();
@@ -599,6 +604,7 @@ public final class AgentProcess implements AutoCloseable {
         for (long f : functions) {
             w.q(f);
         }
+        spawner.settleOutput();
         check(request(Protocol.CALL_LIST, w).q(), "call " + functions.size() + " initialisers");
     }
 
@@ -791,6 +797,7 @@ public final class AgentProcess implements AutoCloseable {
             w.q(a);
         }
         entered = true;
+        spawner.settleOutput();
         check(request(Protocol.ENTER, w).q(), "enter the program at " + hex(entry));
     }
 

@@ -20,6 +20,17 @@ public interface Spawner {
      */
     boolean local();
 
+    /**
+     * Returns once everything jdryad has printed so far has reached the process's stdout and
+     * stderr, before the program runs code of its own (its entry, an initialiser, a callback's
+     * return). Why: with the warm server jdryad's lines travel to the client, which writes them,
+     * while the program writes to the same terminal directly; without this the program's output
+     * (and the agent's LD_DEBUG lines at exit) could come before jdryad's. Cheap when nothing
+     * was printed since the last call. Nothing to wait for in this JVM.
+     */
+    default void settleOutput() {
+    }
+
     /** The JVM's own child, with this JVM's stdin, stdout and stderr. */
     Spawner LOCAL = new Spawner() {
         @Override

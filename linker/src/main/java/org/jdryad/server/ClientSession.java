@@ -37,6 +37,15 @@ final class ClientSession implements Runnable, Spawner {
     private final List<RemoteProcess> started = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean gone;
     private Path workingDirectory = Path.of("/");
+    private volatile PrintStream out;
+    private volatile PrintStream err;
+    /** OUT frames sent, and how many of them the client had written at the last SYNCED. */
+    private final java.util.concurrent.atomic.AtomicLong outFrames = new java.util.concurrent.atomic.AtomicLong();
+    private long settledFrames;
+    private final Object settleLock = new Object();
+    private int syncToken;
+    /** The token of the last SYNCED (guarded by itself; notified then, and when the client goes). */
+    private final int[] synced = {0};
     private Map<String, String> environment = Map.of();
 
     ClientSession(SocketChannel channel, WarmServer server) {
@@ -65,8 +74,8 @@ final class ClientSession implements Runnable, Spawner {
                 send(new ClientWire.Writer(ClientWire.COLD).str("not a command the warm server runs"));
                 return;
             }
-            PrintStream out = stream(1);
-            PrintStream err = stream(2);
+            out = stream(1);
+            err = stream(2);
             Invocation inv = new Invocation(environment, launcher, workingDirectory, out, err, this);
             int status = Main.execute(inv, argv.toArray(new String[0]));
             out.flush();
@@ -108,6 +117,13 @@ final class ClientSession implements Runnable, Spawner {
                     switch (f.type()) {
                         case ClientWire.STARTED -> complete(new RemoteProcess(Integer.toUnsignedLong(f.payload().u32())));
                         case ClientWire.SPAWN_FAILED -> fail(new IOException(f.payload().str()));
+                        case ClientWire.SYNCED -> {
+                            int token = f.payload().u32();
+                            synchronized (synced) {
+                                synced[0] = token;
+                                synced.notifyAll();
+                            }
+                        }
                         case ClientWire.ENDED -> {
                             int st = f.payload().u32();
                             started.forEach(p -> p.ended(st));
@@ -120,6 +136,9 @@ final class ClientSession implements Runnable, Spawner {
             }
             gone = true;
             fail(new IOException("the jdryad client went away"));
+            synchronized (synced) {
+                synced.notifyAll();
+            }
             started.forEach(RemoteProcess::lost);
         }, "jdryad-client-reader");
         t.setDaemon(true);
@@ -171,6 +190,47 @@ final class ClientSession implements Runnable, Spawner {
         return false;
     }
 
+    /**
+     * Flushes jdryad's stdout and stderr and, when OUT frames went out since the last time,
+     * waits (at most 10 s: a client whose terminal is stuck does not stop the program for
+     * ever) until the client says it has written them: a SYNC, answered by SYNCED.
+     */
+    @Override
+    public void settleOutput() {
+        synchronized (settleLock) {
+            PrintStream o = out;
+            PrintStream e = err;
+            if (o != null) {
+                o.flush();
+            }
+            if (e != null) {
+                e.flush();
+            }
+            long sent = outFrames.get();
+            if (sent == settledFrames || gone) {
+                return;
+            }
+            int token = ++syncToken;
+            try {
+                send(new ClientWire.Writer(ClientWire.SYNC).u32(token));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                synchronized (synced) {
+                    long left;
+                    while (synced[0] != token && !gone && (left = deadline - System.nanoTime()) > 0) {
+                        TimeUnit.NANOSECONDS.timedWait(synced, left);
+                    }
+                    if (synced[0] == token) {
+                        settledFrames = sent;
+                    }
+                }
+            } catch (IOException ex) {
+                // the client went away: the program goes on (a stuck terminal: after 10 s)
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** What the client execs for {@code name}: a path resolved in its directory, or found on its PATH. */
     private String executable(String name) {
         if (name.contains("/")) {
@@ -211,6 +271,7 @@ final class ClientSession implements Runnable, Spawner {
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
+                outFrames.incrementAndGet();
                 send(new ClientWire.Writer(ClientWire.OUT).u32(fd).bytes(b, off, len));
             }
         };

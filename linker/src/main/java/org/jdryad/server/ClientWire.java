@@ -22,10 +22,14 @@ final class ClientWire {
     static final int STARTED = 2;
     static final int SPAWN_FAILED = 3;
     static final int ENDED = 4;
+    /** u32 token: the client has written every OUT frame that came before SYNC token. */
+    static final int SYNCED = 5;
     static final int OUT = 101;
     static final int SPAWN = 102;
     static final int EXIT = 103;
     static final int COLD = 104;
+    /** u32 token: the client answers SYNCED token once it has written what came before. */
+    static final int SYNC = 105;
     static final int MAX_FRAME = 64 << 20;
 
     private ClientWire() {

@@ -114,7 +114,7 @@ class DebugDifferentialTest {
                 "--debug=libs,files,reloc"), program, List.of(), Map.of(), program.getParent()));
     }
 
-    private static void assertSameDebugLines(String name, Result glibc, Result jdryad) {
+    static void assertSameDebugLines(String name, Result glibc, Result jdryad) {
         assertEquals(glibc.status(), jdryad.status(), jdryad::describe);
         List<String> expected = normalise(glibcOnly(debugLines(glibc.stderr())));
         if (glibc.status() == 127) {

@@ -113,6 +113,26 @@ class ServerTest {
         }));
     }
 
+    /**
+     * jdryad's debug lines reach the terminal before the program goes on: warm, they travel to the
+     * client as OUT frames while the agent writes its own (at exit) straight to stderr, so the
+     * server waits for the client to have written them before it lets the program run code
+     * (Spawner#settleOutput). Eight runs, each in glibc's order; without the wait about one in
+     * ten had the agent's "calling fini" lines before Java's "calling init" ones.
+     */
+    @Test
+    void warmDebugLinesComeInGlibcsOrder() {
+        Path program = FixtureCatalog.dlopenProgram();
+        List<String> args = List.of(FixtureCatalog.plugin().toString());
+        Map<String, String> nativeEnv = new HashMap<>(warm("on"));
+        nativeEnv.put("LD_DEBUG", "libs");
+        Result glibc = Jdryad.runNative(program, args, nativeEnv, program.getParent());
+        for (int i = 0; i < 8; i++) {
+            DebugDifferentialTest.assertSameDebugLines("dlopen libs (warm, run " + i + ")", glibc,
+                    Jdryad.runJdryad(List.of("--debug=libs"), program, args, warm("on"), program.getParent()));
+        }
+    }
+
     private static Map<String, String> with(Map<String, String> a, Map<String, String> b) {
         Map<String, String> m = new HashMap<>(a);
         m.putAll(b);
