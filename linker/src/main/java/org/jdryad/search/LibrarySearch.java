@@ -693,7 +693,7 @@ public final class LibrarySearch {
             if (name.indexOf('/') < 0) {
                 if (loader == null || !hasRunpath(loader)) {
                     boolean didMain = false;
-                    for (LoadedLibrary l = loader; l != null; l = l.loader().orElse(null)) {
+                    for (LoadedLibrary l = loader; l != null; l = l.rpathLoader().orElse(null)) {
                         List<SearchDirectory> dirs = rpathDirs(l);
                         if (!dirs.isEmpty()) {
                             found = openPath(name, dirs, tried, rejected, securePreload);
@@ -788,6 +788,9 @@ public final class LibrarySearch {
             }
             LoadedLibrary lib = new LoadedLibrary(LoadedLibrary.Kind.LIBRARY, name, found.path(), found.elf(),
                     found.identity(), how, preload, loader, originOf(found.path(), config.workingDirectory()), tried);
+            if (why == SearchListener.Reason.DLOPEN) {
+                lib.markDlopened();
+            }
             chain.add(lib);
             everything.add(lib);
             listener.newObject(name, lib);

@@ -24,6 +24,8 @@ public final class LoadedLibrary implements GraphEntry {
     private final FoundBy foundBy;
     private final boolean preloaded;
     private final LoadedLibrary loader;
+    /** Whether a dlopen mapped it (not a DT_NEEDED): then glibc's l_loader is NULL. */
+    private boolean dlopened;
     private final String origin;
     private final List<SearchDirectory> searched;
     private final List<String> names = new CopyOnWriteArrayList<>();
@@ -97,9 +99,22 @@ public final class LoadedLibrary implements GraphEntry {
         return host;
     }
 
-    /** The object that caused it to be loaded (glibc's l_loader); empty for the program. */
+    /** The object that caused it to be loaded (a dlopen's caller, or the object that needs it); empty for the program. */
     public Optional<LoadedLibrary> loader() {
         return Optional.ofNullable(loader);
+    }
+
+    /**
+     * The next object whose DT_RPATH a search from this one tries (glibc's l_loader): the one
+     * that needs it, and none for an object a dlopen mapped, since glibc's _dl_map_object drops
+     * the caller once it has served the dlopen's own search (__RTLD_CALLMAP).
+     */
+    Optional<LoadedLibrary> rpathLoader() {
+        return dlopened ? Optional.empty() : Optional.ofNullable(loader);
+    }
+
+    void markDlopened() {
+        dlopened = true;
     }
 
     /** DT_SONAME. */

@@ -77,6 +77,9 @@ class DebugDifferentialTest {
         out.add(Arguments.of("dlopen symbols,reloc,files (bind now)", dlopen, plugin, "symbols,reloc,files", true));
         out.add(Arguments.of("dlopen RTLD_GLOBAL and a host library", FixtureCatalog.dlopenGlobalProgram(), plugin,
                 "libs,files,scopes,reloc,versions", false));
+        Path rpathChain = FixtureCatalog.dlopenRpathChainProgram();
+        out.add(Arguments.of("dlopen's dependencies skip the caller's RPATH libs", rpathChain,
+                List.of(rpathChain.resolveSibling("../other/librpath_chain_b.so").normalize().toString()), "libs", false));
         out.add(Arguments.of("chain-rpath libs,files", FixtureCatalog.chainRpathProgram(), List.of(), "libs,files", false));
         out.add(Arguments.of("chain-runpath libs,files,versions", FixtureCatalog.chainRunpathProgram(), List.of(),
                 "libs,files,versions", false));
