@@ -107,14 +107,26 @@ public final class LinkTrace {
         List<LoadedObject> all = linked.objects();
         checkingVersions(all, all);
         if (log.on(Category.SCOPES)) {
+            // Every object of glibc's list, host objects too: the vDSO comes right after the
+            // program (its own searchlist is its second scope), ld.so has none yet.
             log.print("\nInitial object scopes\n");
-            for (LoadedObject o : linked.jdryadObjects()) {
-                log.print(scope(o));
+            for (LoadedObject o : all) {
+                log.print(isRtld(o) ? "object=" + name(o) + " [0]\n no scope\n\n" : scope(o));
+                if (o.isExecutable()) {
+                    String global = scope(o);
+                    log.print("object=linux-vdso.so.1 [0]\n" + global.substring(global.indexOf('\n') + 1, global.length() - 1)
+                            + " scope 1: linux-vdso.so.1\n\n");
+                }
             }
         }
         if (log.on(Category.RELOC)) {
-            linked.setRelocationListener(o -> log.print(String.format("%nrelocation processing: %s%s%n", name(o),
-                    lazy(o) ? " (lazy)" : "")));
+            hostRelocations = new java.util.ArrayDeque<>(linked.initOrder());
+            rtldRelocation = hostRelocations.stream().filter(LinkTrace::isRtld).findFirst().orElse(null);
+            hostRelocations.remove(rtldRelocation);
+            linked.setRelocationListener(o -> {
+                announceHostRelocationsBefore(o);
+                relocationProcessing(o);
+            });
         }
         if (log.on(Category.SYMBOLS)) {
             linked.lookup().setProbeListener((symbol, o) -> log.print(String.format("symbol=%s;  lookup in file=%s [0]%n",
@@ -122,8 +134,57 @@ public final class LinkTrace {
         }
     }
 
+    /**
+     * glibc relocated its host objects in the agent before the program existed; their
+     * "relocation processing" lines are told where glibc's order puts them: dl_main relocates
+     * in its initialisers' order from the end of l_initfini (so the order jdryad relocates in
+     * too), ld.so itself last. These are the start-up objects still to be told, in that order.
+     */
+    private java.util.Deque<LoadedObject> hostRelocations;
+    /** ld.so, told after all the others (null: none, or told). */
+    private LoadedObject rtldRelocation;
+
+    private void announceHostRelocationsBefore(LoadedObject o) {
+        java.util.Deque<LoadedObject> q = hostRelocations;
+        if (q == null || !q.contains(o)) {
+            return; // a dlopened object: glibc's own dlopen told nothing of its host objects
+        }
+        for (LoadedObject h = q.poll(); h != null && h != o; h = q.poll()) {
+            if (h.isHost()) {
+                relocationProcessing(h);
+            }
+        }
+    }
+
+    /** After start-up relocation: the host objects not told yet, then ld.so (dl_main relocates it last). */
+    private void announceRemainingHostRelocations() {
+        java.util.Deque<LoadedObject> q = hostRelocations;
+        if (q == null) {
+            return;
+        }
+        hostRelocations = null;
+        for (LoadedObject h : q) {
+            if (h.isHost()) {
+                relocationProcessing(h);
+            }
+        }
+        if (rtldRelocation != null) {
+            log.print(String.format("%nrelocation processing: %s%n", name(rtldRelocation))); // never lazy
+            rtldRelocation = null;
+        }
+    }
+
+    private void relocationProcessing(LoadedObject o) {
+        log.print(String.format("%nrelocation processing: %s%s%n", name(o), lazy(o) ? " (lazy)" : ""));
+    }
+
+    private static boolean isRtld(LoadedObject o) {
+        return o.isHost() && o.soname().map("ld-linux-x86-64.so.2"::equals).orElse(false);
+    }
+
     /** After start-up relocation: glibc's statistics block. */
     public void relocated(RelocationStats stats) {
+        announceRemainingHostRelocations();
         if (log.on(Category.STATISTICS)) {
             long relocation = stats.phases().getOrDefault("relocate", 0L);
             long load = searchNanos + stats.phases().getOrDefault("map", 0L);
@@ -153,15 +214,16 @@ public final class LinkTrace {
                 o.base() + o.elf().entry(), o.phdrAddress(), o.elf().programHeaders().size());
     }
 
-    /** _dl_check_map_versions: each version each jdryad object of {@code objects} needs, where it is looked for. */
+    /** _dl_check_map_versions: each version each object of {@code objects} needs, where it is looked for. */
     private void checkingVersions(List<LoadedObject> objects, List<LoadedObject> all) {
         if (!log.on(Category.VERSIONS)) {
             return;
         }
         for (LoadedObject o : objects) {
-            if (o.isHost() || o.dynamic().isEmpty()) {
+            if (o.dynamic().isEmpty()) {
                 continue;
             }
+            // Host objects' too: glibc checked them in the agent, in this order.
             for (SymbolVersions.Need n : o.versions().needs()) {
                 LoadedObject in = answeringTo(n.file(), all);
                 if (in != null) {

@@ -452,14 +452,18 @@ public final class LinkSession implements LinkContext {
     }
 
     /**
-     * Relocates the jdryad objects. As in glibc, in reverse load order: dependencies before the
-     * objects that use them, the executable last, because copy relocations copy data that must
-     * already be relocated.
+     * Relocates the jdryad objects. As glibc's dl_main, in the order of their initialisers (it
+     * walks l_initfini from the end): dependencies before the objects that use them, the
+     * executable last, because copy relocations copy data that must already be relocated.
      */
     public void relocateAll() {
         long t0 = System.nanoTime();
-        List<LoadedObject> order = new ArrayList<>(jdryadObjects());
-        Collections.reverse(order);
+        List<LoadedObject> order = new ArrayList<>();
+        for (LoadedObject o : initOrder()) {
+            if (!o.isHost()) {
+                order.add(o);
+            }
+        }
         RelocationRun.relocateAll(this, order);
         stats.phase("relocate", System.nanoTime() - t0);
     }
