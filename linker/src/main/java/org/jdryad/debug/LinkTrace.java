@@ -249,6 +249,9 @@ public final class LinkTrace {
     private String scope(LoadedObject o) {
         StringBuilder sb = new StringBuilder("object=" + name(o) + " [0]\n");
         List<List<LoadedObject>> scopes = new ArrayList<>();
+        if (o.dynamic().map(DynamicSection::symbolic).orElse(false)) {
+            scopes.add(List.of(o)); // DT_SYMBOLIC: glibc's first scope is the object alone
+        }
         List<LoadedObject> global = new ArrayList<>(session.globalScope());
         global.removeAll(joiningGlobal);
         scopes.add(global);

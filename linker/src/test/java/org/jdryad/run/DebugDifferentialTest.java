@@ -78,6 +78,8 @@ class DebugDifferentialTest {
         Path rpathChain = FixtureCatalog.dlopenRpathChainProgram();
         out.add(Arguments.of("dlopen's dependencies skip the caller's RPATH libs", rpathChain,
                 List.of(rpathChain.resolveSibling("../other/librpath_chain_b.so").normalize().toString()), "libs", false));
+        out.add(Arguments.of("DT_SYMBOLIC library scopes,reloc", FixtureCatalog.neededProgram("fn",
+                FixtureCatalog.libneededSymbolic()), List.of(), "scopes,reloc", false));
         out.add(Arguments.of("chain-rpath libs,files", FixtureCatalog.chainRpathProgram(), List.of(), "libs,files", false));
         out.add(Arguments.of("chain-runpath libs,files,versions", FixtureCatalog.chainRunpathProgram(), List.of(),
                 "libs,files,versions", false));
