@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * Load: 1000 dlopen/dlclose cycles of a plain library, measured inside the program (descriptors,
- * /proc/self/maps lines, threads, VmRSS before and after); and concurrent cold {@code jdryad
+ * Load: 3000 dlopen/dlclose cycles of a plain library, measured inside the program (descriptors,
+ * /proc/self/maps lines, threads, VmRSS and RssAnon after 50 warm-up cycles and at the end); and concurrent cold {@code jdryad
  * run}s, each with its own arguments and environment, half of them 16 threads racing through
  * first calls: every run must give its own output and status (no failure, no cross-talk). The
  * 100-run version is {@code tests/load/concurrent-runs.sh}.
@@ -26,25 +26,33 @@ import org.junit.jupiter.api.Test;
 @Tag("run")
 class LoadTest {
     private static final int CONCURRENT_RUNS = 8;
-    /** What 950 cycles may add to the agent's anonymous memory: its bump allocator never frees (README, known limits). */
-    private static final long RSS_ANON_SLACK_KB = 2048;
+    /** dlopen/dlclose cycles after the program's 50 warm-up ones, which it measures before and after. */
+    private static final int CYCLES = 3000;
+    /**
+     * What those cycles may add to RssAnon: one page's rounding either way, with room for
+     * glibc's malloc (the program's stdio). The agent reuses what a cycle gives back (its size
+     * classes, the retired object and finaliser tables, spare link-map nodes, libgcc's unwind
+     * buffers); when it did not, 2950 cycles added about 3.2 MB (1.1 KiB each).
+     */
+    private static final long RSS_ANON_SLACK_KB = 64;
 
     @Test
-    void thousandDlopenDlcloseCyclesLeakNoDescriptorMappingOrThread() {
+    void thousandsOfDlopenDlcloseCyclesLeakNoDescriptorMappingThreadOrMemory() {
         Path lib = Fixtures.sharedLibrary("libcycled.so", List.of("robust/cycled.c"));
         Path prog = Fixtures.program("dlopen-cycles", List.of("robust/cycles_main.c"), "-ldl");
         Path dir = Fixtures.layout("dlopen-cycles", Map.of("dlopen-cycles", prog, "libcycled.so", lib));
         Path p = dir.resolve("dlopen-cycles");
-        Result expected = Jdryad.runNative(p, List.of("./libcycled.so"), Map.of(), dir);
-        assertEquals("cycles 1000 sum 2000\nfds same maps same threads same rss same\n", expected.stdout(),
-                expected::describe);
-        Result actual = Jdryad.runJdryad(List.of(), p, List.of("./libcycled.so"), Map.of(), dir);
+        List<String> args = List.of("./libcycled.so", String.valueOf(CYCLES));
+        String cycled = "cycles " + CYCLES + " sum " + 2 * CYCLES + "\n";
+        Result expected = Jdryad.runNative(p, args, Map.of(), dir);
+        assertEquals(cycled + "fds same maps same threads same rss same\n", expected.stdout(), expected::describe);
+        Result actual = Jdryad.runJdryad(List.of(), p, args, Map.of(), dir);
         assertEquals(0, actual.status(), actual::describe);
-        assertTrue(actual.stdout().startsWith("cycles 1000 sum 2000\nfds same maps same threads same "), actual::describe);
+        assertTrue(actual.stdout().startsWith(cycled + "fds same maps same threads same "), actual::describe);
         Matcher m = Pattern.compile("RssAnon (\\d+) -> (\\d+)").matcher(actual.stderr());
         assertTrue(m.find(), actual::describe);
         long grown = Long.parseLong(m.group(2)) - Long.parseLong(m.group(1));
-        assertTrue(grown < RSS_ANON_SLACK_KB, () -> "anonymous memory grew by " + grown + " kB\n" + actual.describe());
+        assertTrue(grown <= RSS_ANON_SLACK_KB, () -> "anonymous memory grew by " + grown + " kB\n" + actual.describe());
     }
 
     @Test
