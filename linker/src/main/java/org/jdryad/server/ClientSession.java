@@ -129,12 +129,15 @@ final class ClientSession implements Runnable, Spawner {
     }
 
     /**
-     * The client started the program as {@code pid}: taken only when that is the client's own
-     * child (SO_PEERCRED's pid is its parent), since the server signals and watches that pid.
+     * The client started the program as {@code pid}: refused when that pid is a live process that
+     * is not the client's own child (SO_PEERCRED's pid is not its parent), since the server
+     * signals and watches it. A pid that is gone already is taken: a program that needs no Java
+     * (a static one) may have ended and been reaped by the client before this frame was read.
      */
     private void started(long pid) {
         OptionalLong client = PeerProcess.pid(channel);
-        if (client.isEmpty() || PeerProcess.parentOf(pid) != client.getAsLong()) {
+        long parent = PeerProcess.parentOf(pid);
+        if (client.isEmpty() || (parent != -1 && parent != client.getAsLong())) {
             System.err.println("jdryad server: refused a client's STARTED: pid " + pid + " is not its child");
             fail(new IOException("the jdryad client reported pid " + pid + ", which is not its child"));
             return;
