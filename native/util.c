@@ -103,10 +103,11 @@ void spin_unlock(volatile uintptr_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEAS
  * from 1 MiB mappings; a freed block goes on its class's free list and is handed out again, so a
  * dlopen/dlclose cycle reuses the memory the previous one gave back.  A larger block has a
  * mapping of its own, unmapped when it is freed.  A block asked with an alignment above 16 is
- * never freed (its callers keep it for the process's life) and has no header.  Everything is
+ * never freed (its callers keep it for the process's life; jd_free ignores it).  Everything is
  * under alloc_lock, with no libc: signal handlers and any thread may allocate. */
 #define BLOCK_MAGIC 0x6a64626cu /* "jdbl": a live block */
 #define FREED_MAGIC 0x6a646672u /* "jdfr": on a free list or retired */
+#define KEPT_MAGIC 0x6a646b70u  /* "jdkp": asked with an alignment above 16, never freed */
 #define MIN_SHIFT 6
 #define MAX_SHIFT 16
 #define MAX_BLOCK ((size_t)1 << MAX_SHIFT)
@@ -190,10 +191,19 @@ void *jd_alloc_try(size_t size, size_t align)
     if (size > ((size_t)1 << 46) || align > ((size_t)1 << 20) || (align & (align - 1)))
         return 0;
     if (align > 16) {
+        /* Kept for the process's life, with a header all the same (jd_free reads it and ignores
+           the block): the payload starts `align` bytes in, which is at least the header's size. */
         spin_lock(&alloc_lock);
-        void *p = bump_locked(size, align);
+        char *p = bump_locked(size + align, align); /* (both are bounded above: no overflow) */
+        if (p)
+            count_live((long)(size + align));
         spin_unlock(&alloc_lock);
-        return p; /* fresh anonymous memory is zero */
+        if (!p)
+            return 0;
+        struct block *b = (struct block *)(p + align) - 1;
+        b->magic = KEPT_MAGIC;
+        b->len = size + align;
+        return p + align; /* fresh anonymous memory is zero */
     }
     size_t total = size + sizeof(struct block);
     unsigned c = total > MAX_BLOCK ? BIG_CLASS : class_of(total);

@@ -88,8 +88,9 @@ void jd_release_locks(void);
 void *map_anon(size_t len); /* dies when the kernel refuses */
 void *jd_alloc_try(size_t size, size_t align); /* zeroed; 0 when the size is absurd or the kernel refuses */
 void *jd_alloc(size_t size, size_t align); /* zeroed, mmap-backed; dies when the kernel refuses */
-/* Gives back a block of jd_alloc/jd_alloc_try/jd_strdup with an alignment of 16 or less (its next
-   user gets it zeroed); 0, a block asked with a larger alignment, or anything else is ignored. */
+/* Gives back a block of jd_alloc/jd_alloc_try/jd_strdup (its next user gets it zeroed); 0, a block
+   given back already and a block asked with an alignment above 16 (kept for ever) are ignored.
+   Only what those functions returned may be given: the header before it is read. */
 void jd_free(void *p);
 /* Tables replaced as a whole while other threads may read them without a lock (the object and
    finaliser tables): a reader brackets its use with jd_read_begin/jd_read_end; the writer
@@ -100,7 +101,8 @@ void jd_read_begin(void);
 void jd_read_end(void);
 void jd_retire(void *p);
 /* What the allocator holds (bytes, headers included): handed out and not freed, the most that
-   ever was, and mapped for it.  Read by tests through gdb or the agent's memory. */
+   ever was, and mapped for it.  gdb: `print jd_alloc_stats`; tests read it from the program
+   (tests/fixtures/robust/agent_memory.c). */
 struct jd_alloc_stats {
     size_t live, high_water, mapped;
 };
