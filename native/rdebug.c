@@ -11,6 +11,12 @@ struct link_map *host_head; /* glibc's original r_map */
 
 struct jd_node {
     struct link_map lm; /* public part: l_addr, l_name, l_ld, l_next, l_prev */
+    /* What follows the public part in glibc's own struct link_map, and audit modules read from
+       the map la_objopen gets (sotruss walks l_libname): l_real (the node itself), l_ns (0, the
+       base namespace), l_libname (none). */
+    struct link_map *l_real;
+    long l_ns;
+    void *l_libname;
     uint64_t id;
     uint64_t generation; /* the last update whose list held it */
     int in_use;          /* 0: its object left the list; the node waits for a new id */
@@ -38,6 +44,7 @@ static struct jd_node *node_for(uint64_t id)
         n->next_id = nodes_by_id;
         __atomic_store_n(&nodes_by_id, n, __ATOMIC_RELEASE);
     }
+    n->l_real = &n->lm;
     n->id = id;
     n->in_use = 1;
     return n;
