@@ -218,7 +218,7 @@ public final class AgentListener implements AutoCloseable {
     /**
      * Why a HELLO_CHILD on {@code ch} is not from a child of {@code run}'s program, or null when
      * it is: the peer must be the pid it claims, and that pid's parent chain must reach the
-     * program (a fork child, or a grandchild).
+     * program (a fork child, or a grandchild; or the program itself, reconnecting).
      */
     private static String wrongChild(SocketChannel ch, ForkedChildren run, byte[] hello) {
         long child = new Payload.Reader(hello).q();
@@ -226,7 +226,8 @@ public final class AgentListener implements AutoCloseable {
         if (wrong != null) {
             return wrong;
         }
-        return PeerProcess.descendsFrom(PeerProcess.parentOf(child), run.programPid()) ? null
+        // (the program itself, too: after it closed every descriptor, its agent connects anew)
+        return PeerProcess.descendsFrom(child, run.programPid()) ? null
                 : "pid " + child + " does not descend from the program, pid " + run.programPid();
     }
 
