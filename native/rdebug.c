@@ -11,27 +11,55 @@ struct link_map *host_head; /* glibc's original r_map */
 
 struct jd_node {
     struct link_map lm; /* public part: l_addr, l_name, l_ld, l_next, l_prev */
+    /* What follows the public part in glibc's own struct link_map, and audit modules read from
+       the map la_objopen gets (sotruss walks l_libname): l_real (the node itself), l_ns (0, the
+       base namespace), l_libname (none). */
+    struct link_map *l_real;
+    long l_ns;
+    void *l_libname;
     uint64_t id;
+    uint64_t generation; /* the last update whose list held it */
+    int in_use;          /* 0: its object left the list; the node waits for a new id */
     struct jd_node *next_id;
 };
 static struct jd_node *nodes_by_id;
+static uint64_t generation;
 static struct link_map **host_copies;
 static size_t host_copies_cap;
 
+/* The node of Java's object `id`: its own, else one an unloaded object left (its address may
+   again be a dlopen handle, as glibc reuses a closed object's link_map), else a new one. */
 static struct jd_node *node_for(uint64_t id)
 {
-    for (struct jd_node *n = nodes_by_id; n; n = n->next_id)
-        if (n->id == id)
+    struct jd_node *spare = 0;
+    for (struct jd_node *n = nodes_by_id; n; n = n->next_id) {
+        if (n->in_use && n->id == id)
             return n;
-    struct jd_node *n = jd_alloc(sizeof *n, 16);
+        if (!n->in_use && !spare)
+            spare = n;
+    }
+    struct jd_node *n = spare;
+    if (!n) {
+        n = jd_alloc(sizeof *n, 16);
+        n->next_id = nodes_by_id;
+        __atomic_store_n(&nodes_by_id, n, __ATOMIC_RELEASE);
+    }
+    n->l_real = &n->lm;
     n->id = id;
-    n->next_id = nodes_by_id;
-    __atomic_store_n(&nodes_by_id, n, __ATOMIC_RELEASE);
+    n->in_use = 1;
     return n;
 }
 
+/* After an update: the nodes its list did not hold are spare (they stay on nodes_by_id). */
+static void release_unlisted_nodes(void)
+{
+    for (struct jd_node *n = nodes_by_id; n; n = n->next_id)
+        if (n->in_use && n->generation != generation)
+            n->in_use = 0;
+}
+
 /* Whether h is one of the link-map nodes Java hands out as jdryad objects' dlopen handles (nodes
-   are never freed).  Without a connection (a vfork child, a signal handler inside the agent)
+   are never freed, only reused).  Without a connection (a vfork child, a signal handler inside the agent)
    such a handle must not reach glibc, which would read it as its own struct link_map. */
 int jd_is_jdryad_handle(const void *h)
 {
@@ -60,9 +88,39 @@ __attribute__((visibility("default"))) struct jdryad_activity_ring jdryad_activi
 static void announce(const struct jdryad_activity *a)
 {
     struct jdryad_activity_ring *r = &jdryad_activity_ring;
-    r->ev[r->next % JDRYAD_RING_SIZE] = *a;
+    struct jdryad_activity *slot = &r->ev[r->next % JDRYAD_RING_SIZE];
+    /* An update's two events share one block of names (event_names); the CONSISTENT one comes
+       second, so when it leaves the ring the other has left already. */
+    if (slot->version && slot->state == JDRYAD_ACT_CONSISTENT && slot->objects != a->objects)
+        jd_free((void *)slot->objects);
+    *slot = *a;
     __atomic_store_n(&r->next, r->next + 1, __ATOMIC_RELEASE);
     jdryad_dl_activity(a);
+}
+
+/* An event's names and request in one block (the ring frees it when the event leaves it):
+   the NULL-terminated array of the m names, then the strings; *request_copy gets the request's. */
+static const char **event_names(const char *const *names, uint64_t m, const char *request, const char **request_copy)
+{
+    size_t bytes = sizeof(char *) * (m + 1) + (request ? jd_strlen(request) + 1 : 0);
+    for (uint64_t i = 0; i < m; i++)
+        bytes += names[i] ? jd_strlen(names[i]) + 1 : 0;
+    const char **kept = jd_alloc(bytes, 16);
+    char *text = (char *)(kept + m + 1);
+    for (uint64_t i = 0; i < m; i++) {
+        if (!names[i])
+            continue;
+        size_t len = jd_strlen(names[i]) + 1;
+        jd_memcpy(text, names[i], len);
+        kept[i] = text;
+        text += len;
+    }
+    *request_copy = 0;
+    if (request) {
+        jd_memcpy(text, request, jd_strlen(request) + 1);
+        *request_copy = text;
+    }
+    return kept;
 }
 
 static void r_debug_update_locked(struct in *in, struct buf *out);
@@ -105,6 +163,7 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     }
     uint64_t m = get_q(in);
     if (in->bad || m > remaining(in) / 4) {
+        jd_free(ents);
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -120,22 +179,30 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     act.seq = get_q(in);
     const char *request = get_s(in);
     if (in->bad) {
+        jd_free(ents);
+        jd_free(names);
         put_q(out, (uint64_t)-22);
         return;
     }
-    act.request = jd_strdup(request);
-    for (uint64_t i = 0; i < m; i++)
-        names[i] = jd_strdup(names[i]);
+    const char **kept = event_names(names, m, request, &act.request);
+    jd_free(names);
+    generation++;
     struct jd_node **list = jd_alloc(sizeof *list * (n + 1), 16);
     for (uint64_t i = 0; i < n; i++) {
         const char *name = ents[i].name ? ents[i].name : "";
         struct jd_node *nd = node_for(ents[i].id);
         nd->lm.l_addr = ents[i].l_addr;
         nd->lm.l_ld = (ElfW(Dyn) *)ents[i].l_ld;
-        if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0)
+        nd->generation = generation;
+        if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0) {
+            char *old = nd->lm.l_name;
             nd->lm.l_name = jd_strdup(name);
+            jd_free(old);
+        }
         list[i] = nd;
     }
+    jd_free(ents);
+    release_unlisted_nodes();
 
     void (*brk)(void) = (void (*)(void))rdebug->r_brk;
     rdebug->r_state = kind == 2 ? RT_DELETE : RT_ADD;
@@ -169,7 +236,7 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     else
         jd_adds++;
 
-    act.objects = names;
+    act.objects = kept;
     announce(&act);
 
     rdebug->r_state = RT_CONSISTENT;
@@ -184,4 +251,5 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     put_q(out, n);
     for (uint64_t j = 0; j < n; j++)
         put_q(out, (uint64_t)&list[j]->lm);
+    jd_free(list);
 }

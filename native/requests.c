@@ -53,14 +53,32 @@ static void write_image_block(uint64_t off, const void *bytes, size_t n)
     write_protected(tls_image_addr + tls_image_size - off, bytes, n);
 }
 
+/* The bytes the names of an OBJECT_TABLE request take (each with its NUL), or -1 when it is
+   malformed; `in` is a copy, the request itself is read again. */
+static long object_names_bytes(struct in in, uint64_t n)
+{
+    size_t bytes = 0;
+    for (uint64_t i = 0; i < n && !in.bad; i++) {
+        for (int q = 0; q < 9; q++)
+            get_q(&in);
+        const char *name = get_s(&in);
+        bytes += name ? jd_strlen(name) + 1 : 1;
+    }
+    return in.bad ? -1 : (long)bytes;
+}
+
 static void object_table(struct in *in, struct buf *out)
 {
     uint64_t n = get_q(in);
-    if (in->bad || n > remaining(in) / 76) { /* 9 q + an s */
+    long names = in->bad || n > remaining(in) / 76 ? -1 : object_names_bytes(*in, n); /* 9 q + an s */
+    if (names < 0) {
         put_q(out, (uint64_t)-22);
         return;
     }
-    struct jd_object_table *t = jd_alloc(sizeof *t + n * sizeof(struct jd_object), 16);
+    /* One block, names included: the table is retired as a whole when the next one replaces it. */
+    size_t head = sizeof(struct jd_object_table) + n * sizeof(struct jd_object);
+    struct jd_object_table *t = jd_alloc(head + (size_t)names, 16);
+    char *text = (char *)t + head;
     t->n = n;
     for (uint64_t i = 0; i < n; i++) {
         struct jd_object *o = &t->obj[i];
@@ -73,15 +91,16 @@ static void object_table(struct in *in, struct buf *out)
         o->eh_frame_hdr = get_q(in);
         o->tls_modid = get_q(in);
         o->tls_offset = get_q(in);
-        o->name = jd_strdup(get_s(in));
-        if (!o->name)
-            o->name = "";
+        const char *name = get_s(in);
+        size_t len = name ? jd_strlen(name) : 0;
+        if (len)
+            jd_memcpy(text, name, len);
+        text[len] = 0;
+        o->name = text;
+        text += len + 1;
     }
-    if (in->bad) {
-        put_q(out, (uint64_t)-22);
-        return;
-    }
-    __atomic_store_n(&jd_objects, t, __ATOMIC_RELEASE); /* old tables are never freed */
+    struct jd_object_table *old = __atomic_exchange_n(&jd_objects, t, __ATOMIC_SEQ_CST);
+    jd_retire(old); /* freed once no dl_iterate_phdr or _dl_find_object still reads it */
     jd_set_tls_offsets();
     put_q(out, 0);
 }
@@ -103,10 +122,12 @@ static void set_fini(struct in *in, struct buf *out)
         t->e[i].count = get_q(in);
     }
     if (in->bad) {
+        jd_free(t);
         put_q(out, (uint64_t)-22);
         return;
     }
-    __atomic_store_n(&jd_fini, t, __ATOMIC_RELEASE);
+    struct jd_fini_table *old = __atomic_exchange_n(&jd_fini, t, __ATOMIC_SEQ_CST);
+    jd_retire(old); /* freed once the finaliser (which may be running) no longer reads it */
     put_q(out, 0);
 }
 

@@ -100,23 +100,44 @@ void jd_runtime_init(void)
         jd_die("cannot find glibc's __tls_get_addr", 127);
 }
 
+/* Rebuilds the index from jd_objects.  __tls_get_addr reads it on every access, with no lock and
+   no reader count: the index is rewritten in place (an entry changes only for a module that is
+   being added or removed, which no thread may use meanwhile), and it is replaced only to grow,
+   by doubling, the old one staying (a thread may be reading it): all of them together take at
+   most twice the largest. */
 void jd_set_tls_offsets(void)
 {
-    struct jd_object_table *t = jd_objects;
+    jd_read_begin();
+    struct jd_object_table *t = __atomic_load_n(&jd_objects, __ATOMIC_ACQUIRE);
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++) {
         uint64_t m = t->obj[i].tls_modid - JD_TLS_MODID_BASE;
         if (t->obj[i].tls_modid && m < JD_TLS_MODID_MAX && m + 1 > n)
             n = m + 1;
     }
-    struct tls_index_table *x = jd_alloc(sizeof *x + 8 * (n + 1), 16);
-    x->n = n;
+    struct tls_index_table *x = tls_offsets;
+    if (!x || n > x->n) {
+        size_t cap = x ? x->n : 16;
+        while (cap < n)
+            cap *= 2;
+        struct tls_index_table *g = jd_alloc(sizeof *g + 8 * cap, 16);
+        g->n = cap;
+        for (size_t m = 0; x && m < x->n; m++)
+            g->off[m] = x->off[m];
+        __atomic_store_n(&tls_offsets, g, __ATOMIC_RELEASE);
+        x = g;
+    }
+    uint64_t *want = jd_alloc(8 * x->n, 16);
     for (size_t i = 0; i < t->n; i++) {
         uint64_t m = t->obj[i].tls_modid - JD_TLS_MODID_BASE;
-        if (t->obj[i].tls_modid && m < n)
-            x->off[m] = t->obj[i].tls_offset;
+        if (t->obj[i].tls_modid && m < x->n)
+            want[m] = t->obj[i].tls_offset;
     }
-    __atomic_store_n(&tls_offsets, x, __ATOMIC_RELEASE);
+    for (size_t m = 0; m < x->n; m++)
+        if (x->off[m] != want[m])
+            __atomic_store_n(&x->off[m], want[m], __ATOMIC_RELEASE);
+    jd_free(want);
+    jd_read_end();
 }
 
 /* ---- __tls_get_addr ---- */
@@ -514,11 +535,10 @@ int jdryad_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), voi
     int r = dl_iterate_phdr(host_cb, &c);
     if (r)
         return r;
+    jd_read_begin(); /* the table stays while the callbacks run (a dlopen in one may replace it) */
     struct jd_object_table *t = __atomic_load_n(&jd_objects, __ATOMIC_ACQUIRE);
-    if (!t)
-        return 0;
     struct dl_phdr_info i;
-    for (size_t k = 0; k < t->n; k++) {
+    for (size_t k = 0; t && k < t->n && !r; k++) {
         const struct jd_object *o = &t->obj[k];
         jd_memset(&i, 0, sizeof i);
         i.dlpi_addr = o->base;
@@ -530,14 +550,14 @@ int jdryad_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), voi
         i.dlpi_tls_modid = o->tls_modid;
         i.dlpi_tls_data = o->tls_modid && o->tls_offset ? (void *)(jd_tp() - o->tls_offset) : 0;
         r = cb(&i, sizeof i, data);
-        if (r)
-            return r;
     }
-    return 0;
+    jd_read_end();
+    return r;
 }
 
 int jdryad__dl_find_object(void *pc, struct dl_find_object *result)
 {
+    jd_read_begin();
     struct jd_object_table *t = __atomic_load_n(&jd_objects, __ATOMIC_ACQUIRE);
     uintptr_t a = (uintptr_t)pc;
     if (t)
@@ -549,9 +569,11 @@ int jdryad__dl_find_object(void *pc, struct dl_find_object *result)
                 result->dlfo_map_end = (void *)o->map_end;
                 result->dlfo_link_map = (struct link_map *)o->link_map;
                 result->dlfo_eh_frame = (void *)o->eh_frame_hdr;
+                jd_read_end();
                 return 0;
             }
         }
+    jd_read_end();
     return _dl_find_object(pc, result);
 }
 
@@ -590,6 +612,7 @@ void jdryad_rtld_fini(void)
         return;
     /* One snapshot, list and count together.  From here on dlclose unloads nothing (see
        jdryad_dlclose), so every object in the snapshot stays mapped while its finalisers run. */
+    jd_read_begin(); /* never ended: the process is exiting, and a finaliser may dlopen */
     struct jd_fini_table *t = __atomic_load_n(&jd_fini, __ATOMIC_ACQUIRE);
     size_t n = t ? t->n : 0;
     const struct jd_fini_entry *l = t ? t->e : 0;

@@ -1,6 +1,6 @@
 /*
  * The agent's libc-free helpers (see util.h): strings, messages, spin locks and the lock words,
- * the bump allocator, growable buffers and payload reading.
+ * the allocator (size classes and free lists), growable buffers and payload reading.
  */
 #include "util.h"
 
@@ -98,8 +98,31 @@ void spin_lock(volatile uintptr_t *l)
 }
 void spin_unlock(volatile uintptr_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
-/* ---- memory: a bump allocator over private anonymous mappings ---- */
+/* ---- memory: size classes over private anonymous mappings ----
+ * Every block of up to MAX_BLOCK bytes (its header included) is a power-of-two size class carved
+ * from 1 MiB mappings; a freed block goes on its class's free list and is handed out again, so a
+ * dlopen/dlclose cycle reuses the memory the previous one gave back.  A larger block has a
+ * mapping of its own, unmapped when it is freed.  A block asked with an alignment above 16 is
+ * never freed (its callers keep it for the process's life; jd_free ignores it).  Everything is
+ * under alloc_lock, with no libc: signal handlers and any thread may allocate. */
+#define BLOCK_MAGIC 0x6a64626cu /* "jdbl": a live block */
+#define FREED_MAGIC 0x6a646672u /* "jdfr": on a free list or retired */
+#define KEPT_MAGIC 0x6a646b70u  /* "jdkp": asked with an alignment above 16, never freed */
+#define MIN_SHIFT 6
+#define MAX_SHIFT 16
+#define MAX_BLOCK ((size_t)1 << MAX_SHIFT)
+#define BIG_CLASS 0xffffffffu
+struct block {
+    uint32_t magic, cls; /* cls: log2 of the block's size, or BIG_CLASS */
+    size_t len;          /* the block's bytes, header included (a big block's mapping) */
+    struct block *next;  /* the free list or the retired list */
+    uint64_t pad;        /* (the payload stays 16-byte aligned) */
+};
 static char *alloc_cur, *alloc_end;
+static struct block *free_blocks[MAX_SHIFT + 1];
+static struct block *retired;
+static volatile long readers;
+struct jd_alloc_stats jd_alloc_stats;
 
 static void *map_anon_try(size_t len)
 {
@@ -113,6 +136,53 @@ void *map_anon(size_t len)
         jd_die("out of memory (mmap failed)", 127);
     return p;
 }
+/* Fresh (zero) memory from the current 1 MiB mapping, or a new one; 0 when the kernel refuses. */
+static void *bump_locked(size_t size, size_t align)
+{
+    uintptr_t p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
+    if (!alloc_cur || p + size > (uintptr_t)alloc_end) {
+        size_t chunk = (size + align + 0xfffff) & ~(size_t)0xfffff;
+        char *m = map_anon_try(chunk);
+        if (!m)
+            return 0;
+        jd_alloc_stats.mapped += chunk;
+        alloc_cur = m;
+        alloc_end = alloc_cur + chunk;
+        p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
+    }
+    alloc_cur = (char *)(p + size);
+    return (void *)p;
+}
+static unsigned class_of(size_t total)
+{
+    unsigned c = MIN_SHIFT;
+    while (((size_t)1 << c) < total)
+        c++;
+    return c;
+}
+static void count_live(long delta)
+{
+    jd_alloc_stats.live += (size_t)delta;
+    if (jd_alloc_stats.live > jd_alloc_stats.high_water)
+        jd_alloc_stats.high_water = jd_alloc_stats.live;
+}
+static struct block *take_block_locked(unsigned c)
+{
+    struct block *b = free_blocks[c];
+    if (b) {
+        free_blocks[c] = b->next;
+        return b;
+    }
+    return bump_locked((size_t)1 << c, 16);
+}
+static struct block *take_big(size_t total)
+{
+    size_t len = (total + 4095) & ~(size_t)4095;
+    struct block *b = map_anon_try(len);
+    if (b)
+        b->len = len;
+    return b;
+}
 /* Zeroed memory, or 0 when the size is absurd or the kernel refuses. */
 void *jd_alloc_try(size_t size, size_t align)
 {
@@ -120,22 +190,42 @@ void *jd_alloc_try(size_t size, size_t align)
         align = 16;
     if (size > ((size_t)1 << 46) || align > ((size_t)1 << 20) || (align & (align - 1)))
         return 0;
-    spin_lock(&alloc_lock);
-    uintptr_t p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
-    if (!alloc_cur || p + size > (uintptr_t)alloc_end) {
-        size_t chunk = (size + align + 0xfffff) & ~(size_t)0xfffff;
-        char *m = map_anon_try(chunk);
-        if (!m) {
-            spin_unlock(&alloc_lock);
+    if (align > 16) {
+        /* Kept for the process's life, with a header all the same (jd_free reads it and ignores
+           the block): the payload starts `align` bytes in, which is at least the header's size. */
+        spin_lock(&alloc_lock);
+        char *p = bump_locked(size + align, align); /* (both are bounded above: no overflow) */
+        if (p)
+            count_live((long)(size + align));
+        spin_unlock(&alloc_lock);
+        if (!p)
             return 0;
-        }
-        alloc_cur = m;
-        alloc_end = alloc_cur + chunk;
-        p = ((uintptr_t)alloc_cur + align - 1) & ~(uintptr_t)(align - 1);
+        struct block *b = (struct block *)(p + align) - 1;
+        b->magic = KEPT_MAGIC;
+        b->len = size + align;
+        return p + align; /* fresh anonymous memory is zero */
     }
-    alloc_cur = (char *)(p + size);
+    size_t total = size + sizeof(struct block);
+    unsigned c = total > MAX_BLOCK ? BIG_CLASS : class_of(total);
+    struct block *b = c == BIG_CLASS ? take_big(total) : 0; /* (a system call outside the lock) */
+    spin_lock(&alloc_lock);
+    if (c != BIG_CLASS)
+        b = take_block_locked(c);
+    if (b) {
+        b->len = c == BIG_CLASS ? b->len : (size_t)1 << c;
+        count_live((long)b->len);
+        if (c == BIG_CLASS)
+            jd_alloc_stats.mapped += b->len;
+    }
     spin_unlock(&alloc_lock);
-    return (void *)p; /* fresh anonymous memory is zero */
+    if (!b)
+        return 0;
+    b->magic = BLOCK_MAGIC;
+    b->cls = c;
+    b->next = 0;
+    if (c != BIG_CLASS)
+        jd_memset(b + 1, 0, size); /* a reused block holds its last user's bytes */
+    return b + 1;
 }
 void *jd_alloc(size_t size, size_t align)
 {
@@ -143,6 +233,59 @@ void *jd_alloc(size_t size, size_t align)
     if (!p)
         jd_die("out of memory (mmap failed)", 127);
     return p;
+}
+/* The block of a payload jd_alloc returned (alignment 16 or less), or 0 for anything else. */
+static struct block *block_of(void *p)
+{
+    struct block *b = p ? (struct block *)p - 1 : 0;
+    return b && b->magic == BLOCK_MAGIC ? b : 0;
+}
+static void free_locked(struct block *b)
+{
+    count_live(-(long)b->len);
+    if (b->cls == BIG_CLASS) {
+        jd_alloc_stats.mapped -= b->len;
+        sys2(SYS_munmap, b, b->len);
+        return;
+    }
+    b->next = free_blocks[b->cls];
+    free_blocks[b->cls] = b;
+}
+void jd_free(void *p)
+{
+    struct block *b = block_of(p);
+    if (!b)
+        return; /* 0, or not a block (a double free is not made worse) */
+    b->magic = FREED_MAGIC;
+    spin_lock(&alloc_lock);
+    free_locked(b);
+    spin_unlock(&alloc_lock);
+}
+
+/* Readers of tables that are replaced as a whole (util.h). */
+void jd_read_begin(void) { __atomic_fetch_add(&readers, 1, __ATOMIC_SEQ_CST); }
+void jd_read_end(void) { __atomic_fetch_sub(&readers, 1, __ATOMIC_RELEASE); }
+void jd_retire(void *p)
+{
+    struct block *b = block_of(p);
+    if (!b)
+        return;
+    b->magic = FREED_MAGIC;
+    spin_lock(&alloc_lock);
+    b->next = retired;
+    retired = b;
+    /* The caller published the table that replaces p before this fence: a reader that counts
+       itself in after it finds that one, and none counted in now means none holds p (or
+       anything retired earlier). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&readers, __ATOMIC_SEQ_CST) == 0) {
+        while (retired) {
+            struct block *r = retired;
+            retired = r->next;
+            free_locked(r);
+        }
+    }
+    spin_unlock(&alloc_lock);
 }
 char *jd_strdup(const char *s)
 {

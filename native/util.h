@@ -1,5 +1,5 @@
 /*
- * The agent's libc-free helpers: raw system calls, strings, messages, spin locks, the bump
+ * The agent's libc-free helpers: raw system calls, strings, messages, spin locks, the
  * allocator, growable buffers and the reader of received payloads.  Nothing here knows the
  * protocol or the process; every other file of the agent builds on it.
  */
@@ -72,7 +72,7 @@ char *jd_fmt_hex(char *buf, uint64_t v); /* "0x..." in buf (at least 19 bytes) *
  * jd_holds_agent_lock() and the fork handler (jd_release_locks()) cannot miss one. */
 void spin_lock(volatile uintptr_t *l);
 void spin_unlock(volatile uintptr_t *l);
-extern volatile uintptr_t alloc_lock;     /* the bump allocator (util.c) */
+extern volatile uintptr_t alloc_lock;     /* the allocator (util.c) */
 extern volatile uintptr_t ctx_lock;       /* the free list of per-invocation buffers (wire.c) */
 extern volatile uintptr_t send_lock;      /* sending a frame (wire.c) */
 extern volatile uintptr_t reader_role;    /* reading the socket (wire.c) */
@@ -84,10 +84,29 @@ int jd_holds_agent_lock(void);
 /* Frees every lock (the fork handler, in the child's only thread). */
 void jd_release_locks(void);
 
-/* ---- memory: a bump allocator over private anonymous mappings ---- */
+/* ---- memory: power-of-two size classes with free lists, over private anonymous mappings ---- */
 void *map_anon(size_t len); /* dies when the kernel refuses */
 void *jd_alloc_try(size_t size, size_t align); /* zeroed; 0 when the size is absurd or the kernel refuses */
-void *jd_alloc(size_t size, size_t align); /* zeroed, mmap-backed, never freed */
+void *jd_alloc(size_t size, size_t align); /* zeroed, mmap-backed; dies when the kernel refuses */
+/* Gives back a block of jd_alloc/jd_alloc_try/jd_strdup (its next user gets it zeroed); 0, a block
+   given back already and a block asked with an alignment above 16 (kept for ever) are ignored.
+   Only what those functions returned may be given: the header before it is read. */
+void jd_free(void *p);
+/* Tables replaced as a whole while other threads may read them without a lock (the object and
+   finaliser tables): a reader brackets its use with jd_read_begin/jd_read_end; the writer
+   publishes the new table and then jd_retire()s the old one, which is freed once no reader is
+   counted in (with what was retired before).  A reader that never ends (a callback that
+   longjmps out) only keeps retired tables from being freed. */
+void jd_read_begin(void);
+void jd_read_end(void);
+void jd_retire(void *p);
+/* What the allocator holds (bytes, headers included): handed out and not freed, the most that
+   ever was, and mapped for it.  gdb: `print jd_alloc_stats`; tests read it from the program
+   (tests/fixtures/robust/agent_memory.c). */
+struct jd_alloc_stats {
+    size_t live, high_water, mapped;
+};
+extern struct jd_alloc_stats jd_alloc_stats;
 char *jd_strdup(const char *s);
 
 /* Growable buffers. */

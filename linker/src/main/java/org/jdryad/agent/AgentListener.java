@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -31,6 +32,12 @@ import java.util.concurrent.TimeUnit;
  * a first frame is at most {@link Protocol#MAX_FIRST_FRAME} bytes), and routes it: a HELLO to
  * whoever waits for an agent (only a HELLO that parses whole), a HELLO_CHILD to the run whose
  * process forked the child.
+ *
+ * <p>Why the peer's pid is checked too: the private directory and the user check keep out other
+ * users, not other processes of jdryad's user. The kernel's record of who connected
+ * ({@link PeerProcess}, SO_PEERCRED's pid) must be the pid a HELLO or HELLO_CHILD claims, and a
+ * HELLO_CHILD's pid must descend from the run's program (its /proc parent chain reaches it); a
+ * peer that fails gets an error reply and one line on stderr, and the run goes on.
  */
 public final class AgentListener implements AutoCloseable {
     /** An agent that connected and said HELLO: its connection and the HELLO's payload. */
@@ -166,10 +173,21 @@ public final class AgentListener implements AutoCloseable {
             int type = ByteBuffer.wrap(first[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
             if (type == Protocol.HELLO) {
                 AgentWire.parseHello(first[1]); // a truncated HELLO is refused here, not by the run it would reach
+                long claimed = new Payload.Reader(first[1]).q();
+                String wrong = wrongPeer(ch, claimed);
+                if (wrong != null) {
+                    refuse(ch, type, "HELLO", wrong);
+                    return;
+                }
                 handed = agents.offer(new Arrival(ch, first[1]));
             } else if (type == Protocol.HELLO_CHILD) {
                 ForkedChildren run = runOf(first[1]);
                 if (run != null) {
+                    String wrong = wrongChild(ch, run, first[1]);
+                    if (wrong != null) {
+                        refuse(ch, type, "HELLO_CHILD", wrong);
+                        return;
+                    }
                     handed = true;
                     run.serve(ch, first[1]); // on this thread, until the child goes
                 }
@@ -185,6 +203,42 @@ public final class AgentListener implements AutoCloseable {
                     // closing
                 }
             }
+        }
+    }
+
+    /** Why the peer of {@code ch} is not process {@code claimed}, or null when it is. */
+    private static String wrongPeer(SocketChannel ch, long claimed) {
+        OptionalLong peer = PeerProcess.pid(ch);
+        if (peer.isEmpty()) {
+            return "its process cannot be told (SO_PEERCRED)";
+        }
+        return peer.getAsLong() == claimed ? null : "it claims pid " + claimed + " but is pid " + peer.getAsLong();
+    }
+
+    /**
+     * Why a HELLO_CHILD on {@code ch} is not from a child of {@code run}'s program, or null when
+     * it is: the peer must be the pid it claims, and that pid's parent chain must reach the
+     * program (a fork child, or a grandchild; or the program itself, reconnecting).
+     */
+    private static String wrongChild(SocketChannel ch, ForkedChildren run, byte[] hello) {
+        long child = new Payload.Reader(hello).q();
+        String wrong = wrongPeer(ch, child);
+        if (wrong != null) {
+            return wrong;
+        }
+        // (the program itself, too: after it closed every descriptor, its agent connects anew)
+        return PeerProcess.descendsFrom(child, run.programPid()) ? null
+                : "pid " + child + " does not descend from the program, pid " + run.programPid();
+    }
+
+    /** Tells the peer why it is refused, in one error reply and one line on stderr; the connection is then closed. */
+    private static void refuse(SocketChannel ch, int type, String what, String why) {
+        System.err.println("jdryad: refused a " + what + " on the agent socket: " + why);
+        try {
+            AgentWire.writeFrame(ch, type | Protocol.REPLY, 0,
+                    new Payload.Writer().q(-1 /* EPERM */).s("jdryad: refused: " + why));
+        } catch (IOException | RuntimeException e) {
+            // the peer went: it is closed anyway
         }
     }
 

@@ -35,6 +35,7 @@ final class ForkedChildren implements AutoCloseable {
     private final AgentInfo info;
     private final AgentListener listener;
     private final Set<Long> pids = ConcurrentHashMap.newKeySet();
+    private final long programPid;
     private final List<SocketChannel> children = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
@@ -48,7 +49,13 @@ final class ForkedChildren implements AutoCloseable {
         this.listener = listener;
         this.handler = handler;
         this.adopter = adopter;
+        this.programPid = agentPid;
         pids.add(agentPid);
+    }
+
+    /** The run's program (its agent's pid): every child it serves descends from it. */
+    long programPid() {
+        return programPid;
     }
 
     /** Whether {@code pid} is this run's agent or one of its children. */

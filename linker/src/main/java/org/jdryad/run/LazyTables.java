@@ -58,6 +58,10 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
     private final Map<Long, LinkSession.Prepared[]> prepared = new ConcurrentHashMap<>();
     /** The generation each object's answers were prepared for. */
     private final Map<Long, Long> preparedFor = new ConcurrentHashMap<>();
+    /** Each object's blocks in the agent: {table, its bytes, names, their bytes}. */
+    private final Map<Long, long[]> blocks = new ConcurrentHashMap<>();
+    /** Blocks of unloaded objects, by size, for the next objects ({@link #take}). */
+    private final Map<Long, java.util.Deque<Long>> spare = new ConcurrentHashMap<>();
     private final Object fillLock = new Object();
     private volatile long generation = 1;
     private volatile boolean running;
@@ -116,11 +120,14 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             return;
         }
         long count = obj.dynamic().get().pltRela().count();
-        long addr = agent.alloc(16 + ENTRY * count, 16);
+        long tableBytes = 16 + ENTRY * count;
+        long addr = take(tableBytes);
         PltNames.Image image = PltNames.image(obj, count);
-        long strings = agent.alloc(Math.max(1, image.bytes().length), 16);
+        long stringBytes = Math.max(1, image.bytes().length);
+        long strings = take(stringBytes);
         agent.write(strings, image.bytes());
         names.put(id, new Names(image, strings));
+        blocks.put(id, new long[] {addr, tableBytes, strings, stringBytes});
         agent.writeWords(new long[] {tables + 8 * id}, new long[] {addr});
         tableAddress.put(id, addr);
         if (running) {
@@ -133,7 +140,21 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
         long g = ++generation;
         ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, g);
         agent.write(generationAddress, b.array(), 0, 8);
+        retireUnloaded(); // at the dlclose itself, so the next dlopen can take the blocks
         fillSoon();
+    }
+
+    /** Retires the objects the session no longer has (dlclose unloaded them). */
+    private void retireUnloaded() {
+        // the ids first: an object is in the session before it is added here, so one added
+        // meanwhile is either not among the ids or already among the live
+        java.util.List<Long> ids = java.util.List.copyOf(tableAddress.keySet());
+        Map<Long, LoadedObject> live = session.lazyObjects();
+        for (Long id : ids) {
+            if (!live.containsKey(id)) {
+                retire(id);
+            }
+        }
     }
 
     /** Linking is done: prepare answers in the background from now on, and drain the log as it fills. */
@@ -180,7 +201,7 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
             }
             Optional<LoadedObject> obj = Optional.ofNullable(session.lazyObjects().get(id));
             if (obj.isEmpty() || obj.get().dynamic().isEmpty()) {
-                tableAddress.remove(id);
+                retire(id);
                 continue;
             }
             LinkSession.Prepared[] answers = session.prepareAll(id);
@@ -198,12 +219,52 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
                             .putLong(at + 24, version).putLong(at + 32, p.target() ^ p.slot() ^ name ^ version ^ KEY);
                 }
             }
-            if (g != generation) {
-                continue; // a scope changed meanwhile: prepare again with the new generation
+            synchronized (blocks) { // the table is not retired and given to another object meanwhile
+                if (g != generation || !blocks.containsKey(id)) {
+                    continue; // a scope changed meanwhile: prepare again with the new generation
+                }
+                prepared.put(id, answers);
+                preparedFor.put(id, g);
+                agent.write(e.getValue(), words.array(), 0, words.capacity());
             }
-            prepared.put(id, answers);
-            preparedFor.put(id, g);
-            agent.write(e.getValue(), words.array(), 0, words.capacity());
+        }
+    }
+
+    /**
+     * Zeroed agent memory of {@code bytes}: a block an unloaded object gave back ({@link #retire}),
+     * else a new one. Why reuse: a dlopen/dlclose cycle of a lazily bound library would otherwise
+     * leave its table and names in the agent each time.
+     */
+    private long take(long bytes) {
+        java.util.Deque<Long> d = spare.get(bytes);
+        Long a = d == null ? null : d.poll();
+        if (a == null) {
+            return agent.alloc(bytes, 16);
+        }
+        if (bytes <= Integer.MAX_VALUE) {
+            agent.write(a, new byte[(int) bytes]); // a stale entry must fail its generation or check
+        }
+        return a;
+    }
+
+    /**
+     * An object that is no longer loaded: the agent stops looking at its table (its code is
+     * unmapped, so no first call of it can come), and its blocks wait for the next object.
+     * Its records were drained at its dlclose ({@link #drain}).
+     */
+    private void retire(long id) {
+        long[] b;
+        synchronized (blocks) {
+            tableAddress.remove(id);
+            names.remove(id);
+            prepared.remove(id);
+            preparedFor.remove(id);
+            b = blocks.remove(id);
+        }
+        if (b != null) {
+            agent.writeWords(new long[] {tables + 8 * id}, new long[] {0});
+            spare.computeIfAbsent(b[1], k -> new java.util.concurrent.ConcurrentLinkedDeque<>()).push(b[0]);
+            spare.computeIfAbsent(b[3], k -> new java.util.concurrent.ConcurrentLinkedDeque<>()).push(b[2]);
         }
     }
 

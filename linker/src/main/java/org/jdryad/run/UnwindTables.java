@@ -2,6 +2,7 @@ package org.jdryad.run;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayDeque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +31,14 @@ final class UnwindTables {
     private final AgentProcess agent;
     private final long register;
     private final long deregister;
-    private final Map<LoadedObject, Long> registered = new IdentityHashMap<>();
+    /** Each registered object's .eh_frame and the agent buffer libgcc keeps its struct object in. */
+    private final Map<LoadedObject, long[]> registered = new IdentityHashMap<>();
+    /**
+     * Buffers deregistered objects gave back (libgcc no longer holds them once
+     * __deregister_frame_info returned): the next registration takes one, so dlopen/dlclose
+     * cycles do not grow the agent's memory.
+     */
+    private final ArrayDeque<Long> spareBuffers = new ArrayDeque<>();
 
     private UnwindTables(AgentProcess agent, long register, long deregister) {
         this.agent = agent;
@@ -54,6 +62,7 @@ final class UnwindTables {
     synchronized UnwindTables copyFor(AgentProcess child) {
         UnwindTables c = new UnwindTables(child, register, deregister);
         c.registered.putAll(registered);
+        c.spareBuffers.addAll(spareBuffers); // the child's copy of the memory has the same buffers
         return c;
     }
 
@@ -64,17 +73,23 @@ final class UnwindTables {
             }
             long ehFrame = ehFrameStart(o);
             if (ehFrame != 0) {
-                agent.call(register, ehFrame, agent.alloc(OBJECT_BUFFER, 16));
-                registered.put(o, ehFrame);
+                Long spare = spareBuffers.poll();
+                long buffer = spare != null ? spare : agent.alloc(OBJECT_BUFFER, 16);
+                if (spare != null) {
+                    agent.write(buffer, new byte[OBJECT_BUFFER]); // libgcc expects a zeroed object
+                }
+                agent.call(register, ehFrame, buffer);
+                registered.put(o, new long[] {ehFrame, buffer});
             }
         }
     }
 
     synchronized void deregister(List<LoadedObject> objects) {
         for (LoadedObject o : objects) {
-            Long ehFrame = registered.remove(o);
-            if (ehFrame != null) {
-                agent.call(deregister, ehFrame);
+            long[] r = registered.remove(o);
+            if (r != null) {
+                agent.call(deregister, r[0]);
+                spareBuffers.push(r[1]);
             }
         }
     }

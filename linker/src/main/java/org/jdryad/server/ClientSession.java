@@ -12,10 +12,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jdryad.agent.PeerProcess;
 import org.jdryad.agent.Spawner;
 import org.jdryad.cli.Invocation;
 import org.jdryad.cli.Main;
@@ -115,7 +117,7 @@ final class ClientSession implements Runnable, Spawner {
                         break;
                     }
                     switch (f.type()) {
-                        case ClientWire.STARTED -> complete(new RemoteProcess(Integer.toUnsignedLong(f.payload().u32())));
+                        case ClientWire.STARTED -> started(Integer.toUnsignedLong(f.payload().u32()));
                         case ClientWire.SPAWN_FAILED -> fail(new IOException(f.payload().str()));
                         case ClientWire.SYNCED -> {
                             int token = f.payload().u32();
@@ -143,6 +145,23 @@ final class ClientSession implements Runnable, Spawner {
         }, "jdryad-client-reader");
         t.setDaemon(true);
         t.start();
+    }
+
+    /**
+     * The client started the program as {@code pid}: refused when that pid is a live process that
+     * is not the client's own child (SO_PEERCRED's pid is not its parent), since the server
+     * signals and watches it. A pid that is gone already is taken: a program that needs no Java
+     * (a static one) may have ended and been reaped by the client before this frame was read.
+     */
+    private void started(long pid) {
+        OptionalLong client = PeerProcess.pid(channel);
+        long parent = PeerProcess.parentOf(pid);
+        if (client.isEmpty() || (parent != -1 && parent != client.getAsLong())) {
+            System.err.println("jdryad server: refused a client's STARTED: pid " + pid + " is not its child");
+            fail(new IOException("the jdryad client reported pid " + pid + ", which is not its child"));
+            return;
+        }
+        complete(new RemoteProcess(pid));
     }
 
     private void complete(RemoteProcess p) {

@@ -37,6 +37,10 @@ import org.junit.jupiter.api.io.TempDir;
 class ProtocolValidationTest {
     private static final Duration BOUND = Duration.ofSeconds(10);
     private static final Duration DEADLINE = Duration.ofSeconds(2);
+    /** This JVM: the peer of every in-process connection, as SO_PEERCRED tells the listener. */
+    private static final long SELF = ProcessHandle.current().pid();
+    /** This JVM's parent, which stands for a run's program whose fork child is this JVM. */
+    private static final long PROGRAM = ProcessHandle.current().parent().orElseThrow().pid();
 
     private AgentListener listener;
     private final List<Throwable> uncaught = new CopyOnWriteArrayList<>();
@@ -154,9 +158,115 @@ class ProtocolValidationTest {
     }
 
     @Test
+    void aHelloWhosePidIsNotItsSendersIsRefused() throws Exception {
+        try (SocketChannel ch = connect()) {
+            byte[] h = hello(SELF + 1); // whole and well-formed, but another process's pid
+            send(ch, header(h.length, Protocol.HELLO, 0), ByteBuffer.wrap(h));
+            assertEquals(-1, refusal(ch, Protocol.HELLO));
+            assertClosedByPeer(ch);
+        }
+        assertNull(listener.next(Duration.ofMillis(300)), "a HELLO naming another pid was handed to the run");
+        assertLegitimateHelloArrives();
+    }
+
+    @Test
+    void aHelloChildClaimingAnotherPidOrFromOutsideTheProgramIsRefused() throws Exception {
+        AtomicLong calls = new AtomicLong();
+        ForkedChildren run = new ForkedChildren(PROGRAM, (o, i, c, t, p) -> {
+            calls.incrementAndGet();
+            return CallbackReply.lazy(0x1000, 0x2000, false, false);
+        });
+        listener.register(run);
+        Process stranger = new ProcessBuilder("sleep", "30").start(); // a pid that is no ancestor of ours
+        ForkedChildren otherRun = new ForkedChildren(stranger.pid(), (o, i, c, t, p) -> {
+            calls.incrementAndGet();
+            return CallbackReply.lazy(0x1000, 0x2000, false, false);
+        });
+        listener.register(otherRun);
+        try {
+            // the program's own pid, claimed by another process
+            assertChildRefused(new Payload.Writer().q(PROGRAM).q(PROGRAM).q(0));
+            // another process's pid, claimed as the program's child
+            assertChildRefused(new Payload.Writer().q(stranger.pid()).q(PROGRAM).q(0));
+            // our own pid, as a child of a program we do not descend from
+            assertChildRefused(new Payload.Writer().q(SELF).q(stranger.pid()).q(0));
+            assertEquals(0, calls.get());
+            // the runs go on: a real descendant is still served
+            try (SocketChannel ch = connect()) {
+                send(ch, header(24, Protocol.HELLO_CHILD, 0), payload(new Payload.Writer().q(SELF).q(PROGRAM).q(0)));
+                send(ch, header(32, Protocol.CB_LAZY, 7), payload(new Payload.Writer().q(1).q(3).q(0).q(0)));
+                assertEquals(Protocol.CB_OK, replyStatus(ch, Protocol.CB_LAZY, 7));
+            }
+            assertTrue(otherRun.knows(stranger.pid()));
+        } finally {
+            stranger.destroy();
+            listener.unregister(run);
+            listener.unregister(otherRun);
+        }
+        assertEquals(1, calls.get());
+    }
+
+    /** Another process of this user (python3) says HELLO_CHILD as the run's program and as its child. */
+    @Test
+    void aHostileProcessOfTheSameUserIsRefusedWhileTheRunGoesOn() throws Exception {
+        Process program = new ProcessBuilder("sleep", "30").start();
+        AtomicLong calls = new AtomicLong();
+        ForkedChildren run = new ForkedChildren(program.pid(), (o, i, c, t, p) -> {
+            calls.incrementAndGet();
+            return CallbackReply.lazy(0x1000, 0x2000, false, false);
+        });
+        listener.register(run);
+        String client = String.join("\n",
+                "import os, socket, struct, sys",
+                "prog = int(sys.argv[2])",
+                "for child in (prog, os.getpid()):",
+                "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+                "    s.connect(sys.argv[1])",
+                "    s.sendall(struct.pack('<IIQ', 24, " + Protocol.HELLO_CHILD + ", 0) + struct.pack('<QQQ', child, prog, 0))",
+                "    s.sendall(struct.pack('<IIQ', 32, " + Protocol.CB_LAZY + ", 1) + struct.pack('<QQQQ', 1, 3, 0, 0))",
+                "    data = b''",
+                "    while True:",
+                "        try: b = s.recv(4096)",
+                "        except ConnectionResetError: break",
+                "        if not b: break",
+                "        data += b",
+                "    n, t, q = struct.unpack('<IIQ', data[:16])",
+                "    print('%x %d' % (t, struct.unpack('<q', data[16:24])[0]))");
+        try {
+            Process p = new ProcessBuilder("python3", "-c", client, listener.socket().toString(),
+                    Long.toString(program.pid())).redirectErrorStream(true).start();
+            assertTimeoutPreemptively(BOUND, () -> assertEquals(0, p.waitFor()));
+            String refused = Integer.toHexString(Protocol.HELLO_CHILD | Protocol.REPLY) + " -1\n";
+            assertEquals(refused + refused, new String(p.getInputStream().readAllBytes()));
+            assertEquals(0, calls.get());
+            assertTrue(program.isAlive() && run.knows(program.pid()), "the run was affected");
+        } finally {
+            program.destroy();
+            listener.unregister(run);
+        }
+        assertLegitimateHelloArrives();
+    }
+
+    private void assertChildRefused(Payload.Writer hello) throws Exception {
+        try (SocketChannel ch = connect()) {
+            send(ch, header(hello.length(), Protocol.HELLO_CHILD, 0), payload(hello));
+            assertEquals(-1, refusal(ch, Protocol.HELLO_CHILD));
+            assertClosedByPeer(ch);
+        }
+    }
+
+    /** The status of the error reply a refused first frame of {@code type} gets. */
+    private static long refusal(SocketChannel ch, int type) throws Exception {
+        byte[][] f = assertTimeoutPreemptively(BOUND, () -> AgentWire.readFrame(ch, 4096));
+        assertNotNull(f, "no error reply");
+        assertEquals(type | Protocol.REPLY, ByteBuffer.wrap(f[0]).order(ByteOrder.LITTLE_ENDIAN).getInt(4));
+        return new Payload.Reader(f[1]).q();
+    }
+
+    @Test
     void aChildsMalformedCallbacksGetErrorsOrAreClosed() throws Exception {
         AtomicLong calls = new AtomicLong();
-        ForkedChildren run = new ForkedChildren(1_000_001L, (o, i, c, t, p) -> {
+        ForkedChildren run = new ForkedChildren(PROGRAM, (o, i, c, t, p) -> {
             calls.incrementAndGet();
             if (o < 0 || o > 10) {
                 throw new IllegalArgumentException("no object " + o);
@@ -165,7 +275,7 @@ class ProtocolValidationTest {
         });
         listener.register(run);
         try (SocketChannel ch = connect()) {
-            send(ch, header(24, Protocol.HELLO_CHILD, 0), payload(new Payload.Writer().q(1_000_002L).q(1_000_001L).q(0)));
+            send(ch, header(24, Protocol.HELLO_CHILD, 0), payload(new Payload.Writer().q(SELF).q(PROGRAM).q(0)));
             // truncated CB_LAZY: an error reply, and the connection stays usable
             send(ch, header(8, Protocol.CB_LAZY, 5), ByteBuffer.allocate(8));
             assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_LAZY, 5));
@@ -208,12 +318,12 @@ class ProtocolValidationTest {
                 return CallbackReply.ok(0);
             }
         };
-        AgentInfo parent = AgentWire.parseHello(hello(1_000_001L));
+        AgentInfo parent = AgentWire.parseHello(hello(PROGRAM));
         ForkedChildren run = new ForkedChildren(parent, listener, (o, i, c, t, p) -> CallbackReply.error("x"),
-                (pid, ppid, gen) -> session, 1_000_001L);
+                (pid, ppid, gen) -> session, PROGRAM);
         listener.register(run);
         try (SocketChannel ch = connect()) {
-            send(ch, header(24, Protocol.HELLO_CHILD, 0), payload(new Payload.Writer().q(1_000_002L).q(1_000_001L).q(0)));
+            send(ch, header(24, Protocol.HELLO_CHILD, 0), payload(new Payload.Writer().q(SELF).q(PROGRAM).q(0)));
             sendCallback(ch, Protocol.CB_DLOPEN, 1, new Payload.Writer().q(1).q(1L << 33 | Protocol.RTLD_NOW).q(0).s("libm.so.6"));
             assertEquals(Protocol.CB_ERROR, replyStatus(ch, Protocol.CB_DLOPEN, 1)); // a mode wider than an int
             sendCallback(ch, Protocol.CB_DLINFO, 2, new Payload.Writer().q(1).q(0x5000).q(-1L));
@@ -299,12 +409,12 @@ class ProtocolValidationTest {
 
     private void assertLegitimateHelloArrives() throws Exception {
         try (SocketChannel ch = connect()) {
-            byte[] h = hello(31337);
+            byte[] h = hello(SELF);
             send(ch, header(h.length, Protocol.HELLO, 0), ByteBuffer.wrap(h));
             AgentListener.Arrival a = listener.next(BOUND);
             assertNotNull(a, "a legitimate HELLO was not admitted");
-            assertEquals(31337, a.pid());
-            assertEquals(31337, AgentWire.parseHello(a.hello()).pid());
+            assertEquals(SELF, a.pid());
+            assertEquals(SELF, AgentWire.parseHello(a.hello()).pid());
             a.channel().close();
         }
     }
