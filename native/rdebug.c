@@ -1,6 +1,8 @@
 /*
  * The r_debug rendezvous (mechanism 1, see rdebug.h): the link-map nodes of jdryad objects, the
  * list glibc's debugger interface shows, and the activity events that announce each change.
+ * A namespace made by dlmopen is also one of glibc's (its host objects are glibc's there): its
+ * list goes to glibc's r_debug of that namespace, on glibc 2.35+'s r_next chain (r_version 2).
  */
 #include "rdebug.h"
 #include "runtime.h"
@@ -65,7 +67,27 @@ static void announce(const struct jdryad_activity *a)
     jdryad_dl_activity(a);
 }
 
+/* glibc 2.35+'s struct r_debug_extended: r_version 2 chains one r_debug per namespace. */
+struct r_debug_ext {
+    struct r_debug base;
+    struct r_debug_ext *r_next;
+};
+
+/* glibc's r_debug of namespace lmid: the lmid-th after the base one on the r_next chain (glibc
+   numbers a new namespace with the lowest free index and chains its r_debug when it first uses
+   that index, so the chain is in index order), or 0 when glibc has none (an r_version 1 list). */
+static struct r_debug *namespace_r_debug(int64_t lmid)
+{
+    struct r_debug_ext *r = (struct r_debug_ext *)rdebug;
+    if (lmid <= 0 || r->base.r_version < 2)
+        return 0;
+    for (int64_t i = 0; i < lmid && r; i++)
+        r = __atomic_load_n(&r->r_next, __ATOMIC_ACQUIRE);
+    return r ? &r->base : 0;
+}
+
 static void r_debug_update_locked(struct in *in, struct buf *out);
+static struct link_map *append_host_copies(struct link_map **head);
 void r_debug_update(struct in *in, struct buf *out)
 {
     spin_lock(&state_lock); /* r_debug list and node table */
@@ -119,8 +141,10 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     act.tid = (long)get_q(in);
     act.seq = get_q(in);
     const char *request = get_s(in);
-    if (in->bad) {
-        put_q(out, (uint64_t)-22);
+    act.lmid = (long)get_q(in);
+    struct r_debug *rd = act.lmid ? namespace_r_debug(act.lmid) : rdebug;
+    if (in->bad || !rd) {
+        put_q(out, (uint64_t)(in->bad ? -22 : -2));
         return;
     }
     act.request = jd_strdup(request);
@@ -137,33 +161,17 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
         list[i] = nd;
     }
 
-    void (*brk)(void) = (void (*)(void))rdebug->r_brk;
-    rdebug->r_state = kind == 2 ? RT_DELETE : RT_ADD;
+    void (*brk)(void) = (void (*)(void))rd->r_brk;
+    rd->r_state = kind == 2 ? RT_DELETE : RT_ADD;
     if (brk)
         brk();
 
-    /* Host copies, refreshed from glibc's own list (it may have loaded NSS/gconv modules). */
-    size_t nh = 0;
-    for (struct link_map *l = host_head; l; l = l->l_next)
-        nh++;
-    if (nh > host_copies_cap) {
-        host_copies = jd_alloc(sizeof *host_copies * (nh + 16), 16);
-        for (size_t i = 0; i < nh + 16; i++)
-            host_copies[i] = jd_alloc(sizeof(struct link_map), 16);
-        host_copies_cap = nh + 16;
-    }
     struct link_map *prev = 0, *head = 0;
-    size_t i = 0;
-    for (struct link_map *l = host_head; l; l = l->l_next, i++) {
-        struct link_map *c = host_copies[i];
-        c->l_addr = l->l_addr;
-        c->l_name = l->l_name;
-        c->l_ld = l->l_ld;
-        prev = append(prev, c, &head);
-    }
+    if (act.lmid == 0)
+        prev = append_host_copies(&head);
     for (uint64_t j = 0; j < n; j++)
         prev = append(prev, &list[j]->lm, &head);
-    __atomic_store_n(&rdebug->r_map, head, __ATOMIC_RELEASE);
+    __atomic_store_n(&rd->r_map, head, __ATOMIC_RELEASE);
     if (kind == 2)
         jd_subs++;
     else
@@ -172,7 +180,7 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     act.objects = names;
     announce(&act);
 
-    rdebug->r_state = RT_CONSISTENT;
+    rd->r_state = RT_CONSISTENT;
     if (brk)
         brk();
     act.state = JDRYAD_ACT_CONSISTENT;
@@ -184,4 +192,29 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     put_q(out, n);
     for (uint64_t j = 0; j < n; j++)
         put_q(out, (uint64_t)&list[j]->lm);
+}
+
+/* The base list starts with copies of glibc's own nodes, refreshed from glibc's list on every
+   change (it may have loaded NSS/gconv modules); returns the last one. */
+static struct link_map *append_host_copies(struct link_map **head)
+{
+    size_t nh = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next)
+        nh++;
+    if (nh > host_copies_cap) {
+        host_copies = jd_alloc(sizeof *host_copies * (nh + 16), 16);
+        for (size_t i = 0; i < nh + 16; i++)
+            host_copies[i] = jd_alloc(sizeof(struct link_map), 16);
+        host_copies_cap = nh + 16;
+    }
+    struct link_map *prev = 0;
+    size_t i = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next, i++) {
+        struct link_map *c = host_copies[i];
+        c->l_addr = l->l_addr;
+        c->l_name = l->l_name;
+        c->l_ld = l->l_ld;
+        prev = append(prev, c, head);
+    }
+    return prev;
 }

@@ -34,6 +34,18 @@ import org.jdryad.link.SymbolLookup.Definition;
  * dlclose and dladdr, answered for jdryad objects (host objects are left to glibc).
  *
  * <p>A handle is the object's node in the r_debug list, as glibc's handles are its link maps.
+ *
+ * <p>dlmopen's namespaces. The rule: every namespace jdryad makes is also one of glibc's, with the
+ * same id. glibc's libraries are host objects, and a namespace has its own copy of them, as under
+ * glibc (a second libc.so.6, with its own stdio, malloc state and errno): glibc's own dlmopen
+ * loads them in the agent into its namespace of that id, and the jdryad objects of the namespace
+ * are bound to those copies. Making a namespace first has glibc's dlmopen open ld.so there (the
+ * stand-in glibc gives every namespace for its one copy) as an anchor: glibc chooses the id (the
+ * lowest free one, at most 15, glibc's DL_NNS), and the id stays taken while jdryad's objects are
+ * in the namespace; when its last object is unloaded, its host objects and the anchor are closed
+ * and the id is free again. Lookups in a namespace search its global scope (the search list of
+ * its first object, as glibc's l_scope[0]) and the object's local scope; its list goes to gdb
+ * through glibc's r_debug of that namespace (r_version 2, r_next).
  */
 final class DynamicLoader implements CallbackHandler {
     static final long RTLD_DEFAULT = 0;
@@ -51,6 +63,9 @@ final class DynamicLoader implements CallbackHandler {
     /** Objects a dlclose is unloading (their finalisers may be running). */
     private final java.util.Set<LoadedObject> removing = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<LoadedObject> initialised = new ArrayList<>();
+    /** Host objects of dlmopen's namespaces whose initialisers glibc ran: their finalisers run at their dlclose. */
+    private final java.util.Set<LoadedObject> initialisedHosts =
+            java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final DlopenResolver resolver;
     private final ActivityLog activity;
 
@@ -65,6 +80,21 @@ final class DynamicLoader implements CallbackHandler {
     /** LD_DEBUG's "calling fini" text per object, placed in agent memory once (address, length). */
     private final Map<LoadedObject, long[]> finiTexts = new IdentityHashMap<>();
     private long[] debugOutputPath;
+    /** The namespaces dlmopen made, by id (the base namespace is not among them). */
+    private final Map<Long, Namespace> namespaces = new java.util.HashMap<>();
+
+    /** glibc's LM_ID_NEWLM, and its message when every namespace is taken. */
+    private static final long LM_ID_NEWLM = -1;
+    /** glibc's ld.so by the name its libraries need it by (x86-64). */
+    static final String RTLD_SONAME = "ld-linux-x86-64.so.2";
+
+    /**
+     * A namespace dlmopen made: its search (a resolver of its own), and glibc's handle of the
+     * ld.so stand-in that keeps glibc's namespace of the same id taken.
+     */
+    private record Namespace(long lmid, DlopenResolver resolver, long anchor) {
+    }
+
     /** LD_AUDIT's modules, told of every change (Auditing); none by default. */
     private AuditHooks audit = AuditHooks.NONE;
 
@@ -132,6 +162,9 @@ final class DynamicLoader implements CallbackHandler {
 
         /** dlclose unloaded these objects, or a failed dlopen took them out: they leave the namespace. */
         void unload(List<LoadedObject> gone);
+
+        /** The resolver of namespace {@code lmid}, which dlmopen makes: its own search, no objects yet. */
+        DlopenResolver newNamespace(long lmid);
     }
 
     /** What a dlopen name resolved to: its object, the objects new to the namespace, the root's search list. */
@@ -176,6 +209,7 @@ final class DynamicLoader implements CallbackHandler {
         c.nextId = nextId;
         c.ids.putAll(ids);
         c.finiTexts.putAll(finiTexts);
+        c.namespaces.putAll(namespaces); // their searches stay the parent's (a known limit)
         c.debugOutputPath = debugOutputPath;
         c.trace = trace; // LD_DEBUG's lines of a child's dlopen carry the run's pid (a known limit)
         return c;
@@ -237,7 +271,7 @@ final class DynamicLoader implements CallbackHandler {
         }
         switch (request) {
             case RTLD_DI_LMID:
-                return CallbackReply.ok(0); // LM_ID_BASE: jdryad has one namespace
+                return CallbackReply.ok(obj.namespace());
             case RTLD_DI_LINKMAP:
                 return CallbackReply.ok(handle);
             case RTLD_DI_ORIGIN:
@@ -293,8 +327,29 @@ final class DynamicLoader implements CallbackHandler {
         } else {
             unwind.ifPresent(u -> u.deregister(changed));
         }
+        // One change of the list of each namespace the objects are in (a dlclose's may span several).
+        Map<Long, List<LoadedObject>> byNamespace = new java.util.TreeMap<>();
+        for (LoadedObject o : changed) {
+            byNamespace.computeIfAbsent(o.namespace(), k -> new ArrayList<>()).add(o);
+        }
+        if (byNamespace.isEmpty()) {
+            byNamespace.put(0L, List.of());
+        }
+        byNamespace.forEach((lmid, objs) -> publishIn(lmid, kind, objs, why));
+        publishObjectTable();
+    }
+
+    /**
+     * Sends namespace {@code lmid}'s new list to gdb: the base one's jdryad objects (after the
+     * agent's copies of glibc's nodes), or every object of another (glibc's r_debug of that
+     * namespace: its host objects are glibc's copies in it); records the two activity events.
+     */
+    private void publishIn(long lmid, int kind, List<LoadedObject> changed, ActivityLog.Change why) {
+        List<LoadedObject> objs = lmid == 0 ? session.jdryadObjects() : session.objectsOf(lmid);
+        if (lmid == 0) {
+            objs.removeIf(o -> o.namespace() != 0);
+        }
         List<RDebugEntry> entries = new ArrayList<>();
-        List<LoadedObject> objs = session.jdryadObjects();
         for (LoadedObject o : objs) {
             long id = ids.computeIfAbsent(o, k -> (long) nextId++);
             entries.add(new RDebugEntry(id, o.base(), o.dynamicAddress(), o.path().toString()));
@@ -304,16 +359,26 @@ final class DynamicLoader implements CallbackHandler {
             names.add(o.path().toString());
         }
         ActivityEvent first = activity.add(kind == Protocol.RT_DELETE ? ActivityEvent.State.DELETE
-                : ActivityEvent.State.ADD, why, names, pid);
+                : ActivityEvent.State.ADD, why, names, pid, lmid);
         RDebugResult rd = agent.rDebugUpdate(kind, entries, names, new ActivityCause(why.cause().code(), why.callSite(),
-                why.flags(), why.tid(), first.seq(), why.request()));
-        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid);
-        List<ObjectTableEntry> table = new ArrayList<>();
+                why.flags(), why.tid(), first.seq(), why.request()), lmid);
+        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid, lmid);
         for (int i = 0; i < objs.size(); i++) {
             LoadedObject o = objs.get(i);
+            if (o.isHost()) {
+                continue; // a host object's handle is glibc's
+            }
             long node = rd.nodes() != null && i < rd.nodes().length ? rd.nodes()[i] : 0;
             nodes.put(o, node);
             byNode.put(node, o);
+        }
+    }
+
+    /** The agent's table of jdryad objects (dl_iterate_phdr, _dl_find_object, dladdr), every namespace's. */
+    private void publishObjectTable() {
+        List<ObjectTableEntry> table = new ArrayList<>();
+        for (LoadedObject o : session.jdryadObjects()) {
+            long node = nodes.getOrDefault(o, 0L);
             long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
             table.add(new ObjectTableEntry(node, o.base(), ProgramRunner.phdrAddress(o), o.elf().programHeaders().size(),
                     o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
@@ -370,6 +435,9 @@ final class DynamicLoader implements CallbackHandler {
     void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
         for (LoadedObject o : order) {
             synchronized (this) {
+                if (o.isHost() && o.namespace() != 0 && !isRtld(o) && initialisedHosts.add(o)) {
+                    trace.initialising(o); // glibc's dlmopen ran it (with glibc's LD_DEBUG off): told in its place
+                }
                 if (o.isHost() || o.dynamic().isEmpty() || initialised.contains(o)) {
                     continue;
                 }
@@ -390,6 +458,11 @@ final class DynamicLoader implements CallbackHandler {
             }
         }
         publishFinalisers();
+    }
+
+    /** ld.so: in a namespace of dlmopen's, glibc's stand-in for its one copy (never initialised again). */
+    private static boolean isRtld(LoadedObject o) {
+        return o.soname().map(RTLD_SONAME::equals).orElse(false);
     }
 
     /** The executable's DT_PREINIT_ARRAY (run before every other initialiser). */
@@ -481,15 +554,100 @@ final class DynamicLoader implements CallbackHandler {
     public CallbackReply dlopen(String name, int flags, long caller, long tid) {
         // The search's lines wait for the new objects' addresses (LD_DEBUG=files): held from here
         // until they are mapped, or until dlopen returns without mapping any.
-        trace.dlopenStarting();
+        // glibc's dlopen loads into the caller's namespace (__LM_ID_CALLER).
+        Namespace ns;
+        synchronized (this) {
+            ns = namespaces.get(objectAt(caller).map(LoadedObject::namespace).orElse(0L));
+        }
+        trace.dlopenStarting(ns == null ? 0 : ns.lmid());
         try {
-            return open(name, flags, caller, tid);
+            return open(ns, name, flags, caller, tid);
         } finally {
             trace.dlopenEnded();
         }
     }
 
-    private CallbackReply open(String name, int flags, long caller, long tid) {
+    /**
+     * dlmopen into {@code lmid} (never LM_ID_BASE: that is dlopen), as glibc 2.36's dlmopen_doit
+     * and _dl_open check it: a new namespace (LM_ID_NEWLM) or one jdryad made; an id jdryad does
+     * not know goes to glibc's dlmopen, which refuses it in its words, or loads into a namespace
+     * glibc made for a host object.
+     */
+    @Override
+    public CallbackReply dlmopen(long lmid, String name, int flags, long caller, long tid) {
+        if (name == null) {
+            return CallbackReply.error("invalid namespace: Invalid argument");
+        }
+        if ((flags & Protocol.RTLD_GLOBAL) != 0) {
+            return CallbackReply.error("invalid mode: Invalid argument");
+        }
+        if ((flags & (Protocol.RTLD_LAZY | Protocol.RTLD_NOW)) == 0) {
+            return CallbackReply.error((name.isEmpty() ? "" : name + ": ") + "invalid mode for dlopen(): Invalid argument");
+        }
+        Namespace ns;
+        synchronized (this) {
+            ns = lmid == LM_ID_NEWLM ? null : namespaces.get(lmid);
+            if (ns == null && lmid != LM_ID_NEWLM) {
+                return CallbackReply.askGlibc(lmid);
+            }
+            if (ns == null) {
+                try {
+                    ns = makeNamespace();
+                } catch (org.jdryad.agent.HostLoadException e) {
+                    return CallbackReply.error(name + ": " + withoutObject(e.dlerror()));
+                }
+            }
+        }
+        trace.dlopenStarting(ns.lmid());
+        try {
+            return open(ns, name, flags, caller, tid);
+        } finally {
+            synchronized (this) {
+                closeIfEmpty(ns);
+            }
+            trace.dlopenEnded();
+        }
+    }
+
+    /** glibc's message less the object it names ("/lib64/ld-linux-x86-64.so.2: no more namespaces..."). */
+    private static String withoutObject(String dlerror) {
+        int i = dlerror == null ? -1 : dlerror.indexOf(": ");
+        return i < 0 ? String.valueOf(dlerror) : dlerror.substring(i + 2);
+    }
+
+    /**
+     * A new namespace: glibc's dlmopen opens ld.so's stand-in in a new namespace of its own, whose
+     * id it is. By its soname, the name libc.so.6's DT_NEEDED asks for: glibc's stand-in has no
+     * file identity, so opened by another name (a path) glibc would make a second stand-in when
+     * libc is loaded there, and its _dl_fini would then fail an assertion at exit.
+     */
+    private Namespace makeNamespace() {
+        AgentProcess.NamespacedHost anchor = agent.dlmopenHost(LM_ID_NEWLM, RTLD_SONAME, Protocol.RTLD_NOW);
+        Namespace ns = new Namespace(anchor.lmid(), resolver.newNamespace(anchor.lmid()), anchor.library().handle());
+        namespaces.put(ns.lmid(), ns);
+        return ns;
+    }
+
+    /** A namespace whose last object left (or whose first dlmopen failed) gives its id back to glibc. */
+    private void closeIfEmpty(Namespace ns) {
+        if (namespaces.get(ns.lmid()) == ns && session.objectsOf(ns.lmid()).isEmpty()) {
+            namespaces.remove(ns.lmid());
+            closeHost(ns.anchor());
+        }
+    }
+
+    /** glibc's dlclose of a handle glibc's dlmopen gave (a namespace's host object or anchor). */
+    private void closeHost(long handle) {
+        if (glibcDlclose == 0) {
+            glibcDlclose = agent.dlsymHost(0, "dlclose", null);
+        }
+        agent.call(glibcDlclose, handle);
+    }
+
+    private long glibcDlclose;
+
+    private CallbackReply open(Namespace ns, String name, int flags, long caller, long tid) {
+        DlopenResolver resolver = ns == null ? this.resolver : ns.resolver();
         List<LoadedObject> toInitialise = new ArrayList<>();
         List<LoadedObject> joinedGlobal = new ArrayList<>();
         LoadedObject root;
@@ -527,12 +685,19 @@ final class DynamicLoader implements CallbackHandler {
                 return CallbackReply.ok(0); // RTLD_NOLOAD of an object that is not loaded: NULL, no error
             }
             if (r.root().isHost()) {
-                return CallbackReply.askGlibc(0);
+                if (ns != null && !r.added().isEmpty()) {
+                    // glibc's dlmopen loaded them into the namespace: they are in its list and scope.
+                    session.mapDlopened(r.added(), r.searchList(), true);
+                    publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
+                            caller, tid));
+                }
+                return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
             }
             if (noload && !r.added().isEmpty()) {
                 throw new IllegalStateException("RTLD_NOLOAD loaded " + r.added());
             }
-            boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
+            // RTLD_GLOBAL adds to the base namespace's global scope only (another's is its first search list).
+            boolean global = ns == null && (flags & Protocol.RTLD_GLOBAL) != 0;
             if (global) {
                 joinedGlobal.addAll(r.searchList());
                 joinedGlobal.removeAll(session.globalScope());
@@ -627,6 +792,17 @@ final class DynamicLoader implements CallbackHandler {
                 agent.munmap(o.mapStart(), o.mapLength());
             }
         }
+        closeHostsOf(added);
+    }
+
+    /** glibc's dlclose of the host objects glibc's dlmopen loaded for a namespace, last loaded first. */
+    private void closeHostsOf(List<LoadedObject> gone) {
+        for (int i = gone.size() - 1; i >= 0; i--) {
+            LoadedObject o = gone.get(i);
+            if (o.isHost() && o.glibcHandle() != 0) {
+                closeHost(o.glibcHandle());
+            }
+        }
     }
 
     @Override
@@ -639,8 +815,9 @@ final class DynamicLoader implements CallbackHandler {
         // RTLD_DEFAULT and RTLD_NEXT.
         String referrer;
         synchronized (this) {
+            long callerNamespace = objectAt(caller).map(LoadedObject::namespace).orElse(0L);
             if (handle == RTLD_DEFAULT) {
-                scope = session.globalScope();
+                scope = session.globalScope(callerNamespace);
                 where = "";
                 referrer = objectAt(caller).map(LoadedObject::name).orElse("?");
             } else if (handle == RTLD_NEXT) {
@@ -648,7 +825,7 @@ final class DynamicLoader implements CallbackHandler {
                 if (from.isEmpty()) {
                     return CallbackReply.askGlibc(handle);
                 }
-                List<LoadedObject> g = session.globalScope();
+                List<LoadedObject> g = session.globalScope(callerNamespace);
                 int i = g.indexOf(from.get());
                 scope = i < 0 ? List.of() : g.subList(i + 1, g.size());
                 where = "RTLD_NEXT used in code not dynamically loaded";
@@ -744,9 +921,12 @@ final class DynamicLoader implements CallbackHandler {
             for (LoadedObject o : session.finiOrder()) {
                 if (group.contains(o) && initialised.contains(o)) {
                     finis.put(o, finalisersOf(o));
+                } else if (group.contains(o) && initialisedHosts.contains(o)) {
+                    finis.put(o, List.of()); // glibc's dlclose runs them, after the jdryad objects' (closeHostsOf)
                 }
             }
             initialised.removeAll(group);
+            initialisedHosts.removeAll(group);
         }
         for (Map.Entry<LoadedObject, List<FiniEntry>> e : finis.entrySet()) {
             trace.callingFini(e.getKey());
@@ -775,6 +955,10 @@ final class DynamicLoader implements CallbackHandler {
             }
             removing.removeAll(group);
             trace.destroyed(group);
+            closeHostsOf(group);
+            for (Namespace ns : new ArrayList<>(namespaces.values())) {
+                closeIfEmpty(ns);
+            }
         }
         return CallbackReply.ok(0);
     }
