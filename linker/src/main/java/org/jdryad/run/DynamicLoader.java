@@ -686,10 +686,14 @@ final class DynamicLoader implements CallbackHandler {
             }
             if (r.root().isHost()) {
                 if (ns != null && !r.added().isEmpty()) {
-                    // glibc's dlmopen loaded them into the namespace: they are in its list and scope.
+                    // glibc's dlmopen loaded them into the namespace: they are in its list and scope,
+                    // and the library is open until the program's dlclose of glibc's handle for it.
                     session.mapDlopened(r.added(), r.searchList(), true);
                     publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
                             caller, tid));
+                }
+                if (ns != null && r.root().glibcHandle() != 0 && session.objects().contains(r.root())) {
+                    openCount.merge(r.root(), 1, Integer::sum);
                 }
                 return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
             }
@@ -891,29 +895,35 @@ final class DynamicLoader implements CallbackHandler {
         session.drainLazyBindings();
         List<LoadedObject> group;
         Map<LoadedObject, List<FiniEntry>> finis = new java.util.LinkedHashMap<>();
+        // A host library dlmopened by itself is glibc's handle: glibc closes it too (its reply).
+        CallbackReply closed;
         synchronized (this) {
             LoadedObject obj = byNode.get(handle);
             if (obj == null) {
+                obj = namespaceHostRoot(handle);
+            }
+            if (obj == null) {
                 return CallbackReply.askGlibc(handle);
             }
+            closed = obj.isHost() ? CallbackReply.askGlibc(handle) : CallbackReply.ok(0);
             changing();
             // _dl_close: a NODELETE object is never closed ("Nope. Do nothing.").
             if (nodelete.contains(obj) || session.lookup().definesUnique(obj)) {
-                return CallbackReply.ok(0);
+                return closed;
             }
             int n = openCount.getOrDefault(obj, 0);
             if (n <= 0) {
-                return obj.isExecutable() || !session.isDlopened(obj) ? CallbackReply.ok(0)
+                return obj.isExecutable() || !session.isDlopened(obj) || obj.isHost() ? closed
                         : CallbackReply.error(obj.name() + ": shared object not open");
             }
             openCount.put(obj, n - 1);
             if (n - 1 > 0 || !session.isDlopened(obj)) {
                 trace.closing(obj, n - 1);
-                return CallbackReply.ok(0);
+                return closed;
             }
             group = unused();
             if (group.isEmpty()) {
-                return CallbackReply.ok(0);
+                return closed;
             }
             removing.addAll(group);
             // Finalisers in glibc's order for finalisers (dependents before their dependencies),
@@ -960,9 +970,19 @@ final class DynamicLoader implements CallbackHandler {
                 closeIfEmpty(ns);
             }
         }
-        return CallbackReply.ok(0);
+        return closed;
     }
 
+
+    /** The host object a dlmopen of a host library alone opened in a namespace, by glibc's handle (null: none). */
+    private LoadedObject namespaceHostRoot(long handle) {
+        for (LoadedObject o : openCount.keySet()) {
+            if (o.isHost() && o.glibcHandle() == handle && handle != 0) {
+                return o;
+            }
+        }
+        return null;
+    }
 
     /**
      * glibc's _dl_close_worker: the dlopened objects nothing uses any more, in load order. An

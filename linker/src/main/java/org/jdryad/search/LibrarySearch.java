@@ -287,7 +287,8 @@ public final class LibrarySearch {
 
         /** dl_open_worker_begin: map the object, then its dependencies; undo everything on failure. */
         DlopenResult dlopen(String name, LoadedLibrary caller) {
-            if (name == null || name.isEmpty()) {
+            // The program answers to "" in its own namespace; in one dlmopen made "" is searched for.
+            if (name == null || (name.isEmpty() && searchLists.containsKey(main))) {
                 return DlopenResult.success(main, List.of(), searchLists.get(main));
             }
             LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
