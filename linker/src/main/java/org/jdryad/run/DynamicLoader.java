@@ -83,7 +83,7 @@ final class DynamicLoader implements CallbackHandler {
     /** The namespaces dlmopen made, by id (the base namespace is not among them). */
     private final Map<Long, Namespace> namespaces = new java.util.HashMap<>();
 
-    /** glibc's LM_ID_NEWLM, and its message when every namespace is taken. */
+    /** glibc's LM_ID_NEWLM: dlmopen into a new namespace. */
     private static final long LM_ID_NEWLM = -1;
     /** glibc's ld.so by the name its libraries need it by (x86-64). */
     static final String RTLD_SONAME = "ld-linux-x86-64.so.2";
@@ -552,13 +552,13 @@ final class DynamicLoader implements CallbackHandler {
 
     @Override
     public CallbackReply dlopen(String name, int flags, long caller, long tid) {
-        // The search's lines wait for the new objects' addresses (LD_DEBUG=files): held from here
-        // until they are mapped, or until dlopen returns without mapping any.
         // glibc's dlopen loads into the caller's namespace (__LM_ID_CALLER).
         Namespace ns;
         synchronized (this) {
             ns = namespaces.get(objectAt(caller).map(LoadedObject::namespace).orElse(0L));
         }
+        // The search's lines wait for the new objects' addresses (LD_DEBUG=files): held from here
+        // until they are mapped, or until dlopen returns without mapping any.
         trace.dlopenStarting(ns == null ? 0 : ns.lmid());
         try {
             return open(ns, name, flags, caller, tid);
