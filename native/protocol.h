@@ -79,11 +79,16 @@
  *                 q tls_modid (0: none), q tls_offset (tp - block of this thread, 0: none),
  *                 s l_name;   or -1, s dlerror message
  *                 (flags with RTLD_NOLOAD: query an already loaded host object, e.g. libc.so.6)
+ *   DLMOPEN_HOST  q lmid, q flags, s name             -> as DLOPEN_HOST, then q the namespace
+ *                 glibc put it in (glibc's dlmopen: the host objects of a namespace of jdryad's)
  *   DLSYM_HOST    q handle, s name, s version (NULL: dlsym)   -> 0, q address; or -1, s message
  *   R_DEBUG_UPDATE q kind (1 RT_ADD, 2 RT_DELETE), q n, n x (q id, q l_addr, q l_ld, s name),
  *                 q m, m x s (names of the objects added/removed, for jdryad_dl_activity),
  *                 q cause, q caller, q flags, q tid, q seq, s request (jdryad_activity.h: the
  *                 event's cause; seq numbers the ADD/DELETE event, seq + 1 the CONSISTENT one)
+ *                 q lmid (0: the base namespace; else glibc's r_debug of namespace lmid, the
+ *                 lmid-th on the r_next chain, gets the list, which then holds its host objects
+ *                 too, as Java sends them: no copies of glibc's nodes are added)
  *                 -> 0, q r_map head, q n, n x q link_map node address (same order)
  *                 The list is the complete new list of jdryad objects in load order; `id`
  *                 is Java's stable key for an object, so its node keeps its address.
@@ -138,7 +143,9 @@
  *   No callback is made (glibc answers; a jdryad object's handle gets an error) in a vfork
  *   child (lazy first calls excepted), once the socket was closed, or from a signal handler that interrupted the agent
  *   holding one of its locks.  dlclose while the finaliser runs unloads nothing (as _dl_fini).
- *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle
+ *   CB_DLOPEN   q flags, q caller, s name             -> v0 handle; ask glibc: v0 the namespace
+ *                                                        glibc's dlmopen loads it in (0: dlopen)
+ *   CB_DLMOPEN  q lmid, q flags, q caller, s name     -> as CB_DLOPEN
  *   CB_DLSYM    q handle, q caller, s name, s version -> v0 address; or v1 JD_DLSYM_TLS, v2
  *                                                        the TLS module id, v0 the offset in
  *                                                        its block (the caller's thread's)
@@ -181,6 +188,7 @@ enum jd_type {
 
     JD_DLOPEN_HOST = 0x20,
     JD_DLSYM_HOST = 0x21,
+    JD_DLMOPEN_HOST = 0x22,
 
     JD_R_DEBUG_UPDATE = 0x30,
     JD_OBJECT_TABLE = 0x31,
@@ -200,6 +208,7 @@ enum jd_type {
     JD_CB_DLADDR = 0x83,
     JD_CB_DLINFO = 0x84,
     JD_CB_LAZY = 0x85,
+    JD_CB_DLMOPEN = 0x86,
 };
 
 /* CB_LAZY reply flags. */

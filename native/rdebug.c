@@ -1,6 +1,8 @@
 /*
  * The r_debug rendezvous (mechanism 1, see rdebug.h): the link-map nodes of jdryad objects, the
  * list glibc's debugger interface shows, and the activity events that announce each change.
+ * A namespace made by dlmopen is also one of glibc's (its host objects are glibc's there): its
+ * list goes to glibc's r_debug of that namespace, on glibc 2.35+'s r_next chain (r_version 2).
  */
 #include "rdebug.h"
 #include "runtime.h"
@@ -12,8 +14,8 @@ struct link_map *host_head; /* glibc's original r_map */
 struct jd_node {
     struct link_map lm; /* public part: l_addr, l_name, l_ld, l_next, l_prev */
     /* What follows the public part in glibc's own struct link_map, and audit modules read from
-       the map la_objopen gets (sotruss walks l_libname): l_real (the node itself), l_ns (0, the
-       base namespace), l_libname (none). */
+       the map la_objopen gets (sotruss walks l_libname): l_real (the node itself), l_ns (the
+       namespace whose list holds it), l_libname (none). */
     struct link_map *l_real;
     long l_ns;
     void *l_libname;
@@ -50,11 +52,12 @@ static struct jd_node *node_for(uint64_t id)
     return n;
 }
 
-/* After an update: the nodes its list did not hold are spare (they stay on nodes_by_id). */
-static void release_unlisted_nodes(void)
+/* After an update of namespace lmid's list: its nodes that list did not hold are spare (they
+   stay on nodes_by_id). Other namespaces' lists are not this update's. */
+static void release_unlisted_nodes(long lmid)
 {
     for (struct jd_node *n = nodes_by_id; n; n = n->next_id)
-        if (n->in_use && n->generation != generation)
+        if (n->in_use && n->l_ns == lmid && n->generation != generation)
             n->in_use = 0;
 }
 
@@ -123,7 +126,27 @@ static const char **event_names(const char *const *names, uint64_t m, const char
     return kept;
 }
 
+/* glibc 2.35+'s struct r_debug_extended: r_version 2 chains one r_debug per namespace. */
+struct r_debug_ext {
+    struct r_debug base;
+    struct r_debug_ext *r_next;
+};
+
+/* glibc's r_debug of namespace lmid: the lmid-th after the base one on the r_next chain (glibc
+   numbers a new namespace with the lowest free index and chains its r_debug when it first uses
+   that index, so the chain is in index order), or 0 when glibc has none (an r_version 1 list). */
+static struct r_debug *namespace_r_debug(int64_t lmid)
+{
+    struct r_debug_ext *r = (struct r_debug_ext *)rdebug;
+    if (lmid <= 0 || r->base.r_version < 2)
+        return 0;
+    for (int64_t i = 0; i < lmid && r; i++)
+        r = __atomic_load_n(&r->r_next, __ATOMIC_ACQUIRE);
+    return r ? &r->base : 0;
+}
+
 static void r_debug_update_locked(struct in *in, struct buf *out);
+static struct link_map *append_host_copies(struct link_map **head);
 void r_debug_update(struct in *in, struct buf *out)
 {
     spin_lock(&state_lock); /* r_debug list and node table */
@@ -178,10 +201,12 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     act.tid = (long)get_q(in);
     act.seq = get_q(in);
     const char *request = get_s(in);
-    if (in->bad) {
+    act.lmid = (long)get_q(in);
+    struct r_debug *rd = act.lmid ? namespace_r_debug(act.lmid) : rdebug;
+    if (in->bad || !rd) {
         jd_free(ents);
         jd_free(names);
-        put_q(out, (uint64_t)-22);
+        put_q(out, (uint64_t)(in->bad ? -22 : -2));
         return;
     }
     const char **kept = event_names(names, m, request, &act.request);
@@ -194,6 +219,7 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
         nd->lm.l_addr = ents[i].l_addr;
         nd->lm.l_ld = (ElfW(Dyn) *)ents[i].l_ld;
         nd->generation = generation;
+        nd->l_ns = act.lmid;
         if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0) {
             char *old = nd->lm.l_name;
             nd->lm.l_name = jd_strdup(name);
@@ -202,35 +228,19 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
         list[i] = nd;
     }
     jd_free(ents);
-    release_unlisted_nodes();
+    release_unlisted_nodes(act.lmid);
 
-    void (*brk)(void) = (void (*)(void))rdebug->r_brk;
-    rdebug->r_state = kind == 2 ? RT_DELETE : RT_ADD;
+    void (*brk)(void) = (void (*)(void))rd->r_brk;
+    rd->r_state = kind == 2 ? RT_DELETE : RT_ADD;
     if (brk)
         brk();
 
-    /* Host copies, refreshed from glibc's own list (it may have loaded NSS/gconv modules). */
-    size_t nh = 0;
-    for (struct link_map *l = host_head; l; l = l->l_next)
-        nh++;
-    if (nh > host_copies_cap) {
-        host_copies = jd_alloc(sizeof *host_copies * (nh + 16), 16);
-        for (size_t i = 0; i < nh + 16; i++)
-            host_copies[i] = jd_alloc(sizeof(struct link_map), 16);
-        host_copies_cap = nh + 16;
-    }
     struct link_map *prev = 0, *head = 0;
-    size_t i = 0;
-    for (struct link_map *l = host_head; l; l = l->l_next, i++) {
-        struct link_map *c = host_copies[i];
-        c->l_addr = l->l_addr;
-        c->l_name = l->l_name;
-        c->l_ld = l->l_ld;
-        prev = append(prev, c, &head);
-    }
+    if (act.lmid == 0)
+        prev = append_host_copies(&head);
     for (uint64_t j = 0; j < n; j++)
         prev = append(prev, &list[j]->lm, &head);
-    __atomic_store_n(&rdebug->r_map, head, __ATOMIC_RELEASE);
+    __atomic_store_n(&rd->r_map, head, __ATOMIC_RELEASE);
     if (kind == 2)
         jd_subs++;
     else
@@ -239,7 +249,7 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     act.objects = kept;
     announce(&act);
 
-    rdebug->r_state = RT_CONSISTENT;
+    rd->r_state = RT_CONSISTENT;
     if (brk)
         brk();
     act.state = JDRYAD_ACT_CONSISTENT;
@@ -252,4 +262,29 @@ static void r_debug_update_locked(struct in *in, struct buf *out)
     for (uint64_t j = 0; j < n; j++)
         put_q(out, (uint64_t)&list[j]->lm);
     jd_free(list);
+}
+
+/* The base list starts with copies of glibc's own nodes, refreshed from glibc's list on every
+   change (it may have loaded NSS/gconv modules); returns the last one. */
+static struct link_map *append_host_copies(struct link_map **head)
+{
+    size_t nh = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next)
+        nh++;
+    if (nh > host_copies_cap) {
+        host_copies = jd_alloc(sizeof *host_copies * (nh + 16), 16);
+        for (size_t i = 0; i < nh + 16; i++)
+            host_copies[i] = jd_alloc(sizeof(struct link_map), 16);
+        host_copies_cap = nh + 16;
+    }
+    struct link_map *prev = 0;
+    size_t i = 0;
+    for (struct link_map *l = host_head; l; l = l->l_next, i++) {
+        struct link_map *c = host_copies[i];
+        c->l_addr = l->l_addr;
+        c->l_name = l->l_name;
+        c->l_ld = l->l_ld;
+        prev = append(prev, c, head);
+    }
+    return prev;
 }

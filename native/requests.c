@@ -163,22 +163,9 @@ static void lazy_setup(struct in *in, struct buf *out)
     put_q(out, 0);
 }
 
-/* ---- host objects through glibc's real dlopen ---- */
-static void dlopen_host(struct in *in, struct buf *out)
+/* ---- host objects through glibc's real dlopen (or dlmopen, for another namespace) ---- */
+static void put_host(struct buf *out, void *h)
 {
-    uint64_t flags = get_q(in);
-    const char *name = get_s(in);
-    if (in->bad) {
-        put_q(out, (uint64_t)-22);
-        return;
-    }
-    void *h = dlopen(name, (int)flags);
-    if (!h) {
-        const char *e = dlerror();
-        put_q(out, (uint64_t)-1);
-        put_s(out, e ? e : "dlopen failed");
-        return;
-    }
     struct link_map *lm = 0;
     dlinfo(h, RTLD_DI_LINKMAP, &lm);
     size_t modid = 0;
@@ -195,6 +182,50 @@ static void dlopen_host(struct in *in, struct buf *out)
     put_q(out, modid);
     put_q(out, data ? jd_tp() - (uintptr_t)data : 0);
     put_s(out, lm && lm->l_name ? lm->l_name : "");
+}
+
+static void put_dlerror(struct buf *out, const char *fallback)
+{
+    const char *e = dlerror();
+    put_q(out, (uint64_t)-1);
+    put_s(out, e ? e : fallback);
+}
+
+static void dlopen_host(struct in *in, struct buf *out)
+{
+    uint64_t flags = get_q(in);
+    const char *name = get_s(in);
+    if (in->bad) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    void *h = dlopen(name, (int)flags);
+    if (!h) {
+        put_dlerror(out, "dlopen failed");
+        return;
+    }
+    put_host(out, h);
+}
+
+static void dlmopen_host(struct in *in, struct buf *out)
+{
+    int64_t lmid = (int64_t)get_q(in);
+    uint64_t flags = get_q(in);
+    const char *name = get_s(in);
+    if (in->bad || !name) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    void *h = dlmopen((Lmid_t)lmid, name, (int)flags);
+    if (!h) {
+        put_dlerror(out, "dlmopen failed");
+        return;
+    }
+    Lmid_t ns = 0;
+    if (dlinfo(h, RTLD_DI_LMID, &ns) != 0)
+        ns = -1;
+    put_host(out, h);
+    put_q(out, (uint64_t)ns);
 }
 
 static void dlsym_host(struct in *in, struct buf *out)
@@ -364,6 +395,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
     }
     case JD_DLOPEN_HOST:
         dlopen_host(in, out);
+        break;
+    case JD_DLMOPEN_HOST:
+        dlmopen_host(in, out);
         break;
     case JD_DLSYM_HOST:
         dlsym_host(in, out);

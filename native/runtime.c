@@ -280,45 +280,49 @@ static const char *intern(const char *s)
 #define NO_CONNECTION                                                                              \
     "jdryad: this process cannot reach jdryad (a vfork child, or a signal handler that "           \
     "interrupted the dynamic linker), so jdryad objects cannot be searched here"
-static void *do_dlopen(const char *file, int mode, void *caller)
+/* glibc's dlopen or dlmopen, as Java said: "ask glibc" names the namespace (0: dlopen). */
+static void *glibc_open(Lmid_t lmid, const char *file, int mode)
+{
+    void *h = lmid ? dlmopen(lmid, file, mode) : dlopen(file, mode);
+    if (!h)
+        take_glibc_error();
+    return h;
+}
+
+/* dlopen (lmid_given 0) and dlmopen: Java answers for jdryad objects, glibc for host objects. */
+static void *do_dlopen(int lmid_given, Lmid_t lmid, const char *file, int mode, void *caller)
 {
     jd_set_dlerror(0); /* as glibc: a dl* call replaces any message dlerror has not returned */
-    struct jd_cbargs a = {2, {(uint64_t)(unsigned)mode, (uint64_t)caller}, 1, {file}};
+    struct jd_cbargs plain = {2, {(uint64_t)(unsigned)mode, (uint64_t)caller}, 1, {file}};
+    struct jd_cbargs in_ns = {3, {(uint64_t)lmid, (uint64_t)(unsigned)mode, (uint64_t)caller}, 1, {file}};
     struct jd_cbreply r;
-    if (jd_callback(JD_CB_DLOPEN, &a, &r) != 0) {
-        void *h = dlopen(file, mode);
-        if (!h)
-            take_glibc_error();
-        return h;
-    }
+    if (jd_callback(lmid_given ? JD_CB_DLMOPEN : JD_CB_DLOPEN, lmid_given ? &in_ns : &plain, &r) != 0)
+        return glibc_open(lmid_given ? lmid : 0, file, mode);
     void *res = 0;
     int64_t st = r.status;
+    Lmid_t glibc_ns = (Lmid_t)r.v[0];
     if (st == JD_CB_OK)
         res = (void *)r.v[0];
     else if (st != JD_CB_ASK_GLIBC)
         jd_set_dlerror(r.s[0] ? r.s[0] : "dlopen failed");
     jd_callback_end(&r);
-    if (st == JD_CB_ASK_GLIBC) {
-        res = dlopen(file, mode);
-        if (!res)
-            take_glibc_error();
-    }
+    if (st == JD_CB_ASK_GLIBC)
+        res = glibc_open(glibc_ns, file, mode);
     return res;
 }
 
 __attribute__((noinline)) void *jdryad_dlopen(const char *file, int mode)
 {
-    return do_dlopen(file, mode, __builtin_return_address(0));
+    return do_dlopen(0, 0, file, mode, __builtin_return_address(0));
 }
 
-void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode)
+/* dlmopen: Java keeps the namespaces (each of jdryad's is also one of glibc's, for its host
+   objects: see DynamicLoader); LM_ID_BASE is dlopen. */
+__attribute__((noinline)) void *jdryad_dlmopen(Lmid_t lmid, const char *file, int mode)
 {
-    if (lmid != LM_ID_BASE) {
-        jd_set_dlerror(0);
-        jd_set_dlerror("dlmopen: jdryad supports only the base namespace (LM_ID_BASE)");
-        return 0;
-    }
-    return do_dlopen(file, mode, __builtin_return_address(0));
+    if (lmid == LM_ID_BASE)
+        return do_dlopen(0, 0, file, mode, __builtin_return_address(0));
+    return do_dlopen(1, lmid, file, mode, __builtin_return_address(0));
 }
 
 /* dlsym's answer: Java's for jdryad objects, else glibc's; *source says whose. */

@@ -293,6 +293,11 @@ public final class AgentProcess implements AutoCloseable {
                     reply = handler.dlopen(r.s(), unsigned32(flags, "dlopen mode"), caller, tid);
                     break;
                 }
+                case Protocol.CB_DLMOPEN: {
+                    long lmid = r.q(), flags = r.q(), caller = r.q();
+                    reply = handler.dlmopen(lmid, r.s(), unsigned32(flags, "dlmopen mode"), caller, tid);
+                    break;
+                }
                 case Protocol.CB_DLSYM: {
                     long handle = r.q(), caller = r.q();
                     String name = r.s();
@@ -643,6 +648,31 @@ public final class AgentProcess implements AutoCloseable {
         return new HostLibrary(handle, la, ld, modid, off, r.s());
     }
 
+    /**
+     * glibc's dlmopen in the agent: a host object of namespace {@code lmid} (LM_ID_NEWLM, -1: a
+     * new one), and the namespace glibc put it in.
+     */
+    public NamespacedHost dlmopenHost(long lmid, String nameOrPath, int flags) {
+        Payload.Reader r = request(Protocol.DLMOPEN_HOST, new Payload.Writer().q(lmid).q(flags).s(nameOrPath));
+        long st = r.q();
+        if (st == -1) {
+            String msg = r.s();
+            String text = msg == null || msg.isEmpty() ? nameOrPath + ": cannot load" : msg;
+            throw new HostLoadException("jdryad: cannot load host object " + nameOrPath + ": " + text, text);
+        }
+        if (st < 0) {
+            throw new AgentException("jdryad: cannot load host object " + nameOrPath + ": "
+                    + AgentException.errnoName((int) -st));
+        }
+        long handle = r.q(), la = r.q(), ld = r.q(), modid = r.q(), off = r.q();
+        HostLibrary lib = new HostLibrary(handle, la, ld, modid, off, r.s());
+        return new NamespacedHost(lib, r.q());
+    }
+
+    /** A host object glibc's dlmopen loaded, and its namespace. */
+    public record NamespacedHost(HostLibrary library, long lmid) {
+    }
+
     /** TLS and link-map facts about an already loaded host object (dlopen with RTLD_NOLOAD). */
     public HostLibrary hostLibrary(String soname) {
         return dlopenHost(soname, Protocol.RTLD_LAZY | Protocol.RTLD_NOLOAD);
@@ -670,6 +700,16 @@ public final class AgentProcess implements AutoCloseable {
 
     /** As {@link #rDebugUpdate(int, List, List)}, saying why the map changed (jdryad_dl_activity's event). */
     public RDebugResult rDebugUpdate(int kind, List<RDebugEntry> entries, List<String> changed, ActivityCause why) {
+        return rDebugUpdate(kind, entries, changed, why, 0);
+    }
+
+    /**
+     * As above for namespace {@code lmid}: 0 is the base list (after copies of glibc's own
+     * nodes); another is glibc's r_debug of that namespace (r_next chain), and {@code entries}
+     * are all of its objects, host objects too.
+     */
+    public RDebugResult rDebugUpdate(int kind, List<RDebugEntry> entries, List<String> changed, ActivityCause why,
+                                     long lmid) {
         Payload.Writer w = new Payload.Writer().q(kind).q(entries.size());
         for (RDebugEntry e : entries) {
             w.q(e.id()).q(e.lAddr()).q(e.lLd()).s(e.name());
@@ -678,7 +718,7 @@ public final class AgentProcess implements AutoCloseable {
         for (String s : changed) {
             w.s(s);
         }
-        w.q(why.cause()).q(why.caller()).q(why.flags()).q(why.tid()).q(why.seq()).s(why.request());
+        w.q(why.cause()).q(why.caller()).q(why.flags()).q(why.tid()).q(why.seq()).s(why.request()).q(lmid);
         Payload.Reader r = request(Protocol.R_DEBUG_UPDATE, w);
         check(r.q(), "r_debug update");
         long head = r.q();

@@ -11,6 +11,11 @@ public interface CallbackHandler {
         return CallbackReply.askGlibc(0);
     }
 
+    /** dlmopen into namespace {@code lmid} (not LM_ID_BASE, which is dlopen): by default glibc's dlmopen. */
+    default CallbackReply dlmopen(long lmid, String name, int flags, long caller, long tid) {
+        return CallbackReply.askGlibc(lmid);
+    }
+
     /** {@code version} is null for dlsym, the version for dlvsym. */
     default CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
         return CallbackReply.askGlibc(handle);

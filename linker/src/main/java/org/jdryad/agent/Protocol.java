@@ -41,6 +41,7 @@ public final class Protocol {
 
     public static final int DLOPEN_HOST = 0x20;
     public static final int DLSYM_HOST = 0x21;
+    public static final int DLMOPEN_HOST = 0x22;
 
     public static final int R_DEBUG_UPDATE = 0x30;
     public static final int OBJECT_TABLE = 0x31;
@@ -60,6 +61,7 @@ public final class Protocol {
     public static final int CB_DLADDR = 0x83;
     public static final int CB_DLINFO = 0x84;
     public static final int CB_LAZY = 0x85;
+    public static final int CB_DLMOPEN = 0x86;
 
     /** The largest reply a child's one-shot connection takes (native callback.c: jd_cbreply.scratch). */
     public static final int CHILD_REPLY_MAX = 1024;

@@ -37,8 +37,14 @@ public final class ActivityLog {
 
     /** The same, of process {@code pid} (a forked child; 0: the run's process). */
     public synchronized ActivityEvent add(ActivityEvent.State state, Change change, List<String> objects, long pid) {
+        return add(state, change, objects, pid, 0);
+    }
+
+    /** The same, in namespace {@code lmid} (0: the base one; another was made by dlmopen). */
+    public synchronized ActivityEvent add(ActivityEvent.State state, Change change, List<String> objects, long pid,
+                                          long lmid) {
         ActivityEvent e = new ActivityEvent(events.size() + 1L, clock.now(), pid != 0 ? pid : clock.pid(), change.tid(), state,
-                change.cause(), change.request(), change.flags(), change.callSite(), 0, objects);
+                change.cause(), change.request(), change.flags(), change.callSite(), lmid, objects);
         events.add(e);
         listener.accept(e);
         return e;

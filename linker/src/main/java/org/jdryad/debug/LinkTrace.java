@@ -129,8 +129,8 @@ public final class LinkTrace {
             });
         }
         if (log.on(Category.SYMBOLS)) {
-            linked.lookup().setProbeListener((symbol, o) -> log.print(String.format("symbol=%s;  lookup in file=%s [0]%n",
-                    symbol, name(o))));
+            linked.lookup().setProbeListener((symbol, o) -> log.print(String.format("symbol=%s;  lookup in file=%s [%d]%n",
+                    symbol, name(o), o.namespace())));
         }
     }
 
@@ -247,7 +247,7 @@ public final class LinkTrace {
 
     /** _dl_show_scope from scope 0: the global scope, and a dlopened object's local scope. */
     private String scope(LoadedObject o) {
-        StringBuilder sb = new StringBuilder("object=" + name(o) + " [0]\n");
+        StringBuilder sb = new StringBuilder("object=" + name(o) + " [" + o.namespace() + "]\n");
         List<List<LoadedObject>> scopes = new ArrayList<>();
         if (o.dynamic().map(DynamicSection::symbolic).orElse(false)) {
             scopes.add(List.of(o)); // DT_SYMBOLIC: glibc's first scope is the object alone
@@ -299,7 +299,7 @@ public final class LinkTrace {
 
     /** What _dl_fini prints before an object's finalisers (l_name: the program's is empty), or null. */
     public String finiText(LoadedObject o) {
-        return log.impcalls() ? String.format("%ncalling fini: %s [0]%n%n", o.isExecutable() ? "" : o.name()) : null;
+        return log.impcalls() ? String.format("%ncalling fini: %s [%d]%n%n", o.isExecutable() ? "" : o.name(), o.namespace()) : null;
     }
 
     /** The file the agent's finaliser writes its lines to (absolute), or null for stderr. */
@@ -327,7 +327,13 @@ public final class LinkTrace {
 
     /** A dlopen is starting: its search lines wait for the new objects' addresses. */
     public void dlopenStarting() {
+        dlopenStarting(0);
+    }
+
+    /** As above, for a dlopen or dlmopen that loads into namespace {@code lmid}. */
+    public void dlopenStarting(long lmid) {
         joiningGlobal = List.of();
+        search.setNamespace(lmid);
         log.hold();
     }
 
@@ -377,6 +383,7 @@ public final class LinkTrace {
 
     /** A dlopen failed or was handed to glibc: what was held goes out. */
     public void dlopenEnded() {
+        search.setNamespace(0);
         log.release();
     }
 
@@ -389,7 +396,7 @@ public final class LinkTrace {
             }
         }
         if (log.on(Category.FILES)) {
-            log.print(String.format("opening file=%s [0]; direct_opencount=%d%n%n", root.name(), openCount));
+            log.print(String.format("opening file=%s [%d]; direct_opencount=%d%n%n", root.name(), root.namespace(), openCount));
         }
     }
 
@@ -403,7 +410,7 @@ public final class LinkTrace {
     /** dlclose is about to run an unloaded object's finalisers. */
     public void callingFini(LoadedObject o) {
         if (log.impcalls()) {
-            log.print(String.format("%ncalling fini: %s [0]%n%n", o.name()));
+            log.print(String.format("%ncalling fini: %s [%d]%n%n", o.name(), o.namespace()));
         }
     }
 
@@ -411,7 +418,7 @@ public final class LinkTrace {
     public void destroyed(List<LoadedObject> gone) {
         if (log.on(Category.FILES)) {
             for (LoadedObject o : gone) {
-                log.print(String.format("%nfile=%s [0];  destroying link map%n", o.name()));
+                log.print(String.format("%nfile=%s [%d];  destroying link map%n", o.name(), o.namespace()));
             }
         }
     }

@@ -79,14 +79,26 @@ public final class SearchTrace implements SearchListener {
         }
     }
 
+    /** The namespace the search in progress loads into (a dlmopen's; 0: the base one). */
+    private volatile long namespace;
+
+    /** The searches from now on load into namespace {@code lmid} (glibc's "[lmid]" after each name). */
+    public void setNamespace(long lmid) {
+        this.namespace = lmid;
+    }
+
     @Override
     public void lookingFor(String name, LoadedLibrary loader, Reason why) {
-        if (log.on(Category.FILES) && loader != null) {
-            log.print(String.format("%nfile=%s [0];  %s %s [0]%n", name,
-                    why == Reason.DLOPEN ? "dynamically loaded by" : "needed by", fileName(loader.path())));
+        long ns = namespace;
+        // glibc's dlmopen of a name with '/' has no calling object (dl_open_worker_begin), so no loader line.
+        boolean noCaller = ns != 0 && why == Reason.DLOPEN && name.indexOf('/') >= 0;
+        if (log.on(Category.FILES) && loader != null && !noCaller) {
+            long loaderNs = loader.kind() == LoadedLibrary.Kind.EXECUTABLE ? 0 : ns;
+            log.print(String.format("%nfile=%s [%d];  %s %s [%d]%n", name, ns,
+                    why == Reason.DLOPEN ? "dynamically loaded by" : "needed by", fileName(loader.path()), loaderNs));
         }
         if (log.on(Category.LIBS) && name.indexOf('/') < 0) {
-            log.print(String.format("find library=%s [0]; searching%n", name));
+            log.print(String.format("find library=%s [%d]; searching%n", name, ns));
         }
     }
 
@@ -158,9 +170,12 @@ public final class SearchTrace implements SearchListener {
 
     @Override
     public void newObject(String name, LoadedLibrary library) {
-        if (log.on(Category.FILES)) {
+        long ns = namespace;
+        // In another namespace glibc makes ld.so a stand-in for its one copy: no link map is generated.
+        boolean rtldStandIn = ns != 0 && library.soname().map(s -> s.startsWith("ld-linux")).orElse(false);
+        if (log.on(Category.FILES) && !rtldStandIn) {
             String path = library.path();
-            log.later(() -> String.format("file=%s [0];  generating link map%n", name) + linkMapLines.apply(path));
+            log.later(() -> String.format("file=%s [%d];  generating link map%n", name, ns) + linkMapLines.apply(path));
         }
     }
 

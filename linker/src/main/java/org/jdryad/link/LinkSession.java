@@ -11,8 +11,9 @@ import org.jdryad.debug.BindingHistory;
 import org.jdryad.link.SymbolLookup.Definition;
 
 /**
- * One namespace being linked: the objects in load order (which is also the global lookup scope),
- * and the steps that turn files into a runnable image: map, lay out static TLS, relocate,
+ * The process's link map being linked: the objects in load order (the base namespace's are also
+ * its global lookup scope; an object dlmopen put in another namespace looks up in that one's,
+ * see {@link #globalScope(long)}), and the steps that turn files into a runnable image: map, lay out static TLS, relocate,
  * protect, re-bind host objects. It plans over {@link TargetMemory} and knows nothing of processes.
  */
 public final class LinkSession implements LinkContext {
@@ -29,6 +30,12 @@ public final class LinkSession implements LinkContext {
     private volatile List<LoadedObject> objects = List.of();
     /** The global scope: start-up objects in load order, then RTLD_GLOBAL dlopens. */
     private volatile List<LoadedObject> global = List.of();
+    /**
+     * The global scope of each namespace dlmopen made: as glibc's l_scope[0] of an object in it,
+     * the search list of the namespace's first object (the first dlmopen's root and its
+     * dependencies). RTLD_GLOBAL is refused there, so nothing joins it later.
+     */
+    private final Map<Long, List<LoadedObject>> namespaceGlobal = new java.util.concurrent.ConcurrentHashMap<>();
     /** The local scope (the dlopen root's search list) of objects loaded by dlopen. */
     /** Objects a dlopen with RTLD_DEEPBIND brought in: their local scope comes first. */
     private final java.util.Set<LoadedObject> deepBound = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -117,6 +124,7 @@ public final class LinkSession implements LinkContext {
         this.lookup = from.lookup.copy();
         this.objects = from.objects;
         this.global = from.global;
+        this.namespaceGlobal.putAll(from.namespaceGlobal);
         this.deepBound.addAll(from.deepBound);
         synchronized (from.localScope) {
             this.localScope.putAll(from.localScope);
@@ -266,6 +274,9 @@ public final class LinkSession implements LinkContext {
         all.addAll(added);
         objects = Collections.unmodifiableList(all);
         dlopened.addAll(added);
+        if (!added.isEmpty() && added.get(0).namespace() != 0) {
+            namespaceGlobal.putIfAbsent(added.get(0).namespace(), List.copyOf(searchList));
+        }
         for (LoadedObject o : added) {
             localScope.put(o, List.copyOf(searchList));
         }
@@ -296,6 +307,7 @@ public final class LinkSession implements LinkContext {
         List<LoadedObject> order = new ArrayList<>(jd);
         Collections.reverse(order);
         RelocationRun.relocateAll(this, order);
+        setUpDebugEntries(jd);
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jd) {
             mapper.protectFinal(o, textWritable.contains(o));
@@ -373,6 +385,12 @@ public final class LinkSession implements LinkContext {
         List<LoadedObject> g = new ArrayList<>(global);
         g.removeAll(removed);
         global = Collections.unmodifiableList(g);
+        for (Map.Entry<Long, List<LoadedObject>> e : namespaceGlobal.entrySet()) {
+            List<LoadedObject> ns = new ArrayList<>(e.getValue());
+            ns.removeAll(removed);
+            e.setValue(List.copyOf(ns));
+        }
+        namespaceGlobal.values().removeIf(List::isEmpty); // an emptied namespace starts afresh
         removed.forEach(localScope::remove);
         deepBound.removeAll(removed);
         synchronized (lazyIds) {
@@ -396,9 +414,25 @@ public final class LinkSession implements LinkContext {
         lazyObserver.scopesChanged();
     }
 
-    /** The global scope, in search order. */
+    /** The global scope of the base namespace, in search order. */
     public List<LoadedObject> globalScope() {
         return global;
+    }
+
+    /** The global scope of namespace {@code lmid} (0: the base one; empty for one not in use). */
+    public List<LoadedObject> globalScope(long lmid) {
+        return lmid == 0 ? global : namespaceGlobal.getOrDefault(lmid, List.of());
+    }
+
+    /** The objects of namespace {@code lmid}, in load order. */
+    public List<LoadedObject> objectsOf(long lmid) {
+        List<LoadedObject> out = new ArrayList<>();
+        for (LoadedObject o : objects) {
+            if (o.namespace() == lmid) {
+                out.add(o);
+            }
+        }
+        return out;
     }
 
     /** Initialisation order of a subset (dependencies first), as {@link #initOrder()} for start-up. */
@@ -465,7 +499,39 @@ public final class LinkSession implements LinkContext {
             }
         }
         RelocationRun.relocateAll(this, order);
+        setUpDebugEntries(jdryadObjects());
         stats.phase("relocate", System.nanoTime() - t0);
+    }
+
+    /** glibc's r_debug of the base namespace, which DT_DEBUG entries get (0: none). */
+    private volatile long rDebug;
+
+    public void setRDebug(long address) {
+        this.rDebug = address;
+    }
+
+    /**
+     * glibc 2.35's elf_setup_debug_entry: an object with a DT_DEBUG entry (an executable's) gets
+     * the address of r_debug in it, before RELRO is protected, so the program can find the link
+     * maps as under glibc. Objects of another namespace are left alone (their r_debug is glibc's
+     * of that namespace; executables are never dlmopened into one).
+     */
+    private void setUpDebugEntries(List<LoadedObject> objs) {
+        if (rDebug == 0) {
+            return;
+        }
+        for (LoadedObject o : objs) {
+            if (o.isHost() || o.namespace() != 0 || o.dynamic().isEmpty() || o.dynamicAddress() == 0) {
+                continue;
+            }
+            List<org.jdryad.elf.DynamicSection.Entry> entries = o.dynamic().get().entries();
+            for (int i = 0; i < entries.size(); i++) {
+                if (entries.get(i).tag() == org.jdryad.elf.Elf.DT_DEBUG) {
+                    memory.writeWords(new long[] {o.dynamicAddress() + (long) i * org.jdryad.elf.Elf.DYN_SIZE + 8},
+                            new long[] {rDebug}, 1);
+                }
+            }
+        }
     }
 
     /** Re-binds host objects' GOT slots where jdryad objects interpose. */
@@ -526,6 +592,7 @@ public final class LinkSession implements LinkContext {
     @Override
     public List<LoadedObject> scopeFor(LoadedObject obj) {
         List<LoadedObject> local = localScope.get(obj);
+        List<LoadedObject> global = globalScope(obj.namespace());
         if (local == null) {
             return global;
         }

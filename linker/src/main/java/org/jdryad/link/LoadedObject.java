@@ -26,6 +26,8 @@ public final class LoadedObject {
     private long tlsModuleId;   // 0 when the object has no TLS
     private long tlsOffset;     // TLS block sits at thread pointer - tlsOffset
     private boolean tlsStatic;  // whether tlsOffset is valid
+    private volatile long glibcHandle;
+    private volatile long namespace; // the link-map namespace (0: the base one; else glibc's Lmid_t for it)
     private volatile PageRuns pages = new PageRuns(); // what the plan mapped, with its protections
 
     public LoadedObject(ElfFile elf, String name, boolean host, boolean executable, int loadIndex) {
@@ -55,6 +57,24 @@ public final class LoadedObject {
 
     public boolean isExecutable() {
         return executable;
+    }
+
+    /** The link-map namespace: 0 is the base one, another was made by dlmopen (glibc's id for it). */
+    public long namespace() {
+        return namespace;
+    }
+
+    public void setNamespace(long lmid) {
+        this.namespace = lmid;
+    }
+
+    /** glibc's handle of a host object jdryad had glibc's dlmopen load (0: none), for its dlclose. */
+    public long glibcHandle() {
+        return glibcHandle;
+    }
+
+    public void setGlibcHandle(long handle) {
+        this.glibcHandle = handle;
     }
 
     public int loadIndex() {

@@ -34,6 +34,18 @@ import org.jdryad.link.SymbolLookup.Definition;
  * dlclose and dladdr, answered for jdryad objects (host objects are left to glibc).
  *
  * <p>A handle is the object's node in the r_debug list, as glibc's handles are its link maps.
+ *
+ * <p>dlmopen's namespaces. The rule: every namespace jdryad makes is also one of glibc's, with the
+ * same id. glibc's libraries are host objects, and a namespace has its own copy of them, as under
+ * glibc (a second libc.so.6, with its own stdio, malloc state and errno): glibc's own dlmopen
+ * loads them in the agent into its namespace of that id, and the jdryad objects of the namespace
+ * are bound to those copies. Making a namespace first has glibc's dlmopen open ld.so there (the
+ * stand-in glibc gives every namespace for its one copy) as an anchor: glibc chooses the id (the
+ * lowest free one, at most 15, glibc's DL_NNS), and the id stays taken while jdryad's objects are
+ * in the namespace; when its last object is unloaded, its host objects and the anchor are closed
+ * and the id is free again. Lookups in a namespace search its global scope (the search list of
+ * its first object, as glibc's l_scope[0]) and the object's local scope; its list goes to gdb
+ * through glibc's r_debug of that namespace (r_version 2, r_next).
  */
 final class DynamicLoader implements CallbackHandler {
     static final long RTLD_DEFAULT = 0;
@@ -51,8 +63,13 @@ final class DynamicLoader implements CallbackHandler {
     /** Objects a dlclose is unloading (their finalisers may be running). */
     private final java.util.Set<LoadedObject> removing = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<LoadedObject> initialised = new ArrayList<>();
-    /** Host objects whose initialisers glibc ran (their LD_DEBUG lines printed in glibc's order). */
-    private final List<LoadedObject> hostsAnnounced = new ArrayList<>();
+    /**
+     * Host objects whose initialisers glibc ran, at start-up or in a dlmopen's namespace (its
+     * own dlopen and dlmopen, with glibc's LD_DEBUG off): their LD_DEBUG lines are printed in
+     * glibc's order, and glibc's dlclose runs their finalisers after the jdryad objects'.
+     */
+    private final java.util.Set<LoadedObject> hostsAnnounced =
+            java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final DlopenResolver resolver;
     private final ActivityLog activity;
 
@@ -67,6 +84,21 @@ final class DynamicLoader implements CallbackHandler {
     /** LD_DEBUG's "calling fini" text per object, placed in agent memory once (address, length). */
     private final Map<LoadedObject, long[]> finiTexts = new IdentityHashMap<>();
     private long[] debugOutputPath;
+    /** The namespaces dlmopen made, by id (the base namespace is not among them). */
+    private final Map<Long, Namespace> namespaces = new java.util.HashMap<>();
+
+    /** glibc's LM_ID_NEWLM: dlmopen into a new namespace. */
+    private static final long LM_ID_NEWLM = -1;
+    /** glibc's ld.so by the name its libraries need it by (x86-64). */
+    static final String RTLD_SONAME = "ld-linux-x86-64.so.2";
+
+    /**
+     * A namespace dlmopen made: its search (a resolver of its own), and glibc's handle of the
+     * ld.so stand-in that keeps glibc's namespace of the same id taken.
+     */
+    private record Namespace(long lmid, DlopenResolver resolver, long anchor) {
+    }
+
     /** LD_AUDIT's modules, told of every change (Auditing); none by default. */
     private AuditHooks audit = AuditHooks.NONE;
 
@@ -134,6 +166,9 @@ final class DynamicLoader implements CallbackHandler {
 
         /** dlclose unloaded these objects, or a failed dlopen took them out: they leave the namespace. */
         void unload(List<LoadedObject> gone);
+
+        /** The resolver of namespace {@code lmid}, which dlmopen makes: its own search, no objects yet. */
+        DlopenResolver newNamespace(long lmid);
     }
 
     /** What a dlopen name resolved to: its object, the objects new to the namespace, the root's search list. */
@@ -179,6 +214,7 @@ final class DynamicLoader implements CallbackHandler {
         c.nextId = nextId;
         c.ids.putAll(ids);
         c.finiTexts.putAll(finiTexts);
+        c.namespaces.putAll(namespaces); // their searches stay the parent's (a known limit)
         c.debugOutputPath = debugOutputPath;
         c.trace = trace; // LD_DEBUG's lines of a child's dlopen carry the run's pid (a known limit)
         return c;
@@ -240,7 +276,7 @@ final class DynamicLoader implements CallbackHandler {
         }
         switch (request) {
             case RTLD_DI_LMID:
-                return CallbackReply.ok(0); // LM_ID_BASE: jdryad has one namespace
+                return CallbackReply.ok(obj.namespace());
             case RTLD_DI_LINKMAP:
                 return CallbackReply.ok(handle);
             case RTLD_DI_ORIGIN:
@@ -296,8 +332,29 @@ final class DynamicLoader implements CallbackHandler {
         } else {
             unwind.ifPresent(u -> u.deregister(changed));
         }
+        // One change of the list of each namespace the objects are in (a dlclose's may span several).
+        Map<Long, List<LoadedObject>> byNamespace = new java.util.TreeMap<>();
+        for (LoadedObject o : changed) {
+            byNamespace.computeIfAbsent(o.namespace(), k -> new ArrayList<>()).add(o);
+        }
+        if (byNamespace.isEmpty()) {
+            byNamespace.put(0L, List.of());
+        }
+        byNamespace.forEach((lmid, objs) -> publishIn(lmid, kind, objs, why));
+        publishObjectTable();
+    }
+
+    /**
+     * Sends namespace {@code lmid}'s new list to gdb: the base one's jdryad objects (after the
+     * agent's copies of glibc's nodes), or every object of another (glibc's r_debug of that
+     * namespace: its host objects are glibc's copies in it); records the two activity events.
+     */
+    private void publishIn(long lmid, int kind, List<LoadedObject> changed, ActivityLog.Change why) {
+        List<LoadedObject> objs = lmid == 0 ? session.jdryadObjects() : session.objectsOf(lmid);
+        if (lmid == 0) {
+            objs.removeIf(o -> o.namespace() != 0);
+        }
         List<RDebugEntry> entries = new ArrayList<>();
-        List<LoadedObject> objs = session.jdryadObjects();
         for (LoadedObject o : objs) {
             long id = ids.computeIfAbsent(o, k -> (long) nextId++);
             entries.add(new RDebugEntry(id, o.base(), o.dynamicAddress(), o.path().toString()));
@@ -307,16 +364,26 @@ final class DynamicLoader implements CallbackHandler {
             names.add(o.path().toString());
         }
         ActivityEvent first = activity.add(kind == Protocol.RT_DELETE ? ActivityEvent.State.DELETE
-                : ActivityEvent.State.ADD, why, names, pid);
+                : ActivityEvent.State.ADD, why, names, pid, lmid);
         RDebugResult rd = agent.rDebugUpdate(kind, entries, names, new ActivityCause(why.cause().code(), why.callSite(),
-                why.flags(), why.tid(), first.seq(), why.request()));
-        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid);
-        List<ObjectTableEntry> table = new ArrayList<>();
+                why.flags(), why.tid(), first.seq(), why.request()), lmid);
+        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid, lmid);
         for (int i = 0; i < objs.size(); i++) {
             LoadedObject o = objs.get(i);
+            if (o.isHost()) {
+                continue; // a host object's handle is glibc's
+            }
             long node = rd.nodes() != null && i < rd.nodes().length ? rd.nodes()[i] : 0;
             nodes.put(o, node);
             byNode.put(node, o);
+        }
+    }
+
+    /** The agent's table of jdryad objects (dl_iterate_phdr, _dl_find_object, dladdr), every namespace's. */
+    private void publishObjectTable() {
+        List<ObjectTableEntry> table = new ArrayList<>();
+        for (LoadedObject o : session.jdryadObjects()) {
+            long node = nodes.getOrDefault(o, 0L);
             long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
             table.add(new ObjectTableEntry(node, o.base(), ProgramRunner.phdrAddress(o), o.elf().programHeaders().size(),
                     o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
@@ -378,7 +445,8 @@ final class DynamicLoader implements CallbackHandler {
     void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
         for (LoadedObject o : order) {
             synchronized (this) {
-                if (o.dynamic().isEmpty() || initialised.contains(o) || hostsAnnounced.contains(o)) {
+                if (o.dynamic().isEmpty() || initialised.contains(o) || hostsAnnounced.contains(o)
+                        || o.isHost() && o.namespace() != 0 && isRtld(o)) {
                     continue;
                 }
                 (o.isHost() ? hostsAnnounced : initialised).add(o);
@@ -401,6 +469,11 @@ final class DynamicLoader implements CallbackHandler {
             }
         }
         publishFinalisers();
+    }
+
+    /** ld.so: in a namespace of dlmopen's, glibc's stand-in for its one copy (never initialised again). */
+    private static boolean isRtld(LoadedObject o) {
+        return o.soname().map(RTLD_SONAME::equals).orElse(false);
     }
 
     /** The executable's DT_PREINIT_ARRAY (run before every other initialiser). */
@@ -493,17 +566,102 @@ final class DynamicLoader implements CallbackHandler {
 
     @Override
     public CallbackReply dlopen(String name, int flags, long caller, long tid) {
+        // glibc's dlopen loads into the caller's namespace (__LM_ID_CALLER).
+        Namespace ns;
+        synchronized (this) {
+            ns = namespaces.get(objectAt(caller).map(LoadedObject::namespace).orElse(0L));
+        }
         // The search's lines wait for the new objects' addresses (LD_DEBUG=files): held from here
         // until they are mapped, or until dlopen returns without mapping any.
-        trace.dlopenStarting();
+        trace.dlopenStarting(ns == null ? 0 : ns.lmid());
         try {
-            return open(name, flags, caller, tid);
+            return open(ns, name, flags, caller, tid);
         } finally {
             trace.dlopenEnded();
         }
     }
 
-    private CallbackReply open(String name, int flags, long caller, long tid) {
+    /**
+     * dlmopen into {@code lmid} (never LM_ID_BASE: that is dlopen), as glibc 2.36's dlmopen_doit
+     * and _dl_open check it: a new namespace (LM_ID_NEWLM) or one jdryad made; an id jdryad does
+     * not know goes to glibc's dlmopen, which refuses it in its words, or loads into a namespace
+     * glibc made for a host object.
+     */
+    @Override
+    public CallbackReply dlmopen(long lmid, String name, int flags, long caller, long tid) {
+        if (name == null) {
+            return CallbackReply.error("invalid namespace: Invalid argument");
+        }
+        if ((flags & Protocol.RTLD_GLOBAL) != 0) {
+            return CallbackReply.error("invalid mode: Invalid argument");
+        }
+        if ((flags & (Protocol.RTLD_LAZY | Protocol.RTLD_NOW)) == 0) {
+            return CallbackReply.error((name.isEmpty() ? "" : name + ": ") + "invalid mode for dlopen(): Invalid argument");
+        }
+        Namespace ns;
+        synchronized (this) {
+            ns = lmid == LM_ID_NEWLM ? null : namespaces.get(lmid);
+            if (ns == null && lmid != LM_ID_NEWLM) {
+                return CallbackReply.askGlibc(lmid);
+            }
+            if (ns == null) {
+                try {
+                    ns = makeNamespace();
+                } catch (org.jdryad.agent.HostLoadException e) {
+                    return CallbackReply.error(name + ": " + withoutObject(e.dlerror()));
+                }
+            }
+        }
+        trace.dlopenStarting(ns.lmid());
+        try {
+            return open(ns, name, flags, caller, tid);
+        } finally {
+            synchronized (this) {
+                closeIfEmpty(ns);
+            }
+            trace.dlopenEnded();
+        }
+    }
+
+    /** glibc's message less the object it names ("/lib64/ld-linux-x86-64.so.2: no more namespaces..."). */
+    private static String withoutObject(String dlerror) {
+        int i = dlerror == null ? -1 : dlerror.indexOf(": ");
+        return i < 0 ? String.valueOf(dlerror) : dlerror.substring(i + 2);
+    }
+
+    /**
+     * A new namespace: glibc's dlmopen opens ld.so's stand-in in a new namespace of its own, whose
+     * id it is. By its soname, the name libc.so.6's DT_NEEDED asks for: glibc's stand-in has no
+     * file identity, so opened by another name (a path) glibc would make a second stand-in when
+     * libc is loaded there, and its _dl_fini would then fail an assertion at exit.
+     */
+    private Namespace makeNamespace() {
+        AgentProcess.NamespacedHost anchor = agent.dlmopenHost(LM_ID_NEWLM, RTLD_SONAME, Protocol.RTLD_NOW);
+        Namespace ns = new Namespace(anchor.lmid(), resolver.newNamespace(anchor.lmid()), anchor.library().handle());
+        namespaces.put(ns.lmid(), ns);
+        return ns;
+    }
+
+    /** A namespace whose last object left (or whose first dlmopen failed) gives its id back to glibc. */
+    private void closeIfEmpty(Namespace ns) {
+        if (namespaces.get(ns.lmid()) == ns && session.objectsOf(ns.lmid()).isEmpty()) {
+            namespaces.remove(ns.lmid());
+            closeHost(ns.anchor());
+        }
+    }
+
+    /** glibc's dlclose of a handle glibc's dlmopen gave (a namespace's host object or anchor). */
+    private void closeHost(long handle) {
+        if (glibcDlclose == 0) {
+            glibcDlclose = agent.dlsymHost(0, "dlclose", null);
+        }
+        agent.call(glibcDlclose, handle);
+    }
+
+    private long glibcDlclose;
+
+    private CallbackReply open(Namespace ns, String name, int flags, long caller, long tid) {
+        DlopenResolver resolver = ns == null ? this.resolver : ns.resolver();
         List<LoadedObject> toInitialise = new ArrayList<>();
         List<LoadedObject> joinedGlobal = new ArrayList<>();
         LoadedObject root;
@@ -541,12 +699,23 @@ final class DynamicLoader implements CallbackHandler {
                 return CallbackReply.ok(0); // RTLD_NOLOAD of an object that is not loaded: NULL, no error
             }
             if (r.root().isHost()) {
-                return CallbackReply.askGlibc(0);
+                if (ns != null && !r.added().isEmpty()) {
+                    // glibc's dlmopen loaded them into the namespace: they are in its list and scope,
+                    // and the library is open until the program's dlclose of glibc's handle for it.
+                    session.mapDlopened(r.added(), r.searchList(), true);
+                    publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
+                            caller, tid));
+                }
+                if (ns != null && r.root().glibcHandle() != 0 && session.objects().contains(r.root())) {
+                    openCount.merge(r.root(), 1, Integer::sum);
+                }
+                return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
             }
             if (noload && !r.added().isEmpty()) {
                 throw new IllegalStateException("RTLD_NOLOAD loaded " + r.added());
             }
-            boolean global = (flags & Protocol.RTLD_GLOBAL) != 0;
+            // RTLD_GLOBAL adds to the base namespace's global scope only (another's is its first search list).
+            boolean global = ns == null && (flags & Protocol.RTLD_GLOBAL) != 0;
             if (global) {
                 joinedGlobal.addAll(r.searchList());
                 joinedGlobal.removeAll(session.globalScope());
@@ -641,6 +810,17 @@ final class DynamicLoader implements CallbackHandler {
                 agent.munmap(o.mapStart(), o.mapLength());
             }
         }
+        closeHostsOf(added);
+    }
+
+    /** glibc's dlclose of the host objects glibc's dlmopen loaded for a namespace, last loaded first. */
+    private void closeHostsOf(List<LoadedObject> gone) {
+        for (int i = gone.size() - 1; i >= 0; i--) {
+            LoadedObject o = gone.get(i);
+            if (o.isHost() && o.glibcHandle() != 0) {
+                closeHost(o.glibcHandle());
+            }
+        }
     }
 
     @Override
@@ -653,8 +833,9 @@ final class DynamicLoader implements CallbackHandler {
         // RTLD_DEFAULT and RTLD_NEXT.
         String referrer;
         synchronized (this) {
+            long callerNamespace = objectAt(caller).map(LoadedObject::namespace).orElse(0L);
             if (handle == RTLD_DEFAULT) {
-                scope = session.globalScope();
+                scope = session.globalScope(callerNamespace);
                 where = "";
                 referrer = objectAt(caller).map(LoadedObject::name).orElse("?");
             } else if (handle == RTLD_NEXT) {
@@ -662,7 +843,7 @@ final class DynamicLoader implements CallbackHandler {
                 if (from.isEmpty()) {
                     return CallbackReply.askGlibc(handle);
                 }
-                List<LoadedObject> g = session.globalScope();
+                List<LoadedObject> g = session.globalScope(callerNamespace);
                 int i = g.indexOf(from.get());
                 scope = i < 0 ? List.of() : g.subList(i + 1, g.size());
                 where = "RTLD_NEXT used in code not dynamically loaded";
@@ -728,29 +909,35 @@ final class DynamicLoader implements CallbackHandler {
         session.drainLazyBindings();
         List<LoadedObject> group;
         Map<LoadedObject, List<FiniEntry>> finis = new java.util.LinkedHashMap<>();
+        // A host library dlmopened by itself is glibc's handle: glibc closes it too (its reply).
+        CallbackReply closed;
         synchronized (this) {
             LoadedObject obj = byNode.get(handle);
             if (obj == null) {
+                obj = namespaceHostRoot(handle);
+            }
+            if (obj == null) {
                 return CallbackReply.askGlibc(handle);
             }
+            closed = obj.isHost() ? CallbackReply.askGlibc(handle) : CallbackReply.ok(0);
             changing();
             // _dl_close: a NODELETE object is never closed ("Nope. Do nothing.").
             if (nodelete.contains(obj) || session.lookup().definesUnique(obj)) {
-                return CallbackReply.ok(0);
+                return closed;
             }
             int n = openCount.getOrDefault(obj, 0);
             if (n <= 0) {
-                return obj.isExecutable() || !session.isDlopened(obj) ? CallbackReply.ok(0)
+                return obj.isExecutable() || !session.isDlopened(obj) || obj.isHost() ? closed
                         : CallbackReply.error(obj.name() + ": shared object not open");
             }
             openCount.put(obj, n - 1);
             if (n - 1 > 0 || !session.isDlopened(obj)) {
                 trace.closing(obj, n - 1);
-                return CallbackReply.ok(0);
+                return closed;
             }
             group = unused();
             if (group.isEmpty()) {
-                return CallbackReply.ok(0);
+                return closed;
             }
             removing.addAll(group);
             // Finalisers in glibc's order for finalisers (dependents before their dependencies),
@@ -759,7 +946,7 @@ final class DynamicLoader implements CallbackHandler {
                 if (group.contains(o) && initialised.contains(o)) {
                     finis.put(o, finalisersOf(o));
                 } else if (group.contains(o) && hostsAnnounced.contains(o)) {
-                    finis.put(o, List.of()); // glibc's own dlclose of the host object runs them
+                    finis.put(o, List.of()); // glibc's dlclose runs them, after the jdryad objects' (closeHostsOf)
                 }
             }
             initialised.removeAll(group);
@@ -792,10 +979,24 @@ final class DynamicLoader implements CallbackHandler {
             }
             removing.removeAll(group);
             trace.destroyed(group);
+            closeHostsOf(group);
+            for (Namespace ns : new ArrayList<>(namespaces.values())) {
+                closeIfEmpty(ns);
+            }
         }
-        return CallbackReply.ok(0);
+        return closed;
     }
 
+
+    /** The host object a dlmopen of a host library alone opened in a namespace, by glibc's handle (null: none). */
+    private LoadedObject namespaceHostRoot(long handle) {
+        for (LoadedObject o : openCount.keySet()) {
+            if (o.isHost() && o.glibcHandle() == handle && handle != 0) {
+                return o;
+            }
+        }
+        return null;
+    }
 
     /**
      * glibc's _dl_close_worker: the dlopened objects nothing uses any more, in load order. An

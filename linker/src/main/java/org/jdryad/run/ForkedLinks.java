@@ -61,6 +61,11 @@ final class ForkedLinks implements ForkAdopter {
         }
 
         @Override
+        public CallbackReply dlmopen(long lmid, String name, int flags, long caller, long tid) {
+            return link.loader.dlmopen(lmid, name, flags, caller, tid);
+        }
+
+        @Override
         public CallbackReply dlsym(long handle, String name, String version, long caller, long tid) {
             return link.loader.dlsym(handle, name, version, caller, tid);
         }

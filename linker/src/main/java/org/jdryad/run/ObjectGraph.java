@@ -30,19 +30,36 @@ final class ObjectGraph {
 
     private final List<Node> nodes;
     private final SearchNamespace namespace;
+    /** The link-map namespace (0: the base one; else glibc's id of a namespace dlmopen made). */
+    private final long lmid;
     private final Map<LoadedLibrary, Node> nodeOf;
     private final Map<Node, LoadedLibrary> libraryOf = new IdentityHashMap<>();
 
     private ObjectGraph(List<Node> nodes, SearchNamespace namespace, Map<LoadedLibrary, Node> nodeOf) {
+        this(nodes, namespace, nodeOf, 0);
+    }
+
+    private ObjectGraph(List<Node> nodes, SearchNamespace namespace, Map<LoadedLibrary, Node> nodeOf, long lmid) {
         this.nodes = nodes;
         this.namespace = namespace;
+        this.lmid = lmid;
         this.nodeOf = nodeOf;
         nodeOf.forEach((lib, node) -> libraryOf.put(node, lib));
     }
 
     /** The graph of a process forked from this one's: the same nodes, a namespace of its own (see SearchNamespace#copy). */
     synchronized ObjectGraph copy() {
-        return new ObjectGraph(nodes, namespace.copy(), new IdentityHashMap<>(nodeOf));
+        return new ObjectGraph(nodes, namespace.copy(), new IdentityHashMap<>(nodeOf), lmid);
+    }
+
+    /** The graph of namespace {@code lmid}, which dlmopen made: no objects yet, the same search. */
+    synchronized ObjectGraph newNamespace(long lmid) {
+        return new ObjectGraph(List.of(), namespace.fresh(), new IdentityHashMap<>(), lmid);
+    }
+
+    /** The link-map namespace of this graph's objects. */
+    long lmid() {
+        return lmid;
     }
 
     List<Node> nodes() {

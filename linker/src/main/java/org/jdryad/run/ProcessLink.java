@@ -64,6 +64,11 @@ final class ProcessLink {
             }
 
             @Override
+            public DynamicLoader.DlopenResolver newNamespace(long lmid) {
+                return resolver(objects, agent, graph.newNamespace(lmid), new IdentityHashMap<>());
+            }
+
+            @Override
             public void unload(List<LoadedObject> gone) {
                 List<ObjectGraph.Node> nodes = new ArrayList<>();
                 byNode.entrySet().removeIf(e -> {

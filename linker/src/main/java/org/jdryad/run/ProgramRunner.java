@@ -416,6 +416,7 @@ public final class ProgramRunner {
                 info.tlsReserveSize() - Protocol.TLS_AGENT_BYTES, Protocol.TLS_MODID_BASE, history,
                 w -> err.println(options.program() + ": " + w));
         session.setTlsDescDynamic(info.agentSymbols().getOrDefault("jdryad_tlsdesc_dynamic", 0L));
+        session.setRDebug(info.rDebug());
         session.setThreadPointerAlignment(AgentBinary.tlsAlignment(info.tlsReserveSize()));
         session.setObjects(objects);
         record.setSession(session);
@@ -527,6 +528,12 @@ public final class ProgramRunner {
         public CallbackReply dlopen(String name, int flags, long caller, long tid) {
             DynamicLoader t = target;
             return t == null ? CallbackReply.askGlibc(0) : t.dlopen(name, flags, caller, tid);
+        }
+
+        @Override
+        public CallbackReply dlmopen(long lmid, String name, int flags, long caller, long tid) {
+            DynamicLoader t = target;
+            return t == null ? CallbackReply.askGlibc(lmid) : t.dlmopen(lmid, name, flags, caller, tid);
         }
 
         @Override
@@ -658,11 +665,12 @@ public final class ProgramRunner {
         List<LoadedObject> out = new ArrayList<>();
         int index = firstIndex;
         for (ObjectGraph.Node n : nodes) {
-            LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0, index);
+            LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0 && graph.lmid() == 0, index);
+            obj.setNamespace(graph.lmid());
             record.rememberProvenance(obj, provenanceOf(graph, n, dlopenCaller));
             if (n.host()) {
-                HostObject already = findHost(agent.info(), n);
-                HostLibrary lib = already != null ? agent.hostLibrary(n.path().toString()) : agent.dlopenHost(n.path().toString());
+                HostLibrary lib = hostLibraryOf(agent, n, graph.lmid());
+                obj.setGlibcHandle(graph.lmid() == 0 ? 0 : lib.handle());
                 obj.setBase(lib.lAddr());
                 obj.setMapping(lib.lAddr() + n.elf().lowestLoadAddress(agent.info().pageSize()),
                         n.elf().mappedSpan(agent.info().pageSize()));
@@ -698,7 +706,23 @@ public final class ProgramRunner {
             loadedBy = dlopenCaller.name();
         }
         return new HistoryFile.Provenance(n.soname().orElse(null), foundBy, loadedBy,
-                dlopenCaller == null ? "startup" : "dlopen", history.now(), 0);
+                dlopenCaller == null ? "startup" : "dlopen", history.now(), graph.lmid());
+    }
+
+    /**
+     * glibc's copy of a host object: in the base namespace the one the system loader loaded with
+     * the agent, or glibc's dlopen loads it; in a namespace dlmopen made (also one of glibc's,
+     * the same id), glibc's dlmopen loads it again there, so jdryad objects of that namespace
+     * bind to a libc of their own, as under glibc.
+     */
+    private static HostLibrary hostLibraryOf(AgentProcess agent, ObjectGraph.Node n, long lmid) {
+        String path = n.path().toString();
+        if (lmid != 0) {
+            // ld.so by its soname: the namespace's stand-in is found by that name only (DynamicLoader).
+            boolean rtld = n.soname().map(DynamicLoader.RTLD_SONAME::equals).orElse(false);
+            return agent.dlmopenHost(lmid, rtld ? DynamicLoader.RTLD_SONAME : path, Protocol.RTLD_NOW).library();
+        }
+        return findHost(agent.info(), n) != null ? agent.hostLibrary(path) : agent.dlopenHost(path);
     }
 
     private static HostObject findHost(AgentInfo info, ObjectGraph.Node n) {

@@ -197,6 +197,27 @@ public final class LibrarySearch {
             return new Session(this);
         }
 
+        /**
+         * A session for a namespace dlmopen makes: the same paths and the same program (glibc
+         * searches the program's DT_RPATH in every namespace), and no objects, so every library,
+         * glibc's too, is found and loaded again (ld.so too: glibc gives a namespace a stand-in
+         * for its one copy, and so does glibc's dlmopen of the host objects).
+         */
+        Session fresh() {
+            Session s = new Session(given);
+            s.dirExists.putAll(dirExists);
+            s.envDirs = envDirs;
+            s.systemDirs = systemDirs;
+            s.main = main;
+            s.rtld = rtld;
+            s.started = true;
+            if (rpaths.containsKey(main)) {
+                s.rpaths.put(main, rpaths.get(main));
+            }
+            s.inherited.add(main);
+            return s;
+        }
+
         DependencyGraph run() throws IOException {
             Path file = config.workingDirectory().resolve(given);
             ElfFile elf = ElfCache.open(file);
@@ -266,7 +287,8 @@ public final class LibrarySearch {
 
         /** dl_open_worker_begin: map the object, then its dependencies; undo everything on failure. */
         DlopenResult dlopen(String name, LoadedLibrary caller) {
-            if (name == null || name.isEmpty()) {
+            // The program answers to "" in its own namespace; in one dlmopen made "" is searched for.
+            if (name == null || (name.isEmpty() && searchLists.containsKey(main))) {
                 return DlopenResult.success(main, List.of(), searchLists.get(main));
             }
             LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;

@@ -38,6 +38,17 @@ public final class SearchNamespace implements AutoCloseable {
         return c;
     }
 
+    /**
+     * A namespace of dlmopen's (LM_ID_NEWLM): the same search configuration and program, none of
+     * this one's objects. Closing it closes only the files it opened itself.
+     */
+    public synchronized SearchNamespace fresh() {
+        checkOpen();
+        SearchNamespace c = new SearchNamespace(session.fresh());
+        c.graph = graph;
+        return c;
+    }
+
     /** The start-up result (a snapshot: objects added by {@link #dlopen} are not in it). */
     public DependencyGraph graph() {
         return graph;

@@ -129,6 +129,11 @@ class AgentRobustnessTest {
             assertEquals(-22, status(ap.rawRequest(Protocol.R_DEBUG_UPDATE, payload(bad))));
             assertEquals(0x1000, ap.readLong(node), "l_addr unchanged");
             assertEquals(r.head(), ap.readLong(ap.info().rDebug() + 8));
+            // ... and so does one for a namespace glibc has not made (no r_debug on its r_next chain)
+            assertThrows(AgentException.class, () -> ap.rDebugUpdate(Protocol.RT_ADD,
+                    List.of(new RDebugEntry(1, 0x5000, 0x6000, "/a")), List.of("/a"), ActivityCause.STARTUP, 3));
+            assertEquals(0x1000, ap.readLong(node), "l_addr unchanged");
+            assertEquals(r.head(), ap.readLong(ap.info().rDebug() + 8));
 
             // a request for more memory than there is: ENOMEM, not a dead agent
             AgentException nomem = assertThrows(AgentException.class, () -> ap.alloc(1L << 40, 16));
@@ -353,7 +358,7 @@ class AgentRobustnessTest {
                 // __errno_location: the readlink wrapper sets the program's errno, as readlink does.
                 // __register_atfork (pthread_atfork): forked children release the agent's locks.
                 // clock_gettime: the lazy fast path's time stamps come from the vDSO (no allocation).
-                if (!name.matches("dl(open|sym|vsym|close|error|addr|addr1|info|_iterate_phdr)|_dl_find_object"
+                if (!name.matches("dl(open|mopen|sym|vsym|close|error|addr|addr1|info|_iterate_phdr)|_dl_find_object"
                         + "|__libc_start_main|__cxa_finalize|__gmon_start__|_ITM_.*TMCloneTable|__errno_location"
                         + "|__register_atfork|clock_gettime")) {
                     unexpected.add(name);
