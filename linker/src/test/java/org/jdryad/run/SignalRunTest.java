@@ -26,7 +26,8 @@ class SignalRunTest {
         Path python = Path.of("/usr/bin/python3.11");
         assumeTrue(Files.isExecutable(python) && Files.isExecutable(Path.of("/usr/bin/setsid")), "needs python3.11, setsid");
         Jdryad.ensureBuilt();
-        String script = "import sys, time\nprint('ready', flush=True)\ntry:\n    time.sleep(30)\n"
+        // 'ready' inside the try: a SIGINT that comes right after it is still caught there
+        String script = "import sys, time\ntry:\n    print('ready', flush=True)\n    time.sleep(30)\n"
                 + "except KeyboardInterrupt:\n    print('caught', flush=True)\n";
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/setsid", Jdryad.launcher().toString(), "run", python.toString(),
                 "-c", script);
