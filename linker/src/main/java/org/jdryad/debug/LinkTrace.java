@@ -359,7 +359,13 @@ public final class LinkTrace {
                 fresh.add(o);
             }
         }
-        checkingVersions(fresh, session.objects());
+        List<LoadedObject> known = new ArrayList<>(session.objects()); // the added ones are not the session's yet
+        for (LoadedObject o : added) {
+            if (!known.contains(o)) {
+                known.add(o);
+            }
+        }
+        checkingVersions(fresh, known);
         if (log.on(Category.SCOPES) && !root.isHost()) {
             log.print(scope(root));
         }
