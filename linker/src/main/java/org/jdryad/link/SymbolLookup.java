@@ -152,8 +152,10 @@ public final class SymbolLookup {
             objectsProbed.increment();
             Definition d = lookupIn(obj, req, passed);
             if (d != null) {
-                if (d.symbol().bind() == Elf.STB_GNU_UNIQUE) {
-                    Definition first = uniqueDefinitions.putIfAbsent(key(d), d);
+                if (d.symbol().bind() == Elf.STB_GNU_UNIQUE && req.typeClass() != TypeClass.COPY) {
+                    // glibc's do_lookup_unique: the first definition of the name wins, whatever
+                    // its version; a copy relocation copies from the definition it found.
+                    Definition first = uniqueDefinitions.putIfAbsent(d.symbol().name(), d);
                     if (first != null) {
                         d = first;
                     }
@@ -179,10 +181,6 @@ public final class SymbolLookup {
             }
         }
         return out;
-    }
-
-    private static String key(Definition d) {
-        return d.symbol().name() + "@" + d.version();
     }
 
     /** Looks for the symbol in one object only. */
