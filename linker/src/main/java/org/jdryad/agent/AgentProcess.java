@@ -633,7 +633,11 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     public HostLibrary dlopenHost(String nameOrPath, int flags) {
-        Payload.Reader r = request(Protocol.DLOPEN_HOST, new Payload.Writer().q(flags).s(nameOrPath));
+        return hostLoaded(request(Protocol.DLOPEN_HOST, new Payload.Writer().q(flags).s(nameOrPath)), nameOrPath);
+    }
+
+    /** DLOPEN_HOST's and DLMOPEN_HOST's answer: the object glibc loaded, or glibc's words why not. */
+    private static HostLibrary hostLoaded(Payload.Reader r, String nameOrPath) {
         long st = r.q();
         if (st == -1) {
             String msg = r.s();
@@ -654,18 +658,7 @@ public final class AgentProcess implements AutoCloseable {
      */
     public NamespacedHost dlmopenHost(long lmid, String nameOrPath, int flags) {
         Payload.Reader r = request(Protocol.DLMOPEN_HOST, new Payload.Writer().q(lmid).q(flags).s(nameOrPath));
-        long st = r.q();
-        if (st == -1) {
-            String msg = r.s();
-            String text = msg == null || msg.isEmpty() ? nameOrPath + ": cannot load" : msg;
-            throw new HostLoadException("jdryad: cannot load host object " + nameOrPath + ": " + text, text);
-        }
-        if (st < 0) {
-            throw new AgentException("jdryad: cannot load host object " + nameOrPath + ": "
-                    + AgentException.errnoName((int) -st));
-        }
-        long handle = r.q(), la = r.q(), ld = r.q(), modid = r.q(), off = r.q();
-        HostLibrary lib = new HostLibrary(handle, la, ld, modid, off, r.s());
+        HostLibrary lib = hostLoaded(r, nameOrPath);
         return new NamespacedHost(lib, r.q());
     }
 
