@@ -147,7 +147,7 @@ public final class LinkTrace {
     private void announceHostRelocationsBefore(LoadedObject o) {
         java.util.Deque<LoadedObject> q = hostRelocations;
         if (q == null || !q.contains(o)) {
-            return; // a dlopened object: glibc's own dlopen told nothing of its host objects
+            return;
         }
         for (LoadedObject h = q.poll(); h != null && h != o; h = q.poll()) {
             if (h.isHost()) {
@@ -156,7 +156,7 @@ public final class LinkTrace {
         }
     }
 
-    /** After start-up relocation: the host objects not told yet, then ld.so (dl_main relocates it last). */
+    /** After start-up's or a dlopen's relocation: the host objects not told yet, then (at start-up) ld.so, which dl_main relocates last. */
     private void announceRemainingHostRelocations() {
         java.util.Deque<LoadedObject> q = hostRelocations;
         if (q == null) {
@@ -342,6 +342,17 @@ public final class LinkTrace {
      * the root's scope, before relocation. Without RTLD_LAZY (or with bind-now) nothing is lazy.
      */
     public void dlopenLinking(LoadedObject root, List<LoadedObject> added, List<LoadedObject> searchList, int flags) {
+        if (log.on(Category.RELOC)) {
+            // As at start-up: the new host objects (glibc's dlopen relocated them in the agent)
+            // are told in the order dl_open_worker relocates in, their initialisers'.
+            java.util.Deque<LoadedObject> q = new java.util.ArrayDeque<>();
+            for (LoadedObject o : session.initOrderOf(added)) {
+                if (added.contains(o) && !isRtld(o)) {
+                    q.add(o);
+                }
+            }
+            hostRelocations = q;
+        }
         for (LoadedObject o : added) {
             localScope.put(o, List.copyOf(searchList));
             if ((flags & org.jdryad.agent.Protocol.RTLD_LAZY) == 0) {
@@ -378,10 +389,14 @@ public final class LinkTrace {
      */
     public void dlopenLinked(List<LoadedObject> added, List<LoadedObject> searchList) {
         log.release();
+        announceRemainingHostRelocations();
         if (log.on(Category.SCOPES)) {
+            // The search list's new objects and its start-up ones, host objects too (glibc's
+            // update_scopes reports each, ld.so with no scope); not those an earlier dlopen
+            // brought (glibc widens their scopes: README, known limits).
             for (LoadedObject o : searchList) {
-                if (!o.isHost() && (added.contains(o) || !localScope.containsKey(o))) {
-                    log.print(scope(o));
+                if (added.contains(o) || !localScope.containsKey(o)) {
+                    log.print(isRtld(o) ? "object=" + name(o) + " [0]\n no scope\n\n" : scope(o));
                 }
             }
         }

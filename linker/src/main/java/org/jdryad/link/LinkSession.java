@@ -304,8 +304,14 @@ public final class LinkSession implements LinkContext {
                 jd.add(o);
             }
         }
-        List<LoadedObject> order = new ArrayList<>(jd);
-        Collections.reverse(order);
+        // dl_open_worker_begin relocates the new objects in their initialisers' order too
+        // (new->l_initfini from the end), as dl_main does at start-up.
+        List<LoadedObject> order = new ArrayList<>();
+        for (LoadedObject o : initOrderOf(jd)) {
+            if (jd.contains(o)) { // the order also holds their dependencies loaded before
+                order.add(o);
+            }
+        }
         RelocationRun.relocateAll(this, order);
         setUpDebugEntries(jd);
         SegmentMapper mapper = new SegmentMapper(memory);

@@ -76,9 +76,9 @@ class DebugDifferentialTest {
         out.add(Arguments.of("dlopen RTLD_GLOBAL and a host library", FixtureCatalog.dlopenGlobalProgram(), plugin,
                 "libs,files,scopes,reloc,versions", false));
         Path rpathChain = FixtureCatalog.dlopenRpathChainProgram();
-        out.add(Arguments.of("dlopen's dependencies skip the caller's RPATH; their versions libs,versions", rpathChain,
-                List.of(rpathChain.resolveSibling("../other/librpath_chain_b.so").normalize().toString()),
-                "libs,versions", false));
+        out.add(Arguments.of("dlopen's dependencies skip the caller's RPATH; their versions, scopes, relocation",
+                rpathChain, List.of(rpathChain.resolveSibling("../other/librpath_chain_b.so").normalize().toString()),
+                "libs,versions,scopes,reloc", false));
         out.add(Arguments.of("DT_SYMBOLIC library scopes,reloc", FixtureCatalog.neededProgram("fn",
                 FixtureCatalog.libneededSymbolic()), List.of(), "scopes,reloc", false));
         out.add(Arguments.of("chain-rpath libs,files", FixtureCatalog.chainRpathProgram(), List.of(), "libs,files", false));
@@ -191,33 +191,37 @@ class DebugDifferentialTest {
     /** glibc's lines less those about its own host objects (and the messages' blank lines). */
     private static List<String> glibcOnly(List<String> all) {
         List<String> lines = dropRtldMallocLookups(all);
-        // Host objects initialised after start-up came through a dlopen, which glibc served in
-        // the agent: their lines are not jdryad's (start-up's are, in glibc's order).
+        // A host library that is itself a dlopen's root is glibc's dlopen in the agent (jdryad
+        // hands it over): its lines, from its "dynamically loaded" to its initialiser, and at exit
+        // its finaliser, are not jdryad's. Host objects a jdryad dlopen brings, and the start-up
+        // ones, are told by jdryad in glibc's order.
         Set<String> dlopenedHosts = new HashSet<>();
-        int transfer = -1;
-        for (int i = 0; i < lines.size(); i++) {
-            String l = lines.get(i);
-            if (l.startsWith("transferring control: ")) {
-                transfer = i;
-            } else if (transfer >= 0 && l.startsWith("calling init: ") && isHost(subjectOf(l))) {
-                dlopenedHosts.add(subjectOf(l));
-            }
-        }
+        Pattern root = Pattern.compile("^file=(\\S+) \\[0\\];  dynamically loaded by ");
+        String inHostDlopen = null; // the root (a basename) of the host dlopen whose lines these are
         List<String> out = new ArrayList<>();
         boolean hostContext = true; // lookups before any relocation are the vDSO's
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i);
             String subject = subjectOf(l);
+            String base = subject == null ? null : subject.substring(subject.lastIndexOf('/') + 1);
+            Matcher dlopened = root.matcher(l);
+            if (dlopened.find() && isHost(dlopened.group(1))) {
+                String name = dlopened.group(1);
+                inHostDlopen = name.substring(name.lastIndexOf('/') + 1);
+                dlopenedHosts.add(inHostDlopen);
+            }
             if (l.startsWith("relocation processing: ")) {
                 hostContext = isHost(subject);
             } else if (!l.startsWith("symbol=") && !l.isEmpty()) {
                 hostContext = false;
             }
-            boolean startup = transfer < 0 || i < transfer;
-            boolean told = l.startsWith("calling init: ") || l.startsWith("calling fini: ")
-                    ? !dlopenedHosts.contains(subject)
-                    : startup && (l.startsWith("relocation processing: ") || l.startsWith("object=")
+            boolean told = subject != null && inHostDlopen == null && !dlopenedHosts.contains(base)
+                    && (l.startsWith("calling init: ") || l.startsWith("calling fini: ")
+                            || l.startsWith("relocation processing: ") || l.startsWith("object=")
                             || l.contains(" required by file "));
+            if (inHostDlopen != null && l.startsWith("calling init: ") && inHostDlopen.equals(base)) {
+                inHostDlopen = null; // the host dlopen's last line (this one is dropped below)
+            }
             if (subject == null || !isHost(subject) || told) {
                 if (!(l.startsWith("symbol=") && hostContext)) {
                     out.add(l);
