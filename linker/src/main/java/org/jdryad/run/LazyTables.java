@@ -117,7 +117,7 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
         }
         long count = obj.dynamic().get().pltRela().count();
         long addr = agent.alloc(16 + ENTRY * count, 16);
-        PltNames.Image image = PltNames.image(obj, count);
+        PltNames.Image image = PltNames.image(obj);
         long strings = agent.alloc(Math.max(1, image.bytes().length), 16);
         agent.write(strings, image.bytes());
         names.put(id, new Names(image, strings));
