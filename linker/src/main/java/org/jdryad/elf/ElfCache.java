@@ -37,6 +37,14 @@ public final class ElfCache {
         enabled = true;
     }
 
+    /** Off again, with nothing kept (tests: their JVM runs cold-mode code as well). */
+    static void disable() {
+        enabled = false;
+        synchronized (FILES) {
+            FILES.clear();
+        }
+    }
+
     /** Whether parsed files are kept (in the warm server). */
     public static boolean enabled() {
         return enabled;

@@ -39,6 +39,9 @@ public final class ElfFile implements AutoCloseable {
     private volatile List<SectionHeader> sectionHeaders; // volatile: the warm server shares parsed files between runs (ElfCache)
     private volatile Optional<DynamicSection> dynamic;
     private volatile Optional<String> interpreter;
+    /** Values computed from this file's bytes alone, computed once (see {@link #derived}). */
+    private final java.util.concurrent.ConcurrentHashMap<DerivedKey<?>, Object> derived =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private ElfFile(Path path, ByteBuffer bytes, FileIdentity identity) {
         this.path = path;
@@ -288,6 +291,39 @@ public final class ElfFile implements AutoCloseable {
             interpreter = ph.map(p -> view.cString(p.offset(), p.offset() + p.filesz(), "PT_INTERP path"));
         }
         return interpreter;
+    }
+
+    /**
+     * A kind of value that depends on a file's bytes alone (a decision or a table derived from
+     * its parsed sections), kept with the parsed file: {@link #derived}.
+     *
+     * @param name what it is, for reading a dump
+     * @param compute computes it from the file; may throw what parsing throws
+     */
+    public record DerivedKey<T>(String name, java.util.function.Function<ElfFile, T> compute) {
+    }
+
+    /**
+     * {@code key}'s value for this file, computed at the first call and kept with the file. Why:
+     * the warm server keeps parsed files between runs (ElfCache, which hands out a file only
+     * while its device, inode, size and times are unchanged), so what a run derives from a
+     * file's bytes alone is the same at every run of that version and need not be derived again;
+     * a rebuilt file is another ElfFile, parsed afresh, with nothing derived yet. A value is
+     * computed outside the map's lock (computing one may ask for another); two threads asking at
+     * once may both compute it, and the first stored is the one every caller gets.
+     */
+    public <T> T derived(DerivedKey<T> key) {
+        Object v = derived.get(key);
+        if (v == null) {
+            T computed = java.util.Objects.requireNonNull(key.compute().apply(this), key.name());
+            v = derived.putIfAbsent(key, computed);
+            if (v == null) {
+                v = computed;
+            }
+        }
+        @SuppressWarnings("unchecked")
+        T t = (T) v;
+        return t;
     }
 
     /** The dynamic section, or empty for a file without PT_DYNAMIC. */

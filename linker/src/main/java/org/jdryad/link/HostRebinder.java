@@ -6,6 +6,7 @@ import org.jdryad.debug.Binding;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
+import org.jdryad.elf.ElfFile;
 import org.jdryad.elf.RelocationTable;
 import org.jdryad.elf.Symbol;
 import org.jdryad.link.SymbolLookup.Definition;
@@ -30,21 +31,52 @@ final class HostRebinder {
     record Patch(LoadedObject host, long site, long value, String symbol, String version, Definition definition) {
     }
 
+    /**
+     * A host slot that may need re-binding: a GLOB_DAT, JUMP_SLOT or 64 relocation against a
+     * non-local, non-protected symbol, decoded from the file (offset and addend link-time).
+     */
+    record Slot(long offset, long addend, int type, String symbol, VersionRequirement version) {
+    }
+
+    /**
+     * A host file's slots, decoded once per parsed file: they depend on its bytes alone, and
+     * decoding libc's (each symbol's name and version) at every run cost the warm server a
+     * tenth of a `/usr/bin/true` run's CPU; what a slot binds to depends on the run's scope and
+     * is looked up at every run.
+     */
+    private static final ElfFile.DerivedKey<List<Slot>> SLOTS = new ElfFile.DerivedKey<>("host GOT slots",
+            HostRebinder::decodeSlots);
+
     static List<Patch> plan(List<LoadedObject> hosts, List<LoadedObject> scope, SymbolLookup lookup) {
         List<Patch> patches = new ArrayList<>();
         for (LoadedObject host : hosts) {
-            if (host.dynamic().isEmpty()) {
-                continue;
+            for (Slot slot : host.elf().derived(SLOTS)) {
+                TypeClass tc = slot.type() == Elf.R_X86_64_JUMP_SLOT ? TypeClass.PLT : TypeClass.NORMAL;
+                Definition def = lookup.lookup(Request.of(slot.symbol(), slot.version(), host, tc), scope)
+                        .definition().orElse(null);
+                if (def == null || def.object().isHost()) {
+                    continue;
+                }
+                patches.add(new Patch(host, host.base() + slot.offset(), def.address() + slot.addend(), slot.symbol(),
+                        slot.version() == null ? null : slot.version().name(), def));
             }
-            DynamicSection d = host.dynamic().get();
-            collect(host, d, d.rela(), scope, lookup, patches);
-            collect(host, d, d.pltRela(), scope, lookup, patches);
         }
         return patches;
     }
 
-    private static void collect(LoadedObject host, DynamicSection d, RelocationTable table, List<LoadedObject> scope,
-                                SymbolLookup lookup, List<Patch> out) {
+    /** The file's candidate slots, DT_RELA's first, then DT_JMPREL's, each in table order. */
+    private static List<Slot> decodeSlots(ElfFile elf) {
+        if (elf.dynamic().isEmpty()) {
+            return List.of();
+        }
+        DynamicSection d = elf.dynamic().get();
+        List<Slot> out = new ArrayList<>();
+        collect(d, d.rela(), out);
+        collect(d, d.pltRela(), out);
+        return List.copyOf(out);
+    }
+
+    private static void collect(DynamicSection d, RelocationTable table, List<Slot> out) {
         for (long i = 0; i < table.count(); i++) {
             int type = table.type(i);
             int symIndex = table.symbolIndex(i);
@@ -55,15 +87,8 @@ final class HostRebinder {
             if (ref.bind() == Elf.STB_LOCAL || ref.visibility() == Elf.STV_PROTECTED) {
                 continue;
             }
-            VersionRequirement version = Relocator.versionRequirement(d.versions(), symIndex);
-            TypeClass tc = type == Elf.R_X86_64_JUMP_SLOT ? TypeClass.PLT : TypeClass.NORMAL;
-            Definition def = lookup.lookup(Request.of(ref.name(), version, host, tc), scope).definition().orElse(null);
-            if (def == null || def.object().isHost()) {
-                continue;
-            }
             long add = type == Elf.R_X86_64_64 ? table.addend(i) : 0;
-            out.add(new Patch(host, host.base() + table.offset(i), def.address() + add, ref.name(),
-                    version == null ? null : version.name(), def));
+            out.add(new Slot(table.offset(i), add, type, ref.name(), Relocator.versionRequirement(d.versions(), symIndex)));
         }
     }
 

@@ -122,7 +122,7 @@ final class LazyTables implements LinkSession.LazyObserver, AutoCloseable {
         long count = obj.dynamic().get().pltRela().count();
         long tableBytes = 16 + ENTRY * count;
         long addr = take(tableBytes);
-        PltNames.Image image = PltNames.image(obj, count);
+        PltNames.Image image = PltNames.image(obj);
         long stringBytes = Math.max(1, image.bytes().length);
         long strings = take(stringBytes);
         agent.write(strings, image.bytes());

@@ -3,6 +3,7 @@ package org.jdryad.run;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import org.jdryad.elf.DynamicSection;
+import org.jdryad.elf.ElfFile;
 import org.jdryad.elf.SymbolVersions;
 import org.jdryad.link.LoadedObject;
 
@@ -21,15 +22,19 @@ final class PltNames {
      * symbol, or its entry is malformed (then the binding itself says so, in glibc's words).
      */
     static String[] of(LoadedObject obj, long index) {
+        return of(obj.elf(), index);
+    }
+
+    private static String[] of(ElfFile elf, long index) {
         try {
-            return lookUp(obj, index);
+            return lookUp(elf, index);
         } catch (RuntimeException e) {
             return new String[2];
         }
     }
 
-    private static String[] lookUp(LoadedObject obj, long index) {
-        Optional<DynamicSection> dyn = obj.dynamic();
+    private static String[] lookUp(ElfFile elf, long index) {
+        Optional<DynamicSection> dyn = elf.dynamic();
         if (dyn.isEmpty() || index < 0 || index >= dyn.get().pltRela().count()) {
             return new String[2];
         }
@@ -43,17 +48,27 @@ final class PltNames {
     }
 
     /**
-     * Every PLT relocation's name and version as NUL-terminated strings, laid out for the agent at
-     * {@code address}: {@link Image#bytes} to write there, and each relocation's two string
-     * addresses (0: none). Identical strings are written once.
+     * Every PLT relocation's name and version as NUL-terminated strings, laid out for the agent:
+     * {@link Image#bytes} to write at some address, and each relocation's two string offsets.
+     * Identical strings are written once. Kept with the parsed file ({@link ElfFile#derived}):
+     * it depends on the file's bytes alone, and building it (a name and a version per PLT slot,
+     * thousands in libLLVM) at every run is work in proportion to the slots. Neither array is
+     * written to after it is built.
      */
-    static Image image(LoadedObject obj, long count) {
+    static Image image(LoadedObject obj) {
+        return obj.elf().derived(IMAGE);
+    }
+
+    private static final ElfFile.DerivedKey<Image> IMAGE = new ElfFile.DerivedKey<>("PLT names", PltNames::build);
+
+    private static Image build(ElfFile elf) {
+        long count = elf.dynamic().map(d -> d.pltRela().count()).orElse(0L);
         int n = (int) Math.min(count, Integer.MAX_VALUE / 16);
         java.util.Map<String, Integer> offsets = new java.util.HashMap<>();
         java.io.ByteArrayOutputStream strings = new java.io.ByteArrayOutputStream();
         int[] at = new int[2 * n];
         for (int i = 0; i < n; i++) {
-            String[] nv = of(obj, i);
+            String[] nv = of(elf, i);
             for (int k = 0; k < 2; k++) {
                 at[2 * i + k] = nv[k] == null ? -1 : offsets.computeIfAbsent(nv[k], s -> {
                     int o = strings.size();
