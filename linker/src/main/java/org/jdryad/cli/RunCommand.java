@@ -157,7 +157,8 @@ final class RunCommand implements Callable<Integer> {
         // The system loader already warned about LD_DEBUG's unknown words when it started the
         // launcher (bash); only --debug's are jdryad's to warn about.
         DebugOptions fromOption = DebugOptions.parse(debug, secure ? null : debugOutput);
-        DebugOptions dbg = DebugOptions.parse(env.get("LD_DEBUG"), debugOutputEnv).plus(fromOption);
+        String debugEnv = secure && !SecureMode.debugAllowed() ? null : env.get("LD_DEBUG");
+        DebugOptions dbg = DebugOptions.parse(debugEnv, debugOutputEnv).plus(fromOption);
         for (String w : fromOption.unknown()) {
             err.println("warning: debug option `" + w + "' unknown; try LD_DEBUG=help");
         }

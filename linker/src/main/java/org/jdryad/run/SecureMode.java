@@ -27,6 +27,15 @@ public final class SecureMode {
     private SecureMode() {
     }
 
+    /**
+     * Whether LD_DEBUG is read for a secure program: glibc's process_envvars clears the debug
+     * mask then unless /etc/suid-debug exists. (jdryad's own --debug is not the program's
+     * environment and always applies: under jdryad the program has no privilege to protect.)
+     */
+    public static boolean debugAllowed() {
+        return Files.exists(Path.of("/etc/suid-debug"));
+    }
+
     /** Whether the kernel would start {@code program} with AT_SECURE for this process's user and group. */
     public static boolean applies(Path program) {
         try {

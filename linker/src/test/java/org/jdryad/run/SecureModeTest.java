@@ -64,6 +64,24 @@ class SecureModeTest {
                 expected.stdout());
     }
 
+    @Test
+    void ldDebugIsIgnoredForASetuidProgram() throws IOException {
+        assumeTrue(!Files.exists(Path.of("/etc/suid-debug")), "/etc/suid-debug lets glibc debug secure programs");
+        Path built = Fixtures.program("secure-env", List.of("robust/secure_env.c"));
+        Map<String, String> env = Map.of("LD_DEBUG", "libs");
+        for (boolean setuid : new boolean[] {true, false}) {
+            Path prog = setuidLayout(setuid ? "debug" : "debug-plain", built, setuid).resolve("secure-env");
+            Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
+            Result actual = Jdryad.runJdryad(List.of(), prog, List.of(), env, prog.getParent());
+            assertEquals(0, actual.status(), actual::describe);
+            // (the launcher's bash prints its own LD_DEBUG lines: README, known limits)
+            String about = "initialize program: " + prog;
+            assertEquals(expected.stderr().contains(about), actual.stderr().contains(about),
+                    (setuid ? "set-user-ID: " : "plain: ") + actual.describe());
+            assertEquals(!setuid, actual.stderr().contains(about), actual::describe);
+        }
+    }
+
     /** Runs natively and under jdryad; both must end with {@code status} and say the same. */
     private static Result compare(String what, Path prog, Map<String, String> env, int status) {
         Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
