@@ -28,11 +28,15 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = re.compile(r"^(gdb.*|.*-server|reboot|halt|poweroff|shutdown|init|telinit|login|su|sudo|passwd|chsh|chfn"
-                  r"|newgrp|vi|vim.*|nano|less|more|top|htop|watch|yes|xargs|tee|cat|sleep|timeout|script|screen"
-                  r"|tmux|ssh-agent|dbus.*|systemd.*|journalctl|loginctl|busctl|chromium.*|Xvfb|X.*|.*sh|python.*"
-                  r"|perl.*|node.*|java.*|jshell|psql|redis.*|mysql.*|memcached|nginx|sqlite3|gpg-agent|dirmngr"
-                  r"|keyboxd|pager|sensible-.*|editor|ex|view|rview|rvim|run-parts)$")
+# Programs that would act, wait or take the terminal rather than answer --version.
+SKIP = re.compile(r"^(gdb.*|.*-server|reboot|halt|poweroff|shutdown|init|telinit|runlevel|systemctl|login|su|sudo"
+                  r"|passwd|chsh|chfn|newgrp|sg|wall|write|mesg|agetty|sulogin|nologin|kill|killall|pkill|vi|vim.*"
+                  r"|nano|less|more|top|htop|watch|yes|xargs|tee|cat|sleep|timeout|flock|nohup|setsid|unshare"
+                  r"|nsenter|chroot|chrt|taskset|ionice|nice|stdbuf|env|strace|ltrace|valgrind.*|perf.*|docker.*"
+                  r"|containerd.*|runc|ctr|script|scriptlive|scriptreplay|screen|tmux|ssh-agent|dbus.*|systemd.*"
+                  r"|journalctl|loginctl|busctl|chromium.*|Xvfb|X.*|.*sh|python.*|perl.*|node.*|java.*|jshell|psql"
+                  r"|redis.*|mysql.*|memcached|nginx|sqlite3|gpg-agent|gpgconf|dirmngr|keyboxd|pager|sensible-.*"
+                  r"|editor|ex|view|rview|rvim|run-parts)$")
 BINDING = re.compile(r"\d+:\s+binding file (.*) \[0\] to (.*) \[0\]: \w+ symbol `(.*)'(?: \[(.*)\])?$")
 PID = re.compile(r"^ *(\d+):", re.M)
 HOST_SONAMES = re.compile(r'"([a-z0-9_.+-]+\.so[.0-9]*)"')
