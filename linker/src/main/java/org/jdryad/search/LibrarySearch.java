@@ -852,7 +852,7 @@ public final class LibrarySearch {
             if (dir.isEmpty() || !dir.startsWith("/")) {
                 return true; // glibc never caches relative directories as missing
             }
-            return dirExists.computeIfAbsent(dir, k -> Files.isDirectory(Path.of(k)));
+            return dir.indexOf('\0') < 0 && dirExists.computeIfAbsent(dir, k -> Files.isDirectory(Path.of(k)));
         }
 
         private boolean setuid(String path) {
@@ -873,6 +873,9 @@ public final class LibrarySearch {
          * machine (the search goes on); {@link Fatal} when it is unusable in a way glibc reports.
          */
         private Found verify(String candidate, List<String> rejected) throws Fatal {
+            if (candidate.indexOf('\0') >= 0) {
+                return null; // no file has such a path (a name from C never holds a NUL: a fuzzer's)
+            }
             Path p = resolve(candidate);
             if (!Files.exists(p)) {
                 return null;

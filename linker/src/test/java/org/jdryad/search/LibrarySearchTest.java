@@ -108,6 +108,22 @@ class LibrarySearchTest {
         }
     }
 
+    /**
+     * A NUL in a name or a directory (no C string holds one, but the search's API takes Java
+     * strings) names no file: the long fuzzing campaign found such names throwing
+     * InvalidPathException out of the search (13 crash inputs, one cause).
+     */
+    @Test
+    void namesAndDirectoriesWithANulAreFoundNowhere() throws Exception {
+        String llp = dir.resolve("pre") + "\0x:" + dir.resolve("pre") + ":rel\0dir";
+        try (DependencyGraph g = resolve("runpath", llp, "lib\0p.so libp.so")) {
+            assertEquals(dir.resolve("pre") + "/libp.so", find(g, "libp.so").path());
+            assertEquals(List.of("ERROR: ld.so: object 'lib\0p.so' from LD_PRELOAD cannot be preloaded "
+                    + "(cannot open shared object file): ignored."), g.warnings());
+            assertEquals(dir.resolve("a") + "/libx.so", find(g, "libx.so").path());
+        }
+    }
+
     @Test
     void preloadsComeRightAfterTheProgram() throws Exception {
         String pre = dir.resolve("pre/libp.so") + " libnope.so";
