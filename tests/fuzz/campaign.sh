@@ -41,11 +41,11 @@ for t in "${targets[@]}"; do
         -Djdryad.fuzz.forkTimeout=0 >"$log" 2>&1
     status=$?
     set -e
-    done_line=$(grep -Eo '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 || true)
+    done_line=$(grep -aEo '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 || true)
     runs=$(echo "$done_line" | awk '{print $2}')
     secs=$(echo "$done_line" | awk '{print $5}')
-    findings=$(grep -c '^== Java Exception\|^==[0-9]*== ERROR: libFuzzer: timeout' "$log" || true)
-    distinct=$( (grep -Eo 'DEDUP_TOKEN: [0-9a-f]+' "$log" || true) | sort -u | wc -l)
+    findings=$(grep -ac '^== Java Exception\|^==[0-9]*== ERROR: libFuzzer: timeout' "$log" || true)
+    distinct=$( (grep -aEo 'DEDUP_TOKEN: [0-9a-f]+' "$log" || true) | sort -u | wc -l)
     printf '%-24s %12s %10s %9s %s\n' "$t" "${runs:-?}" "${secs:-?}" "$findings" "$distinct" >>"$out/summary.new"
     [ "$status" = 0 ] || echo "campaign: $t ended with status $status (a timeout or crash ends the JVM): see $log" >&2
 done
