@@ -106,17 +106,38 @@ public final class AgentListener implements AutoCloseable {
         long deadline = System.nanoTime() + Math.min(timeout.toNanos(), Long.MAX_VALUE / 4);
         for (;;) {
             Arrival a = agents.poll(20, TimeUnit.MILLISECONDS);
-            if (a != null) {
+            if (a != null && startedBy(a, watched)) {
                 return a;
             }
             if (!watched.isAlive()) {
                 // It may have said HELLO just before it ended (then its connection says the rest).
-                return agents.poll(50, TimeUnit.MILLISECONDS);
+                a = agents.poll(50, TimeUnit.MILLISECONDS);
+                return a != null && startedBy(a, watched) ? a : null;
             }
             if (System.nanoTime() > deadline || closed) {
                 return null;
             }
         }
+    }
+
+    /**
+     * Whether the agent that said HELLO (its pid checked against the peer's already) is the
+     * process jdryad started, or one of its descendants (a wrapper's child, gdb's inferior);
+     * another process of the user that says HELLO first is refused and the wait goes on.
+     */
+    private static boolean startedBy(Arrival a, Process watched) {
+        long pid = a.pid();
+        if (pid == watched.pid() || PeerProcess.descendsFrom(pid, watched.pid())) {
+            return true;
+        }
+        refuse(a.channel(), Protocol.HELLO, "HELLO", "pid " + pid + " is not the process jdryad started (pid "
+                + watched.pid() + ") nor one of its descendants");
+        try {
+            a.channel().close();
+        } catch (IOException ignored) {
+            // closed either way
+        }
+        return false;
     }
 
     /** The next agent's HELLO, or null when none came within {@code timeout} (or the listener closed). */

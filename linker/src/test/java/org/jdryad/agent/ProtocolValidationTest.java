@@ -169,6 +169,20 @@ class ProtocolValidationTest {
         assertLegitimateHelloArrives();
     }
 
+    /** A real HELLO from a process jdryad did not start (this JVM) while jdryad waits for its own agent. */
+    @Test
+    void aHelloFromAProcessJdryadDidNotStartIsNotTakenAsItsAgent() throws Exception {
+        Process started = new ProcessBuilder("sleep", "30").start();
+        try (SocketChannel ch = connect()) {
+            byte[] h = hello(SELF);
+            send(ch, header(h.length, Protocol.HELLO, 0), ByteBuffer.wrap(h));
+            assertNull(listener.await(started, Duration.ofMillis(500)), "a stranger's HELLO was taken as the agent");
+            assertEquals(-1, refusal(ch, Protocol.HELLO));
+        } finally {
+            started.destroyForcibly();
+        }
+    }
+
     @Test
     void aHelloChildClaimingAnotherPidOrFromOutsideTheProgramIsRefused() throws Exception {
         AtomicLong calls = new AtomicLong();
