@@ -96,9 +96,10 @@ class BindingsDifferentialTest {
             jdryadEnv.put("LD_BIND_NOW", "1");
         }
         env.put("LD_DEBUG", "bindings");
-        // glibc's lines go to one file per process (LD_DEBUG_OUTPUT=F writes F.PID): on a shared
-        // stderr a forked child's lines land inside the parent's, which glibc writes in pieces
-        // (the version and the newline of a binding line are separate writes).
+        // glibc's lines go to a file of their own (LD_DEBUG_OUTPUT=F writes F.PID), not mixed
+        // with the program's stderr. A forked child writes to its parent's file, in pieces (a
+        // binding line's version and newline are separate writes): the fork fixtures make their
+        // first calls one process at a time.
         Path debugDir = Files.createTempDirectory("jdryad-bindings-");
         env.put("LD_DEBUG_OUTPUT", debugDir.resolve("glibc").toString());
         Result glibc = Jdryad.runNative(program, args, env, program.getParent());
