@@ -109,6 +109,7 @@ class FaultTest {
                 dir.resolve("wide-main").toString()).directory(dir.toFile())
                 .redirectOutput(dir.resolve("out").toFile()).redirectError(dir.resolve("err").toFile());
         pb.environment().put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        pb.environment().put("JDRYAD_SERVER", "off"); // cold, as every test (auto would leave a server behind)
         Process p = pb.start();
         ProcessHandle agent = awaitAgent(p);
         agent.destroyForcibly();
