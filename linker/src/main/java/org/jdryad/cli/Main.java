@@ -21,6 +21,9 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("run")) {
+            org.jdryad.run.StartupWarmer.start(); // this JVM is a cold run's own
+        }
         System.exit(execute(args));
     }
 
