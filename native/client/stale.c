@@ -45,7 +45,7 @@ static int walk(int dirfd, const struct timespec *than, int depth)
 
 int jar_is_stale(const char *home, const char *jar)
 {
-    static const char *const roots[] = {"pom.xml", "linker/src/main", "native", "gdb-scripts"};
+    static const char *const roots[] = {"pom.xml", "linker/src/main", "linker/src/build", "native", "gdb-scripts"};
     struct stat js;
     if (stat(jar, &js) < 0)
         return 1;
