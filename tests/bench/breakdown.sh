@@ -4,7 +4,8 @@
 #
 # Two kinds of numbers:
 #  * whole runs, untraced: the program natively, `jdryad run`, a JVM hello world with the
-#    launcher's JVM flags, the ./jdryad launcher alone (its `java` replaced by /bin/true on PATH),
+#    launcher's JVM flags, the ./jdryad launcher alone (JDRYAD_SHOW_JVM: it prints the JVM command
+#    it would exec, and exits),
 #    the JVM and CLI alone (`jdryad --help`), and JNA's start-up in a JVM of its own;
 #  * one time line per round: benchtool trace (ptrace exec/exit events: when the JVM, the agent
 #    and ldconfig start and end) + the JVM's -Xlog:class+load uptimes (JAVA_TOOL_OPTIONS) +
@@ -18,10 +19,15 @@ trap 'rm -rf "$work"' EXIT
 build_benchtool "$work"
 bt="$work/benchtool"
 jar="$root/target/jdryad-cli.jar"
-jsa="$root/target/jdryad.jsa"
-[ -z "${JDRYAD_BUILD_DIR:-}" ] || { jar="$JDRYAD_BUILD_DIR/jdryad-cli.jar"; jsa="$JDRYAD_BUILD_DIR/jdryad.jsa"; }
-flags=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xlog:cds=off -Xlog:cds+dynamic=off)   # the launcher's
-cds=(); [ -f "$jsa" ] && cds=(-XX:SharedArchiveFile="$jsa")
+[ -z "${JDRYAD_BUILD_DIR:-}" ] || jar="$JDRYAD_BUILD_DIR/jdryad-cli.jar"
+# The launcher's JVM and flags (JDRYAD_SHOW_JVM), and its class cache: an AOT cache (JDK 25+) or
+# a CDS archive (JDK 17); JVMs started here with another class path get the flags alone.
+mapfile -t launcher_jvm < <(JDRYAD_SHOW_JVM=1 "$jdryad")
+java_bin=${launcher_jvm[0]}
+flags=(); cds=()
+for f in "${launcher_jvm[@]:1}"; do
+  case $f in -XX:AOTCache=* | -XX:SharedArchiveFile=*) cds+=("$f");; *) flags+=("$f");; esac
+done
 
 # A JVM hello world, and JNA's start-up as ProcessVm triggers it (Native.load("c")).
 cat >"$work/Hello.java" <<'EOF'
@@ -42,8 +48,7 @@ public class JnaCost {
 }
 EOF
 javac -d "$work" -cp "$jar" "$work/Hello.java" "$work/JnaCost.java"
-mkdir -p "$work/fakejava" "$work/jna"
-ln -s /bin/true "$work/fakejava/java"
+mkdir -p "$work/jna"
 ( cd "$work/jna" && jar xf "$jar" com/sun/jna/linux-x86-64/libjnidispatch.so \
   && mv com/sun/jna/linux-x86-64/libjnidispatch.so . )   # the JDK's jar tool: unzip may be absent
 
@@ -57,11 +62,11 @@ for ((r = 1; r <= rounds; r++)); do
   echo "round $r/$rounds ..." >&2
   wall native /usr/bin/true
   wall jdryad "$jdryad" run /usr/bin/true
-  wall hello java "${flags[@]}" -cp "$work" Hello
-  wall launcher env PATH="$work/fakejava:$PATH" "$jdryad" run /usr/bin/true
+  wall hello "$java_bin" "${flags[@]}" -cp "$work" Hello
+  wall launcher env JDRYAD_SHOW_JVM=1 "$jdryad" run /usr/bin/true
   wall cli "$jdryad" --help
-  read -r a b < <(java "${flags[@]}" "${cds[@]}" -cp "$jar:$work" JnaCost); add jna.extract "$a"; add jna.ldconfig "$b"
-  read -r a b < <(java "${flags[@]}" "${cds[@]}" -Djna.boot.library.path="$work/jna" -cp "$jar:$work" JnaCost); add jna.extract.bootpath "$a"
+  read -r a b < <("$java_bin" "${flags[@]}" -cp "$jar:$work" JnaCost); add jna.extract "$a"; add jna.ldconfig "$b"
+  read -r a b < <("$java_bin" "${flags[@]}" -Djna.boot.library.path="$work/jna" -cp "$jar:$work" JnaCost); add jna.extract.bootpath "$a"
 
   # the time line of one traced run
   rm -f "$work/cl.log"
@@ -108,8 +113,8 @@ line "whole runs, untraced" "ms"
 line "  /usr/bin/true natively" "$(f1 "$(med native)")"
 line "  jdryad run /usr/bin/true" "$(f1 "$(med jdryad)")"
 line "  JVM hello world, the launcher's JVM flags" "$(f1 "$(med hello)")"
-line "  ./jdryad launcher script alone (java = /bin/true)" "$(f1 "$(med launcher)")"
-line "  jdryad --help (launcher + JVM + CDS + picocli, no run)" "$(f1 "$(med cli)")"
+line "  ./jdryad launcher script alone (JDRYAD_SHOW_JVM: no java)" "$(f1 "$(med launcher)")"
+line "  jdryad --help (launcher + JVM + class cache + picocli, no run)" "$(f1 "$(med cli)")"
 line "  JNA: load com.sun.jna.Native (extracts libjnidispatch.so)" "$(f1 "$(med jna.extract)")"
 line "    the same with -Djna.boot.library.path=<extracted once>" "$(f1 "$(med jna.extract.bootpath)")"
 line "  JNA: Native.load(\"c\") (NativeLibrary runs ldconfig -p)" "$(f1 "$(med jna.ldconfig)")"
@@ -127,6 +132,6 @@ line "  total of the traced run" "$(f1 "$(med t.total)")"
 line "  of which ldconfig -p (JNA's NativeLibrary, exec to exit)" "$(f1 "$(med t.ldconfig)")"
 line "classes loaded by the JVM (traced run)" "count"
 line "  all" "$(med c.all)"
-line "  from the CDS archive (target/jdryad.jsa and the JDK's)" "$(med c.cds)"
+line "  from the class cache (${cds[0]:-none}, and the JDK's)" "$(med c.cds)"
 line "  parsed from the jar (not in the archive)" "$(med c.jar)"
-line "    of which picocli (class files older than Java 6: CDS cannot archive them)" "$(med c.picocli)"
+line "    of which picocli (its Java 5 class files are rewritten at build for the AOT cache)" "$(med c.picocli)"
