@@ -82,10 +82,23 @@ own:
 }
 
 /* The launcher again, in cold mode (JDRYAD_COLD_RETRY, which it takes out again): never returns. */
+/*
+ * The launcher to run again: the static front (native/front/) when it started this run, so that
+ * the LD_* variables in the given environment reach no bash either, else the checkout's script.
+ */
+static void launcher_path(const struct client *c, char *path, size_t size)
+{
+    const char *front = getenv("JDRYAD_FRONT");
+    if (front && front[0] == '/' && access(front, X_OK) == 0)
+        snprintf(path, size, "%s", front);
+    else
+        snprintf(path, size, "%s/jdryad", c->home);
+}
+
 static void run_cold(struct client *c)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/jdryad", c->home);
+    launcher_path(c, path, sizeof path);
     char **env = calloc(c->ngiven + 2, sizeof *env);
     memcpy(env, c->given, c->ngiven * sizeof *env);
     env[c->ngiven] = "JDRYAD_COLD_RETRY=1";
@@ -112,7 +125,7 @@ static void no_server(struct client *c, const char *why)
 static int start_server(struct client *c)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/jdryad", c->home);
+    launcher_path(c, path, sizeof path);
     const char *idle = getenv("JDRYAD_SERVER_IDLE");
     char *argv[] = {"jdryad", "server", "start", "--quiet", "--idle", (char *)(idle && *idle ? idle : "600"), 0};
     char **env = calloc(c->ngiven + 2, sizeof *env);

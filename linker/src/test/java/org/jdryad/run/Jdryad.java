@@ -88,6 +88,23 @@ final class Jdryad {
                 RUN_TIMEOUT);
     }
 
+    /**
+     * As {@link #runJdryad}, through the static front ({@code <build>/native-out/jdryad},
+     * native/front/front.c) instead of the {@code ./jdryad} script.
+     */
+    static Result runFront(List<String> options, Path program, List<String> args, Map<String, String> extraEnv,
+                           Path workDir) {
+        ensureBuilt();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(launcherBuildDir().resolve("native-out/jdryad").toString());
+        cmd.add("run");
+        cmd.addAll(options);
+        cmd.add(program.toString());
+        cmd.addAll(args);
+        return ProcessRunner.run(cmd, launcherEnv(ProcessRunner.environment(workDir, extraEnv)), workDir,
+                RUN_TIMEOUT);
+    }
+
     /** {@code ./jdryad ARGS...} (any command, e.g. ldd) in {@code workDir}, with the tests' environment. */
     static Result runLauncher(List<String> args, Path workDir) {
         ensureBuilt();

@@ -45,6 +45,36 @@ class PreloadRunTest {
                 + actual.describe());
     }
 
+    /**
+     * Through the static front, LD_PRELOAD reaches no process but the program: the library's
+     * constructor prints once, as natively (through the bash script it also runs in bash).
+     */
+    @Test
+    void throughTheStaticFrontLdPreloadReachesTheProgramOnly() {
+        Path prog = FixtureCatalog.preloadProgram();
+        Map<String, String> env = Map.of("LD_PRELOAD", FixtureCatalog.preloadLibrary().toString(),
+                "JDRYAD_SERVER", "off");
+        Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
+        assertEquals(1, expected.stdout().lines().filter(l -> l.equals("preload constructor")).count(),
+                expected::describe);
+        Result actual = Jdryad.runFront(List.of(), prog, List.of(), env, prog.getParent());
+        Jdryad.assertSameRun("preload (LD_PRELOAD, static front)", expected, actual);
+    }
+
+    /**
+     * Through the static front, a missing LD_AUDIT module gets the system loader's one warning,
+     * for the program, as natively: not a second one for the launcher's bash.
+     */
+    @Test
+    void throughTheStaticFrontLdAuditReachesTheProgramOnly() {
+        Path prog = FixtureCatalog.helloPie();
+        Map<String, String> env = Map.of("LD_AUDIT", "libjdryad-nonexistent-audit.so", "JDRYAD_SERVER", "off");
+        Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
+        assertTrue(expected.stderr().contains("cannot be loaded as audit interface"), expected::describe);
+        Result actual = Jdryad.runFront(List.of(), prog, List.of(), env, prog.getParent());
+        Jdryad.assertSameRun("missing audit module (LD_AUDIT, static front)", expected, actual);
+    }
+
     @Test
     void preloadOption() {
         Path prog = FixtureCatalog.preloadProgram();
