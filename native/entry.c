@@ -13,8 +13,9 @@ ElfW(auxv_t) *orig_auxv;
 
 /* The process's name (/proc/PID/comm, what ps, top and gdb's `info threads` show) is the
    kernel's: the base name of the file executed, truncated to 15 bytes. The kernel gave the
-   agent's; the program's threads inherit the main thread's, so it is set before entry. */
-static void name_process(const char *path)
+   agent's; the program's threads inherit the main thread's, so it is set before the program's
+   first code runs (SET_EXE, before the initialisers), and again at entry. */
+void jd_name_process(const char *path)
 {
     if (!path)
         return;
@@ -140,7 +141,7 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
         if (aux[i].a_type == AT_EXECFN && execfn)
             aux[i].a_un.a_val = execfn_addr;
     }
-    name_process(execfn);
+    jd_name_process(execfn);
     /* glibc's getauxval reads the auxv ld.so saved: the agent's original one. Patch it too. */
     for (size_t i = 0; i < norig; i++)
         orig_auxv[i].a_un.a_val = aux[i].a_un.a_val;

@@ -14,6 +14,9 @@ extern ElfW(auxv_t) *orig_auxv;
    a malformed request or a thread other than the main one. */
 void enter(struct hdr *h, struct in *in, struct buf *out);
 
+/* Names the process (/proc/PID/comm) after path's base name, as the kernel does at exec. */
+void jd_name_process(const char *path);
+
 /* agent_asm.S: copies the stack image to sp, switches to it and jumps to entry with rdx = fini. */
 void jdryad_enter_jump(const void *src, size_t len, void *sp, void *entry, void *fini)
     __attribute__((noreturn));

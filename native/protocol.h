@@ -107,8 +107,9 @@
  *                 -EINVAL.  Module index gets dynamic TLS: each thread allocates its block
  *                 (memsz bytes, the filesz bytes at image first) at its first __tls_get_addr or
  *                 TLSDESC call; memsz 0 retires the index (dlclose).
- *   SET_EXE       s path  -> 0.  The program's path as /proc/self/exe would name it; jdryad
- *                 objects' readlink("/proc/self/exe") answers it (the kernel names the agent).
+ *   SET_EXE       s path, s executed  -> 0.  The program's path as /proc/self/exe would name
+ *                 it; jdryad objects' readlink("/proc/self/exe") answers it (the kernel names the
+ *                 agent). The process is named after executed (the path as exec'ed; NULL: left).
  *   SET_FINI      q n, n x (q kind, q addr, q count)  -> 0.  kind 1: call addr;  kind 2:
  *                 call the count pointers of the array at addr in reverse order;  kind 3
  *                 (LD_DEBUG_OUTPUT): later kind-4 lines go to the file named by the NUL-terminated

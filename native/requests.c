@@ -438,7 +438,8 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
     }
     case JD_SET_EXE: {
         const char *path = get_s(in);
-        if (in->bad || !path) {
+        const char *executed = get_s(in);
+        if (in->bad || !path || in->pos != in->len) {
             put_q(out, (uint64_t)-22);
             break;
         }
@@ -446,6 +447,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         char *copy = jd_alloc(n, 1);
         jd_memcpy(copy, path, n);
         jd_exe_path = copy;
+        jd_name_process(executed);
         put_q(out, 0);
         break;
     }

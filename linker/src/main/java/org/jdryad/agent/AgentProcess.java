@@ -781,9 +781,12 @@ public final class AgentProcess implements AutoCloseable {
                 "dynamic TLS of module index " + index);
     }
 
-    /** The program's path, answered to jdryad objects' readlink("/proc/self/exe"). */
-    public void setExePath(String path) {
-        check(request(Protocol.SET_EXE, new Payload.Writer().s(path)).q(), "set the program's path");
+    /**
+     * The program's path, answered to jdryad objects' readlink("/proc/self/exe"), and the path
+     * it was exec'ed as, whose base name becomes the process's name (/proc/PID/comm).
+     */
+    public void setExePath(String path, String executed) {
+        check(request(Protocol.SET_EXE, new Payload.Writer().s(path).s(executed)).q(), "set the program's path");
     }
 
     /** What the finaliser runs at exit, in order. */

@@ -462,6 +462,7 @@ public final class ProgramRunner {
      */
     private void initialise(AgentProcess agent, Linked linked, List<String> argv, List<String> envp) {
         LoadedObject main = linked.session().objects().get(0);
+        announceExe(agent, main);
         DynamicLoader loader = linked.loader();
         loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
         startAuditing(agent, linked);
@@ -493,14 +494,23 @@ public final class ProgramRunner {
         });
     }
 
+    /**
+     * What /proc/self/exe names for jdryad objects, and the process's name: before the first
+     * initialiser (an audit module's included), which may read either, as natively.
+     */
+    private void announceExe(AgentProcess agent, LoadedObject main) {
+        String real;
+        try {
+            real = main.path().toRealPath().toString();
+        } catch (IOException e) {
+            real = main.path().toAbsolutePath().normalize().toString();
+        }
+        agent.setExePath(real, options.executable());
+    }
+
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
     private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
         LoadedObject main = session.objects().get(0);
-        try {
-            agent.setExePath(main.path().toRealPath().toString());
-        } catch (IOException e) {
-            agent.setExePath(main.path().toAbsolutePath().normalize().toString());
-        }
         Map<Long, Long> auxv = new LinkedHashMap<>();
         auxv.put(Protocol.AT_PHDR, phdrAddress(main));
         auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
