@@ -57,6 +57,12 @@ final class Auditing implements DynamicLoader.AuditHooks {
     private final Set<LoadedObject> ownObjects;
     /** Per audited object: the agent address of its cookies, one uintptr_t per module. */
     private final Map<LoadedObject, Long> cookies = new IdentityHashMap<>();
+    /** glibc's link_map fields an audit module reads: l_addr, l_name, l_ld, l_next, l_prev, l_real, l_ns, l_libname. */
+    private static final int PROGRAM_MAP_BYTES = 64;
+    private static final int L_NAME_OFFSET = 8;
+    /** The program's map as modules see it ({@link #auditedMap}); 0 until made. */
+    private long programMap;
+
     /** Per audited object: what each module's la_objopen returned (LA_FLG_BINDTO, LA_FLG_BINDFROM). */
     private final Map<LoadedObject, long[]> bindFlags = new IdentityHashMap<>();
     /** Argument pairs for the calls at exit, placed once (the finaliser table is rebuilt often). */
@@ -653,7 +659,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     private void objopen(LoadedObject o) {
         long[] flags = new long[modules.size()];
-        long map = linkMap(o);
+        long map = auditedMap(o);
         for (int i = 0; i < modules.size(); i++) {
             long f = modules.get(i).hook("la_objopen");
             if (f != 0) {
@@ -687,7 +693,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     /** glibc's _dl_new_object: every cookie starts as the object's link_map address. */
     private long placeCookies(LoadedObject o) {
         long at = agent.alloc(8L * modules.size(), 8);
-        long map = linkMap(o);
+        long map = auditedMap(o);
         long[] addrs = new long[modules.size()];
         long[] values = new long[modules.size()];
         for (int i = 0; i < addrs.length; i++) {
@@ -696,6 +702,32 @@ final class Auditing implements DynamicLoader.AuditHooks {
         }
         agent.writeWords(addrs, values);
         return at;
+    }
+
+    /**
+     * The link_map audit modules are given for {@code o}: its own ({@link #linkMap}), but for the
+     * program a copy whose {@code l_name} is "" (made once). Why: glibc's program map is named "",
+     * and modules tell the program by that (sotruss traces "the main program" by default through
+     * {@code l_name[0] == '\0'}), while the agent's node for the program carries its path, which
+     * gdb needs (its main file is the agent). Modules get a map only in la_objopen and as the
+     * cookies' first value, so the copy (the public fields, l_real, l_ns and l_libname, as at
+     * start-up) is what they see; r_debug's list and gdb keep the named node.
+     */
+    private long auditedMap(LoadedObject o) {
+        long map = linkMap(o);
+        if (o != mainObject() || map == 0) {
+            return map;
+        }
+        if (programMap == 0) {
+            byte[] node = agent.read(map, PROGRAM_MAP_BYTES);
+            long copy = agent.alloc(PROGRAM_MAP_BYTES + 8, 16);
+            java.nio.ByteBuffer.wrap(node).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .putLong(L_NAME_OFFSET, copy + PROGRAM_MAP_BYTES); // the empty string after the copy
+            agent.write(copy, node);
+            agent.write(copy + PROGRAM_MAP_BYTES, new byte[8]);
+            programMap = copy;
+        }
+        return programMap;
     }
 
     /** The object's struct link_map: the agent's node for a jdryad object, glibc's own for a host object. */
