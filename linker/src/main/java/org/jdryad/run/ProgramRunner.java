@@ -464,7 +464,9 @@ public final class ProgramRunner {
         LoadedObject main = linked.session().objects().get(0);
         announceExe(agent, main);
         DynamicLoader loader = linked.loader();
-        loader.setArguments(argv.size(), agent.placeStrings(argv), agent.placeStrings(envp));
+        long argvAt = agent.placeStrings(argv);
+        loader.setArguments(argv.size(), argvAt, agent.placeStrings(envp));
+        announceProgramName(agent, linked.session(), argvAt, argv.get(0));
         startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
@@ -506,6 +508,32 @@ public final class ProgramRunner {
             real = main.path().toAbsolutePath().normalize().toString();
         }
         agent.setExePath(real, options.executable());
+    }
+
+    /**
+     * program_invocation_name and program_invocation_short_name (libc's and any copy of the
+     * program's) name the program from before the first initialiser, an audit module's
+     * included, as libc's own initialiser sets them natively: until then they named the agent, so
+     * a constructor's warn() and sotruss's name for the program said "jdryad-agent-tls8192".
+     * ENTER points them at the program's own stack afterwards.
+     */
+    private static void announceProgramName(AgentProcess agent, LinkSession session, long argvAt, String argv0) {
+        long full = agent.readLong(argvAt);
+        byte[] bytes = argv0.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int base = 0;
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == '/') {
+                base = i + 1;
+            }
+        }
+        writeAll(agent, variableSlots(session, "program_invocation_name", "__progname_full"), full);
+        writeAll(agent, variableSlots(session, "program_invocation_short_name", "__progname"), full + base);
+    }
+
+    private static void writeAll(AgentProcess agent, long[] slots, long value) {
+        long[] values = new long[slots.length];
+        java.util.Arrays.fill(values, value);
+        agent.writeWords(slots, values);
     }
 
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
