@@ -122,19 +122,6 @@ final class RunCommand implements Callable<Integer> {
         return launch(gdbLine);
     }
 
-    /** The audit modules in glibc's order: ld.so's --audit options, then LD_AUDIT's colon-separated names. */
-    static List<String> auditModules(List<String> options, String ldAudit) {
-        List<String> out = new ArrayList<>(options);
-        if (ldAudit != null) {
-            for (String name : ldAudit.split(":")) {
-                if (!name.isEmpty()) {
-                    out.add(name);
-                }
-            }
-        }
-        return out;
-    }
-
     /**
      * Runs PROG with jdryad: directly, or, when {@code gdbOptions} is not null, under gdb with
      * those options (as `jdryad gdb` does). Returns the program's status, or gdb's.
@@ -179,7 +166,7 @@ final class RunCommand implements Callable<Integer> {
         Path historyFile = history == null || invocation == null ? history : invocation.workingDirectory().resolve(history);
         RunOptions options = new RunOptions(argv0, executable, raw.subList(1, raw.size()), env, lp, pre, preload, now, not, stats,
                 gdbOptions == null ? null : gdbCommandLine(gdbOptions), dbg, historyFile);
-        options = options.withAudit(auditModules(audit, env.get("LD_AUDIT")));
+        options = options.withAudit(RunOptions.auditModules(audit, env.get("LD_AUDIT")));
         Path p = invocation == null ? Path.of(executable) : invocation.workingDirectory().resolve(executable);
         if (!Files.exists(p)) {
             throw new CliFailure("jdryad: " + program + ": No such file or directory", 127);

@@ -47,9 +47,12 @@ final class FollowedExec {
         String executable = argv.get(3);
         DebugOptions debug = DebugOptions.parse(env.get("LD_DEBUG"), env.get("LD_DEBUG_OUTPUT"));
         boolean now = top.bindNow() || nonEmpty(env.get("LD_BIND_NOW")) || debug.has(DebugOptions.Category.UNUSED);
+        // LD_AUDIT is the exec'ed program's as its environment has it (as natively: a child
+        // inherits it); --audit was ld.so's option for the top-level program alone.
         return new RunOptions(argv.get(4), executable, List.copyOf(argv.subList(5, argv.size())), env,
                 env.get("LD_LIBRARY_PATH"), env.get("LD_PRELOAD"), top.preloadOption(), now,
-                nonEmpty(env.get("LD_BIND_NOT")), false, null, debug, null);
+                nonEmpty(env.get("LD_BIND_NOT")), false, null, debug, null)
+                .withAudit(RunOptions.auditModules(List.of(), env.get("LD_AUDIT")));
     }
 
     /** The program's environment from the agent's: its LD_* variables restored, jdryad's mark dropped. */

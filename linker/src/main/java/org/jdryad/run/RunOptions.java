@@ -43,6 +43,19 @@ public record RunOptions(String program, String executable, List<String> args, M
     }
 
     /** The same run with these audit modules. */
+    /** The audit modules in glibc's order: ld.so's --audit options, then LD_AUDIT's colon-separated names. */
+    public static List<String> auditModules(List<String> options, String ldAudit) {
+        List<String> out = new java.util.ArrayList<>(options);
+        if (ldAudit != null) {
+            for (String name : ldAudit.split(":")) {
+                if (!name.isEmpty()) {
+                    out.add(name);
+                }
+            }
+        }
+        return out;
+    }
+
     public RunOptions withAudit(List<String> modules) {
         return new RunOptions(program, executable, args, environment, libraryPath, preload, preloadOption, bindNow, bindNot,
                 stats, gdb, debug, historyFile, waitForDebugger, modules);

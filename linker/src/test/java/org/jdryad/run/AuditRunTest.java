@@ -123,6 +123,27 @@ class AuditRunTest {
         assertSameSotruss(Path.of("/usr/bin/ls"), List.of("/usr/share"), true, true, 100);
     }
 
+    /**
+     * glibc's own sotruss script, run by jdryad with --follow: the script's bash is loaded by
+     * jdryad, and the program it execs with LD_AUDIT set (and SOTRUSS_WHICH, the script's pid,
+     * which the exec keeps) too, as natively: the same calls as {@code sotruss PROG}.
+     */
+    @Test
+    void theSotrussScriptUnderFollowSeesTheSameCalls() {
+        Path prog = FixtureCatalog.auditProgram();
+        List<String> args = List.of(prog.toString(), FixtureCatalog.auditPlugin().toString());
+        Path sotruss = Path.of("/usr/bin/sotruss");
+        Result expected = Jdryad.runNative(sotruss, args, Map.of(), prog.getParent());
+        Result actual = Jdryad.runJdryad(List.of("--follow"), sotruss, args, Map.of("JDRYAD_SERVER", "off"),
+                prog.getParent());
+        assertEquals(expected.stdout(), actual.stdout(), actual::describe);
+        assertEquals(expected.status(), actual.status(), actual::describe);
+        List<String> want = sotrussCalls(expected.stderr());
+        assertTrue(want.size() >= 13, expected::describe);
+        assertEquals(String.join("\n", want), String.join("\n", sotrussCalls(actual.stderr())),
+                "sotruss's calls natively and under jdryad --follow");
+    }
+
     private static void assertSameSotruss(Path prog, List<String> args, boolean fromList, boolean exits, int atLeast) {
         String from = prog.getFileName().toString();
         List<String> nativeArgs = new ArrayList<>(exits ? List.of("-e") : List.of());
