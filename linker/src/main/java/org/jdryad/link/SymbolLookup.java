@@ -17,7 +17,7 @@ import org.jdryad.elf.SymbolVersions;
  * matching version. An unversioned reference accepts version indexes 0-2 and, failing those,
  * the one non-hidden versioned definition if there is exactly one. The first object that
  * defines the symbol wins (weak definitions are not second-class, as glibc without
- * LD_DYNAMIC_WEAK). STB_GNU_UNIQUE definitions are unique process-wide.
+ * LD_DYNAMIC_WEAK). STB_GNU_UNIQUE definitions are unique in their namespace.
  */
 public final class SymbolLookup {
 
@@ -75,7 +75,14 @@ public final class SymbolLookup {
     private static final String UNDEFINED = "undefined here (a reference, not a definition)";
 
     // Lookups run concurrently: lazy first calls from many program threads, and dlopens.
-    private final Map<String, Definition> uniqueDefinitions = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<UniqueName, Definition> uniqueDefinitions = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * A key of the STB_GNU_UNIQUE table: glibc keeps one table per namespace
+     * ({@code _ns_unique_sym_table} of the defining object's namespace), keyed by name alone.
+     */
+    private record UniqueName(long namespace, String name) {
+    }
     private final java.util.concurrent.atomic.LongAdder lookups = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder objectsProbed = new java.util.concurrent.atomic.LongAdder();
     private volatile java.util.function.BiConsumer<String, LoadedObject> probeListener;
@@ -155,7 +162,8 @@ public final class SymbolLookup {
                 if (d.symbol().bind() == Elf.STB_GNU_UNIQUE && req.typeClass() != TypeClass.COPY) {
                     // glibc's do_lookup_unique: the first definition of the name wins, whatever
                     // its version; a copy relocation copies from the definition it found.
-                    Definition first = uniqueDefinitions.putIfAbsent(d.symbol().name(), d);
+                    Definition first = uniqueDefinitions.putIfAbsent(
+                            new UniqueName(d.object().namespace(), d.symbol().name()), d);
                     if (first != null) {
                         d = first;
                     }
