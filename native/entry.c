@@ -29,6 +29,44 @@ void jd_name_process(const char *path)
     sys2(SYS_prctl, PR_SET_NAME, comm);
 }
 
+/* Writes value into the agent's auxv entry of type (kept where the kernel put it: glibc's
+   getauxval reads it); a type the kernel did not give is left out, as ENTER leaves it. */
+static void patch_orig_auxv(uint64_t type, uint64_t value)
+{
+    for (ElfW(auxv_t) *a = orig_auxv; a->a_type != AT_NULL; a++)
+        if (a->a_type == type)
+            a->a_un.a_val = value;
+}
+
+void set_auxv(struct in *in, struct buf *out)
+{
+    uint64_t n = get_q(in);
+    if (in->bad || n > 1000 || n > remaining(in) / 16) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    uint64_t *pairs = jd_alloc(16 * (n + 1), 16);
+    for (uint64_t i = 0; i < 2 * n; i++)
+        pairs[i] = get_q(in);
+    const char *execfn = get_s(in);
+    if (in->bad || in->pos != in->len) {
+        jd_free(pairs);
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        if (pairs[2 * i] != AT_NULL && pairs[2 * i] != AT_EXECFN)
+            patch_orig_auxv(pairs[2 * i], pairs[2 * i + 1]);
+    jd_free(pairs);
+    if (execfn) { /* kept for good: getauxval(AT_EXECFN) may be asked at any time */
+        size_t l = jd_strlen(execfn) + 1;
+        char *copy = jd_alloc(l, 1);
+        jd_memcpy(copy, execfn, l);
+        patch_orig_auxv(AT_EXECFN, (uint64_t)(uintptr_t)copy);
+    }
+    put_q(out, 0);
+}
+
 /* A counted list of addresses (q n, n x q): the count is checked before anything is read. */
 static long get_addresses(struct in *in, uint64_t *out, uint64_t max)
 {

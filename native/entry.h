@@ -14,6 +14,9 @@ extern ElfW(auxv_t) *orig_auxv;
    a malformed request or a thread other than the main one. */
 void enter(struct hdr *h, struct in *in, struct buf *out);
 
+/* SET_AUXV: the program's auxv entries into the agent's own (getauxval's), before initialisers. */
+void set_auxv(struct in *in, struct buf *out);
+
 /* Names the process (/proc/PID/comm) after path's base name, as the kernel does at exec. */
 void jd_name_process(const char *path);
 

@@ -107,6 +107,10 @@
  *                 -EINVAL.  Module index gets dynamic TLS: each thread allocates its block
  *                 (memsz bytes, the filesz bytes at image first) at its first __tls_get_addr or
  *                 TLSDESC call; memsz 0 retires the index (dlclose).
+ *   SET_AUXV      q n (<= 1000), n x (q type, q value), s execfn  -> 0.  The program's auxv
+ *                 entries (AT_PHDR, AT_PHNUM, AT_PHENT, AT_ENTRY; execfn, when not NULL, becomes
+ *                 AT_EXECFN) written into the agent's own auxv, which glibc's getauxval reads, so
+ *                 that initialisers see the program's as natively; ENTER builds the program's.
  *   SET_EXE       s path, s executed  -> 0.  The program's path as /proc/self/exe would name
  *                 it; jdryad objects' readlink("/proc/self/exe") answers it (the kernel names the
  *                 agent). The process is named after executed (the path as exec'ed; NULL: left).
@@ -199,6 +203,7 @@ enum jd_type {
     JD_SET_EXE = 0x35,
     JD_LAZY_SETUP = 0x36,
     JD_TLS_DYNAMIC = 0x37,
+    JD_SET_AUXV = 0x38,
 
     JD_ENTER = 0x40,
     JD_WAIT_DEBUGGER = 0x41,

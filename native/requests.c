@@ -436,6 +436,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         put_q(out, in->bad ? (uint64_t)-22 : (uint64_t)jd_tls_set_dynamic(m, image, filesz, memsz, align));
         break;
     }
+    case JD_SET_AUXV:
+        set_auxv(in, out);
+        break;
     case JD_SET_EXE: {
         const char *path = get_s(in);
         const char *executed = get_s(in);

@@ -782,6 +782,17 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /**
+     * The program's auxv entries ({@code overrides}; {@code execfn}, or null, as AT_EXECFN) in
+     * the agent's own auxv, which glibc's getauxval reads: from now on, the initialisers included.
+     */
+    public void setAuxv(Map<Long, Long> overrides, String execfn) {
+        Payload.Writer w = new Payload.Writer().q(overrides.size());
+        overrides.forEach((type, value) -> w.q(type).q(value));
+        w.s(execfn);
+        check(request(Protocol.SET_AUXV, w).q(), "set the program's auxv");
+    }
+
+    /**
      * The program's path, answered to jdryad objects' readlink("/proc/self/exe"), and the path
      * it was exec'ed as, whose base name becomes the process's name (/proc/PID/comm).
      */

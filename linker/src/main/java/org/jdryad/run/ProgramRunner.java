@@ -497,10 +497,12 @@ public final class ProgramRunner {
     }
 
     /**
-     * What /proc/self/exe names for jdryad objects, and the process's name: before the first
-     * initialiser (an audit module's included), which may read either, as natively.
+     * What /proc/self/exe names for jdryad objects, the process's name and the auxv getauxval
+     * reads: before the first initialiser (an audit module's included), which may read them, as
+     * natively.
      */
     private void announceExe(AgentProcess agent, LoadedObject main) {
+        agent.setAuxv(auxvOf(main), options.executable());
         String real;
         try {
             real = main.path().toRealPath().toString();
@@ -536,15 +538,20 @@ public final class ProgramRunner {
         agent.writeWords(slots, values);
     }
 
-    /** Enters the program at its entry point with auxv, program names and environ describing it. */
-    private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
-        LoadedObject main = session.objects().get(0);
+    /** The auxv entries that describe the program, not the agent the kernel started. */
+    private static Map<Long, Long> auxvOf(LoadedObject main) {
         Map<Long, Long> auxv = new LinkedHashMap<>();
         auxv.put(Protocol.AT_PHDR, phdrAddress(main));
         auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
         auxv.put(Protocol.AT_PHENT, (long) Elf.PHDR_SIZE);
         auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
-        agent.enter(main.base() + main.elf().entry(), argv, envp, auxv, options.executable(),
+        return auxv;
+    }
+
+    /** Enters the program at its entry point with auxv, program names and environ describing it. */
+    private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
+        LoadedObject main = session.objects().get(0);
+        agent.enter(main.base() + main.elf().entry(), argv, envp, auxvOf(main), options.executable(),
                 variableSlots(session, "program_invocation_name", "__progname_full"),
                 variableSlots(session, "program_invocation_short_name", "__progname"),
                 variableSlots(session, "environ", "__environ", "_environ"));

@@ -115,6 +115,12 @@ class AgentRobustnessTest {
             assertEquals(-22, status(ap.rawRequest(Protocol.OBJECT_TABLE, payload(new Payload.Writer().q(999_999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.SET_FINI, payload(new Payload.Writer().q(9_999_999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.PLACE_STRINGS, payload(new Payload.Writer().q(9_999_999)))));
+            // SET_AUXV: a count its bytes cannot back, and one entry short of its count
+            assertEquals(-22, status(ap.rawRequest(Protocol.SET_AUXV, payload(new Payload.Writer().q(999)))));
+            assertEquals(-22, status(ap.rawRequest(Protocol.SET_AUXV,
+                    payload(new Payload.Writer().q(2).q(Protocol.AT_PHNUM).q(3).s(null)))));
+            assertEquals(-22, status(ap.rawRequest(Protocol.SET_EXE, payload(new Payload.Writer().s("/a")))),
+                    "SET_EXE without the exec'ed path");
             // WAIT_DEBUGGER whose line is longer than its payload: refused, not waited on
             assertEquals(-22, status(ap.rawRequest(Protocol.WAIT_DEBUGGER, payload(new Payload.Writer().q(5)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.R_DEBUG_UPDATE,
