@@ -207,13 +207,8 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
             shrt[nshort++] = (uint64_t)p;
     }
     /* In a dynamically linked program __libc_start_main does not set __environ (ld.so did,
-       for the agent): point every copy of it (libc's, and the program's copy relocation) at
-       the program's envp. */
-    if (nenv == 0) {
-        void *p = dlsym(RTLD_DEFAULT, "environ");
-        if (p)
-            envslots[nenv++] = (uint64_t)p;
-    }
+       for the agent): point every copy of it Java names (libc's, and the program's copy
+       relocation) at the program's envp. None named: environ stays as the initialisers left it. */
     for (long i = 0; i < nenv; i++)
         *(uintptr_t *)envslots[i] = envp_final;
     for (long i = 0; i < nfull; i++)

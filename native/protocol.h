@@ -131,7 +131,9 @@
  *                 q nshort, nshort x q addr, q nenv, nenv x q addr (environ slots)
  *                 -> 0 ("entering"), sent before the jump; never returns.  The addresses
  *                 are variables (char *) set to argv[0] (full) and its basename (short);
- *                 none given: libc's program_invocation_name / _short_name via dlsym.
+ *                 none given: libc's program_invocation_name / _short_name via dlsym. The
+ *                 environ slots are set to the new envp; none given: environ is left alone
+ *                 (an initialiser changed it).
  *                 The overrides also patch the agent's original auxv in place.
  *   WAIT_DEBUGGER s line (NULL: none) -> tracer pid (0: it detached again) or -errno.  Lets any
  *                 process ptrace the agent (PR_SET_PTRACER_ANY), and unless it is already traced

@@ -460,13 +460,21 @@ public final class ProgramRunner {
      * __libc_start_main@GLIBC_2.2.5 passes __libc_csu_init, which runs its own
      * DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY: jdryad must not run them too.
      */
+    /** Where environ pointed when the initialisers began (the program's envp, placed in the agent). */
+    private long environBeforeInit;
+
     private void initialise(AgentProcess agent, Linked linked, List<String> argv, List<String> envp) {
         LoadedObject main = linked.session().objects().get(0);
         announceExe(agent, main);
         DynamicLoader loader = linked.loader();
         long argvAt = agent.placeStrings(argv);
-        loader.setArguments(argv.size(), argvAt, agent.placeStrings(envp));
+        long envpAt = agent.placeStrings(envp);
+        loader.setArguments(argv.size(), argvAt, envpAt);
         announceProgramName(agent, linked.session(), argvAt, argv.get(0));
+        // environ (libc's and the program's copies) is the program's from its first initialiser, as
+        // natively: the agent's own lacked the LD_* variables, which the system loader must not see.
+        writeAll(agent, variableSlots(linked.session(), "environ", "__environ", "_environ"), envpAt);
+        environBeforeInit = envpAt;
         startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
@@ -551,10 +559,15 @@ public final class ProgramRunner {
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
     private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
         LoadedObject main = session.objects().get(0);
+        // environ joins main's envp on the program's stack, unless an initialiser changed it
+        // (setenv, putenv, clearenv): then it stays as they left it, as natively.
+        long[] environ = variableSlots(session, "environ", "__environ", "_environ");
+        if (environ.length > 0 && agent.readLong(environ[0]) != environBeforeInit) {
+            environ = new long[0];
+        }
         agent.enter(main.base() + main.elf().entry(), argv, envp, auxvOf(main), options.executable(),
                 variableSlots(session, "program_invocation_name", "__progname_full"),
-                variableSlots(session, "program_invocation_short_name", "__progname"),
-                variableSlots(session, "environ", "__environ", "_environ"));
+                variableSlots(session, "program_invocation_short_name", "__progname"), environ);
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
