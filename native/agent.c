@@ -145,8 +145,45 @@ static void find_self(void)
 /* The agent's entry, called by crt1's _start as `main`: the Makefile links `main` to this name
    and then strips `main` and `_start` from the symbol table, so that gdb's `break main` and
    `start` find only the program's (the agent exposes none of the program's names). */
+/*
+ * Started as [agent, ARG...] with JDRYAD_ARGV0 in the environment (jdryad run, which knows the
+ * program's command line before it starts the agent, and whose JVM cannot choose an argv[0]):
+ * the agent execs itself again as [ARGV0, ARG...], without that variable. Why: the kernel's
+ * /proc/PID/cmdline is the exec's argv, and `ps`, `pgrep -f` and a program reading its own
+ * (node's process.title, setproctitle) must see the program's command line, not the agent's
+ * path; the same pid goes on. If the exec fails the agent goes on as started (only its command
+ * line differs).
+ */
+static void reexec_as_program(int argc, char **argv, char **envp)
+{
+    long n = 0, at = -1;
+    for (; envp[n]; n++)
+        if (jd_strncmp(envp[n], "JDRYAD_ARGV0=", 13) == 0)
+            at = n;
+    if (at < 0 || argc < 1)
+        return;
+    static char self[4096];
+    long len = sys3(SYS_readlink, (long)"/proc/self/exe", (long)self, sizeof self - 1);
+    if (len <= 0)
+        return;
+    self[len] = 0;
+    char **nargv = jd_alloc(sizeof(char *) * ((size_t)argc + 1), 16);
+    char **nenv = jd_alloc(sizeof(char *) * ((size_t)n + 1), 16);
+    nargv[0] = envp[at] + 13;
+    for (int i = 1; i < argc; i++)
+        nargv[i] = argv[i];
+    long k = 0;
+    for (long i = 0; i < n; i++)
+        if (i != at)
+            nenv[k++] = envp[i];
+    sys3(SYS_execve, (long)self, (long)nargv, (long)nenv);
+    jd_free(nargv);
+    jd_free(nenv);
+}
+
 int jdryad_agent_main(int argc, char **argv, char **envp)
 {
+    reexec_as_program(argc, argv, envp);
     orig_envp = envp;
     char **e = envp;
     while (*e)
@@ -185,14 +222,17 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
     }
     for (char **z = w; z < e; z++)
         *z = 0;
-    if (jd_follow_socket(argc, argv))
-        path = jd_follow_socket(argc, argv); /* a followed exec (exec.h): the socket is in argv */
+    /* A followed exec (exec.h) has its socket in argv, and no JDRYAD_SOCKET: an agent started
+       with one has the program's arguments in argv, whatever they say. */
+    const char *follow = path ? 0 : jd_follow_socket(argc, argv);
+    if (follow)
+        path = follow;
     if (!path)
         jd_die("JDRYAD_SOCKET is not set: this program is started by jdryad, not by hand", 127);
 
     sock_path = jd_strdup(path);
     use_socket(connect_socket());
-    if (sock < 0 && jd_follow_socket(argc, argv))
+    if (sock < 0 && follow)
         jd_follow_unfollowed(argv); /* jdryad has gone: the exec'ed program runs as the kernel runs it */
     if (sock < 0)
         jd_die("cannot connect to jdryad", 127);

@@ -98,7 +98,18 @@ public final class AgentProcess implements AutoCloseable {
     /** As above, with the process started by {@code spawner} (the warm server's client, or this JVM). */
     public static AgentProcess start(Spawner spawner, List<String> wrapper, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(null, spawner, wrapper, agentBinary, agentEnv, handler, connectTimeout);
+        return start(null, spawner, wrapper, agentBinary, List.of(), agentEnv, handler, connectTimeout);
+    }
+
+    /**
+     * As above, for the program whose command line is {@code programArgv}: the agent's process
+     * shows it as its own (/proc/PID/cmdline, ps). It is started as [agent, ARG...] with
+     * JDRYAD_ARGV0, and execs itself as [ARGV0, ARG...] (native/agent.c: a JVM cannot give a
+     * process an argv[0] other than the file it runs).
+     */
+    public static AgentProcess start(Spawner spawner, Path agentBinary, List<String> programArgv,
+            Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
+        return start(null, spawner, List.of(), agentBinary, programArgv, agentEnv, handler, connectTimeout);
     }
 
     /**
@@ -109,11 +120,11 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess startOn(AgentListener shared, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(shared, Spawner.LOCAL, List.of(), agentBinary, agentEnv, handler, connectTimeout);
+        return start(shared, Spawner.LOCAL, List.of(), agentBinary, List.of(), agentEnv, handler, connectTimeout);
     }
 
     private static AgentProcess start(AgentListener shared, Spawner spawner, List<String> wrapper, Path agentBinary,
-            Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
+            List<String> programArgv, Map<String, String> agentEnv, CallbackHandler handler, Duration connectTimeout) {
         if (!Files.isExecutable(agentBinary)) {
             throw new AgentException("jdryad: agent binary " + agentBinary + " is missing or not executable");
         }
@@ -128,6 +139,10 @@ public final class AgentProcess implements AutoCloseable {
             Map<String, String> env = new java.util.LinkedHashMap<>();
             if (agentEnv != null) {
                 env.putAll(agentEnv);
+            }
+            if (!programArgv.isEmpty()) {
+                command.addAll(programArgv.subList(1, programArgv.size()));
+                env.put("JDRYAD_ARGV0", programArgv.get(0));
             }
             env.putAll(environmentFor(listener));
             process = spawner.spawn(command, env);

@@ -118,7 +118,7 @@ public final class ProgramRunner {
         Map<String, String> agentEnv = agentEnvironment();
         return serve(callbacks -> follow != null
                 ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
-                : AgentProcess.start(context.spawner(), List.of(), agentBinary, agentEnv, callbacks,
+                : AgentProcess.start(context.spawner(), agentBinary, programArgv(), agentEnv, callbacks,
                         Duration.ofSeconds(30)), graph,
                 startQueryServer(), true, tStart);
     }
@@ -237,9 +237,7 @@ public final class ProgramRunner {
             }
             long tInit = System.nanoTime();
             callbacks.target = linked.loader();
-            List<String> argv = new ArrayList<>();
-            argv.add(options.program());
-            argv.addAll(options.args());
+            List<String> argv = programArgv();
             List<String> envp = new ArrayList<>();
             options.environment().forEach((k, v) -> envp.add(k + "=" + v));
             initialise(agent, linked, argv, envp);
@@ -373,6 +371,14 @@ public final class ProgramRunner {
      * LD_BIND_NOW=1 so that glibc binds host objects eagerly: a slot glibc resolved lazily later
      * would undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
      */
+    /** The program's argv: argv[0] as given, then its arguments. */
+    private List<String> programArgv() {
+        List<String> argv = new ArrayList<>();
+        argv.add(options.program());
+        argv.addAll(options.args());
+        return argv;
+    }
+
     private Map<String, String> agentEnvironment() {
         return agentEnvironment(options);
     }
