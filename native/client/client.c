@@ -200,15 +200,32 @@ static void write_out(int fd, const unsigned char *p, size_t n)
     }
 }
 
+/*
+ * JDRYAD_ARGV0 asks the agent to exec itself with that argv[0] (native/agent.c: the JVM cannot
+ * choose one): this client can, so it does, and takes the variable out, which saves that exec.
+ */
+static void apply_argv0(char **argv, char **envp)
+{
+    char **w = envp;
+    for (char **r = envp; *r; r++) {
+        if (!strncmp(*r, "JDRYAD_ARGV0=", 13) && argv[0])
+            argv[0] = *r + 13;
+        else
+            *w++ = *r;
+    }
+    *w = 0;
+}
+
 static void do_spawn(struct client *c, struct cw_frame *f)
 {
     char *path = cw_get_str(f);
     char **argv = cw_get_strs(f);
     char **envp = cw_get_strs(f);
-    if (f->bad || c->child) {
+    if (f->bad || c->child || !argv || !envp) {
         fprintf(stderr, "jdryad: the warm server sent a malformed request\n");
         exit(127);
     }
+    apply_argv0(argv, envp);
     /* From now on the terminal's SIGINT and SIGQUIT are the program's, as under a shell. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
