@@ -476,10 +476,7 @@ public final class ProgramRunner {
         long argvAt = agent.placeStrings(argv);
         long envpAt = agent.placeStrings(envp);
         loader.setArguments(argv.size(), argvAt, envpAt);
-        announceProgramName(agent, linked.session(), argvAt, argv.get(0));
-        // environ (libc's and the program's copies) is the program's from its first initialiser, as
-        // natively: the agent's own lacked the LD_* variables, which the system loader must not see.
-        writeAll(agent, variableSlots(linked.session(), "environ", "__environ", "_environ"), envpAt);
+        announceProgramName(agent, linked.session(), argvAt, argv.get(0), envpAt);
         environBeforeInit = envpAt;
         startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
@@ -531,9 +528,12 @@ public final class ProgramRunner {
      * program's) name the program from before the first initialiser, an audit module's
      * included, as libc's own initialiser sets them natively: until then they named the agent, so
      * a constructor's warn() and sotruss's name for the program said "jdryad-agent-tls8192".
-     * ENTER points them at the program's own stack afterwards.
+     * environ (libc's and the program's copies) is the program's {@code envpAt} from then on too:
+     * the agent's own lacked the LD_* variables, which the system loader must not see. One
+     * request for all of them. ENTER points them at the program's own stack afterwards.
      */
-    private static void announceProgramName(AgentProcess agent, LinkSession session, long argvAt, String argv0) {
+    private static void announceProgramName(AgentProcess agent, LinkSession session, long argvAt, String argv0,
+                                            long envpAt) {
         long full = agent.readLong(argvAt);
         byte[] bytes = argv0.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         int base = 0;
@@ -542,14 +542,29 @@ public final class ProgramRunner {
                 base = i + 1;
             }
         }
-        writeAll(agent, variableSlots(session, "program_invocation_name", "__progname_full"), full);
-        writeAll(agent, variableSlots(session, "program_invocation_short_name", "__progname"), full + base);
+        List<long[]> slotsAndValue = List.of(
+                withValue(variableSlots(session, "program_invocation_name", "__progname_full"), full),
+                withValue(variableSlots(session, "program_invocation_short_name", "__progname"), full + base),
+                withValue(variableSlots(session, "environ", "__environ", "_environ"), envpAt));
+        int n = slotsAndValue.stream().mapToInt(a -> a.length - 1).sum();
+        long[] addrs = new long[n];
+        long[] values = new long[n];
+        int k = 0;
+        for (long[] a : slotsAndValue) {
+            for (int i = 1; i < a.length; i++, k++) {
+                addrs[k] = a[i];
+                values[k] = a[0];
+            }
+        }
+        agent.writeWords(addrs, values);
     }
 
-    private static void writeAll(AgentProcess agent, long[] slots, long value) {
-        long[] values = new long[slots.length];
-        java.util.Arrays.fill(values, value);
-        agent.writeWords(slots, values);
+    /** {value, slot...}: what {@link #announceProgramName} writes where. */
+    private static long[] withValue(long[] slots, long value) {
+        long[] out = new long[slots.length + 1];
+        out[0] = value;
+        System.arraycopy(slots, 0, out, 1, slots.length);
+        return out;
     }
 
     /** The auxv entries that describe the program, not the agent the kernel started. */
