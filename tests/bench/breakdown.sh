@@ -28,6 +28,9 @@ flags=(); cds=()
 for f in "${launcher_jvm[@]:1}"; do
   case $f in -XX:AOTCache=* | -XX:SharedArchiveFile=*) cds+=("$f");; *) flags+=("$f");; esac
 done
+# An AOT cache loads and links its classes when the JVM starts: their load times then tell
+# nothing of when the code ran, so the time line's class-load rows are left out.
+aot=; [[ ${cds[0]:-} == -XX:AOTCache=* ]] && aot=1
 
 # A JVM hello world, and JNA's start-up as ProcessVm triggers it (Native.load("c")).
 cat >"$work/Hello.java" <<'EOF'
@@ -72,7 +75,7 @@ for ((r = 1; r <= rounds; r++)); do
   rm -f "$work/cl.log"
   JAVA_TOOL_OPTIONS="-Xlog:class+load=info:file=$work/cl.log:uptimenanos" \
     "$bt" trace -e "$jdryad" run --stats /usr/bin/true >"$work/trace" 2>"$work/stats" || true
-  awk -v dir="$samples" -v cl="$work/cl.log" -v stats="$work/stats" '
+  awk -v dir="$samples" -v cl="$work/cl.log" -v stats="$work/stats" -v aot="$aot" '
     function up(cls,   line, v) {   # uptime (ms) of the first load of class cls
       while ((getline line < cl) > 0) if (index(line, "] " cls " source:")) { v = substr(line, 2, index(line, "ns]") - 2) / 1e6; break }
       close(cl); return v }
@@ -88,10 +91,9 @@ for ((r = 1; r <= rounds; r++)); do
         n = split(line, w, /[ (,]+/)
         for (i = 1; i <= n; i++) { if (w[i] == "total") tot = w[i+1]; if (w[i] == "agent") sa = w[i+1];
                                    if (w[i] == "link") lk = w[i+1]; if (w[i] == "initialisers") ini = w[i+1] } }
-      tpr = java + pr
-      print java > (dir "/t.launcher"); print main > (dir "/t.jvm"); print pr - main > (dir "/t.cli")
-      print aexec - tpr > (dir "/t.search"); print end - aexit > (dir "/t.exit"); print end > (dir "/t.total")
-      print aexit - (tpr + tot) > (dir "/t.program")
+      print java > (dir "/t.launcher"); print aexec - java > (dir "/t.tojvmagent")
+      if (!aot) { print main > (dir "/t.jvm"); print pr - main > (dir "/t.cli") }
+      print aexit - aexec > (dir "/t.agent"); print end - aexit > (dir "/t.exit"); print end > (dir "/t.total")
       if (lend) print lend - lstart > (dir "/t.ldconfig")
       print sa > (dir "/s.startagent"); print lk > (dir "/s.link"); print ini > (dir "/s.init"); print tot > (dir "/s.total")
     }' "$work/trace"
@@ -102,9 +104,6 @@ for ((r = 1; r <= rounds; r++)); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# "start agent" (tStart to the agent's HELLO) minus what came before the agent's exec
-sa=$(med s.startagent); srch=$(med t.search)
-agent_rest=$(awk -v a="$sa" -v b="$srch" 'BEGIN{printf "%.1f", a - b}')
 line() { printf '%-62s %10s\n' "$1" "$2"; }
 f1() { awk -v v="$1" 'BEGIN{ if (v == "-") print "-"; else printf "%.1f", v }'; }
 echo
@@ -120,16 +119,17 @@ line "    the same with -Djna.boot.library.path=<extracted once>" "$(f1 "$(med j
 line "  JNA: Native.load(\"c\") (NativeLibrary runs ldconfig -p)" "$(f1 "$(med jna.ldconfig)")"
 line "time line of one traced run (ptrace + -Xlog:class+load)" "ms"
 line "  launcher script until it execs java" "$(f1 "$(med t.launcher)")"
-line "  JVM start until org.jdryad.cli.Main is loaded" "$(f1 "$(med t.jvm)")"
-line "  picocli: Main until ProgramRunner is loaded" "$(f1 "$(med t.cli)")"
-line "  search, agent binary, query server, spawn: until agent exec" "$(f1 "$srch")"
-line "  agent start, connect, HELLO ('start agent' minus the above)" "$(f1 "$agent_rest")"
-line "  link (--stats)" "$(f1 "$(med s.link)")"
-line "  initialisers (--stats)" "$(f1 "$(med s.init)")"
-line "  program runs and exits (until the agent process ends)" "$(f1 "$(med t.program)")"
+line "  JVM start until the agent's exec (JVM, CLI, search, spawn)" "$(f1 "$(med t.tojvmagent)")"
+line "    of which until org.jdryad.cli.Main is loaded" "$(f1 "$(med t.jvm)")"
+line "    of which picocli: Main until ProgramRunner is loaded" "$(f1 "$(med t.cli)")"
+line "  the agent's exec until it ends (connect, link, init, program)" "$(f1 "$(med t.agent)")"
+line "    of which link (--stats)" "$(f1 "$(med s.link)")"
+line "    of which initialisers (--stats)" "$(f1 "$(med s.init)")"
 line "  after the program: history, JVM shutdown, until jdryad exits" "$(f1 "$(med t.exit)")"
 line "  total of the traced run" "$(f1 "$(med t.total)")"
+line "  'start agent' (--stats: search, agent binary, spawn, HELLO)" "$(f1 "$(med s.startagent)")"
 line "  of which ldconfig -p (JNA's NativeLibrary, exec to exit)" "$(f1 "$(med t.ldconfig)")"
+[ -z "$aot" ] || echo "  (class-load rows: '-' with an AOT cache, which loads its classes when the JVM starts)"
 line "classes loaded by the JVM (traced run)" "count"
 line "  all" "$(med c.all)"
 line "  from the class cache (${cds[0]:-none}, and the JDK's)" "$(med c.cds)"
