@@ -38,16 +38,27 @@ static void patch_orig_auxv(uint64_t type, uint64_t value)
             a->a_un.a_val = value;
 }
 
+/* A counted list of auxv (type, value) pairs (q n, n x (q, q)), the count checked against the
+   bytes left before it sizes anything; NULL when it is malformed. */
+static uint64_t *get_auxv_pairs(struct in *in, uint64_t *n)
+{
+    *n = get_q(in);
+    if (in->bad || *n > 1000 || *n > remaining(in) / 16)
+        return 0;
+    uint64_t *pairs = jd_alloc(16 * (*n + 1), 16);
+    for (uint64_t i = 0; i < 2 * *n; i++)
+        pairs[i] = get_q(in);
+    return pairs;
+}
+
 void set_auxv(struct in *in, struct buf *out)
 {
-    uint64_t n = get_q(in);
-    if (in->bad || n > 1000 || n > remaining(in) / 16) {
+    uint64_t n;
+    uint64_t *pairs = get_auxv_pairs(in, &n);
+    if (!pairs) {
         put_q(out, (uint64_t)-22);
         return;
     }
-    uint64_t *pairs = jd_alloc(16 * (n + 1), 16);
-    for (uint64_t i = 0; i < 2 * n; i++)
-        pairs[i] = get_q(in);
     const char *execfn = get_s(in);
     if (in->bad || in->pos != in->len) {
         jd_free(pairs);
@@ -106,14 +117,12 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
         envp[i] = get_s(in);
         strbytes += envp[i] ? jd_strlen(envp[i]) + 1 : 1;
     }
-    uint64_t naux = get_q(in);
-    if (in->bad || naux > 1000 || naux > remaining(in) / 16) {
+    uint64_t naux;
+    uint64_t *aux_over = get_auxv_pairs(in, &naux);
+    if (!aux_over) {
         put_q(out, (uint64_t)-22);
         return;
     }
-    uint64_t *aux_over = jd_alloc(16 * (naux + 1), 16);
-    for (uint64_t i = 0; i < 2 * naux; i++)
-        aux_over[i] = get_q(in);
     const char *execfn = get_s(in);
     if (execfn)
         strbytes += jd_strlen(execfn) + 1;

@@ -77,15 +77,7 @@ final class Jdryad {
     /** {@code ./jdryad run OPTIONS... PROGRAM ARGS...} with the same environment as {@link #runNative}. */
     static Result runJdryad(List<String> options, Path program, List<String> args, Map<String, String> extraEnv,
                             Path workDir) {
-        ensureBuilt();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(launcher().toString());
-        cmd.add("run");
-        cmd.addAll(options);
-        cmd.add(program.toString());
-        cmd.addAll(args);
-        return ProcessRunner.run(cmd, launcherEnv(ProcessRunner.environment(workDir, extraEnv)), workDir,
-                RUN_TIMEOUT);
+        return runThrough(launcher(), options, program, args, extraEnv, workDir);
     }
 
     /**
@@ -94,9 +86,14 @@ final class Jdryad {
      */
     static Result runFront(List<String> options, Path program, List<String> args, Map<String, String> extraEnv,
                            Path workDir) {
+        return runThrough(launcherBuildDir().resolve("native-out/jdryad"), options, program, args, extraEnv, workDir);
+    }
+
+    private static Result runThrough(Path launcher, List<String> options, Path program, List<String> args,
+                                     Map<String, String> extraEnv, Path workDir) {
         ensureBuilt();
         List<String> cmd = new ArrayList<>();
-        cmd.add(launcherBuildDir().resolve("native-out/jdryad").toString());
+        cmd.add(launcher.toString());
         cmd.add("run");
         cmd.addAll(options);
         cmd.add(program.toString());
