@@ -92,10 +92,14 @@
  *                 -> 0, q r_map head, q n, n x q link_map node address (same order)
  *                 The list is the complete new list of jdryad objects in load order; `id`
  *                 is Java's stable key for an object, so its node keeps its address.
- *   OBJECT_TABLE  q n, n x (q link_map, q base, q phdr, q phnum, q map_start, q map_end,
+ *   OBJECT_TABLE  q n, n x (q kind, q link_map, q base, q phdr, q phnum, q map_start, q map_end,
  *                 q eh_frame_hdr, q tls_modid (0: none), q tls_offset (tp - block), s name)
  *                 -> 0.   Replaces the table used by dl_iterate_phdr, _dl_find_object and
- *                 __tls_get_addr.  Entries in link-map order.
+ *                 __tls_get_addr.  Entries in link-map order, every object of the program's:
+ *                 kind 0 a jdryad object, 1 the program (a jdryad object; dl_iterate_phdr names
+ *                 it "", as glibc's main map), 2 a host object's place (glibc's entry whose
+ *                 l_addr is base; the other fields 0), 3 a host object of glibc's list that
+ *                 is the agent's own (left out of dl_iterate_phdr).  A kind above 3: -EINVAL.
  *   SET_TLS_IMAGE * bytes  -> 0 or -E2BIG.  Written to the len bytes just below tp in the
  *                 main thread, and to the end of module 1's init image (for new threads).
  *   SET_TLS_BLOCK q offset, * bytes -> 0, -EINVAL or -E2BIG.  Writes the bytes at tp - offset

@@ -59,6 +59,8 @@ static long object_names_bytes(struct in in, uint64_t n)
 {
     size_t bytes = 0;
     for (uint64_t i = 0; i < n && !in.bad; i++) {
+        if (get_q(&in) > JD_OBJ_HIDDEN)
+            return -1; /* not a kind of entry */
         for (int q = 0; q < 9; q++)
             get_q(&in);
         const char *name = get_s(&in);
@@ -70,7 +72,7 @@ static long object_names_bytes(struct in in, uint64_t n)
 static void object_table(struct in *in, struct buf *out)
 {
     uint64_t n = get_q(in);
-    long names = in->bad || n > remaining(in) / 76 ? -1 : object_names_bytes(*in, n); /* 9 q + an s */
+    long names = in->bad || n > remaining(in) / 84 ? -1 : object_names_bytes(*in, n); /* 10 q + an s */
     if (names < 0) {
         put_q(out, (uint64_t)-22);
         return;
@@ -82,6 +84,7 @@ static void object_table(struct in *in, struct buf *out)
     t->n = n;
     for (uint64_t i = 0; i < n; i++) {
         struct jd_object *o = &t->obj[i];
+        o->kind = get_q(in);
         o->link_map = get_q(in);
         o->base = get_q(in);
         o->phdr = get_q(in);

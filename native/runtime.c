@@ -513,49 +513,99 @@ int jdryad_dlinfo(void *handle, int request, void *arg)
     return rc;
 }
 
-/* ---- dl_iterate_phdr: host objects (glibc), then jdryad objects, in link-map order ---- */
-struct iter_ctx {
-    int (*cb)(struct dl_phdr_info *, size_t, void *);
-    void *data;
+/* ---- dl_iterate_phdr: the program's objects in link-map order, as glibc lists its own ----
+ *
+ * glibc lists the agent's process: the agent first (its main map), the vDSO, libc, ld.so and
+ * what else glibc loaded, the agent's own libgcc_s among them; jdryad objects it does not know.
+ * The object table (OBJECT_TABLE) says the program's order: jdryad objects, the places of host
+ * objects (glibc's entries, matched by l_addr), and the host objects that are the agent's own
+ * (left out). So a jdryad object sees what it would natively: the program first, named "", the
+ * vDSO, then its libraries in load order. glibc's entries the table does not place (none, when
+ * Java knows every host object) come last rather than never; with no table, glibc's list as it is.
+ */
+struct glibc_entries {
+    struct dl_phdr_info *e;
+    size_t n, cap;
     uint64_t adds, subs;
-    uint64_t glibc_adds, glibc_subs;
 };
-static int host_cb(struct dl_phdr_info *info, size_t size, void *data)
+
+static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
-    struct iter_ctx *c = data;
-    struct dl_phdr_info i;
-    jd_memset(&i, 0, sizeof i);
-    jd_memcpy(&i, info, size < sizeof i ? size : sizeof i);
-    c->glibc_adds = i.dlpi_adds;
-    c->glibc_subs = i.dlpi_subs;
-    i.dlpi_adds += c->adds;
-    i.dlpi_subs += c->subs;
-    return c->cb(&i, sizeof i, c->data);
+    struct glibc_entries *g = data;
+    if (g->n < g->cap) {
+        jd_memset(&g->e[g->n], 0, sizeof g->e[g->n]);
+        jd_memcpy(&g->e[g->n], info, size < sizeof g->e[g->n] ? size : sizeof g->e[g->n]);
+    }
+    g->n++;
+    g->adds = info->dlpi_adds;
+    g->subs = info->dlpi_subs;
+    return 0;
+}
+
+/* glibc's entries, into stack (room for cap) or, when more, a block of the agent's (freed by the caller). */
+static void collect_glibc(struct glibc_entries *g, struct dl_phdr_info *stack, size_t cap)
+{
+    g->e = stack;
+    g->cap = cap;
+    g->n = 0;
+    dl_iterate_phdr(collect_cb, g);
+    while (g->n > g->cap) { /* more than the stack holds: count known, collect again */
+        size_t want = g->n + 8;
+        if (g->e != stack)
+            jd_free(g->e);
+        g->e = jd_alloc(want * sizeof *g->e, 16);
+        g->cap = want;
+        g->n = 0;
+        dl_iterate_phdr(collect_cb, g);
+    }
+}
+
+static int emit(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data, struct dl_phdr_info *i,
+                const struct glibc_entries *g)
+{
+    i->dlpi_adds = g->adds + jd_adds;
+    i->dlpi_subs = g->subs + jd_subs;
+    return cb(i, sizeof *i, data);
 }
 
 int jdryad_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
 {
-    struct iter_ctx c = {cb, data, jd_adds, jd_subs, 0, 0};
-    int r = dl_iterate_phdr(host_cb, &c);
-    if (r)
-        return r;
+    struct dl_phdr_info stack[32];
+    struct glibc_entries g;
+    collect_glibc(&g, stack, sizeof stack / sizeof *stack);
+    char used[g.n ? g.n : 1];
+    jd_memset(used, 0, sizeof used);
+    int r = 0;
     jd_read_begin(); /* the table stays while the callbacks run (a dlopen in one may replace it) */
     struct jd_object_table *t = __atomic_load_n(&jd_objects, __ATOMIC_ACQUIRE);
-    struct dl_phdr_info i;
     for (size_t k = 0; t && k < t->n && !r; k++) {
         const struct jd_object *o = &t->obj[k];
+        if (o->kind == JD_OBJ_HOST || o->kind == JD_OBJ_HIDDEN) {
+            for (size_t j = 0; j < g.n; j++)
+                if (!used[j] && g.e[j].dlpi_addr == o->base) {
+                    used[j] = 1;
+                    if (o->kind == JD_OBJ_HOST)
+                        r = emit(cb, data, &g.e[j], &g);
+                    break;
+                }
+            continue;
+        }
+        struct dl_phdr_info i;
         jd_memset(&i, 0, sizeof i);
         i.dlpi_addr = o->base;
-        i.dlpi_name = o->name;
+        i.dlpi_name = o->kind == JD_OBJ_PROGRAM ? "" : o->name;
         i.dlpi_phdr = (const ElfW(Phdr) *)o->phdr;
         i.dlpi_phnum = (ElfW(Half))o->phnum;
-        i.dlpi_adds = c.glibc_adds + c.adds;
-        i.dlpi_subs = c.glibc_subs + c.subs;
         i.dlpi_tls_modid = o->tls_modid;
         i.dlpi_tls_data = o->tls_modid && o->tls_offset ? (void *)(jd_tp() - o->tls_offset) : 0;
-        r = cb(&i, sizeof i, data);
+        r = emit(cb, data, &i, &g);
     }
     jd_read_end();
+    for (size_t j = 0; j < g.n && !r; j++)
+        if (!used[j])
+            r = emit(cb, data, &g.e[j], &g);
+    if (g.e != stack)
+        jd_free(g.e);
     return r;
 }
 

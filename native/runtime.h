@@ -9,8 +9,16 @@
 
 #include "util.h"
 
+/* What an entry of the object table is (OBJECT_TABLE, protocol.h). */
+enum jd_object_kind {
+    JD_OBJ_JDRYAD = 0,  /* a jdryad object */
+    JD_OBJ_PROGRAM = 1, /* the program: a jdryad object dl_iterate_phdr names "" (glibc's main map) */
+    JD_OBJ_HOST = 2,    /* a host object's place in the order: glibc's entry whose l_addr is base */
+    JD_OBJ_HIDDEN = 3,  /* a host object glibc lists that the program does not have (the agent) */
+};
+
 struct jd_object {
-    uint64_t link_map, base, phdr, phnum, map_start, map_end, eh_frame_hdr, tls_modid, tls_offset;
+    uint64_t kind, link_map, base, phdr, phnum, map_start, map_end, eh_frame_hdr, tls_modid, tls_offset;
     const char *name;
 };
 struct jd_object_table {

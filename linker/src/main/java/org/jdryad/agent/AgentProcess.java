@@ -761,7 +761,7 @@ public final class AgentProcess implements AutoCloseable {
     public void setObjectTable(List<ObjectTableEntry> objects) {
         Payload.Writer w = new Payload.Writer().q(objects.size());
         for (ObjectTableEntry o : objects) {
-            w.q(o.linkMap()).q(o.base()).q(o.phdr()).q(o.phnum()).q(o.mapStart()).q(o.mapEnd()).q(o.ehFrameHdr())
+            w.q(o.kind()).q(o.linkMap()).q(o.base()).q(o.phdr()).q(o.phnum()).q(o.mapStart()).q(o.mapEnd()).q(o.ehFrameHdr())
                     .q(o.tlsModid()).q(o.tlsOffset()).s(o.name());
         }
         check(request(Protocol.OBJECT_TABLE, w).q(), "object table");

@@ -9,6 +9,7 @@ import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.CallbackHandler;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.FiniEntry;
+import org.jdryad.agent.HostObject;
 import org.jdryad.agent.ObjectTableEntry;
 import org.jdryad.agent.Protocol;
 import org.jdryad.agent.RDebugEntry;
@@ -379,15 +380,43 @@ final class DynamicLoader implements CallbackHandler {
         }
     }
 
-    /** The agent's table of jdryad objects (dl_iterate_phdr, _dl_find_object, dladdr), every namespace's. */
+    /**
+     * The agent's object table (dl_iterate_phdr, _dl_find_object, dladdr): every namespace's
+     * objects in load order, jdryad objects with their details, host objects as places in the
+     * order (glibc's own entries fill them), the program first and then the vDSO, as in glibc's
+     * list; and the host objects of the agent's own that the program does not have (the agent
+     * itself, its libgcc_s), which dl_iterate_phdr leaves out.
+     */
     private void publishObjectTable() {
         List<ObjectTableEntry> table = new ArrayList<>();
-        for (LoadedObject o : session.jdryadObjects()) {
+        java.util.Set<Long> hostBases = new java.util.HashSet<>();
+        Optional<HostObject> vdso = agent.info().hostObjects().stream()
+                .filter(h -> h.name().equals("linux-vdso.so.1")).findFirst();
+        for (LoadedObject o : session.objects()) {
+            if (o.isHost()) {
+                table.add(ObjectTableEntry.host(ObjectTableEntry.HOST, o.base()));
+                hostBases.add(o.base());
+                continue;
+            }
             long node = nodes.getOrDefault(o, 0L);
             long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
-            table.add(new ObjectTableEntry(node, o.base(), ProgramRunner.phdrAddress(o), o.elf().programHeaders().size(),
+            boolean program = o.isExecutable() && o.namespace() == 0;
+            table.add(new ObjectTableEntry(program ? ObjectTableEntry.PROGRAM : ObjectTableEntry.JDRYAD, node,
+                    o.base(), ProgramRunner.phdrAddress(o), o.elf().programHeaders().size(),
                     o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
                     o.hasStaticTls() ? o.tlsModuleId() : 0, o.hasStaticTls() ? o.tlsOffset() : 0, o.path().toString()));
+            if (program && vdso.isPresent()) {
+                table.add(ObjectTableEntry.host(ObjectTableEntry.HOST, vdso.get().lAddr()));
+                hostBases.add(vdso.get().lAddr());
+            }
+        }
+        List<Long> agentsOwn = new ArrayList<>();
+        agent.info().hostObjects().forEach(h -> agentsOwn.add(h.lAddr()));
+        unwind.ifPresent(u -> agentsOwn.add(u.libgccBase())); // loaded up front, natively at a first need
+        for (long base : agentsOwn) {
+            if (base != 0 && hostBases.add(base)) {
+                table.add(ObjectTableEntry.host(ObjectTableEntry.HIDDEN, base));
+            }
         }
         agent.setObjectTable(table);
     }

@@ -40,10 +40,19 @@ final class UnwindTables {
      */
     private final ArrayDeque<Long> spareBuffers = new ArrayDeque<>();
 
-    private UnwindTables(AgentProcess agent, long register, long deregister) {
+    /** l_addr of the libgcc_s loaded for this (0: unknown): the agent's own unless the program has it too. */
+    private final long libgccBase;
+
+    private UnwindTables(AgentProcess agent, long register, long deregister, long libgccBase) {
         this.agent = agent;
         this.register = register;
         this.deregister = deregister;
+        this.libgccBase = libgccBase;
+    }
+
+    /** The l_addr of the libgcc_s loaded up front (dl_iterate_phdr leaves it out when the program has none). */
+    long libgccBase() {
+        return libgccBase;
     }
 
     /** Loads glibc's libgcc_s in the agent; empty when the system has none. */
@@ -52,7 +61,8 @@ final class UnwindTables {
             HostLibrary gcc = agent.dlopenHost("libgcc_s.so.1", Protocol.RTLD_NOW);
             long reg = agent.dlsymHost(gcc.handle(), "__register_frame_info", null);
             long dereg = agent.dlsymHost(gcc.handle(), "__deregister_frame_info", null);
-            return reg == 0 || dereg == 0 ? Optional.empty() : Optional.of(new UnwindTables(agent, reg, dereg));
+            return reg == 0 || dereg == 0 ? Optional.empty()
+                    : Optional.of(new UnwindTables(agent, reg, dereg, gcc.lAddr()));
         } catch (AgentException e) {
             return Optional.empty();
         }
@@ -60,7 +70,7 @@ final class UnwindTables {
 
     /** The same registrations, made in a forked child's copy of the memory, carried on by {@code child}. */
     synchronized UnwindTables copyFor(AgentProcess child) {
-        UnwindTables c = new UnwindTables(child, register, deregister);
+        UnwindTables c = new UnwindTables(child, register, deregister, libgccBase);
         c.registered.putAll(registered);
         c.spareBuffers.addAll(spareBuffers); // the child's copy of the memory has the same buffers
         return c;

@@ -113,6 +113,8 @@ class AgentRobustnessTest {
             enter = new Payload.Writer().q(0x1000).q(0).q(0).q(0).s(null).q((1L << 61) - 1).q(1).q(2);
             assertEquals(-22, status(ap.rawRequest(Protocol.ENTER, payload(enter))));
             assertEquals(-22, status(ap.rawRequest(Protocol.OBJECT_TABLE, payload(new Payload.Writer().q(999_999)))));
+            assertEquals(-22, status(ap.rawRequest(Protocol.OBJECT_TABLE, payload(new Payload.Writer().q(1).q(9)
+                    .q(0).q(0).q(0).q(0).q(0).q(0).q(0).q(0).q(0).s("/x")))), "an entry of no known kind");
             assertEquals(-22, status(ap.rawRequest(Protocol.SET_FINI, payload(new Payload.Writer().q(9_999_999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.PLACE_STRINGS, payload(new Payload.Writer().q(9_999_999)))));
             // SET_AUXV: a count its bytes cannot back, and one entry short of its count
