@@ -7,6 +7,7 @@
  * keeps state but the cached glibc function pointers.
  */
 #include "exec.h"
+#include "runtime.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -178,9 +179,11 @@ static void release(struct rewritten *r)
     sys2(SYS_munmap, r->map, r->len);
 }
 
-/* execve as the caller sees it, returning 0 or -errno: followed when the file needs a loader. */
+/* execve as the caller sees it, returning 0 or -errno: followed when the file needs a loader.
+   /proc/self/exe is the program here (the kernel would run the agent, with nothing to connect to). */
 static long exec_one(const char *path, char *const argv[], char *const envp[])
 {
+    path = jd_program_path_for(path);
     struct rewritten r;
     if (classify(path, 0) == FOLLOW && rewrite(path, argv, envp, &r)) {
         sys3(SYS_execve, r.agent, r.argv, r.envp);

@@ -45,6 +45,11 @@ static int is_self_exe(int dirfd, const char *path)
     return pid == sys0(SYS_getpid) && jd_strcmp(p, "/exe") == 0;
 }
 
+const char *jd_program_path_for(const char *path)
+{
+    return is_self_exe(AT_FDCWD, path) ? jd_exe_path : path;
+}
+
 static ssize_t answer_exe(char *buf, size_t size)
 {
     size_t n = jd_strlen(jd_exe_path);

@@ -40,6 +40,9 @@ extern struct jd_fini_table *volatile jd_fini; /* replaced as a whole by SET_FIN
 
 void jd_runtime_init(void);
 extern const char *volatile jd_exe_path;
+/* path, or the program's own path when path is /proc/self/exe (or /proc/<this pid>/exe), which
+   the kernel resolves to the agent: for a program that executes itself again. */
+const char *jd_program_path_for(const char *path);
 /* The program's argv[0] (glibc's _dl_argv[0]): the string on the program's initial stack once it
    is entered, before that the argv its initialisers are given; 0: unknown yet. dladdr names the
    program with this very pointer, as glibc does. */

@@ -138,6 +138,22 @@ class FollowRunTest {
         sameRun("execvp " + file, List.of("execvp", file.replace("./", "")));
     }
 
+    /**
+     * A program that executes itself again through /proc/self/exe (the kernel's name for the
+     * agent, under jdryad): the exec is of the program, followed, in the same process.
+     */
+    @Test
+    void aProgramExecutingProcSelfExeRunsItselfAgain() throws Exception {
+        List<JsonObject> images = sameRun("/proc/self/exe", List.of("exec", "/proc/self/exe", "system", "true"));
+        assertEquals(3, images.size(), () -> programs(images).toString()); // the program twice, then system's sh
+        assertEquals(pid(images.get(0)), pid(images.get(1)), "the same process, exec'ed");
+        assertEquals(mainPath(images.get(0)), mainPath(images.get(1)), "the program again, not the agent");
+    }
+
+    private static String mainPath(JsonObject image) {
+        return image.getAsJsonArray("objects").get(0).getAsJsonObject().get("path").getAsString();
+    }
+
     @Test
     void execvpRunsAFileTheKernelCannotExecuteWithAFollowedShell() throws Exception {
         List<JsonObject> images = sameRun("execvp text", List.of("execvp", "text")); // ENOEXEC: glibc tries /bin/sh
