@@ -184,6 +184,8 @@ static void reexec_as_program(int argc, char **argv, char **envp)
 int jdryad_agent_main(int argc, char **argv, char **envp)
 {
     reexec_as_program(argc, argv, envp);
+    jd_orig_argc = argc;
+    jd_orig_argv = argv;
     orig_envp = envp;
     char **e = envp;
     while (*e)

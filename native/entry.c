@@ -10,6 +10,21 @@
 #include <sys/prctl.h>
 
 ElfW(auxv_t) *orig_auxv;
+int jd_orig_argc;
+char **jd_orig_argv;
+
+/* Whether the program's argv is the agent's own, string for string: then the program gets the
+   kernel's strings, not copies, so that what it writes into them (setproctitle, node's
+   process.title) is what /proc/PID/cmdline and ps show, as natively. */
+static int argv_is_the_kernels(uint64_t argc, const char **argv)
+{
+    if (!jd_orig_argv || (uint64_t)jd_orig_argc != argc)
+        return 0;
+    for (uint64_t i = 0; i < argc; i++)
+        if (!argv[i] || !jd_orig_argv[i] || jd_strcmp(argv[i], jd_orig_argv[i]) != 0)
+            return 0;
+    return 1;
+}
 
 /* The process's name (/proc/PID/comm, what ps, top and gdb's `info threads` show) is the
    kernel's: the base name of the file executed, truncated to 15 bytes. The kernel gave the
@@ -153,7 +168,14 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
     char *s = img + (str_start - new_sp);
     *w++ = argc;
     uintptr_t argv0 = 0;
+    int kernels = argv_is_the_kernels(argc, argv);
     for (uint64_t i = 0; i < argc; i++) {
+        if (kernels) {
+            if (i == 0)
+                argv0 = (uintptr_t)jd_orig_argv[0];
+            *w++ = (uintptr_t)jd_orig_argv[i];
+            continue;
+        }
         const char *a = argv[i] ? argv[i] : "";
         size_t l = jd_strlen(a) + 1;
         jd_memcpy(s, a, l);

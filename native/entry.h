@@ -10,6 +10,11 @@
    glibc's getauxval reads it). */
 extern ElfW(auxv_t) *orig_auxv;
 
+/* The agent's own argv as the kernel placed it (set by main): after the agent's exec as the
+   program (agent.c), the same strings as the program's, in the area /proc/PID/cmdline shows. */
+extern int jd_orig_argc;
+extern char **jd_orig_argv;
+
 /* ENTER: on success replies itself and never returns; returns (with the error in out) only for
    a malformed request or a thread other than the main one. */
 void enter(struct hdr *h, struct in *in, struct buf *out);
