@@ -180,7 +180,7 @@ public final class FollowSession {
     /** Tells the agent where the program's environ lives (execv and execvp use it). */
     void prepare(AgentProcess agent, LinkSession session) {
         Long slot = symbolsOf(agent).get("jd_follow_environ");
-        long[] environ = ProgramRunner.variableSlots(session, "environ", "__environ", "_environ");
+        long[] environ = ProgramIdentity.variableSlots(session, "environ", "__environ", "_environ");
         if (slot != null && environ.length > 0) {
             agent.write(agent.info().agentBase() + slot,
                     ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(environ[0]).array());

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,12 +32,10 @@ import org.jdryad.debug.DebugLog;
 import org.jdryad.debug.LinkTrace;
 import org.jdryad.debug.QueryServer;
 import org.jdryad.elf.DynamicSection;
-import org.jdryad.elf.Elf;
 import org.jdryad.elf.ElfFile;
 import org.jdryad.link.LinkException;
 import org.jdryad.link.LinkSession;
 import org.jdryad.link.LoadedObject;
-import org.jdryad.link.SymbolLookup.Definition;
 
 /**
  * {@code jdryad run}: starts the agent, loads the program and everything it needs into the
@@ -466,18 +463,17 @@ public final class ProgramRunner {
      * __libc_start_main@GLIBC_2.2.5 passes __libc_csu_init, which runs its own
      * DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY: jdryad must not run them too.
      */
-    /** Where environ pointed when the initialisers began (the program's envp, placed in the agent). */
-    private long environBeforeInit;
+    /** Who the process is, told to the program before its initialisers and at its entry (set by initialise). */
+    private ProgramIdentity identity;
 
     private void initialise(AgentProcess agent, Linked linked, List<String> argv, List<String> envp) {
         LoadedObject main = linked.session().objects().get(0);
-        announceExe(agent, main);
         DynamicLoader loader = linked.loader();
         long argvAt = agent.placeStrings(argv);
         long envpAt = agent.placeStrings(envp);
         loader.setArguments(argv.size(), argvAt, envpAt);
-        announceProgramName(agent, linked.session(), argvAt, argv.get(0), envpAt);
-        environBeforeInit = envpAt;
+        identity = new ProgramIdentity(agent, linked.session(), options.executable());
+        identity.announce(argvAt, argv.get(0), envpAt);
         startAuditing(agent, linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
@@ -507,88 +503,9 @@ public final class ProgramRunner {
         });
     }
 
-    /**
-     * What /proc/self/exe names for jdryad objects, the process's name and the auxv getauxval
-     * reads: before the first initialiser (an audit module's included), which may read them, as
-     * natively.
-     */
-    private void announceExe(AgentProcess agent, LoadedObject main) {
-        agent.setAuxv(auxvOf(main), options.executable());
-        String real;
-        try {
-            real = main.path().toRealPath().toString();
-        } catch (IOException e) {
-            real = main.path().toAbsolutePath().normalize().toString();
-        }
-        agent.setExePath(real, options.executable());
-    }
-
-    /**
-     * program_invocation_name and program_invocation_short_name (libc's and any copy of the
-     * program's) name the program from before the first initialiser, an audit module's
-     * included, as libc's own initialiser sets them natively: until then they named the agent, so
-     * a constructor's warn() and sotruss's name for the program said "jdryad-agent-tls8192".
-     * environ (libc's and the program's copies) is the program's {@code envpAt} from then on too:
-     * the agent's own lacked the LD_* variables, which the system loader must not see. One
-     * request for all of them. ENTER points them at the program's own stack afterwards.
-     */
-    private static void announceProgramName(AgentProcess agent, LinkSession session, long argvAt, String argv0,
-                                            long envpAt) {
-        long full = agent.readLong(argvAt);
-        byte[] bytes = argv0.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        int base = 0;
-        for (int i = 0; i < bytes.length; i++) {
-            if (bytes[i] == '/') {
-                base = i + 1;
-            }
-        }
-        List<long[]> slotsAndValue = List.of(
-                withValue(variableSlots(session, "program_invocation_name", "__progname_full"), full),
-                withValue(variableSlots(session, "program_invocation_short_name", "__progname"), full + base),
-                withValue(variableSlots(session, "environ", "__environ", "_environ"), envpAt));
-        int n = slotsAndValue.stream().mapToInt(a -> a.length - 1).sum();
-        long[] addrs = new long[n];
-        long[] values = new long[n];
-        int k = 0;
-        for (long[] a : slotsAndValue) {
-            for (int i = 1; i < a.length; i++, k++) {
-                addrs[k] = a[i];
-                values[k] = a[0];
-            }
-        }
-        agent.writeWords(addrs, values);
-    }
-
-    /** {value, slot...}: what {@link #announceProgramName} writes where. */
-    private static long[] withValue(long[] slots, long value) {
-        long[] out = new long[slots.length + 1];
-        out[0] = value;
-        System.arraycopy(slots, 0, out, 1, slots.length);
-        return out;
-    }
-
-    /** The auxv entries that describe the program, not the agent the kernel started. */
-    private static Map<Long, Long> auxvOf(LoadedObject main) {
-        Map<Long, Long> auxv = new LinkedHashMap<>();
-        auxv.put(Protocol.AT_PHDR, phdrAddress(main));
-        auxv.put(Protocol.AT_PHNUM, (long) main.elf().programHeaders().size());
-        auxv.put(Protocol.AT_PHENT, (long) Elf.PHDR_SIZE);
-        auxv.put(Protocol.AT_ENTRY, main.base() + main.elf().entry());
-        return auxv;
-    }
-
     /** Enters the program at its entry point with auxv, program names and environ describing it. */
     private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
-        LoadedObject main = session.objects().get(0);
-        // environ joins main's envp on the program's stack, unless an initialiser changed it
-        // (setenv, putenv, clearenv): then it stays as they left it, as natively.
-        long[] environ = variableSlots(session, "environ", "__environ", "_environ");
-        if (environ.length > 0 && agent.readLong(environ[0]) != environBeforeInit) {
-            environ = new long[0];
-        }
-        agent.enter(main.base() + main.elf().entry(), argv, envp, auxvOf(main), options.executable(),
-                variableSlots(session, "program_invocation_name", "__progname_full"),
-                variableSlots(session, "program_invocation_short_name", "__progname"), environ);
+        (identity != null ? identity : new ProgramIdentity(agent, session, options.executable())).enter(argv, envp);
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
@@ -841,29 +758,6 @@ public final class ProgramRunner {
     }
 
     private static final byte[] START_MAIN = "__libc_start_main".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-
-    /**
-     * The addresses of every variable named so: the global definition (maybe a copy relocation
-     * in the program) and libc's own, so that the agent can set all of them.
-     */
-    static long[] variableSlots(LinkSession session, String... names) {
-        Set<Long> out = new LinkedHashSet<>();
-        for (String name : names) {
-            session.lookupGlobal(name).map(Definition::address).ifPresent(out::add);
-            for (LoadedObject h : session.hostObjects()) {
-                if (h.soname().map("libc.so.6"::equals).orElse(false)) {
-                    h.dynamic().ifPresent(d -> d.symbols().forEachNamed(name, idx -> {
-                        var s = d.symbols().get(idx);
-                        if (!s.isUndefined()) {
-                            out.add(h.base() + s.value());
-                        }
-                        return true;
-                    }));
-                }
-            }
-        }
-        return out.stream().mapToLong(Long::longValue).toArray();
-    }
 
     private String statistics(LinkSession session, int rebound, long tStart, long tAgent, long tInit, long tDone) {
         var stats = session.stats();
