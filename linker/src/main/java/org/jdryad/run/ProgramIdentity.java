@@ -35,7 +35,7 @@ final class ProgramIdentity {
     private final LoadedObject main;
     /** The program's path as exec'ed (argv's PROG, resolved on PATH), AT_EXECFN's and comm's. */
     private final String executable;
-    /** Where environ pointed when the initialisers began (the program's envp, placed in the agent); 0: not told. */
+    /** Where environ pointed when the initialisers began (the program's envp, placed in the agent). */
     private long environBeforeInit;
 
     ProgramIdentity(AgentProcess agent, LinkSession session, String executable) {
@@ -81,10 +81,10 @@ final class ProgramIdentity {
         environBeforeInit = envpAt;
     }
 
-    /** Enters the program at its entry point with auxv, program names and environ describing it. */
+    /** After {@link #announce}: enters the program at its entry point with auxv, program names and environ describing it. */
     void enter(List<String> argv, List<String> envp) {
         long[] environ = environSlots();
-        if (environ.length > 0 && environBeforeInit != 0 && agent.readLong(environ[0]) != environBeforeInit) {
+        if (environ.length > 0 && agent.readLong(environ[0]) != environBeforeInit) {
             environ = new long[0]; // an initialiser changed it: it stays as they left it
         }
         agent.enter(main.base() + main.elf().entry(), argv, envp, auxv(), executable, fullNameSlots(),

@@ -245,7 +245,7 @@ public final class ProgramRunner {
                 follow.prepare(agent, linked.session());
             }
             trace.transferring();
-            enter(agent, linked.session(), argv, envp);
+            identity.enter(argv, envp); // initialise made it
             if (underDebugger) {
                 agent.waitForAgentEnd(); // gdb, its parent, reports how it ended
             } else if (follow != null) {
@@ -363,11 +363,6 @@ public final class ProgramRunner {
         trace.log().print(ActivityEvent.describe(e, sites) + "\n");
     }
 
-    /**
-     * The agent's environment: the program's without its LD_* variables (they are jdryad's), and
-     * LD_BIND_NOW=1 so that glibc binds host objects eagerly: a slot glibc resolved lazily later
-     * would undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
-     */
     /** The program's argv: argv[0] as given, then its arguments. */
     private List<String> programArgv() {
         List<String> argv = new ArrayList<>();
@@ -376,6 +371,11 @@ public final class ProgramRunner {
         return argv;
     }
 
+    /**
+     * The agent's environment: the program's without its LD_* variables (they are jdryad's), and
+     * LD_BIND_NOW=1 so that glibc binds host objects eagerly: a slot glibc resolved lazily later
+     * would undo jdryad's re-binding of it (mechanism 4 of DESIGN.md).
+     */
     private Map<String, String> agentEnvironment() {
         return agentEnvironment(options);
     }
@@ -458,14 +458,14 @@ public final class ProgramRunner {
         return new Linked(session, loader, rebound);
     }
 
+    /** Who the process is, told to the program before its initialisers and at its entry (set by initialise). */
+    private ProgramIdentity identity;
+
     /**
      * Runs the initialisers, dependencies first. A program linked against
      * __libc_start_main@GLIBC_2.2.5 passes __libc_csu_init, which runs its own
      * DT_PREINIT_ARRAY, DT_INIT and DT_INIT_ARRAY: jdryad must not run them too.
      */
-    /** Who the process is, told to the program before its initialisers and at its entry (set by initialise). */
-    private ProgramIdentity identity;
-
     private void initialise(AgentProcess agent, Linked linked, List<String> argv, List<String> envp) {
         LoadedObject main = linked.session().objects().get(0);
         DynamicLoader loader = linked.loader();
@@ -501,11 +501,6 @@ public final class ProgramRunner {
             lazyBinder.setAudit(a);
             a.preinit();
         });
-    }
-
-    /** Enters the program at its entry point with auxv, program names and environ describing it. */
-    private void enter(AgentProcess agent, LinkSession session, List<String> argv, List<String> envp) {
-        (identity != null ? identity : new ProgramIdentity(agent, session, options.executable())).enter(argv, envp);
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
