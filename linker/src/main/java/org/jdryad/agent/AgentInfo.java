@@ -41,6 +41,11 @@ public record AgentInfo(
         return a;
     }
 
+    /** The vDSO's link map, as glibc named it (none when the kernel maps no vDSO). */
+    public java.util.Optional<HostObject> vdso() {
+        return java.util.Optional.ofNullable(hostObject("linux-vdso.so.1"));
+    }
+
     /** The host object whose name ends with {@code soname} (e.g. "libc.so.6"), or null. */
     public HostObject hostObject(String soname) {
         for (HostObject h : hostObjects) {

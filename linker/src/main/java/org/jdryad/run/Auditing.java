@@ -40,7 +40,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
     static final long LA_SYMB_NOPLTENTER = 1, LA_SYMB_NOPLTEXIT = 2, LA_SYMB_DLSYM = 8, LA_SYMB_ALTVALUE = 16;
     private static final String[] HOOKS = {"la_version", "la_objsearch", "la_activity", "la_objopen", "la_objclose",
         "la_preinit", "la_symbind64", "la_x86_64_gnu_pltenter", "la_x86_64_gnu_pltexit"};
-    private static final String VDSO = "linux-vdso.so.1";
 
     /** A module that accepted an interface version: its object and its la_* functions (absent: 0). */
     record Module(String name, LoadedObject object, long version, Map<String, Long> hooks) {
@@ -206,7 +205,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
             objopen(rtld);
         }
         activity(LA_ACT_ADD);
-        vdso().ifPresent(this::objopenVdso);
+        agent.info().vdso().ifPresent(this::objopenVdso);
         for (LoadedObject o : objects) {
             if (o != main && o != rtld) {
                 replaySearches(searches, o);
@@ -743,9 +742,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return 0;
     }
 
-    private Optional<HostObject> vdso() {
-        return agent.info().hostObjects().stream().filter(h -> h.name().equals(VDSO)).findFirst();
-    }
 
     private boolean isInterpreter(LoadedObject o) {
         return o.isHost() && o.soname().map(s -> s.startsWith("ld-linux")).orElse(false);

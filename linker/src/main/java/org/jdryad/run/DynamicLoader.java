@@ -390,8 +390,7 @@ final class DynamicLoader implements CallbackHandler {
     private void publishObjectTable() {
         List<ObjectTableEntry> table = new ArrayList<>();
         java.util.Set<Long> hostBases = new java.util.HashSet<>();
-        Optional<HostObject> vdso = agent.info().hostObjects().stream()
-                .filter(h -> h.name().equals("linux-vdso.so.1")).findFirst();
+        Optional<HostObject> vdso = agent.info().vdso();
         for (LoadedObject o : session.objects()) {
             if (o.isHost()) {
                 table.add(ObjectTableEntry.host(ObjectTableEntry.HOST, o.base()));
