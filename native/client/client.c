@@ -1,14 +1,14 @@
 /*
- * jdryad-client: `jdryad run` with the warm server (org.jdryad.server).  Why a native client:
- * no JVM starts per run.  The ./jdryad launcher execs it with the jar's path and jdryad's
- * arguments (the user's environment on fd JDRYAD_ENVIRON_FD, as the JVM would get it); it
- * connects to this build's server (starting one when JDRYAD_SERVER=auto or on), sends argv,
- * environment and working directory, and does what the server says: print to stdout or stderr,
- * start the agent as its own child (so the program's parent is this process, as it would be
- * the JVM's: Ctrl-C is the program's, SIGTERM and SIGHUP are passed on), report how it ended,
- * and exit with the status the server answers once the history is written.  When no server can
- * be used (JDRYAD_SERVER=auto), or the server says the command needs the terminal itself (gdb),
- * it runs the launcher again in cold mode, with the environment exactly as given.
+ * jdryad's warm client: `jdryad run` with the warm server (org.jdryad.server).  Why a native
+ * client: no JVM starts per run.  It connects to this build's server (starting one when
+ * JDRYAD_SERVER=auto or on), sends argv, environment and working directory, and does what the
+ * server says: print to stdout or stderr, start the agent as its own child (so the program's
+ * parent is this process, as it would be the JVM's: Ctrl-C is the program's, SIGTERM and SIGHUP
+ * are passed on), report how it ended, and exit with the status the server answers once the
+ * history is written.  When no server can be used (JDRYAD_SERVER=auto), or the server says the
+ * command needs the terminal itself (gdb), it runs the launcher again in cold mode, with the
+ * environment exactly as given.  Two programs run it (client.h): jdryad-client, which the
+ * ./jdryad script execs, and the static front, in its own process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "client.h"
 #include "spawn.h"
 #include "stale.h"
 #include "wire.h"
@@ -43,43 +44,6 @@ struct client {
     pid_t child;           /* the program's process while it runs, else 0 */
     int child_status;      /* -1 until it ended */
 };
-
-static char **read_given(size_t *n)
-{
-    const char *fdv = getenv("JDRYAD_ENVIRON_FD");
-    if (!fdv)
-        goto own;
-    int fd = atoi(fdv);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len == cap && !(buf = realloc(buf, cap *= 2)))
-            abort();
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    size_t count = 0;
-    for (size_t i = 0; i < len; i++)
-        count += buf[i] == 0;
-    char **v = calloc(count + 2, sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0, start = 0; i < len; i++)
-        if (buf[i] == 0) {
-            v[k++] = buf + start;
-            start = i + 1;
-        }
-    *n = k;
-    return v;
-own:
-    for (*n = 0; environ[*n]; (*n)++)
-        ;
-    return environ;
-}
 
 /* The launcher again, in cold mode (JDRYAD_COLD_RETRY, which it takes out again): never returns. */
 /*
@@ -311,24 +275,17 @@ static void serve_signal(struct client *c)
     }
 }
 
-int main(int argc, char **argv)
+int jd_client_run(const char *home, const char *jar, int argc, char **argv, char **given, size_t ngiven)
 {
     struct client c = {0};
-    if (argc < 2) {
-        fprintf(stderr, "usage: jdryad-client JAR JDRYAD-ARGUMENTS... (started by ./jdryad)\n");
-        return 2;
-    }
-    c.home = getenv("JDRYAD_HOME");
-    if (!c.home) {
-        fprintf(stderr, "jdryad-client: JDRYAD_HOME is not set: run ./jdryad\n");
-        return 2;
-    }
-    c.jar = argv[1];
-    c.argc = argc - 2;
-    c.argv = argv + 2;
+    c.home = home;
+    c.jar = jar;
+    c.argc = argc;
+    c.argv = argv;
     const char *mode = getenv("JDRYAD_SERVER");
     c.required = mode && strcmp(mode, "on") == 0;
-    c.given = read_given(&c.ngiven);
+    c.given = given;
+    c.ngiven = ngiven;
     signal(SIGPIPE, SIG_IGN);
 
     sigset_t s;

@@ -12,6 +12,12 @@
  * script with bash. The script then finds no LD_* variable of its own and forwards the block
  * as the program's environment, as it does with its own.
  *
+ * A warm `jdryad run` (the script's own rule: JDRYAD_SERVER is not off, the jar is built) does
+ * not go through bash at all: the front runs the warm client's session itself (native/client/,
+ * client.h), in this process. Why: on a machine where a process takes 4 ms to start, bash and
+ * a second program were a quarter of a warm run's time; the client checks the jar's staleness
+ * itself and runs the launcher (this front, then bash) again in cold mode when it must.
+ *
  * JD_ROOT, the checkout whose script this front runs, is fixed when it is built (native/Makefile).
  */
 #define _GNU_SOURCE
@@ -21,6 +27,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "../client/client.h"
 
 #ifndef JD_ROOT
 #error "JD_ROOT (the checkout) must be defined when the front is built"
@@ -61,19 +69,34 @@ static int given_environment(void)
     return fd;
 }
 
-/* The script's environment: LD_* moved to JDRYAD_LD_*, plus the descriptor, this front's path and its build. */
+/* The build this front belongs to when SELF is BUILD/native-out/jdryad and none is named (else NULL), in buf. */
+static const char *own_build(const char *self, char *buf, size_t size)
+{
+    const char *slash = strrchr(self, '/');
+    if (getenv("JDRYAD_BUILD_DIR") || !slash || slash - self <= 11 || strncmp(slash - 11, "/native-out", 11))
+        return NULL;
+    snprintf(buf, size, "%.*s", (int)(slash - 11 - self), self);
+    return buf;
+}
+
+/*
+ * The launcher's environment: LD_* moved to JDRYAD_LD_*, plus this front's path and its build;
+ * for the script the descriptor of the given environment (given_fd), for the warm client in
+ * this process the checkout (given_fd -1: JDRYAD_HOME, as the script exports it).
+ */
 static char **script_environment(int given_fd, const char *self)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **out = calloc(n + 4, sizeof *out);
+    char **out = calloc(n + 5, sizeof *out);
     if (!out)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *e = environ[i];
-        if (!strncmp(e, "JDRYAD_FRONT_ENVIRON_FD=", 24) || !strncmp(e, "JDRYAD_FRONT=", 13))
+        if (!strncmp(e, "JDRYAD_FRONT_ENVIRON_FD=", 24) || !strncmp(e, "JDRYAD_FRONT=", 13)
+            || (given_fd < 0 && (!strncmp(e, "JDRYAD_HOME=", 12) || !strncmp(e, "JDRYAD_ENVIRON_FD=", 18))))
             continue; /* ours alone to set */
         if (!strncmp(e, "LD_", 3)) {
             char *moved = malloc(strlen(e) + sizeof "JDRYAD_");
@@ -86,22 +109,54 @@ static char **script_environment(int given_fd, const char *self)
             out[k++] = (char *)e;
         }
     }
-    if (asprintf(&out[k++], "JDRYAD_FRONT_ENVIRON_FD=%d", given_fd) < 0
+    if ((given_fd >= 0 ? asprintf(&out[k++], "JDRYAD_FRONT_ENVIRON_FD=%d", given_fd)
+                       : asprintf(&out[k++], "JDRYAD_HOME=%s", JD_ROOT)) < 0
         || asprintf(&out[k++], "JDRYAD_FRONT=%s", self) < 0)
         return NULL;
-    /* The build this front belongs to (SELF is BUILD/native-out/jdryad), unless one is named. */
-    char *slash = strrchr(self, '/');
-    if (!getenv("JDRYAD_BUILD_DIR") && slash && slash - self > 11 && !strncmp(slash - 11, "/native-out", 11)) {
-        if (asprintf(&out[k++], "JDRYAD_BUILD_DIR=%.*s", (int)(slash - 11 - self), self) < 0)
-            return NULL;
-    }
+    char build[4096];
+    if (own_build(self, build, sizeof build) && asprintf(&out[k++], "JDRYAD_BUILD_DIR=%s", build) < 0)
+        return NULL;
     out[k] = NULL;
     return out;
 }
 
+/*
+ * The script's rule for a warm run: `run`, JDRYAD_SERVER not off, not the client's cold retry
+ * (JDRYAD_COLD_RETRY), and the jar built (else bash builds it); the jar's path into jar.
+ */
+static int runs_warm(char **argv, const char *self, char *jar, size_t size)
+{
+    const char *mode = getenv("JDRYAD_SERVER");
+    if (!argv[1] || strcmp(argv[1], "run") || (mode && !strcmp(mode, "off")) || getenv("JDRYAD_COLD_RETRY"))
+        return 0;
+    char own[4096];
+    const char *build = getenv("JDRYAD_BUILD_DIR");
+    if (!build || !*build)
+        build = own_build(self, own, sizeof own);
+    if (!build)
+        build = JD_ROOT "/target";
+    return snprintf(jar, size, "%s/jdryad-cli.jar", build) < (int)size && access(jar, F_OK) == 0;
+}
+
+/* The warm client's session in this process, with the launcher's environment as the script's: never returns. */
+static int run_warm(int argc, char **argv, const char *self, const char *jar)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **given = calloc(n + 1, sizeof *given);
+    char **env = script_environment(-1, self);
+    if (!given || !env) {
+        fprintf(stderr, "jdryad: out of memory\n");
+        return 127;
+    }
+    memcpy(given, environ, n * sizeof *given);
+    environ = env;
+    return jd_client_run(JD_ROOT, jar, argc - 1, argv + 1, given, n);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc;
     static char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
@@ -109,6 +164,9 @@ int main(int argc, char **argv)
         return 127;
     }
     self[len] = 0;
+    char jar[4096];
+    if (runs_warm(argv, self, jar, sizeof jar))
+        return run_warm(argc, argv, self, jar);
     int given = given_environment();
     if (given < 0) {
         fprintf(stderr, "jdryad: cannot keep the environment for the program: %s\n", strerror(errno));

@@ -55,7 +55,7 @@ public final class Invocation {
 
     /** The run's context: the client's directory, stderr and process starter. */
     public RunContext runContext() {
-        return new RunContext(workingDirectory, false, err, spawner, launcher.containsKey("JDRYAD_LD_PRELOAD"),
+        return new RunContext(workingDirectory, false, err, spawner, RunContext.launcherWasPreloaded(launcher::get),
                 launcher.get("JDRYAD_QUERY"));
     }
 

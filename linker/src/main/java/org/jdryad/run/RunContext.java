@@ -24,8 +24,18 @@ public record RunContext(Path workingDirectory, boolean own, PrintStream err, Sp
     /** This JVM's own: its working directory, {@code err}, its children, its environment. */
     public static RunContext cold(PrintStream err) {
         return new RunContext(Path.of("").toAbsolutePath(), true, err, Spawner.LOCAL,
-                System.getenv("JDRYAD_ENVIRON_FD") != null && System.getenv("JDRYAD_LD_PRELOAD") != null,
+                System.getenv("JDRYAD_ENVIRON_FD") != null && launcherWasPreloaded(System::getenv),
                 System.getenv("JDRYAD_QUERY"));
+    }
+
+    /**
+     * Whether the system loader started the launcher with LD_PRELOAD, given the launcher's
+     * variables: it moved LD_PRELOAD aside (JDRYAD_LD_PRELOAD) and was the bash script started
+     * directly. The static front (JDRYAD_FRONT) is a static program, which no loader starts, and
+     * it hands bash an environment without LD_*: then jdryad says glibc's words itself.
+     */
+    public static boolean launcherWasPreloaded(java.util.function.Function<String, String> launcherVariable) {
+        return launcherVariable.apply("JDRYAD_LD_PRELOAD") != null && launcherVariable.apply("JDRYAD_FRONT") == null;
     }
 
     /** A path the user gave, as this JVM must open it (relative paths mean the user's working directory). */

@@ -62,6 +62,21 @@ class PreloadRunTest {
     }
 
     /**
+     * Through the static front no system loader sees LD_PRELOAD (the front is static, and bash
+     * gets the variable moved aside), so a missing preload's one warning is jdryad's to print,
+     * in glibc's words, as natively.
+     */
+    @Test
+    void throughTheStaticFrontAMissingPreloadIsWarnedAboutOnce() {
+        Path prog = FixtureCatalog.helloPie();
+        Map<String, String> env = Map.of("LD_PRELOAD", "libjdryad-nonexistent-preload.so", "JDRYAD_SERVER", "off");
+        Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
+        assertTrue(expected.stderr().contains("cannot be preloaded"), expected::describe);
+        Result actual = Jdryad.runFront(List.of(), prog, List.of(), env, prog.getParent());
+        Jdryad.assertSameRun("preload of a missing library (static front)", expected, actual);
+    }
+
+    /**
      * Through the static front, a missing LD_AUDIT module gets the system loader's one warning,
      * for the program, as natively: not a second one for the launcher's bash.
      */

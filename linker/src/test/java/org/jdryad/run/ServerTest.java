@@ -151,6 +151,40 @@ class ServerTest {
         assertTrue(status.stdout().contains("running"), "the warm run left no server:\n" + status.describe());
     }
 
+    /**
+     * The static front runs a warm `jdryad run` itself, without bash or the client program: the
+     * run is served by the server (its count of command lines goes up), and the program alone
+     * sees LD_PRELOAD (the library's constructor prints once; a missing one is warned about once).
+     */
+    @Test
+    void throughTheStaticFrontWarmRunsAreServedWithoutBash() {
+        Path prog = FixtureCatalog.preloadProgram();
+        Map<String, String> env = new HashMap<>(warm("on"));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        env.put("LD_PRELOAD", FixtureCatalog.preloadLibrary().toString());
+        Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
+        assertEquals(1, expected.stdout().lines().filter(l -> l.equals("preload constructor")).count(),
+                expected::describe);
+        long before = servedCount();
+        Result actual = Jdryad.runFront(List.of(), prog, List.of(), env, prog.getParent());
+        Jdryad.assertSameRun("preload (LD_PRELOAD, static front, warm)", expected, actual);
+        // (the count leaves out the status line that asks, not the one before: +1 for it, +1 for the run)
+        assertTrue(servedCount() >= before + 2, "the front's run was not served warm");
+
+        Path hello = FixtureCatalog.helloPie();
+        env.put("LD_PRELOAD", "libjdryad-nonexistent-preload.so");
+        Jdryad.assertSameRun("preload of a missing library (static front, warm)",
+                Jdryad.runNative(hello, List.of(), env, hello.getParent()),
+                Jdryad.runFront(List.of(), hello, List.of(), env, hello.getParent()));
+    }
+
+    /** The server's count of command lines served before this status line (its status line). */
+    private static long servedCount() {
+        Result status = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) command lines served").matcher(status.stdout());
+        return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
     /** Several runs at once, each served independently; one of them fails to load and disturbs none. */
     @Test
     void concurrentWarmRuns() throws Exception {
