@@ -9,18 +9,12 @@ import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.CallbackHandler;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.FiniEntry;
-import org.jdryad.agent.HostObject;
-import org.jdryad.agent.ObjectTableEntry;
 import org.jdryad.agent.Protocol;
-import org.jdryad.agent.RDebugEntry;
-import org.jdryad.agent.RDebugResult;
-import org.jdryad.agent.ActivityCause;
 import org.jdryad.debug.ActivityEvent;
 import org.jdryad.debug.ActivityLog;
 import org.jdryad.debug.Binding;
 import org.jdryad.debug.BindingHistory;
 import org.jdryad.debug.LinkTrace;
-import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.Symbol;
 import org.jdryad.link.LinkException;
@@ -28,77 +22,44 @@ import org.jdryad.link.LinkSession;
 import org.jdryad.link.LoadedObject;
 import org.jdryad.link.SymbolLookup;
 import org.jdryad.link.SymbolLookup.Definition;
+import org.jdryad.run.Namespaces.Namespace;
 
 /**
  * The program's dynamic-linker services at run time: the link map as gdb sees it (r_debug), the
- * agent's object table, initialisers and finalisers, and the program's dlopen, dlsym, dlvsym,
- * dlclose and dladdr, answered for jdryad objects (host objects are left to glibc).
+ * agent's object table, initialisers and finalisers, and the program's dlopen, dlmopen, dlsym,
+ * dlvsym, dlclose, dladdr and dlinfo, answered for jdryad objects (host objects are left to glibc).
  *
  * <p>A handle is the object's node in the r_debug list, as glibc's handles are its link maps.
  *
- * <p>dlmopen's namespaces. The rule: every namespace jdryad makes is also one of glibc's, with the
- * same id. glibc's libraries are host objects, and a namespace has its own copy of them, as under
- * glibc (a second libc.so.6, with its own stdio, malloc state and errno): glibc's own dlmopen
- * loads them in the agent into its namespace of that id, and the jdryad objects of the namespace
- * are bound to those copies. Making a namespace first has glibc's dlmopen open ld.so there (the
- * stand-in glibc gives every namespace for its one copy) as an anchor: glibc chooses the id (the
- * lowest free one, at most 15, glibc's DL_NNS), and the id stays taken while jdryad's objects are
- * in the namespace; when its last object is unloaded, its host objects and the anchor are closed
- * and the id is free again. Lookups in a namespace search its global scope (the search list of
- * its first object, as glibc's l_scope[0]) and the object's local scope; its list goes to gdb
- * through glibc's r_debug of that namespace (r_version 2, r_next).
+ * <p>This class is the dlfcn front: it decides what each call does, under its monitor, and
+ * leaves the rest to package-private helpers whose state that same monitor guards:
+ * {@link LinkMapPublisher} (r_debug, the object table, the handles), {@link Initialisers},
+ * {@link DlopenTls}, {@link Namespaces} (dlmopen's, and the rule that ties them to glibc's) and
+ * {@link Unloading} (open counts, NODELETE, and taking objects out).
  */
 final class DynamicLoader implements CallbackHandler {
     static final long RTLD_DEFAULT = 0;
     static final long RTLD_NEXT = -1;
-    /** Init/fini arrays larger than this (2 million functions) are refused as malformed. */
-    private static final long MAX_FUNCTION_ARRAY = 1 << 24;
 
     private final LinkSession session;
-    private final Map<LoadedObject, Long> nodes = new IdentityHashMap<>();
-    private final Map<Long, LoadedObject> byNode = new java.util.HashMap<>();
-    private final Map<LoadedObject, Integer> openCount = new IdentityHashMap<>();
     private final Map<LoadedObject, List<LoadedObject>> searchLists = new IdentityHashMap<>();
-    /** NODELETE objects: opened with RTLD_NODELETE, or -z nodelete (DF_1_NODELETE) after their dlopen succeeded. */
-    private final java.util.Set<LoadedObject> nodelete = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-    /** Objects a dlclose is unloading (their finalisers may be running). */
-    private final java.util.Set<LoadedObject> removing = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-    private final List<LoadedObject> initialised = new ArrayList<>();
-    /**
-     * Host objects whose initialisers glibc ran, at start-up or in a dlmopen's namespace (its
-     * own dlopen and dlmopen, with glibc's LD_DEBUG off): their LD_DEBUG lines are printed in
-     * glibc's order, and glibc's dlclose runs their finalisers after the jdryad objects'.
-     */
-    private final java.util.Set<LoadedObject> hostsAnnounced =
-            java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final DlopenResolver resolver;
     private final ActivityLog activity;
+    /** r_debug, the object table and the handles (the nodes r_debug gives the objects). */
+    private final LinkMapPublisher links;
+    /** Which objects were initialised; their initialisers and finalisers. */
+    private final Initialisers initialisers;
+    /** dlmopen's namespaces and glibc's handles that hold their ids. */
+    private final Namespaces namespaces;
+    /** Open counts, NODELETE marks, and taking out the objects nothing keeps. */
+    private final Unloading unloading;
 
     private AgentProcess agent;
     private Optional<UnwindTables> unwind = Optional.empty();
-    private long argc;
-    private long argvAddr;
-    private long envpAddr;
-    private int nextId = 1;
-    private final Map<LoadedObject, Long> ids = new IdentityHashMap<>();
     private LinkTrace trace = LinkTrace.none();
-    /** LD_DEBUG's "calling fini" text per object, placed in agent memory once (address, length). */
-    private final Map<LoadedObject, long[]> finiTexts = new IdentityHashMap<>();
-    private long[] debugOutputPath;
-    /** The namespaces dlmopen made, by id (the base namespace is not among them). */
-    private final Map<Long, Namespace> namespaces = new java.util.HashMap<>();
 
-    /** glibc's LM_ID_NEWLM: dlmopen into a new namespace. */
-    private static final long LM_ID_NEWLM = -1;
     /** glibc's ld.so by the name its libraries need it by (x86-64). */
     static final String RTLD_SONAME = "ld-linux-x86-64.so.2";
-
-    /**
-     * A namespace dlmopen made: its search (a resolver of its own), and glibc's handle of the
-     * ld.so stand-in that keeps glibc's namespace of the same id taken.
-     */
-    private record Namespace(long lmid, DlopenResolver resolver, long anchor) {
-    }
 
     /** LD_AUDIT's modules, told of every change (Auditing); none by default. */
     private AuditHooks audit = AuditHooks.NONE;
@@ -185,6 +146,10 @@ final class DynamicLoader implements CallbackHandler {
         this.resolver = resolver;
         this.activity = activity;
         this.pid = pid;
+        this.links = new LinkMapPublisher(this, session, activity, pid);
+        this.initialisers = new Initialisers(this, session);
+        this.namespaces = new Namespaces(this, session, resolver);
+        this.unloading = new Unloading(this, session, resolver, links, initialisers, namespaces, searchLists);
     }
 
     void attach(AgentProcess agent) {
@@ -200,23 +165,13 @@ final class DynamicLoader implements CallbackHandler {
      */
     synchronized DynamicLoader copyFor(LinkSession session, DlopenResolver resolver, long pid) {
         DynamicLoader c = new DynamicLoader(session, resolver, activity, pid);
-        c.nodes.putAll(nodes);
-        c.byNode.putAll(byNode);
-        c.openCount.putAll(openCount);
+        c.links.copyFrom(links);
         c.searchLists.putAll(searchLists);
-        c.nodelete.addAll(nodelete);
-        c.initialised.addAll(initialised);
-        c.hostsAnnounced.addAll(hostsAnnounced);
+        c.unloading.copyFrom(unloading);
+        c.initialisers.copyFrom(initialisers);
         c.agent = agent;
         c.unwind = unwind;
-        c.argc = argc;
-        c.argvAddr = argvAddr;
-        c.envpAddr = envpAddr;
-        c.nextId = nextId;
-        c.ids.putAll(ids);
-        c.finiTexts.putAll(finiTexts);
-        c.namespaces.putAll(namespaces); // their searches stay the parent's (a known limit)
-        c.debugOutputPath = debugOutputPath;
+        c.namespaces.copyFrom(namespaces); // their searches stay the parent's (a known limit)
         c.trace = trace; // LD_DEBUG's lines of a child's dlopen carry the run's pid (a known limit)
         return c;
     }
@@ -239,6 +194,28 @@ final class DynamicLoader implements CallbackHandler {
         }
     }
 
+    // ---- what the helpers read at each call (attachChild and the setters change them) ----
+
+    /** The agent requests go to: the run's, or a forked child's once {@link #attachChild} made this copy its. */
+    AgentProcess agent() {
+        return agent;
+    }
+
+    /** The unwinder's registrations in the agent (none before {@link #attach}). */
+    Optional<UnwindTables> unwind() {
+        return unwind;
+    }
+
+    /** LD_DEBUG's story, as {@link #setTrace} last set it. */
+    LinkTrace trace() {
+        return trace;
+    }
+
+    /** LD_AUDIT's modules, as {@link #setAudit} last set them. */
+    AuditHooks audit() {
+        return audit;
+    }
+
     /** Tells LD_DEBUG's story of initialisers, finalisers, dlopen and dlclose to {@code t}. */
     void setTrace(LinkTrace t) {
         this.trace = t;
@@ -247,12 +224,12 @@ final class DynamicLoader implements CallbackHandler {
     /** Tells LD_AUDIT's modules of what happens from now on. */
     synchronized void setAudit(AuditHooks hooks) {
         this.audit = hooks;
-        publishFinalisers();
+        initialisers.publishFinalisers();
     }
 
     /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
     synchronized long linkMapOf(LoadedObject o) {
-        return nodes.getOrDefault(o, 0L);
+        return links.nodeOf(o);
     }
 
     /** dlinfo's requests that read a handle's fields (dlfcn.h). */
@@ -270,7 +247,7 @@ final class DynamicLoader implements CallbackHandler {
     public CallbackReply dlinfo(long handle, int request) {
         LoadedObject obj;
         synchronized (this) {
-            obj = byNode.get(handle);
+            obj = links.objectOf(handle);
         }
         if (obj == null) {
             return CallbackReply.askGlibc(handle);
@@ -313,14 +290,12 @@ final class DynamicLoader implements CallbackHandler {
 
     /** The object whose node (dlopen handle) this is, if any. */
     synchronized Optional<LoadedObject> objectOfHandle(long handle) {
-        return Optional.ofNullable(byNode.get(handle));
+        return Optional.ofNullable(links.objectOf(handle));
     }
 
     /** Where the argument vectors for initialisers live (glibc passes the program's argc, argv, envp). */
     void setArguments(long argc, long argvAddr, long envpAddr) {
-        this.argc = argc;
-        this.argvAddr = argvAddr;
-        this.envpAddr = envpAddr;
+        initialisers.setArguments(argc, argvAddr, envpAddr);
     }
 
     /**
@@ -328,266 +303,20 @@ final class DynamicLoader implements CallbackHandler {
      * records the change as two activity events (added or deleted, then consistent).
      */
     synchronized void publish(int kind, List<LoadedObject> changed, ActivityLog.Change why) {
-        if (kind == Protocol.RT_ADD) {
-            unwind.ifPresent(u -> u.register(changed));
-        } else {
-            unwind.ifPresent(u -> u.deregister(changed));
-        }
-        // One change of the list of each namespace the objects are in (a dlclose's may span several).
-        Map<Long, List<LoadedObject>> byNamespace = new java.util.TreeMap<>();
-        for (LoadedObject o : changed) {
-            byNamespace.computeIfAbsent(o.namespace(), k -> new ArrayList<>()).add(o);
-        }
-        if (byNamespace.isEmpty()) {
-            byNamespace.put(0L, List.of());
-        }
-        byNamespace.forEach((lmid, objs) -> publishIn(lmid, kind, objs, why));
-        publishObjectTable();
-    }
-
-    /**
-     * Sends namespace {@code lmid}'s new list to gdb: the base one's jdryad objects (after the
-     * agent's copies of glibc's nodes), or every object of another (glibc's r_debug of that
-     * namespace: its host objects are glibc's copies in it); records the two activity events.
-     */
-    private void publishIn(long lmid, int kind, List<LoadedObject> changed, ActivityLog.Change why) {
-        List<LoadedObject> objs = lmid == 0 ? session.jdryadObjects() : session.objectsOf(lmid);
-        if (lmid == 0) {
-            objs.removeIf(o -> o.namespace() != 0);
-        }
-        List<RDebugEntry> entries = new ArrayList<>();
-        for (LoadedObject o : objs) {
-            long id = ids.computeIfAbsent(o, k -> (long) nextId++);
-            entries.add(new RDebugEntry(id, o.base(), o.dynamicAddress(), o.path().toString()));
-        }
-        List<String> names = new ArrayList<>();
-        for (LoadedObject o : changed) {
-            names.add(o.path().toString());
-        }
-        ActivityEvent first = activity.add(kind == Protocol.RT_DELETE ? ActivityEvent.State.DELETE
-                : ActivityEvent.State.ADD, why, names, pid, lmid);
-        RDebugResult rd = agent.rDebugUpdate(kind, entries, names, new ActivityCause(why.cause().code(), why.callSite(),
-                why.flags(), why.tid(), first.seq(), why.request()), lmid);
-        activity.add(ActivityEvent.State.CONSISTENT, why, names, pid, lmid);
-        for (int i = 0; i < objs.size(); i++) {
-            LoadedObject o = objs.get(i);
-            if (o.isHost()) {
-                continue; // a host object's handle is glibc's
-            }
-            long node = rd.nodes() != null && i < rd.nodes().length ? rd.nodes()[i] : 0;
-            nodes.put(o, node);
-            byNode.put(node, o);
-        }
-    }
-
-    /**
-     * The agent's object table (dl_iterate_phdr, _dl_find_object, dladdr): every namespace's
-     * objects in load order, jdryad objects with their details, host objects as places in the
-     * order (glibc's own entries fill them), the program first and then the vDSO, as in glibc's
-     * list; and the host objects of the agent's own that the program does not have (the agent
-     * itself, its libgcc_s), which dl_iterate_phdr leaves out.
-     */
-    private void publishObjectTable() {
-        List<ObjectTableEntry> table = new ArrayList<>();
-        java.util.Set<Long> hostBases = new java.util.HashSet<>();
-        Optional<HostObject> vdso = agent.info().vdso();
-        for (LoadedObject o : session.objects()) {
-            if (o.isHost()) {
-                table.add(ObjectTableEntry.host(ObjectTableEntry.HOST, o.base()));
-                hostBases.add(o.base());
-                continue;
-            }
-            long node = nodes.getOrDefault(o, 0L);
-            long ehFrame = o.elf().segment(Elf.PT_GNU_EH_FRAME).map(p -> o.base() + p.vaddr()).orElse(0L);
-            boolean program = o.isExecutable() && o.namespace() == 0;
-            table.add(new ObjectTableEntry(program ? ObjectTableEntry.PROGRAM : ObjectTableEntry.JDRYAD, node,
-                    o.base(), ProgramRunner.phdrAddress(o), o.elf().programHeaders().size(),
-                    o.mapStart(), o.mapStart() + o.mapLength(), ehFrame,
-                    o.hasStaticTls() ? o.tlsModuleId() : 0, o.hasStaticTls() ? o.tlsOffset() : 0, o.path().toString()));
-            if (program && vdso.isPresent()) {
-                table.add(ObjectTableEntry.host(ObjectTableEntry.HOST, vdso.get().lAddr()));
-                hostBases.add(vdso.get().lAddr());
-            }
-        }
-        List<Long> agentsOwn = new ArrayList<>();
-        agent.info().hostObjects().forEach(h -> agentsOwn.add(h.lAddr()));
-        unwind.ifPresent(u -> agentsOwn.add(u.libgccBase())); // loaded up front, natively at a first need
-        for (long base : agentsOwn) {
-            if (base != 0 && hostBases.add(base)) {
-                table.add(ObjectTableEntry.host(ObjectTableEntry.HIDDEN, base));
-            }
-        }
-        agent.setObjectTable(table);
-    }
-
-    /**
-     * Gives dlopened objects' static TLS blocks their initial values: in the main thread's
-     * reservation and in the module-1 init image that glibc copies for threads created later.
-     * Only the new blocks are written: the rest of the reservation holds the program's live
-     * thread-local variables (rewriting the whole image here once reset perl's interpreter
-     * pointer to NULL). The agent writes them into every thread that exists too, as glibc's
-     * dlopen does. A module in dynamic TLS is only registered: each thread makes its block at
-     * its first access.
-     */
-    /** A dynamic TLS block's alignment: glibc's memalign takes p_align up to a power of two. */
-    private static long dynamicBlockAlignment(long align) {
-        return align <= 1 ? 1 : Long.bitCount(align) == 1 ? align : Long.highestOneBit(align) << 1;
-    }
-
-    private void installTls(List<LoadedObject> added) {
-        for (LoadedObject o : added) {
-            if (o.isHost() || o.tlsModuleId() == 0) {
-                continue;
-            }
-            var tls = o.elf().tls().orElseThrow();
-            if (!o.hasStaticTls()) {
-                // Dynamic TLS: each thread copies the init image from the mapped object at its first access.
-                agent.setTlsDynamic(o.tlsModuleId() - Protocol.TLS_MODID_BASE, o.base() + tls.vaddr(), tls.filesz(),
-                        Math.max(1, tls.memsz()), dynamicBlockAlignment(tls.align()));
-                continue;
-            }
-            byte[] block = new byte[(int) tls.memsz()];
-            if (tls.filesz() > 0) {
-                byte[] init = agent.read(o.base() + tls.vaddr(), (int) tls.filesz());
-                System.arraycopy(init, 0, block, 0, init.length);
-            }
-            agent.setTlsBlock(o.tlsOffset(), block);
-        }
-    }
-
-    /** Unloaded objects' dynamic TLS modules: their indices may serve a later dlopen. */
-    private void retireDynamicTls(List<LoadedObject> gone) {
-        for (LoadedObject o : gone) {
-            if (!o.isHost() && o.tlsModuleId() != 0 && !o.hasStaticTls()) {
-                agent.setTlsDynamic(o.tlsModuleId() - Protocol.TLS_MODID_BASE, 0, 0, 0, 0);
-            }
-        }
+        links.publish(kind, changed, why);
     }
 
     /**
      * Runs initialisers of {@code order} (already in glibc's order), skipping host and already
-     * initialised objects. No Java lock is held while an initialiser runs: it may call dlsym or
-     * dlopen, whose callbacks arrive on another Java thread (glibc's loader lock is recursive
-     * for the thread that holds it; a Java monitor would not be).
+     * initialised objects; no Java lock is held while one runs (see {@link Initialisers#runInitialisers}).
      */
     void runInitialisers(List<LoadedObject> order, boolean skipMainInit) {
-        for (LoadedObject o : order) {
-            synchronized (this) {
-                if (o.dynamic().isEmpty() || initialised.contains(o) || hostsAnnounced.contains(o)
-                        || o.isHost() && o.namespace() != 0 && isRtld(o)) {
-                    continue;
-                }
-                (o.isHost() ? hostsAnnounced : initialised).add(o);
-            }
-            trace.initialising(o); // glibc 2.36's call_init announces every object, with initialisers or not
-            if (o.isHost()) {
-                continue; // glibc ran them when it loaded the object into the agent
-            }
-            if (o.isExecutable() && skipMainInit) {
-                continue;
-            }
-            DynamicSection d = o.dynamic().get();
-            List<Long> calls = new ArrayList<>();
-            if (d.value(Elf.DT_INIT).isPresent()) {
-                calls.add(o.base() + d.value(Elf.DT_INIT).getAsLong());
-            }
-            calls.addAll(functionArray(o, d, Elf.DT_INIT_ARRAY, Elf.DT_INIT_ARRAYSZ));
-            if (!calls.isEmpty()) {
-                agent.callAll(calls, argc, argvAddr, envpAddr);
-            }
-        }
-        publishFinalisers();
-    }
-
-    /** ld.so: in a namespace of dlmopen's, glibc's stand-in for its one copy (never initialised again). */
-    private static boolean isRtld(LoadedObject o) {
-        return o.soname().map(RTLD_SONAME::equals).orElse(false);
+        initialisers.runInitialisers(order, skipMainInit);
     }
 
     /** The executable's DT_PREINIT_ARRAY (run before every other initialiser). */
     void runPreinit(LoadedObject main) {
-        main.dynamic().ifPresent(d -> {
-            List<Long> calls = functionArray(main, d, Elf.DT_PREINIT_ARRAY, Elf.DT_PREINIT_ARRAYSZ);
-            if (!calls.isEmpty()) {
-                trace.preinit();
-                agent.callAll(calls, argc, argvAddr, envpAddr);
-            }
-        });
-    }
-
-    /** The (relocated) function pointers of an init/fini array, read from the target; 0 and -1 skipped. */
-    List<Long> functionArray(LoadedObject o, DynamicSection d, long tag, long sizeTag) {
-        List<Long> out = new ArrayList<>();
-        if (d.value(tag).isEmpty()) {
-            return out;
-        }
-        long size = d.value(sizeTag).orElse(0);
-        if (size <= 0 || size % 8 != 0 || size > MAX_FUNCTION_ARRAY) {
-            return out;
-        }
-        byte[] b = agent.read(o.base() + d.value(tag).getAsLong(), (int) size);
-        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < size / 8; i++) {
-            long fn = bb.getLong(i * 8);
-            if (fn != 0 && fn != -1) {
-                out.add(fn);
-            }
-        }
-        return out;
-    }
-
-    /** Finalisers of every initialised object, in the order glibc's _dl_fini runs them. */
-    private synchronized void publishFinalisers() {
-        List<FiniEntry> out = new ArrayList<>();
-        if (trace.outputFile() != null) {
-            if (debugOutputPath == null) {
-                debugOutputPath = agentText(trace.outputFile() + "\0");
-            }
-            out.add(FiniEntry.debugOutput(debugOutputPath[0]));
-        }
-        // glibc's _dl_fini order (the program first, then its libraries and the dlopened objects,
-        // each before what it depends on), of the objects whose initialisers ran.
-        out.addAll(audit.exitStarts());
-        for (LoadedObject o : session.finiOrder()) {
-            if (initialised.contains(o) || hostsAnnounced.contains(o)) {
-                // glibc 2.36's _dl_call_fini announces every initialised object, with finalisers
-                // or not. A host object's are glibc's to run in the agent's exit; its line is
-                // printed where glibc's order puts it.
-                List<FiniEntry> f = o.isHost() ? List.of() : finalisersOf(o);
-                String text = trace.finiText(o);
-                if (text != null) {
-                    long[] t = finiTexts.computeIfAbsent(o, k -> agentText(text));
-                    out.add(FiniEntry.debugText(t[0], t[1]));
-                }
-                out.addAll(f);
-            }
-            out.addAll(audit.exitCloses(o));
-        }
-        out.addAll(audit.exitEnds());
-        agent.setFini(out);
-    }
-
-    /** Copies text into agent memory (never freed): its address and length in bytes. */
-    private long[] agentText(String text) {
-        byte[] b = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        long addr = agent.alloc(b.length, 1);
-        agent.write(addr, b);
-        return new long[] {addr, b.length};
-    }
-
-    private static List<FiniEntry> finalisersOf(LoadedObject o) {
-        List<FiniEntry> out = new ArrayList<>();
-        DynamicSection d = o.dynamic().get();
-        if (d.value(Elf.DT_FINI_ARRAY).isPresent()) {
-            long size = d.value(Elf.DT_FINI_ARRAYSZ).orElse(0);
-            if (size > 0 && size % 8 == 0 && size <= MAX_FUNCTION_ARRAY) {
-                out.add(FiniEntry.array(o.base() + d.value(Elf.DT_FINI_ARRAY).getAsLong(), size / 8));
-            }
-        }
-        if (d.value(Elf.DT_FINI).isPresent()) {
-            out.add(FiniEntry.call(o.base() + d.value(Elf.DT_FINI).getAsLong()));
-        }
-        return out;
+        initialisers.runPreinit(main);
     }
 
     // ---- callbacks from the program ----
@@ -628,13 +357,13 @@ final class DynamicLoader implements CallbackHandler {
         }
         Namespace ns;
         synchronized (this) {
-            ns = lmid == LM_ID_NEWLM ? null : namespaces.get(lmid);
-            if (ns == null && lmid != LM_ID_NEWLM) {
+            ns = lmid == Namespaces.LM_ID_NEWLM ? null : namespaces.get(lmid);
+            if (ns == null && lmid != Namespaces.LM_ID_NEWLM) {
                 return CallbackReply.askGlibc(lmid);
             }
             if (ns == null) {
                 try {
-                    ns = makeNamespace();
+                    ns = namespaces.make();
                 } catch (org.jdryad.agent.HostLoadException e) {
                     return CallbackReply.error(name + ": " + withoutObject(e.dlerror()));
                 }
@@ -645,7 +374,7 @@ final class DynamicLoader implements CallbackHandler {
             return open(ns, name, flags, caller, tid);
         } finally {
             synchronized (this) {
-                closeIfEmpty(ns);
+                namespaces.closeIfEmpty(ns);
             }
             trace.dlopenEnded();
         }
@@ -656,37 +385,6 @@ final class DynamicLoader implements CallbackHandler {
         int i = dlerror == null ? -1 : dlerror.indexOf(": ");
         return i < 0 ? String.valueOf(dlerror) : dlerror.substring(i + 2);
     }
-
-    /**
-     * A new namespace: glibc's dlmopen opens ld.so's stand-in in a new namespace of its own, whose
-     * id it is. By its soname, the name libc.so.6's DT_NEEDED asks for: glibc's stand-in has no
-     * file identity, so opened by another name (a path) glibc would make a second stand-in when
-     * libc is loaded there, and its _dl_fini would then fail an assertion at exit.
-     */
-    private Namespace makeNamespace() {
-        AgentProcess.NamespacedHost anchor = agent.dlmopenHost(LM_ID_NEWLM, RTLD_SONAME, Protocol.RTLD_NOW);
-        Namespace ns = new Namespace(anchor.lmid(), resolver.newNamespace(anchor.lmid()), anchor.library().handle());
-        namespaces.put(ns.lmid(), ns);
-        return ns;
-    }
-
-    /** A namespace whose last object left (or whose first dlmopen failed) gives its id back to glibc. */
-    private void closeIfEmpty(Namespace ns) {
-        if (namespaces.get(ns.lmid()) == ns && session.objectsOf(ns.lmid()).isEmpty()) {
-            namespaces.remove(ns.lmid());
-            closeHost(ns.anchor());
-        }
-    }
-
-    /** glibc's dlclose of a handle glibc's dlmopen gave (a namespace's host object or anchor). */
-    private void closeHost(long handle) {
-        if (glibcDlclose == 0) {
-            glibcDlclose = agent.dlsymHost(0, "dlclose", null);
-        }
-        agent.call(glibcDlclose, handle);
-    }
-
-    private long glibcDlclose;
 
     private CallbackReply open(Namespace ns, String name, int flags, long caller, long tid) {
         DlopenResolver resolver = ns == null ? this.resolver : ns.resolver();
@@ -702,7 +400,7 @@ final class DynamicLoader implements CallbackHandler {
             }
             LoadedObject main = session.objects().get(0);
             if (name == null) {
-                return CallbackReply.ok(nodes.getOrDefault(main, 0L));
+                return CallbackReply.ok(links.nodeOf(main));
             }
             changing();
             boolean noload = (flags & Protocol.RTLD_NOLOAD) != 0;
@@ -735,7 +433,7 @@ final class DynamicLoader implements CallbackHandler {
                             caller, tid));
                 }
                 if (ns != null && r.root().glibcHandle() != 0 && session.objects().contains(r.root())) {
-                    openCount.merge(r.root(), 1, Integer::sum);
+                    unloading.opened(r.root());
                 }
                 return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
             }
@@ -755,7 +453,7 @@ final class DynamicLoader implements CallbackHandler {
                     session.mapDlopened(r.added(), r.searchList(), (flags & Protocol.RTLD_NOW) != 0,
                             (flags & Protocol.RTLD_DEEPBIND) != 0);
                 } catch (LinkException e) {
-                    undoFailedOpen(r.added(), null);
+                    unloading.undoFailedOpen(r.added(), null);
                     return CallbackReply.error(e.dlerror());
                 }
                 // As glibc's dl_open_worker_begin: the new objects are announced once mapped, before
@@ -768,17 +466,17 @@ final class DynamicLoader implements CallbackHandler {
                     audit.consistent();
                 } catch (LinkException e) {
                     audit.consistent();
-                    undoFailedOpen(r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN_FAILED, name, flags,
+                    unloading.undoFailedOpen(r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN_FAILED, name, flags,
                             caller, tid));
                     return CallbackReply.error(e.dlerror());
                 }
                 trace.dlopenLinked(r.added(), r.searchList());
-                installTls(r.added());
+                DlopenTls.install(agent, r.added());
                 searchLists.put(r.root(), r.searchList());
                 for (LoadedObject o : r.added()) {
                     // -z nodelete (DF_1_NODELETE): glibc activates it once the dlopen succeeded.
                     if (o.dynamic().map(d -> (d.flags1() & Elf.DF_1_NODELETE) != 0).orElse(false)) {
-                        nodelete.add(o);
+                        unloading.markNodelete(o);
                     }
                 }
                 for (LoadedObject o : session.initOrderOf(r.added())) {
@@ -790,15 +488,15 @@ final class DynamicLoader implements CallbackHandler {
                 session.promoteToGlobal(r.searchList());
             }
             if ((flags & Protocol.RTLD_NODELETE) != 0) {
-                nodelete.add(r.root());
+                unloading.markNodelete(r.root());
             }
             searchLists.putIfAbsent(r.root(), r.searchList());
-            opens = openCount.merge(r.root(), 1, Integer::sum);
+            opens = unloading.opened(r.root());
             root = r.root();
         }
-        runInitialisers(toInitialise, false);
+        initialisers.runInitialisers(toInitialise, false);
         trace.opened(root, opens, joinedGlobal);
-        return CallbackReply.ok(nodes.getOrDefault(root, 0L));
+        return CallbackReply.ok(links.nodeOf(root)); // read without the monitor, as it always was
     }
 
     /**
@@ -812,43 +510,6 @@ final class DynamicLoader implements CallbackHandler {
             }
         }
         return false;
-    }
-
-    /**
-     * Takes a failed dlopen's objects out again, as glibc's _dl_close_worker does for them: out
-     * of the namespace and the search, out of r_debug (when {@code announced} says they were
-     * announced: a DELETE and a CONSISTENT event with that cause), then unmapped. No finaliser
-     * runs: no initialiser did.
-     */
-    private void undoFailedOpen(List<LoadedObject> added, ActivityLog.Change announced) {
-        session.undoDlopened(added);
-        resolver.unload(added);
-        for (LoadedObject o : added) {
-            Long node = nodes.remove(o);
-            if (node != null) {
-                byNode.remove(node);
-            }
-            searchLists.remove(o);
-        }
-        if (announced != null) {
-            publish(Protocol.RT_DELETE, added, announced);
-        }
-        for (LoadedObject o : added) {
-            if (!o.isHost() && o.mapLength() > 0) {
-                agent.munmap(o.mapStart(), o.mapLength());
-            }
-        }
-        closeHostsOf(added);
-    }
-
-    /** glibc's dlclose of the host objects glibc's dlmopen loaded for a namespace, last loaded first. */
-    private void closeHostsOf(List<LoadedObject> gone) {
-        for (int i = gone.size() - 1; i >= 0; i--) {
-            LoadedObject o = gone.get(i);
-            if (o.isHost() && o.glibcHandle() != 0) {
-                closeHost(o.glibcHandle());
-            }
-        }
     }
 
     @Override
@@ -877,7 +538,7 @@ final class DynamicLoader implements CallbackHandler {
                 where = "RTLD_NEXT used in code not dynamically loaded";
                 referrer = from.get().name();
             } else {
-                LoadedObject obj = byNode.get(handle);
+                LoadedObject obj = links.objectOf(handle);
                 if (obj == null) {
                     return CallbackReply.askGlibc(handle);
                 }
@@ -936,13 +597,13 @@ final class DynamicLoader implements CallbackHandler {
         // First calls the fast path answered are relocation dependencies too: record them first.
         session.drainLazyBindings();
         List<LoadedObject> group;
-        Map<LoadedObject, List<FiniEntry>> finis = new java.util.LinkedHashMap<>();
+        Map<LoadedObject, List<FiniEntry>> finis;
         // A host library dlmopened by itself is glibc's handle: glibc closes it too (its reply).
         CallbackReply closed;
         synchronized (this) {
-            LoadedObject obj = byNode.get(handle);
+            LoadedObject obj = links.objectOf(handle);
             if (obj == null) {
-                obj = namespaceHostRoot(handle);
+                obj = unloading.namespaceHostRoot(handle);
             }
             if (obj == null) {
                 return CallbackReply.askGlibc(handle);
@@ -950,135 +611,33 @@ final class DynamicLoader implements CallbackHandler {
             closed = obj.isHost() ? CallbackReply.askGlibc(handle) : CallbackReply.ok(0);
             changing();
             // _dl_close: a NODELETE object is never closed ("Nope. Do nothing.").
-            if (nodelete.contains(obj) || session.lookup().definesUnique(obj)) {
+            if (unloading.isNodelete(obj) || session.lookup().definesUnique(obj)) {
                 return closed;
             }
-            int n = openCount.getOrDefault(obj, 0);
+            int n = unloading.openCount(obj);
             if (n <= 0) {
                 return obj.isExecutable() || !session.isDlopened(obj) || obj.isHost() ? closed
                         : CallbackReply.error(obj.name() + ": shared object not open");
             }
-            openCount.put(obj, n - 1);
+            unloading.setOpenCount(obj, n - 1);
             if (n - 1 > 0 || !session.isDlopened(obj)) {
                 trace.closing(obj, n - 1);
                 return closed;
             }
-            group = unused();
+            group = unloading.unused();
             if (group.isEmpty()) {
                 return closed;
             }
-            removing.addAll(group);
+            unloading.startRemoving(group);
             // Finalisers in glibc's order for finalisers (dependents before their dependencies),
             // then the objects leave the link map.
-            for (LoadedObject o : session.finiOrder()) {
-                if (group.contains(o) && initialised.contains(o)) {
-                    finis.put(o, finalisersOf(o));
-                } else if (group.contains(o) && hostsAnnounced.contains(o)) {
-                    finis.put(o, List.of()); // glibc's dlclose runs them, after the jdryad objects' (closeHostsOf)
-                }
-            }
-            initialised.removeAll(group);
-            hostsAnnounced.removeAll(group);
+            finis = initialisers.closing(group);
         }
-        for (Map.Entry<LoadedObject, List<FiniEntry>> e : finis.entrySet()) {
-            trace.callingFini(e.getKey());
-            for (FiniEntry f : e.getValue()) {
-                runFini(f);
-            }
-        }
+        initialisers.runFinalisers(finis);
         synchronized (this) {
-            retireDynamicTls(group);
-            session.forget(group);
-            resolver.unload(group);
-            for (LoadedObject o : group) {
-                byNode.remove(nodes.remove(o));
-                searchLists.remove(o);
-                openCount.remove(o);
-            }
-            audit.removing(group);
-            publish(Protocol.RT_DELETE, group, new ActivityLog.Change(ActivityEvent.Cause.DLCLOSE, null, 0, caller, tid));
-            audit.consistent();
-            publishFinalisers();
-            for (LoadedObject o : group) {
-                if (!o.isHost() && o.mapLength() > 0) {
-                    agent.munmap(o.mapStart(), o.mapLength());
-                }
-                finiTexts.remove(o);
-            }
-            removing.removeAll(group);
-            trace.destroyed(group);
-            closeHostsOf(group);
-            for (Namespace ns : new ArrayList<>(namespaces.values())) {
-                closeIfEmpty(ns);
-            }
+            unloading.unload(group, new ActivityLog.Change(ActivityEvent.Cause.DLCLOSE, null, 0, caller, tid));
         }
         return closed;
-    }
-
-
-    /** The host object a dlmopen of a host library alone opened in a namespace, by glibc's handle (null: none). */
-    private LoadedObject namespaceHostRoot(long handle) {
-        for (LoadedObject o : openCount.keySet()) {
-            if (o.isHost() && o.glibcHandle() == handle && handle != 0) {
-                return o;
-            }
-        }
-        return null;
-    }
-
-    /**
-     * glibc's _dl_close_worker: the dlopened objects nothing uses any more, in load order. An
-     * object is used when it was loaded at start-up, is open (a dlopen handle not closed), is
-     * NODELETE, or is a dependency or a relocation dependency of a used object. Objects a
-     * dlclose is already unloading (a finaliser's own dlclose) are not counted twice.
-     */
-    private List<LoadedObject> unused() {
-        List<LoadedObject> all = session.objects();
-        java.util.Set<LoadedObject> used = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        java.util.ArrayDeque<LoadedObject> work = new java.util.ArrayDeque<>();
-        // NODELETE: RTLD_NODELETE, -z nodelete, or a definition glibc entered in its table of
-        // STB_GNU_UNIQUE symbols (which marks the object NODELETE).
-        java.util.Set<LoadedObject> unique = session.lookup().uniqueDefiners();
-        for (LoadedObject o : all) {
-            if (!session.isDlopened(o) || openCount.getOrDefault(o, 0) > 0 || nodelete.contains(o)
-                    || unique.contains(o)) {
-                if (used.add(o)) {
-                    work.add(o);
-                }
-            }
-        }
-        while (!work.isEmpty()) {
-            LoadedObject o = work.poll();
-            List<LoadedObject> next = new ArrayList<>(o.dependencies());
-            next.addAll(session.relocationDependencies(o));
-            for (LoadedObject d : next) {
-                if (used.add(d)) {
-                    work.add(d);
-                }
-            }
-        }
-        List<LoadedObject> out = new ArrayList<>();
-        for (LoadedObject o : all) {
-            if (!used.contains(o) && !removing.contains(o)) {
-                out.add(o);
-            }
-        }
-        return out;
-    }
-
-    private void runFini(FiniEntry f) {
-        if (f.kind() == Protocol.FINI_CALL) {
-            agent.call(f.address());
-            return;
-        }
-        byte[] b = agent.read(f.address(), (int) (8 * f.count()));
-        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int i = (int) f.count() - 1; i >= 0; i--) {
-            long fn = bb.getLong(8 * i);
-            if (fn != 0 && fn != -1) {
-                agent.call(fn);
-            }
-        }
     }
 
     @Override
@@ -1109,7 +668,7 @@ final class DynamicLoader implements CallbackHandler {
         // glibc's main link map is named "": dladdr then answers _dl_argv[0], the program's own
         // argv[0] (the agent knows where it is; "" tells it to answer that). Other objects by l_name.
         String fname = o.isExecutable() ? "" : o.name(); // l_name: the name the search made
-        return CallbackReply.dladdr(fname, o.mapStart(), sname, saddr, nodes.getOrDefault(o, 0L), 0);
+        return CallbackReply.dladdr(fname, o.mapStart(), sname, saddr, links.nodeOf(o), 0);
     }
 
     /** The jdryad or host object whose mapping contains {@code address}. */
