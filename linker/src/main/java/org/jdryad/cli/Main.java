@@ -56,11 +56,45 @@ public final class Main implements Runnable {
         if (args.length == 0 || !Invocation.WARM_COMMANDS.contains(args[0])) {
             throw new IllegalArgumentException("not a command the warm server runs: " + String.join(" ", args));
         }
-        CommandLine cl = new CommandLine(new RunParent());
-        cl.addSubcommand(new CommandLine(new RunCommand(invocation)));
+        WarmParser p = WARM_PARSERS.poll();
+        if (p == null) {
+            p = WarmParser.create();
+        }
+        p.command().serve(invocation);
+        CommandLine cl = p.line();
         cl.setOut(new java.io.PrintWriter(invocation.out(), true));
         cl.setErr(new java.io.PrintWriter(invocation.err(), true));
-        return configure(cl, invocation.err()).execute(args);
+        cl.setExecutionExceptionHandler(new ErrorHandler(invocation.err()));
+        try {
+            return cl.execute(args);
+        } finally {
+            p.command().serve(null);
+            if (WARM_PARSERS.size() < MAX_WARM_PARSERS) {
+                WARM_PARSERS.offer(p);
+            }
+        }
+    }
+
+    /**
+     * Warm command lines' parsers, kept for the next ones: building one is picocli's reflection
+     * over RunCommand's annotations, about 3 ms of a warm run of 30. Reusing one is safe because
+     * picocli gives every option and parameter its initial value again before each parse (a new
+     * list for a list option; WarmParserTest checks it), and each is used by one run at a time:
+     * a run takes one from here or builds its own, and gives it back when done.
+     */
+    private static final java.util.concurrent.ConcurrentLinkedQueue<WarmParser> WARM_PARSERS =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Runs at once that find a parser kept for them (more build their own and drop it). */
+    private static final int MAX_WARM_PARSERS = 8;
+
+    /** The warm parent with its `run` subcommand, and the command object picocli fills in. */
+    record WarmParser(CommandLine line, RunCommand command) {
+        static WarmParser create() {
+            RunCommand run = new RunCommand();
+            CommandLine cl = new CommandLine(new RunParent());
+            cl.addSubcommand(new CommandLine(run));
+            return new WarmParser(configure(cl, System.err), run);
+        }
     }
 
     /**

@@ -88,14 +88,11 @@ final class RunCommand implements Callable<Integer> {
     List<String> args = new ArrayList<>();
 
     /** The warm server's client's command line; null in cold mode (this JVM's own). */
-    private final Invocation invocation;
+    private Invocation invocation;
 
-    RunCommand() {
-        this(null);
-    }
-
-    RunCommand(Invocation invocation) {
-        this.invocation = invocation;
+    /** The warm client's command line this command serves next ({@code null}: none, after it). */
+    void serve(Invocation next) {
+        invocation = next;
     }
 
     @Override
