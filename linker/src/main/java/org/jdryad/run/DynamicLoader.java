@@ -149,7 +149,7 @@ final class DynamicLoader implements CallbackHandler {
         this.links = new LinkMapPublisher(this, session, activity, pid);
         this.initialisers = new Initialisers(this, session);
         this.namespaces = new Namespaces(this, session, resolver);
-        this.unloading = new Unloading(this, session, resolver, links, initialisers, namespaces, searchLists);
+        this.unloading = new Unloading(this, session, links, initialisers, namespaces, searchLists);
     }
 
     void attach(AgentProcess agent) {

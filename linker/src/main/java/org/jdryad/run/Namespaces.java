@@ -79,6 +79,20 @@ final class Namespaces {
         return ns;
     }
 
+    /**
+     * Objects unloaded (or a failed dlopen's) leave the search that found them: the base
+     * namespace's or a dlmopen namespace's (each search passes over objects it does not hold).
+     * Why every one: a dlclose's group is found from the handle, not from the namespace it was
+     * opened in; taken out of the base search only, a namespace's object stayed findable there
+     * after it was unmapped, and the next dlmopen of it into that namespace failed.
+     */
+    void unloadFromSearches(List<LoadedObject> gone) {
+        resolver.unload(gone);
+        for (Namespace ns : namespaces.values()) {
+            ns.resolver().unload(gone);
+        }
+    }
+
     /** A namespace whose last object left (or whose first dlmopen failed) gives its id back to glibc. */
     void closeIfEmpty(Namespace ns) {
         if (namespaces.get(ns.lmid()) == ns && session.objectsOf(ns.lmid()).isEmpty()) {

@@ -23,8 +23,6 @@ import org.jdryad.link.LoadedObject;
 final class Unloading {
     private final DynamicLoader loader;
     private final LinkSession session;
-    /** The base namespace's search: the one unloaded objects leave (as they did before the split). */
-    private final DynamicLoader.DlopenResolver resolver;
     private final LinkMapPublisher links;
     private final Initialisers initialisers;
     private final Namespaces namespaces;
@@ -37,11 +35,10 @@ final class Unloading {
     private final java.util.Set<LoadedObject> removing = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
 
     /** The unloading of {@code loader}'s objects, out of these tables of the loader's; it reads the loader's agent, audit and trace as they are at each call. */
-    Unloading(DynamicLoader loader, LinkSession session, DynamicLoader.DlopenResolver resolver, LinkMapPublisher links,
+    Unloading(DynamicLoader loader, LinkSession session, LinkMapPublisher links,
             Initialisers initialisers, Namespaces namespaces, Map<LoadedObject, List<LoadedObject>> searchLists) {
         this.loader = loader;
         this.session = session;
-        this.resolver = resolver;
         this.links = links;
         this.initialisers = initialisers;
         this.namespaces = namespaces;
@@ -144,7 +141,7 @@ final class Unloading {
         DynamicLoader.AuditHooks audit = loader.audit();
         DlopenTls.retire(agent, group);
         session.forget(group);
-        resolver.unload(group);
+        namespaces.unloadFromSearches(group);
         for (LoadedObject o : group) {
             links.forget(o);
             searchLists.remove(o);
@@ -174,7 +171,7 @@ final class Unloading {
      */
     void undoFailedOpen(List<LoadedObject> added, ActivityLog.Change announced) {
         session.undoDlopened(added);
-        resolver.unload(added);
+        namespaces.unloadFromSearches(added);
         for (LoadedObject o : added) {
             links.forget(o);
             searchLists.remove(o);
