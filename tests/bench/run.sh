@@ -49,6 +49,11 @@ cmd[llvm]="/usr/bin/llvm-as-14 --version"; label[llvm]="llvm-as-14 --version, bo
 cmd[node]="/usr/bin/node -e 0";            label[node]="node -e 0"
 for k in "${prog_names[@]}"; do jcmd[$k]="$jdryad run ${cmd[$k]}"; env_native[$k]=""; done
 jcmd[llvm]="$jdryad run --bind-now ${cmd[llvm]}"; env_native[llvm]="LD_BIND_NOW=1"
+# The static front (the launcher as a static program, for a PATH entry): a warm run is the
+# client's session in its own process, with no bash and no second program.
+front="${JDRYAD_BUILD_DIR:-$root/target}/native-out/jdryad"
+declare -A fcmd
+for k in "${prog_names[@]}"; do fcmd[$k]="$front${jcmd[$k]#"$jdryad"}"; done
 declare -A have
 for k in "${prog_names[@]}"; do
   read -r -a c <<<"${cmd[$k]}"
@@ -127,6 +132,7 @@ if env $warm_env "$jdryad" server start --quiet --idle 900; then
   for k in "${prog_names[@]}"; do
     [ -n "${have[$k]:-}" ] || continue
     for i in 1 2 3 4 5; do env $warm_env ${jcmd[$k]} >/dev/null 2>&1 || true; done
+    for i in 1 2 3 4 5; do env $warm_env ${fcmd[$k]} >/dev/null 2>&1 || true; done
   done
 else
   note "wall, warm: skipped, the warm server did not start"
@@ -145,6 +151,7 @@ for ((r = 1; r <= rounds; r++)); do
       timed "wall.$k.jdryad" "" ${jcmd[$k]}; timed "wall.$k.glibc" "${env_native[$k]}" ${cmd[$k]}
     fi
     [ -n "$warm_ok" ] && timed "wall.$k.warm" "$warm_env" ${jcmd[$k]}
+    [ -n "$warm_ok" ] && [ -x "$front" ] && timed "wall.$k.front" "$warm_env" ${fcmd[$k]}
   done
   [ -n "${have[llvm]:-}" ] && link_rounds
   for mode in start prepared; do
@@ -192,6 +199,11 @@ for k in "${prog_names[@]}"; do
   row "wall, warm: ${label[$k]}" ms "$(med wall.$k.glibc)" "$(med wall.$k.warm)"
   failed "wall.$k.warm" "wall, warm, ${label[$k]} under jdryad"
 done
+for k in "${prog_names[@]}"; do
+  [ -n "${have[$k]:-}" ] && [ -n "$warm_ok" ] && [ -x "$front" ] || continue
+  row "wall, warm, static front: ${label[$k]}" ms "$(med wall.$k.glibc)" "$(med wall.$k.front)"
+  failed "wall.$k.front" "wall, warm, static front, ${label[$k]} under jdryad"
+done
 if [ -n "${have[llvm]:-}" ]; then
   row "link phase, llvm-as-14 bound now: total" ms "$(med link.glibc.total)" "$(med link.jdryad.total)" "%.2f"
   row "  relocation" ms "$(med link.glibc.reloc)" "$(med link.jdryad.reloc)" "%.2f"
@@ -218,6 +230,7 @@ fi
 note "link phase: jdryad's --stats 'link' (map, relocate, re-bind host objects; its library search is in 'start agent') against glibc's LD_DEBUG=statistics 'total startup time in dynamic loader'; glibc counts TSC cycles, converted at ${tsc_mhz} MHz (calibrated here${dmesg_mhz:+; dmesg says $dmesg_mhz MHz})"
 note "lazy first call: tests/bench/lazy/first_calls.c; 'at start-up' calls right away (under jdryad mostly before Java has prepared the fast path's answers: a JVM round trip each), 'after ${prepare_ms} ms' sleeps first (the fast path's prepared tables); the bound-call row is the same program's second pass"
 [ -n "$warm_ok" ] && note "wall, warm: JDRYAD_SERVER=on with a server started before the rounds (and each program run 5 times under it first): the launcher, the native client and the agent per run, no JVM; the glibc column is the cold rows' native run"
+[ -n "$warm_ok" ] && [ -x "$front" ] && note "wall, warm, static front: the same through $front (the client's session in the front's process, no bash)"
 note "peak RSS: VmHWM of the program's process at its exit (benchtool hwm, ptrace exit events): under jdryad the agent process the program runs in; the JVM's own RSS is not counted"
 echo
 for n in "${notes[@]}"; do echo "* $n"; done
