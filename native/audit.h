@@ -40,8 +40,13 @@ struct jd_audit_config {
 };
 extern struct jd_audit_config jdryad_audit_config;
 
+/* The bytes of each vector register the trampoline saves into lr_vector / lrv_vector0-1 and
+   restores from there: 64 (AVX-512), 32 (AVX) or 0 (xmm only), chosen once at start-up. */
+extern int jdryad_audit_vector_bytes;
+
 /* Called by the trampoline: the target to call, after every module's la_pltenter; *framesize
-   stays -1 unless a module asked for la_pltexit with the bytes of stack arguments to copy. */
+   stays -1 unless a module asked for la_pltexit with the bytes of stack arguments to copy. An
+   lr_xmm register a module changed goes into lr_vector, which the trampoline reloads whole. */
 uintptr_t jd_audit_enter(uint64_t object, uint64_t index, uintptr_t caller, La_x86_64_regs *regs, long *framesize);
 
 /* Called by the trampoline after the target returned: every module's la_pltexit. */

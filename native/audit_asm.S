@@ -2,12 +2,14 @@
  * The profiling trampoline (audit.h): GOT[2] of every object an LD_AUDIT module watches with
  * la_x86_64_gnu_pltenter / _pltexit, as glibc's _dl_runtime_profile. It arrives from PLT0 with
  * GOT[1] and the relocation index above the caller's return address, fills an La_x86_64_regs
- * (rdx, r8, r9, rcx, rsi, rdi, the caller's rbp and rsp, xmm0-7), calls jd_audit_enter, reloads
- * the argument registers from the structure (a module may change them), then either jumps to
- * the target (no la_pltexit wanted) or copies the stack arguments pltenter asked for, calls the
- * target, fills an La_x86_64_retval (rax, rdx, xmm0, xmm1), calls jd_audit_exit and returns its
- * values to the caller. rax (a variadic call's vector count) and r10 are preserved. The upper
- * halves of ymm/zmm registers and x87 results are not saved (see README, known limits).
+ * (rdx, r8, r9, rcx, rsi, rdi, the caller's rbp and rsp, xmm0-7, and the whole ymm0-7 or zmm0-7
+ * in lr_vector: jdryad_audit_vector_bytes, audit.h), calls jd_audit_enter, reloads the argument
+ * registers from the structure (a module may change them), then either jumps to the target (no
+ * la_pltexit wanted) or copies the stack arguments pltenter asked for, calls the target, fills
+ * an La_x86_64_retval (rax, rdx, xmm0, xmm1, the whole vector registers 0 and 1, and st0 and st1
+ * popped off the x87 stack, as glibc's fstpt pair), calls jd_audit_exit and returns its values
+ * to the caller (st1 and st0 pushed back, as glibc does, whatever the function returned). rax (a
+ * variadic call's vector count) and r10 are preserved.
  */
         .set    REGS, 0                 /* La_x86_64_regs: 768 bytes */
         .set    RETVAL, 768             /* La_x86_64_retval: 240 bytes */
@@ -16,6 +18,41 @@
         .set    FRAMESIZE, 1024
         .set    TARGET, 1032
         .set    FRAME, 1088
+        .set    LR_VECTOR, REGS+192     /* lr_vector[8]: 64 bytes each */
+        .set    LRV_ST0, RETVAL+48
+        .set    LRV_ST1, RETVAL+64
+        .set    LRV_VECTOR0, RETVAL+80
+        .set    LRV_VECTOR1, RETVAL+144
+
+/* Saves (store) or loads vector registers N.. whole, 64 or 32 bytes as jdryad_audit_vector_bytes
+   says (nothing when 0), at AT + 64 * i; clobbers r11. */
+        .macro  vectors op, at, regs:vararg
+        mov     jdryad_audit_vector_bytes(%rip), %r11d
+        cmp     $32, %r11d
+        jb      .Lv\@_done
+        je      .Lv\@_ymm
+        .set    .Lv\@_i, 0
+        .irp    r, \regs
+        .ifc    \op, store
+        vmovdqu64 %zmm\r, \at+64*.Lv\@_i(%rbx)
+        .else
+        vmovdqu64 \at+64*.Lv\@_i(%rbx), %zmm\r
+        .endif
+        .set    .Lv\@_i, .Lv\@_i+1
+        .endr
+        jmp     .Lv\@_done
+.Lv\@_ymm:
+        .set    .Lv\@_i, 0
+        .irp    r, \regs
+        .ifc    \op, store
+        vmovdqu %ymm\r, \at+64*.Lv\@_i(%rbx)
+        .else
+        vmovdqu \at+64*.Lv\@_i(%rbx), %ymm\r
+        .endif
+        .set    .Lv\@_i, .Lv\@_i+1
+        .endr
+.Lv\@_done:
+        .endm
 
         .text
         .p2align 4
@@ -55,6 +92,7 @@ jdryad_audit_profile:
         movaps  %xmm7, REGS+176(%rbx)
         mov     %rax, SAVED_RAX(%rbx)
         mov     %r10, SAVED_R10(%rbx)
+        vectors store, LR_VECTOR, 0, 1, 2, 3, 4, 5, 6, 7
         mov     8(%rbp), %rdi           /* GOT[1]: the object */
         mov     16(%rbp), %rsi          /* the relocation index */
         mov     24(%rbp), %rdx          /* the caller's return address */
@@ -86,6 +124,7 @@ jdryad_audit_profile:
         movaps  REGS+144(%rbx), %xmm5
         movaps  REGS+160(%rbx), %xmm6
         movaps  REGS+176(%rbx), %xmm7
+        vectors load, LR_VECTOR, 0, 1, 2, 3, 4, 5, 6, 7
         mov     SAVED_RAX(%rbx), %rax
         mov     SAVED_R10(%rbx), %r10
         mov     TARGET(%rbx), %r11
@@ -109,6 +148,10 @@ jdryad_audit_profile:
         mov     %rdx, RETVAL+8(%rbx)
         movaps  %xmm0, RETVAL+16(%rbx)
         movaps  %xmm1, RETVAL+32(%rbx)
+        vectors store, LRV_VECTOR0, 0
+        vectors store, LRV_VECTOR1, 1
+        fstpt   LRV_ST0(%rbx)           /* an x87 result, if any: the stack is empty for the modules */
+        fstpt   LRV_ST1(%rbx)
         mov     8(%rbp), %rdi
         mov     16(%rbp), %rsi
         lea     REGS(%rbx), %rdx
@@ -118,6 +161,10 @@ jdryad_audit_profile:
         mov     RETVAL+8(%rbx), %rdx
         movaps  RETVAL+16(%rbx), %xmm0
         movaps  RETVAL+32(%rbx), %xmm1
+        vectors load, LRV_VECTOR0, 0
+        vectors load, LRV_VECTOR1, 1
+        fldt    LRV_ST1(%rbx)
+        fldt    LRV_ST0(%rbx)
         mov     -8(%rbp), %rbx
         .cfi_restore %rbx
         mov     %rbp, %rsp

@@ -106,6 +106,42 @@ class AuditRunTest {
     }
 
     /**
+     * Through la_pltenter and la_pltexit, a __m256d argument and result keep their upper halves
+     * (the module clears them with vzeroupper, as libc's AVX functions do) and a long double
+     * result in st0 reaches la_pltexit and the caller, as through glibc's _dl_runtime_profile
+     * (its AVX and AVX-512 variants save the whole vector registers): the same output and log.
+     */
+    @Test
+    void pltHooksKeepVectorRegistersWholeAndX87Results(@TempDir Path tmp) throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(cpuHasAvx(), "the fixture needs AVX");
+        Path prog = FixtureCatalog.auditVectorProgram();
+        Path module = FixtureCatalog.auditPltLogger();
+        Path nativeLog = tmp.resolve("native.log");
+        Path jdryadLog = tmp.resolve("jdryad.log");
+        Result expected = Jdryad.runNative(prog, List.of(), Map.of("LD_AUDIT", module.toString(),
+                "AUDIT_LOG", nativeLog.toString()), prog.getParent());
+        assertTrue(expected.stdout().contains("au_vec_scale = 2.50 5.00 7.50 10.00"), expected::describe);
+        assertTrue(expected.stdout().contains("au_ld_mul = 4.500"), expected::describe);
+        Result actual = Jdryad.runJdryad(List.of("--audit", module.toString()), prog, List.of(),
+                Map.of("AUDIT_LOG", jdryadLog.toString()), prog.getParent());
+        Jdryad.assertSameRun("audit, vector and x87 values", expected, actual);
+        List<String> want = Files.readAllLines(nativeLog).stream().filter(l -> l.contains(" au_")).toList();
+        List<String> got = Files.readAllLines(jdryadLog).stream().filter(l -> l.contains(" au_")).toList();
+        assertTrue(want.contains("la_pltexit au_vec_scale #1 -> #4 ymm0=(2.50,5.00,7.50,10.00)"), () -> String.join("\n", want));
+        assertTrue(want.contains("la_pltexit au_ld_mul #1 -> #4 st0=4.500"), () -> String.join("\n", want));
+        assertEquals(String.join("\n", want), String.join("\n", got), "the au_* lines of the audit log");
+    }
+
+    private static boolean cpuHasAvx() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+                    .anyMatch(l -> l.startsWith("flags") && List.of(l.split("\\s+")).contains("avx"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
      * glibc's sotruss: the same (from, to, function) triples, in order, natively ({@code sotruss
      * [-F PROG] PROG}) and under jdryad (sotruss-lib.so, with SOTRUSS_FROMLIST for -F;
      * SOTRUSS_WHICH is the shell's pid natively, which the agent's is not, and unset it means
