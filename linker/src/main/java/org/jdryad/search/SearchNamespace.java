@@ -14,11 +14,11 @@ import java.util.Optional;
  * graph) closes the files of every object, start-up and dlopened.
  */
 public final class SearchNamespace implements AutoCloseable {
-    private final LibrarySearch.Session session;
+    private final SearchSession session;
     private DependencyGraph graph;
     private boolean closed;
 
-    SearchNamespace(LibrarySearch.Session session) {
+    SearchNamespace(SearchSession session) {
         this.session = session;
     }
 
