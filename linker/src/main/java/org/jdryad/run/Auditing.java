@@ -81,6 +81,27 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     /**
+     * The same modules in a forked child, with this state as it is now (taken when the parent
+     * forked): from then on every call goes to {@code child}'s process, where the modules, their
+     * cookies, the program's map and the PLT tables are at the same addresses (a copy of the
+     * parent's memory), and the child's maps are its own. Why: glibc's child calls la_symbind64
+     * and la_pltenter at its own first calls, in its own process, as its parent does.
+     */
+    Auditing forProcess(AgentProcess child, DynamicLoader childLoader, LinkSession childSession) {
+        Auditing a = new Auditing(child, childLoader, childSession, modules, ownObjects, err);
+        a.cookies.putAll(cookies);
+        a.programMap = programMap;
+        a.bindFlags.putAll(bindFlags);
+        a.exitArguments.putAll(exitArguments);
+        a.vdsoCookies = vdsoCookies;
+        a.warnedSearch.addAll(warnedSearch);
+        a.profiled.putAll(profiled);
+        a.moduleHooks = moduleHooks;
+        a.searches = searches;
+        return a;
+    }
+
+    /**
      * Loads {@code names} in order; a module that cannot be loaded, has no la_version or refuses
      * every version is reported in glibc's words on {@code err} and unloaded again. Empty when no
      * module remains.

@@ -27,6 +27,11 @@ final class LazyBinder {
         this.audit = a;
     }
 
+    /** The modules this binder's first calls go to, or null. */
+    Auditing audit() {
+        return audit;
+    }
+
     CallbackReply bind(long object, long index, long caller, long tid, long pid) {
         try {
             LinkSession.LazyAnswer a = session.bindLazily(object, index, caller, tid, pid);

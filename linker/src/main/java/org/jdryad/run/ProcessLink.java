@@ -35,6 +35,8 @@ final class ProcessLink {
     private final ObjectGraph graph;
     private final Map<ObjectGraph.Node, LoadedObject> byNode;
     private final Objects objects;
+    /** A frozen state's audit modules (their state at the fork; null: none, or a live link's, in lazy). */
+    private final Auditing frozenAudit;
     private ForkSnapshots forks;
 
     private ProcessLink(long pid, AgentProcess agent, LinkSession session, DynamicLoader loader, LazyBinder lazy,
@@ -47,6 +49,22 @@ final class ProcessLink {
         this.graph = graph;
         this.byNode = byNode;
         this.objects = objects;
+        this.frozenAudit = null;
+    }
+
+    /** A frozen copy of {@code live}'s state, with its audit modules' state as of now. */
+    private ProcessLink(ProcessLink live, LinkSession session, DynamicLoader loader, ObjectGraph graph,
+                        Map<ObjectGraph.Node, LoadedObject> byNode) {
+        this.pid = live.pid;
+        this.agent = null;
+        this.session = session;
+        this.loader = loader;
+        this.lazy = null;
+        this.graph = graph;
+        this.byNode = byNode;
+        this.objects = live.objects;
+        Auditing a = live.lazy == null ? null : live.lazy.audit();
+        this.frozenAudit = a == null ? null : a.forProcess(null, loader, session);
     }
 
     /** The resolver a loader over {@code graph} and {@code byNode} uses for dlopen and dlclose. */
@@ -112,7 +130,7 @@ final class ProcessLink {
             LinkSession s = session.copyFor(null, session.history());
             ObjectGraph g = graph.copy();
             Map<ObjectGraph.Node, LoadedObject> b = new IdentityHashMap<>(byNode);
-            return new ProcessLink(pid, null, s, loader.copyFor(s, null, pid), null, g, b, objects);
+            return new ProcessLink(this, s, loader.copyFor(s, null, pid), g, b);
         }
     }
 
@@ -128,7 +146,11 @@ final class ProcessLink {
         Map<ObjectGraph.Node, LoadedObject> b = new IdentityHashMap<>(byNode);
         DynamicLoader l = loader.copyFor(s, resolver(objects, child, g, b), childPid);
         l.attachChild(child);
-        ProcessLink p = new ProcessLink(childPid, child, s, l, new LazyBinder(s, bindNot, program), g, b, objects);
+        LazyBinder lazy = new LazyBinder(s, bindNot, program);
+        if (frozenAudit != null) {
+            lazy.setAudit(frozenAudit.forProcess(child, l, s)); // the child's first calls are audited in the child
+        }
+        ProcessLink p = new ProcessLink(childPid, child, s, l, lazy, g, b, objects);
         p.watchForks();
         return p;
     }

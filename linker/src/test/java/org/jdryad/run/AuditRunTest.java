@@ -132,6 +132,31 @@ class AuditRunTest {
         assertEquals(String.join("\n", want), String.join("\n", got), "the au_* lines of the audit log");
     }
 
+    /**
+     * A forked child's first calls are audited in the child, as glibc's: la_symbind64 for a
+     * function its parent never called, and with PLT hooks la_pltenter and la_pltexit on each
+     * call; then the parent's own first call. The whole log equals the system loader's.
+     */
+    @Test
+    void aForkedChildsFirstCallsAreAudited(@TempDir Path tmp) throws IOException {
+        Path prog = FixtureCatalog.auditForkProgram();
+        for (Path module : List.of(FixtureCatalog.auditLogger(), FixtureCatalog.auditPltLogger())) {
+            Path nativeLog = tmp.resolve(module.getFileName() + ".native.log");
+            Path jdryadLog = tmp.resolve(module.getFileName() + ".jdryad.log");
+            Result expected = Jdryad.runNative(prog, List.of(), Map.of("LD_AUDIT", module.toString(),
+                    "AUDIT_LOG", nativeLog.toString()), prog.getParent());
+            assertTrue(expected.stdout().contains("child: au_ints again = 84"), expected::describe);
+            Result actual = Jdryad.runJdryad(List.of("--audit", module.toString()), prog, List.of(),
+                    Map.of("AUDIT_LOG", jdryadLog.toString()), prog.getParent());
+            Jdryad.assertSameRun("audit, a forked child", expected, actual);
+            List<String> want = Files.readAllLines(nativeLog);
+            List<String> got = Files.readAllLines(jdryadLog).stream()
+                    .map(l -> l.replace("la_objopen " + prog.getFileName() + " ", "la_objopen <main> ")).toList();
+            assertTrue(want.contains("la_symbind64 au_ints #1 -> #4 flags=0"), () -> String.join("\n", want));
+            assertEquals(String.join("\n", want), String.join("\n", got), "the audit log with " + module.getFileName());
+        }
+    }
+
     private static boolean cpuHasAvx() {
         try {
             return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
