@@ -201,8 +201,8 @@ for k in "${prog_names[@]}"; do
 done
 for k in "${prog_names[@]}"; do
   [ -n "${have[$k]:-}" ] && [ -n "$warm_ok" ] && [ -x "$front" ] || continue
-  row "wall, warm, static front: ${label[$k]}" ms "$(med wall.$k.glibc)" "$(med wall.$k.front)"
-  failed "wall.$k.front" "wall, warm, static front, ${label[$k]} under jdryad"
+  row "wall, warm, front: ${label[$k]}" ms "$(med wall.$k.glibc)" "$(med wall.$k.front)"
+  failed "wall.$k.front" "wall, warm, front, ${label[$k]} under jdryad"
 done
 if [ -n "${have[llvm]:-}" ]; then
   row "link phase, llvm-as-14 bound now: total" ms "$(med link.glibc.total)" "$(med link.jdryad.total)" "%.2f"
@@ -230,7 +230,7 @@ fi
 note "link phase: jdryad's --stats 'link' (map, relocate, re-bind host objects; its library search is in 'start agent') against glibc's LD_DEBUG=statistics 'total startup time in dynamic loader'; glibc counts TSC cycles, converted at ${tsc_mhz} MHz (calibrated here${dmesg_mhz:+; dmesg says $dmesg_mhz MHz})"
 note "lazy first call: tests/bench/lazy/first_calls.c; 'at start-up' calls right away (under jdryad mostly before Java has prepared the fast path's answers: a JVM round trip each), 'after ${prepare_ms} ms' sleeps first (the fast path's prepared tables); the bound-call row is the same program's second pass"
 [ -n "$warm_ok" ] && note "wall, warm: JDRYAD_SERVER=on with a server started before the rounds (and each program run 5 times under it first): the launcher, the native client and the agent per run, no JVM; the glibc column is the cold rows' native run"
-[ -n "$warm_ok" ] && [ -x "$front" ] && note "wall, warm, static front: the same through $front (the client's session in the front's process, no bash)"
+[ -n "$warm_ok" ] && [ -x "$front" ] && note "wall, warm, front: the same through the static front $front (the client's session in the front's process, no bash)"
 note "peak RSS: VmHWM of the program's process at its exit (benchtool hwm, ptrace exit events): under jdryad the agent process the program runs in; the JVM's own RSS is not counted"
 echo
 for n in "${notes[@]}"; do echo "* $n"; done
