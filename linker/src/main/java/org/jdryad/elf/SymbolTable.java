@@ -84,6 +84,17 @@ public final class SymbolTable {
                 view.u16(o + 6), view.u64(o + 8), view.u64(o + 16));
     }
 
+    /**
+     * As {@link #get(int)}, for a symbol the caller has found by its name ({@link #forEachNamed}):
+     * the entry is read, the name is {@code name}, not decoded again. Why: a lookup decodes no
+     * string table bytes (libLLVM's 14000 lookups made a String for each symbol found).
+     */
+    public Symbol get(int index, String name) {
+        long o = entry(index);
+        return new Symbol(index, name, view.u8(o + 4), view.u8(o + 5), view.u16(o + 6), view.u64(o + 8),
+                view.u64(o + 16));
+    }
+
     /** The name of the symbol at an index. */
     public String name(int index) {
         long name = view.u32(entry(index));

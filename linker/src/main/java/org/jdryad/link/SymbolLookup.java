@@ -210,7 +210,7 @@ public final class SymbolLookup {
         SymbolVersions versions = d.versions();
         Candidate found = new Candidate();
         d.symbols().forEachNamed(req.name(), idx -> {
-            Symbol sym = d.symbols().get(idx);
+            Symbol sym = d.symbols().get(idx, req.name()); // named so: forEachNamed compared the bytes
             String reject = rejectReason(sym, req);
             if (reject != null) {
                 if (passed != null) {

@@ -141,6 +141,7 @@ class ElfReaderTest {
                         return true;
                     });
                     assertTrue(found.contains(i), what + ": symbol " + i + " " + s.name() + " not found by hash lookup: " + found);
+                    assertEquals(s, st.get(i, s.name()), what + ": symbol " + i + " read by the name it was found by");
                 }
             }
 
