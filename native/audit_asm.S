@@ -24,33 +24,31 @@
         .set    LRV_VECTOR0, RETVAL+80
         .set    LRV_VECTOR1, RETVAL+144
 
-/* Saves (store) or loads vector registers N.. whole, 64 or 32 bytes as jdryad_audit_vector_bytes
+/* One move of each of REGS (a list of register numbers) to (store) or from (load) AT + 64 * i:
+   INSN with the registers named KIND (zmm or ymm). */
+        .macro  vector_moves op, insn, kind, at, regs:vararg
+        .set    .Lm\@_i, 0
+        .irp    r, \regs
+        .ifc    \op, store
+        \insn   %\kind\r, \at+64*.Lm\@_i(%rbx)
+        .else
+        \insn   \at+64*.Lm\@_i(%rbx), %\kind\r
+        .endif
+        .set    .Lm\@_i, .Lm\@_i+1
+        .endr
+        .endm
+
+/* Saves (store) or loads vector registers REGS whole, 64 or 32 bytes as jdryad_audit_vector_bytes
    says (nothing when 0), at AT + 64 * i; clobbers r11. */
         .macro  vectors op, at, regs:vararg
         mov     jdryad_audit_vector_bytes(%rip), %r11d
         cmp     $32, %r11d
         jb      .Lv\@_done
         je      .Lv\@_ymm
-        .set    .Lv\@_i, 0
-        .irp    r, \regs
-        .ifc    \op, store
-        vmovdqu64 %zmm\r, \at+64*.Lv\@_i(%rbx)
-        .else
-        vmovdqu64 \at+64*.Lv\@_i(%rbx), %zmm\r
-        .endif
-        .set    .Lv\@_i, .Lv\@_i+1
-        .endr
+        vector_moves \op, vmovdqu64, zmm, \at, \regs
         jmp     .Lv\@_done
 .Lv\@_ymm:
-        .set    .Lv\@_i, 0
-        .irp    r, \regs
-        .ifc    \op, store
-        vmovdqu %ymm\r, \at+64*.Lv\@_i(%rbx)
-        .else
-        vmovdqu \at+64*.Lv\@_i(%rbx), %ymm\r
-        .endif
-        .set    .Lv\@_i, .Lv\@_i+1
-        .endr
+        vector_moves \op, vmovdqu, ymm, \at, \regs
 .Lv\@_done:
         .endm
 
