@@ -160,10 +160,18 @@ final class SearchSession {
         }
     }
 
+    /**
+     * Whether a dlopen name means the program: NULL does; so does "" in the program's own
+     * namespace, while in one dlmopen made (whose program has no search list) "" is searched
+     * for like any name, as glibc does (its error names the directory it tried).
+     */
+    private boolean answersToTheProgram(String name) {
+        return name == null || (name.isEmpty() && searchLists.containsKey(main));
+    }
+
     /** dl_open_worker_begin: map the object, then its dependencies; undo everything on failure. */
     DlopenResult dlopen(String name, LoadedLibrary caller) {
-        // The program answers to "" in its own namespace; in one dlmopen made "" is searched for.
-        if (name == null || (name.isEmpty() && searchLists.containsKey(main))) {
+        if (answersToTheProgram(name)) {
             return DlopenResult.success(main, List.of(), searchLists.get(main));
         }
         LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
@@ -206,7 +214,7 @@ final class SearchSession {
 
     /** dlopen with RTLD_NOLOAD: a loaded object, by name or by the file the search finds; never loads. */
     LoadedLibrary findLoaded(String name, LoadedLibrary caller) {
-        if (name == null || name.isEmpty()) {
+        if (answersToTheProgram(name)) {
             return main;
         }
         LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
@@ -229,7 +237,7 @@ final class SearchSession {
      * a root and without an error; a file that cannot be found is glibc's error.
      */
     DlopenResult dlopenNoload(String name, LoadedLibrary caller) {
-        if (name == null || name.isEmpty()) {
+        if (answersToTheProgram(name)) {
             return DlopenResult.success(main, List.of(), searchLists.get(main));
         }
         LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
