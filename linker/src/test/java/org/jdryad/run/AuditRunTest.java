@@ -66,24 +66,39 @@ class AuditRunTest {
 
     private static List<String> assertSameLog(Path tmp, Path module, String plugin, List<String> jdryadOptions,
                                               Map<String, String> nativeEnv) throws IOException {
-        Path prog = FixtureCatalog.auditProgram();
-        Path nativeLog = tmp.resolve("native.log");
-        Path jdryadLog = tmp.resolve("jdryad.log");
+        Logged r = runBothWays(tmp, "audit", module, FixtureCatalog.auditProgram(), List.of(plugin), jdryadOptions,
+                nativeEnv);
+        assertTrue(r.expected().stdout().contains("au_original() = 42"), r.expected()::describe); // redirected
+        assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "the audit log under jdryad and natively");
+        return r.got();
+    }
+
+    /** A run natively and under jdryad: the native one, and the module's two logs. */
+    private record Logged(Result expected, List<String> want, List<String> got) {
+    }
+
+    /**
+     * Runs {@code prog} natively with LD_AUDIT={@code module} and under jdryad with --audit
+     * {@code module} (logs in {@code tmp}, named by {@code what}); fails unless both runs are the
+     * same. The program's la_objopen line is "<main>" in jdryad's log, as in glibc's, where the
+     * module's file name of the program's map is "" (gdb's list names its path).
+     */
+    private static Logged runBothWays(Path tmp, String what, Path module, Path prog, List<String> args,
+                                      List<String> jdryadOptions, Map<String, String> nativeEnv) throws IOException {
+        Path nativeLog = tmp.resolve(what + ".native.log");
+        Path jdryadLog = tmp.resolve(what + ".jdryad.log");
         Map<String, String> env = new java.util.HashMap<>(nativeEnv);
         env.put("LD_AUDIT", module.toString());
         env.put("AUDIT_LOG", nativeLog.toString());
-        Result expected = Jdryad.runNative(prog, List.of(plugin), env, prog.getParent());
-        assertTrue(expected.stdout().contains("au_original() = 42"), expected::describe); // redirected
+        Result expected = Jdryad.runNative(prog, args, env, prog.getParent());
         List<String> options = new ArrayList<>(jdryadOptions);
         options.addAll(List.of("--audit", module.toString()));
-        Result actual = Jdryad.runJdryad(options, prog, List.of(plugin), Map.of("AUDIT_LOG", jdryadLog.toString()),
+        Result actual = Jdryad.runJdryad(options, prog, args, Map.of("AUDIT_LOG", jdryadLog.toString()),
                 prog.getParent());
-        Jdryad.assertSameRun("audit", expected, actual);
-        List<String> want = Files.readAllLines(nativeLog);
+        Jdryad.assertSameRun(what, expected, actual);
         List<String> got = Files.readAllLines(jdryadLog).stream()
                 .map(l -> l.replace("la_objopen " + prog.getFileName() + " ", "la_objopen <main> ")).toList();
-        assertEquals(String.join("\n", want), String.join("\n", got), "the audit log under jdryad and natively");
-        return got;
+        return new Logged(expected, Files.readAllLines(nativeLog), got);
     }
 
     /**
@@ -114,19 +129,12 @@ class AuditRunTest {
     @Test
     void pltHooksKeepVectorRegistersWholeAndX87Results(@TempDir Path tmp) throws IOException {
         org.junit.jupiter.api.Assumptions.assumeTrue(cpuHasAvx(), "the fixture needs AVX");
-        Path prog = FixtureCatalog.auditVectorProgram();
-        Path module = FixtureCatalog.auditPltLogger();
-        Path nativeLog = tmp.resolve("native.log");
-        Path jdryadLog = tmp.resolve("jdryad.log");
-        Result expected = Jdryad.runNative(prog, List.of(), Map.of("LD_AUDIT", module.toString(),
-                "AUDIT_LOG", nativeLog.toString()), prog.getParent());
-        assertTrue(expected.stdout().contains("au_vec_scale = 2.50 5.00 7.50 10.00"), expected::describe);
-        assertTrue(expected.stdout().contains("au_ld_mul = 4.500"), expected::describe);
-        Result actual = Jdryad.runJdryad(List.of("--audit", module.toString()), prog, List.of(),
-                Map.of("AUDIT_LOG", jdryadLog.toString()), prog.getParent());
-        Jdryad.assertSameRun("audit, vector and x87 values", expected, actual);
-        List<String> want = Files.readAllLines(nativeLog).stream().filter(l -> l.contains(" au_")).toList();
-        List<String> got = Files.readAllLines(jdryadLog).stream().filter(l -> l.contains(" au_")).toList();
+        Logged r = runBothWays(tmp, "audit, vector and x87 values", FixtureCatalog.auditPltLogger(),
+                FixtureCatalog.auditVectorProgram(), List.of(), List.of(), Map.of());
+        assertTrue(r.expected().stdout().contains("au_vec_scale = 2.50 5.00 7.50 10.00"), r.expected()::describe);
+        assertTrue(r.expected().stdout().contains("au_ld_mul = 4.500"), r.expected()::describe);
+        List<String> want = r.want().stream().filter(l -> l.contains(" au_")).toList();
+        List<String> got = r.got().stream().filter(l -> l.contains(" au_")).toList();
         assertTrue(want.contains("la_pltexit au_vec_scale #1 -> #4 ymm0=(2.50,5.00,7.50,10.00)"), () -> String.join("\n", want));
         assertTrue(want.contains("la_pltexit au_ld_mul #1 -> #4 st0=4.500"), () -> String.join("\n", want));
         assertEquals(String.join("\n", want), String.join("\n", got), "the au_* lines of the audit log");
@@ -139,21 +147,12 @@ class AuditRunTest {
      */
     @Test
     void aForkedChildsFirstCallsAreAudited(@TempDir Path tmp) throws IOException {
-        Path prog = FixtureCatalog.auditForkProgram();
         for (Path module : List.of(FixtureCatalog.auditLogger(), FixtureCatalog.auditPltLogger())) {
-            Path nativeLog = tmp.resolve(module.getFileName() + ".native.log");
-            Path jdryadLog = tmp.resolve(module.getFileName() + ".jdryad.log");
-            Result expected = Jdryad.runNative(prog, List.of(), Map.of("LD_AUDIT", module.toString(),
-                    "AUDIT_LOG", nativeLog.toString()), prog.getParent());
-            assertTrue(expected.stdout().contains("child: au_ints again = 84"), expected::describe);
-            Result actual = Jdryad.runJdryad(List.of("--audit", module.toString()), prog, List.of(),
-                    Map.of("AUDIT_LOG", jdryadLog.toString()), prog.getParent());
-            Jdryad.assertSameRun("audit, a forked child", expected, actual);
-            List<String> want = Files.readAllLines(nativeLog);
-            List<String> got = Files.readAllLines(jdryadLog).stream()
-                    .map(l -> l.replace("la_objopen " + prog.getFileName() + " ", "la_objopen <main> ")).toList();
-            assertTrue(want.contains("la_symbind64 au_ints #1 -> #4 flags=0"), () -> String.join("\n", want));
-            assertEquals(String.join("\n", want), String.join("\n", got), "the audit log with " + module.getFileName());
+            Logged r = runBothWays(tmp, "audit, a forked child, " + module.getFileName(), module,
+                    FixtureCatalog.auditForkProgram(), List.of(), List.of(), Map.of());
+            assertTrue(r.expected().stdout().contains("child: au_ints again = 84"), r.expected()::describe);
+            assertTrue(r.want().contains("la_symbind64 au_ints #1 -> #4 flags=0"), () -> String.join("\n", r.want()));
+            assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "the audit log with " + module.getFileName());
         }
     }
 
