@@ -141,16 +141,15 @@ static int runs_warm(char **argv, const char *self, char *jar, size_t size)
 /* The warm client's session in this process, with the launcher's environment as the script's: never returns. */
 static int run_warm(int argc, char **argv, const char *self, const char *jar)
 {
+    char **given = environ; /* the block as given stays: environ becomes a new array */
     size_t n = 0;
-    while (environ[n])
+    while (given[n])
         n++;
-    char **given = calloc(n + 1, sizeof *given);
     char **env = script_environment(-1, self);
-    if (!given || !env) {
+    if (!env) {
         fprintf(stderr, "jdryad: out of memory\n");
         return 127;
     }
-    memcpy(given, environ, n * sizeof *given);
     environ = env;
     return jd_client_run(JD_ROOT, jar, argc - 1, argv + 1, given, n);
 }
