@@ -169,12 +169,17 @@ final class SearchSession {
         return name == null || (name.isEmpty() && searchLists.containsKey(main));
     }
 
+    /** Whose search paths a dlopen from {@code caller} uses: its own when it is this namespace's, else the program's. */
+    private LoadedLibrary loaderFor(LoadedLibrary caller) {
+        return caller != null && containsIdentity(chain, caller) ? caller : main;
+    }
+
     /** dl_open_worker_begin: map the object, then its dependencies; undo everything on failure. */
     DlopenResult dlopen(String name, LoadedLibrary caller) {
         if (answersToTheProgram(name)) {
             return DlopenResult.success(main, List.of(), searchLists.get(main));
         }
-        LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
+        LoadedLibrary loader = loaderFor(caller);
         int mark = chain.size();
         int markEverything = everything.size();
         try {
@@ -217,7 +222,7 @@ final class SearchSession {
         if (answersToTheProgram(name)) {
             return main;
         }
-        LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
+        LoadedLibrary loader = loaderFor(caller);
         int mark = chain.size();
         int markEverything = everything.size();
         try {
@@ -240,7 +245,7 @@ final class SearchSession {
         if (answersToTheProgram(name)) {
             return DlopenResult.success(main, List.of(), searchLists.get(main));
         }
-        LoadedLibrary loader = caller != null && containsIdentity(chain, caller) ? caller : main;
+        LoadedLibrary loader = loaderFor(caller);
         int mark = chain.size();
         int markEverything = everything.size();
         GraphEntry e;
