@@ -14,9 +14,12 @@ import org.jdryad.search.SearchListener;
  *
  * <p>Why recorded: jdryad's start-up search runs before the program's process exists, so before
  * any module is loaded; its calls are kept and replayed in glibc's order when the modules are
- * (Auditing#announceStartup). Once that is done, each call goes to the modules as the search
- * makes it (dlopen's searches), except the dlopen name's own LA_SER_ORIG, which DynamicLoader
- * asks before resolving (it may rewrite or refuse the name).
+ * (Auditing#announceStartup). A dlopen's search is recorded too, and replayed as its objects are
+ * announced (Auditing#added): jdryad searches for a library's whole closure before it maps any
+ * of it, while glibc maps each object (la_objopen) before it searches for that object's
+ * dependencies, whose la_objsearch calls carry the new object's cookie. The dlopen name's own
+ * LA_SER_ORIG is not recorded: DynamicLoader asks it before resolving (it may rewrite or refuse
+ * the name).
  */
 final class AuditSearches implements SearchListener, SearchTrace.Attempts {
     static final long LA_SER_LIBPATH = 0x02, LA_SER_RUNPATH = 0x04, LA_SER_CONFIG = 0x08, LA_SER_DEFAULT = 0x40;
@@ -39,33 +42,36 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
     }
 
     private final List<Search> startup = new ArrayList<>();
+    /** A dlopen's searches, once the modules are loaded, until its objects are announced. */
+    private final List<Search> pending = new ArrayList<>();
     private Search current;
-    private volatile Auditing live;
+    /** True once the modules are loaded: searches are then dlopen's, kept until announced. */
+    private volatile boolean live;
 
     /** The start-up searches, in the order they were made. */
     synchronized List<Search> startup() {
         return List.copyOf(startup);
     }
 
-    /** From now on every call goes to {@code a}'s modules as it is made. */
-    void goLive(Auditing a) {
-        live = a;
+    /** From now on the searches are kept for {@link #takePending}; the start-up ones are complete. */
+    void goLive() {
+        live = true;
     }
 
     @Override
     public synchronized void lookingFor(String name, LoadedLibrary loader, Reason why) {
-        String from = loader == null ? null : loader.path();
-        Auditing a = live;
-        if (a == null) {
-            current = new Search(name, from);
+        current = new Search(name, loader == null ? null : loader.path());
+        if (!live || why != Reason.DLOPEN) {
             current.calls.add(new Call(name, Auditing.LA_SER_ORIG));
-            startup.add(current);
-        } else {
-            current = new Search(name, from);
-            if (why != Reason.DLOPEN) {
-                a.objsearchAsSearched(name, from, Auditing.LA_SER_ORIG);
-            }
         }
+        (live ? pending : startup).add(current);
+    }
+
+    /** The dlopen searches made since the last call, in order; they are forgotten here. */
+    synchronized List<Search> takePending() {
+        List<Search> out = List.copyOf(pending);
+        pending.clear();
+        return out;
     }
 
     /** Directories glibc knows to be missing before the program's search starts (see {@link #learnFrom}). */
@@ -116,19 +122,14 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
         return missingDirectory(candidate) && learnt.contains(existingAncestor(parentOf(candidate)));
     }
 
-    /** A file tried (at start-up: recorded, all of them; later: told, unless {@link #skipped}). */
+    /** A file tried (at start-up: all of them; later: unless {@link #skipped}). */
     @Override
     public synchronized void trying(String candidate, FoundBy list) {
         long flag = flagOf(list);
-        if (flag == 0 || current == null || (live != null && skipped(candidate))) {
+        if (flag == 0 || current == null || (live && skipped(candidate))) {
             return;
         }
-        Auditing a = live;
-        if (a == null) {
-            current.calls.add(new Call(candidate, flag));
-        } else {
-            a.objsearchAsSearched(candidate, current.loader, flag);
-        }
+        current.calls.add(new Call(candidate, flag));
     }
 
     @Override

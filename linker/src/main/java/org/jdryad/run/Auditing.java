@@ -98,6 +98,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         a.profiled.putAll(profiled);
         a.moduleHooks = moduleHooks;
         a.searches = searches;
+        a.bindingsSeen = bindingsSeen;
         return a;
     }
 
@@ -250,15 +251,19 @@ final class Auditing implements DynamicLoader.AuditHooks {
         if (!wantsSymbind() || session.history() == null) {
             return;
         }
+        // Only this relocation's bindings: an object loaded again has the name of its earlier self.
         List<org.jdryad.debug.Binding> all = session.history().snapshot();
+        List<org.jdryad.debug.Binding> fresh = all.subList(Math.min(bindingsSeen, all.size()), all.size());
+        bindingsSeen = all.size();
+        long pid = session.history().pid();
         List<LoadedObject> order = new ArrayList<>(audited(objects));
         Collections.reverse(order);
         for (LoadedObject o : order) {
             if (o.isHost()) {
                 continue; // glibc relocated it before any module was loaded
             }
-            for (org.jdryad.debug.Binding b : all) {
-                if (b.kind() == org.jdryad.debug.Binding.Kind.EAGER && "R_X86_64_JUMP_SLOT".equals(b.relocation())
+            for (org.jdryad.debug.Binding b : fresh) {
+                if (b.kind() == org.jdryad.debug.Binding.Kind.EAGER && b.pid() == pid && "R_X86_64_JUMP_SLOT".equals(b.relocation())
                         && o.name().equals(b.referrer()) && b.definer() != null && b.audit() == null) {
                     definitionOf(b).ifPresent(d -> {
                         long to = symbind(o, d, b.address(), LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT);
@@ -270,6 +275,9 @@ final class Auditing implements DynamicLoader.AuditHooks {
             }
         }
     }
+
+    /** How many of the history's bindings {@link #relocated} has looked at (the history only grows). */
+    private int bindingsSeen;
 
     /** True when some module has la_x86_64_gnu_pltenter or _pltexit. */
     boolean wantsPlt() {
@@ -405,28 +413,46 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     /**
-     * glibc's ld.so looks up libc's calloc, free, malloc and realloc for itself once libc is
-     * loaded (__rtld_malloc_init_real), audited as dlsym lookups on the program's behalf: the
-     * modules see them as then. ld.so here is the agent's, already set up: an answer is not used.
+     * glibc's ld.so looks up calloc, free, malloc and realloc for itself once libc is loaded
+     * (__rtld_malloc_init_real), audited as dlsym lookups on the program's behalf: the modules see
+     * them as then. ld.so here is the agent's, already set up: an answer is not used. The lookup
+     * is in the program's scope with no PLT type class, so a program's canonical PLT entry (an
+     * undefined function with an address, as a non-PIE python3 has for free and malloc) is the
+     * definition, and a preloaded malloc wins over libc's.
      */
     private void rtldMallocLookups(LoadedObject main, List<LoadedObject> objects) {
-        LoadedObject libc = objects.stream().filter(o -> o.isHost() && o.soname().map("libc.so.6"::equals).orElse(false))
-                .findFirst().orElse(null);
-        if (libc == null || libc.dynamic().isEmpty()) {
+        boolean libc = objects.stream().anyMatch(o -> o.isHost() && o.soname().map("libc.so.6"::equals).orElse(false));
+        if (!libc) {
             return;
         }
-        var syms = libc.dynamic().get().symbols();
         for (String name : new String[] {"calloc", "free", "malloc", "realloc"}) {
-            syms.forEachNamed(name, i -> {
-                var s = syms.get(i);
-                if (s.isUndefined()) {
-                    return true;
+            for (LoadedObject o : session.globalScope()) {
+                Optional<SymbolLookup.Definition> d = mallocDefinition(o, name, o == main);
+                if (d.isPresent()) {
+                    symbind(main, d.get(), d.get().address(), LA_SYMB_DLSYM);
+                    break;
                 }
-                SymbolLookup.Definition d = new SymbolLookup.Definition(libc, s, null);
-                symbind(main, d, d.address(), LA_SYMB_DLSYM);
-                return false;
-            });
+            }
         }
+    }
+
+    /** {@code o}'s global definition of {@code name}; in the program also an undefined function with an address. */
+    private static Optional<SymbolLookup.Definition> mallocDefinition(LoadedObject o, String name, boolean program) {
+        if (o.dynamic().isEmpty()) {
+            return Optional.empty();
+        }
+        var syms = o.dynamic().get().symbols();
+        SymbolLookup.Definition[] found = new SymbolLookup.Definition[1];
+        syms.forEachNamed(name, i -> {
+            var s = syms.get(i);
+            boolean canonicalPlt = program && s.isUndefined() && s.value() != 0;
+            if (s.bind() == Elf.STB_LOCAL || (s.isUndefined() && !canonicalPlt)) {
+                return true;
+            }
+            found[0] = new SymbolLookup.Definition(o, s, null);
+            return false;
+        });
+        return Optional.ofNullable(found[0]);
     }
 
     /** The names the modules' objects need (DT_NEEDED): glibc searches them for the modules first. */
@@ -442,9 +468,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     private void replaySearches(List<AuditSearches.Search> searches, LoadedObject o) {
         for (AuditSearches.Search s : searches) {
             if (s.result != null && (s.result.equals(o.name()) || s.result.equals(o.path().toString()))) {
-                for (AuditSearches.Call c : s.calls) {
-                    objsearchAsSearched(c.name(), s.loader, c.flag());
-                }
+                replayCalls(s);
             }
         }
     }
@@ -502,20 +526,62 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     private volatile AuditSearches searches;
 
-    /** The search's la_objsearch calls go to the modules from now on. */
+    /** The searches made from now on are dlopen's, told to the modules as their objects are announced. */
     void hearSearches(AuditSearches s) {
         searches = s;
-        s.goLive(this);
+        s.goLive();
     }
 
+    /**
+     * A dlopen mapped {@code objects}: its searches' la_objsearch calls in the order they were
+     * made, la_activity(LA_ACT_ADD) before the first la_objopen, and each object's la_objopen
+     * after the search that found it, so before the searches for its own dependencies, which
+     * name it as their requester (glibc's _dl_map_object_deps maps each object as it finds it).
+     */
     @Override
     public void added(List<LoadedObject> objects) {
-        List<LoadedObject> mine = audited(objects);
-        if (mine.isEmpty()) {
-            return;
+        List<AuditSearches.Search> made = searches == null ? List.of() : searches.takePending();
+        List<LoadedObject> unopened = new ArrayList<>(audited(objects));
+        boolean announced = false;
+        for (AuditSearches.Search s : made) {
+            replayCalls(s);
+            int found = indexOfResult(unopened, s.result);
+            for (int k = 0; k <= found; k++) {
+                if (!announced) {
+                    activity(LA_ACT_ADD);
+                    announced = true;
+                }
+                objopen(unopened.remove(0)); // those before it were found without a search (a path)
+            }
         }
-        activity(LA_ACT_ADD);
-        mine.forEach(this::objopen);
+        if (!unopened.isEmpty() && !announced) {
+            activity(LA_ACT_ADD);
+        }
+        unopened.forEach(this::objopen);
+    }
+
+    /** A dlopen that loaded nothing: its searches' la_objsearch calls, as they were made. */
+    @Override
+    public void searched() {
+        if (searches != null) {
+            searches.takePending().forEach(this::replayCalls);
+        }
+    }
+
+    private void replayCalls(AuditSearches.Search s) {
+        for (AuditSearches.Call c : s.calls) {
+            objsearchAsSearched(c.name(), s.loader, c.flag());
+        }
+    }
+
+    /** The index in {@code objects} of the one the search found at {@code path} (-1: none). */
+    private static int indexOfResult(List<LoadedObject> objects, String path) {
+        for (int i = 0; path != null && i < objects.size(); i++) {
+            if (path.equals(objects.get(i).name()) || path.equals(objects.get(i).path().toString())) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     @Override
@@ -750,7 +816,12 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return programMap;
     }
 
-    /** The object's struct link_map: the agent's node for a jdryad object, glibc's own for a host object. */
+    /**
+     * The object's struct link_map: the agent's node for a jdryad object, glibc's own for a host
+     * object: one the agent started with, or else one glibc's dlopen loaded for the program (libm
+     * for a program linked with -lm), whose handle is its link_map. Before, that one had none and
+     * la_objopen got NULL: the module crashed before the program started.
+     */
     private long linkMap(LoadedObject o) {
         if (!o.isHost()) {
             return loader.linkMapOf(o);
@@ -760,8 +831,14 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 return h.linkMap();
             }
         }
-        return 0;
+        if (o.glibcHandle() != 0) {
+            return o.glibcHandle();
+        }
+        return hostMaps.computeIfAbsent(o, h -> agent.hostLibrary(h.path().toString()).handle());
     }
+
+    /** glibc's link_map of each host object glibc's dlopen loaded in the base namespace, asked once. */
+    private final Map<LoadedObject, Long> hostMaps = new IdentityHashMap<>();
 
 
     private boolean isInterpreter(LoadedObject o) {

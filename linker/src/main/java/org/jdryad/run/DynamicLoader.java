@@ -91,6 +91,10 @@ final class DynamicLoader implements CallbackHandler {
             return value;
         }
 
+        /** A dlopen loaded nothing (failed, found a loaded object, or glibc opens it): its searches' la_objsearch calls. */
+        default void searched() {
+        }
+
         /** The change is complete: la_activity(LA_ACT_CONSISTENT). */
         default void consistent() {
         }
@@ -387,6 +391,16 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     private CallbackReply open(Namespace ns, String name, int flags, long caller, long tid) {
+        try {
+            return load(ns, name, flags, caller, tid);
+        } finally {
+            synchronized (this) {
+                audit.searched(); // what the modules have not been told yet: a dlopen that added nothing
+            }
+        }
+    }
+
+    private CallbackReply load(Namespace ns, String name, int flags, long caller, long tid) {
         DlopenResolver resolver = ns == null ? this.resolver : ns.resolver();
         List<LoadedObject> toInitialise = new ArrayList<>();
         List<LoadedObject> joinedGlobal = new ArrayList<>();
@@ -459,15 +473,18 @@ final class DynamicLoader implements CallbackHandler {
                 // As glibc's dl_open_worker_begin: the new objects are announced once mapped, before
                 // relocation; a failure then takes them out again (RT_DELETE, cause dlopen-failed).
                 publish(Protocol.RT_ADD, r.added(), change);
+                // glibc's modules hear LA_ACT_CONSISTENT once all is mapped, before the relocation;
+                // a failed one takes the objects out again (la_objclose, DELETE, CONSISTENT).
                 audit.added(r.added());
+                audit.consistent();
                 try {
                     session.relocateDlopened(r.added(), r.searchList(), global);
                     audit.relocated(r.added());
-                    audit.consistent();
                 } catch (LinkException e) {
-                    audit.consistent();
+                    audit.removing(r.added());
                     unloading.undoFailedOpen(r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN_FAILED, name, flags,
                             caller, tid));
+                    audit.consistent();
                     return CallbackReply.error(e.dlerror());
                 }
                 trace.dlopenLinked(r.added(), r.searchList());

@@ -46,6 +46,31 @@ class AuditRunTest {
         assertTrue(got.contains("la_objsearch libau_plugin.so #1 flag=4"), () -> String.join("\n", got));
     }
 
+    /**
+     * dlopen as glibc's _dl_map_object_deps announces it: la_objopen for the library before the
+     * la_objsearch calls for its dependency (with the library's cookie), LA_ACT_CONSISTENT before
+     * the relocation's la_symbind64; a failed relocation undone with la_objclose, LA_ACT_DELETE
+     * and LA_ACT_CONSISTENT; a missing name's searches. Before, jdryad told every search first.
+     * The program is linked with libm, which glibc's dlopen loads into the agent.
+     */
+    @Test
+    void dlopenAnnouncesEachObjectAsItIsFound(@TempDir Path tmp) throws IOException {
+        Path prog = FixtureCatalog.auditDlopenProgram();
+        Logged r = runBothWays(tmp, "dlopen", FixtureCatalog.auditLogger(), prog,
+                List.of(FixtureCatalog.auditDeepPlugin().toString(), FixtureCatalog.auditBrokenPlugin().toString()),
+                List.of(), Map.of());
+        assertTrue(r.expected().stdout().contains("au_deep(4) = 41"), r.expected()::describe);
+        assertTrue(r.expected().stdout().contains("undefined symbol: au_nowhere"), r.expected()::describe);
+        assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "the audit log under jdryad and natively");
+        String log = String.join("\n", r.got());
+        assertTrue(log.contains("la_objopen libau_deep.so lmid=0 #6 bindfrom\nla_objsearch libau_deepdep.so #6 flag=1"),
+                log);
+        assertTrue(log.contains("la_objopen libau_deepdep.so lmid=0 #7 bindfrom\nla_activity #1 consistent\n"
+                + "la_symbind64 au_deepdep #6 -> #7 flags=3"), log);
+        assertTrue(log.contains("la_objclose #10\nla_activity #1 delete\nla_activity #1 consistent"), log);
+        assertTrue(log.contains("la_objopen libm.so.6 lmid=0 #4"), log); // before, la_objopen got NULL and crashed
+    }
+
     /** Jump slots bound at load time: la_symbind64 for each (LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT), redirected too. */
     @Test
     void bindNowSlotsAreAudited(@TempDir Path tmp) throws IOException {
