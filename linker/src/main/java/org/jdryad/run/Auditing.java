@@ -467,7 +467,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     /** The la_objsearch calls of the start-up searches that found {@code o}, in order. */
     private void replaySearches(List<AuditSearches.Search> searches, LoadedObject o) {
         for (AuditSearches.Search s : searches) {
-            if (s.result != null && (s.result.equals(o.name()) || s.result.equals(o.path().toString()))) {
+            if (isFoundAt(o, s.result)) {
                 replayCalls(s);
             }
         }
@@ -576,12 +576,17 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     /** The index in {@code objects} of the one the search found at {@code path} (-1: none). */
     private static int indexOfResult(List<LoadedObject> objects, String path) {
-        for (int i = 0; path != null && i < objects.size(); i++) {
-            if (path.equals(objects.get(i).name()) || path.equals(objects.get(i).path().toString())) {
+        for (int i = 0; i < objects.size(); i++) {
+            if (isFoundAt(objects.get(i), path)) {
                 return i;
             }
         }
         return -1;
+    }
+
+    /** True when a search's result ({@code path}, null: none) is {@code o}, named as the search names it. */
+    private static boolean isFoundAt(LoadedObject o, String path) {
+        return path != null && (path.equals(o.name()) || path.equals(o.path().toString()));
     }
 
     @Override
