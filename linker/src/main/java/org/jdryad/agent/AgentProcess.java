@@ -18,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * The jdryad agent running as a child process: one method per request of the agent protocol
@@ -400,6 +401,14 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     private Payload.Reader request(int type, Payload.Writer w) {
+        return awaitReply(type, submit(type, w));
+    }
+
+    /**
+     * Sends a request and returns at once with its answer to come: the agent serves requests in
+     * the order sent, so one submitted ahead is carried out before any sent after it.
+     */
+    private CompletableFuture<byte[]> submit(int type, Payload.Writer w) {
         AgentException f = failure;
         if (f != null) {
             throw f;
@@ -420,6 +429,11 @@ public final class AgentProcess implements AutoCloseable {
             }
             throw e;
         }
+        return fut;
+    }
+
+    /** Waits for the answer to a request {@link #submit}ted. */
+    private Payload.Reader awaitReply(int type, CompletableFuture<byte[]> fut) {
         try {
             byte[] reply = fut.get();
             if (type == Protocol.ENTER && (reply.length < 8
@@ -588,6 +602,16 @@ public final class AgentProcess implements AutoCloseable {
      * agent refused the request, in which case it wrote nothing.
      */
     public RelativeReply relocateRelative(long base, long rela, long relaCount, long relr, long relrSize, long[] runs) {
+        return relocateRelativeAhead(base, rela, relaCount, relr, relrSize, runs).get();
+    }
+
+    /**
+     * {@link #relocateRelative}, sent now and answered when the supplier is asked: the agent
+     * faults in and writes the pages while the caller goes on (planning the object's symbolic
+     * relocations), and what the caller sends after is carried out after it.
+     */
+    public Supplier<RelativeReply> relocateRelativeAhead(long base, long rela, long relaCount, long relr, long relrSize,
+            long[] runs) {
         if (runs.length % 3 != 0) {
             throw new IllegalArgumentException("runs are (start, end, prot) triples");
         }
@@ -595,8 +619,11 @@ public final class AgentProcess implements AutoCloseable {
         for (long v : runs) {
             w.q(v);
         }
-        Payload.Reader r = request(Protocol.RELOCATE_RELATIVE, w);
-        return new RelativeReply(r.q(), r.q());
+        CompletableFuture<byte[]> fut = submit(Protocol.RELOCATE_RELATIVE, w);
+        return () -> {
+            Payload.Reader r = awaitReply(Protocol.RELOCATE_RELATIVE, fut);
+            return new RelativeReply(r.q(), r.q());
+        };
     }
 
     /** RELOCATE_RELATIVE's answer: DT_RELR words relocated or -errno, and the first DT_RELA entry refused. */

@@ -23,11 +23,13 @@ final class RelocationPlan {
     /**
      * Whether this plan is carried out as it is made (one object after another): the record is
      * then made at once, so that LD_DEBUG's binding lines come right after the lookup lines of
-     * their symbol, and the target's RELATIVE work is done right away.
+     * their symbol.
      */
     final boolean immediate;
     /** The object's DT_RELR and leading RELATIVE entries, for the target to apply; null: Java's words. */
     TargetMemory.RelativeRelocations relative;
+    /** The target's answer to {@link #relative}, sent when it was planned: DT_RELR words, or -1 (refused). */
+    java.util.function.LongSupplier relativeReply;
     /** The words, in relocation order, after those {@link #relative} covers. */
     final WordWrites words = new WordWrites();
     final List<IfuncWrite> ifuncs = new ArrayList<>();

@@ -95,17 +95,17 @@ final class RelocationRun {
     }
 
     /**
-     * Carries out one object's plan: the target's RELATIVE work first (when the target refuses
-     * it, Java's words for those relocations, which name what is wrong), then the record and the
-     * counts, the failure that stopped planning if any, and the words. Returns the time spent
-     * sending words.
+     * Carries out one object's plan: the target's RELATIVE work first (sent when it was planned:
+     * its answer is awaited here; when the target refused it, Java's words for those
+     * relocations, which name what is wrong), then the record and the counts, the failure that
+     * stopped planning if any, and the words. Returns the time spent sending words.
      */
     private static long carryOut(LinkContext ctx, RelocationPlan plan) {
         long nanos = 0;
         if (plan.relative != null) {
             long t0 = System.nanoTime();
-            long relrWords = ctx.memory().relocateRelative(plan.relative);
-            ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
+            long relrWords = plan.relativeReply.getAsLong();
+            ctx.stats().phase("relocate: relative, waited for", System.nanoTime() - t0); // what planning did not hide
             if (relrWords < 0) {
                 nanos += writeOut(ctx, Relocator.planRelativeByJava(ctx, plan.object, plan.relative.relaCount()));
             } else {

@@ -222,9 +222,11 @@ final class Relocator {
      * Leaves {@code obj}'s DT_RELR table and the leading run of R_X86_64_RELATIVE entries of
      * its DT_RELA (DT_RELACOUNT of them, or as many as lead the table) to the target, which
      * applies them straight from the object's mapped tables: the bulk of a large library's
-     * relocations, which then never cross the socket. An immediate plan sends the request now.
-     * Returns how many DT_RELA entries the target applies, or -1 when Java writes them all
-     * (nothing to send, or the target refused: Java's words then name what is wrong).
+     * relocations, which then never cross the socket. The request is sent now and answered
+     * when the plan is carried out (RelocationRun), so the target faults in and writes the
+     * object's pages while Java plans its symbolic relocations; the words the plan sends come
+     * after it. Returns how many DT_RELA entries the target is to apply, or -1 when Java writes
+     * them all (nothing to send: if the target refuses, Java's words name what is wrong then).
      */
     private long planRelative(LoadedObject obj, DynamicSection d) {
         RelocationTable rela = d.rela();
@@ -235,20 +237,9 @@ final class Relocator {
             return -1;
         }
         long base = obj.base();
-        var request = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
+        plan.relative = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
                 base + relr.orElse(0), relrSize, obj.pages().triples());
-        if (!plan.immediate) {
-            plan.relative = request; // sent when the plan is carried out (RelocationRun)
-            return lead;
-        }
-        long t0 = System.nanoTime();
-        long relrWords = ctx.memory().relocateRelative(request); // the objects before are written already
-        ctx.stats().phase("relocate: relative in target", System.nanoTime() - t0);
-        if (relrWords < 0) {
-            return -1;
-        }
-        ctx.stats().count(Elf.R_X86_64_RELATIVE, lead);
-        ctx.stats().countRelr(relrWords);
+        plan.relativeReply = ctx.memory().relocateRelativeAhead(plan.relative);
         return lead;
     }
 

@@ -1,6 +1,7 @@
 package org.jdryad.link;
 
 import java.nio.file.Path;
+import java.util.function.LongSupplier;
 import org.jdryad.elf.FileIdentity;
 
 /**
@@ -77,6 +78,17 @@ public interface TargetMemory {
      */
     default long relocateRelative(RelativeRelocations r) {
         return -1;
+    }
+
+    /**
+     * {@link #relocateRelative}, begun now and answered when the supplier is asked, so that the
+     * target's work (faulting in and writing a large library's pages) overlaps the caller's.
+     * Whatever is sent to this memory afterwards is carried out after it. By default it is done
+     * at once.
+     */
+    default LongSupplier relocateRelativeAhead(RelativeRelocations r) {
+        long words = relocateRelative(r);
+        return () -> words;
     }
 
     /** Calls a function in the target with integer arguments and returns %rax. */

@@ -1,6 +1,7 @@
 package org.jdryad.run;
 
 import java.nio.file.Path;
+import java.util.function.LongSupplier;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.Protocol;
 import org.jdryad.elf.FileIdentity;
@@ -80,9 +81,16 @@ final class AgentMemory implements TargetMemory {
 
     @Override
     public long relocateRelative(RelativeRelocations r) {
-        long status = agent.relocateRelative(r.base(), r.rela(), r.relaCount(), r.relr(), r.relrSize(), r.runs())
-                .status();
-        return status < 0 ? -1 : status; // refused: Java's own path writes the words, or names the bad entry
+        return relocateRelativeAhead(r).getAsLong();
+    }
+
+    @Override
+    public LongSupplier relocateRelativeAhead(RelativeRelocations r) {
+        var reply = agent.relocateRelativeAhead(r.base(), r.rela(), r.relaCount(), r.relr(), r.relrSize(), r.runs());
+        return () -> {
+            long status = reply.get().status();
+            return status < 0 ? -1 : status; // refused: Java's own path writes the words, or names the bad entry
+        };
     }
 
     @Override

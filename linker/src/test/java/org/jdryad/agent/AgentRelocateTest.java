@@ -141,4 +141,43 @@ class AgentRelocateTest {
         assertArrayEquals(before, dataPage());
         assertTrue(agent.isAlive());
     }
+
+    /**
+     * Targets scattered over more page runs than the agent notes for its prefault (one page in
+     * two, 100 runs): every word is still written, and only the pages written are resident,
+     * as after plain stores (the prefault breaks copy-on-write for no page more).
+     */
+    @Test
+    void relocatesScatteredTargetsAndMakesOnlyTheirPagesResident() throws Exception {
+        int pages = 200;
+        long big = agent.mmapAnon(0, pages * 4096L, RW, 0);
+        long[][] rela = new long[pages / 2][];
+        for (int i = 0; i < rela.length; i++) {
+            rela[i] = new long[] {2L * i * 4096 + 8 * (i % 512), R_X86_64_RELATIVE, i};
+        }
+        tables(rela);
+        long before = residentKb(big); // the mapping may have merged with the data page next to it
+        long[] runs = big < tables
+                ? new long[] {big, big + pages * 4096L, RW, tables, tables + 4096, Protocol.PROT_READ}
+                : new long[] {tables, tables + 4096, Protocol.PROT_READ, big, big + pages * 4096L, RW};
+        assertEquals(0, agent.relocateRelative(big, tables, rela.length, 0, 0, runs).status());
+        for (long[] e : rela) {
+            assertEquals(big + e[2], agent.readLong(big + e[0]));
+        }
+        assertEquals(4L * rela.length, residentKb(big) - before, "kB made resident: the pages written, no more");
+    }
+
+    /** The Rss of the agent's mapping that starts at {@code start}, from /proc/PID/smaps. */
+    private long residentKb(long start) throws java.io.IOException {
+        String head = Long.toHexString(start) + "-";
+        boolean in = false;
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + agent.pid() + "/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                in = line.startsWith(head);
+            } else if (in && line.startsWith("Rss:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new AssertionError("no mapping at 0x" + Long.toHexString(start));
+    }
 }
