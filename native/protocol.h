@@ -60,6 +60,8 @@
  *   CALL          q fn, q nargs (<= 6), nargs x q     -> 0, q rax
  *   CALL_LIST     q a0, q a1, q a2, q n, n x q fn  -> 0.  Calls each fn(a0, a1, a2) in order
  *                 (initialisers: argc, argv, envp); callbacks may arrive meanwhile, as for CALL.
+ *   CALL_EACH     q n, n x q fn                     -> 0, n x q rax.  Calls each fn() in order
+ *                 and answers their results (IFUNC resolvers of glibc's libraries, in bulk).
  *   RELOCATE_RELATIVE  q base, q rela, q nrela, q relr, q relr_size, q nruns,
  *                 nruns x (q start, q end, q prot)  -> q status, q index.  One object's relative
  *                 relocations from its own mapped tables (relocate.h): first the DT_RELR table
@@ -196,6 +198,7 @@ enum jd_type {
     JD_PLACE_STRINGS = 0x1a,
     JD_CALL_LIST = 0x1b,
     JD_RELOCATE_RELATIVE = 0x1c,
+    JD_CALL_EACH = 0x1d,
 
     JD_DLOPEN_HOST = 0x20,
     JD_DLSYM_HOST = 0x21,

@@ -580,18 +580,37 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     private void writeWords(int type, long[] addrs, long[] values) {
-        if (addrs.length != values.length) {
-            throw new IllegalArgumentException("addrs and values differ in length");
+        sendWords(type, addrs, values, addrs.length).run();
+    }
+
+    /**
+     * {@link #writeWords} ({@code narrow}: {@link #writeWords32}) of the first {@code count}
+     * words, sent now: the returned check waits for the agent's answers and throws as writeWords
+     * would. Requests sent after are carried out after these.
+     */
+    public Runnable writeWordsAhead(long[] addrs, long[] values, int count, boolean narrow) {
+        return sendWords(narrow ? Protocol.WRITE_WORDS32 : Protocol.WRITE_WORDS, addrs, values, count);
+    }
+
+    private Runnable sendWords(int type, long[] addrs, long[] values, int count) {
+        if (addrs.length != values.length || count < 0 || count > addrs.length) {
+            throw new IllegalArgumentException("addrs and values differ in length, or count is outside them");
         }
         final int batch = 1 << 22; // 64 MiB frames
-        for (int start = 0; start < addrs.length; start += batch) {
-            int n = Math.min(batch, addrs.length - start);
+        List<CompletableFuture<byte[]>> sent = new ArrayList<>();
+        for (int start = 0; start < count; start += batch) {
+            int n = Math.min(batch, count - start);
             Payload.Writer w = new Payload.Writer().q(n);
             for (int i = start; i < start + n; i++) {
                 w.q(addrs[i]).q(values[i]);
             }
-            check(request(type, w).q(), "bulk write of " + n + " words");
+            sent.add(submit(type, w));
         }
+        return () -> {
+            for (CompletableFuture<byte[]> f : sent) {
+                check(awaitReply(type, f).q(), "bulk write of " + count + " words");
+            }
+        };
     }
 
     /**
@@ -628,6 +647,22 @@ public final class AgentProcess implements AutoCloseable {
 
     /** RELOCATE_RELATIVE's answer: DT_RELR words relocated or -errno, and the first DT_RELA entry refused. */
     public record RelativeReply(long status, long refusedEntry) {
+    }
+
+    /** Calls each of {@code fns} with no arguments, in order, in one round trip; returns their %rax. */
+    public long[] callEach(long[] fns) {
+        Payload.Writer w = new Payload.Writer().q(fns.length);
+        for (long f : fns) {
+            w.q(f);
+        }
+        spawner.settleOutput();
+        Payload.Reader r = request(Protocol.CALL_EACH, w);
+        check(r.q(), "call " + fns.length + " functions");
+        long[] results = new long[fns.length];
+        for (int i = 0; i < results.length; i++) {
+            results[i] = r.q();
+        }
+        return results;
     }
 
     /** Calls {@code fn(args...)} (at most 6 integer arguments) in the agent; returns %rax. */

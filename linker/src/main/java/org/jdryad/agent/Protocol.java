@@ -38,6 +38,7 @@ public final class Protocol {
     public static final int PLACE_STRINGS = 0x1a;
     public static final int CALL_LIST = 0x1b;
     public static final int RELOCATE_RELATIVE = 0x1c;
+    public static final int CALL_EACH = 0x1d;
 
     public static final int DLOPEN_HOST = 0x20;
     public static final int DLSYM_HOST = 0x21;

@@ -26,10 +26,15 @@ final class RelocationPlan {
      * their symbol.
      */
     final boolean immediate;
-    /** The object's DT_RELR and leading RELATIVE entries, for the target to apply; null: Java's words. */
-    TargetMemory.RelativeRelocations relative;
-    /** The target's answer to {@link #relative}, sent when it was planned: DT_RELR words, or -1 (refused). */
-    java.util.function.LongSupplier relativeReply;
+    /**
+     * The object's DT_RELR and leading RELATIVE entries as sent to the target ahead, and its
+     * answer to come: the DT_RELR words relocated, or -1 (refused: Java writes them).
+     */
+    record Relative(TargetMemory.RelativeRelocations request, java.util.function.LongSupplier reply) {
+    }
+
+    /** The target's RELATIVE work for this object; null: Java's words. */
+    Relative relative;
     /** The words, in relocation order, after those {@link #relative} covers. */
     final WordWrites words = new WordWrites();
     final List<IfuncWrite> ifuncs = new ArrayList<>();

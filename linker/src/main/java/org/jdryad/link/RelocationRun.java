@@ -2,9 +2,14 @@ package org.jdryad.link;
 
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
+import org.jdryad.elf.SymbolTable;
+import org.jdryad.link.SymbolLookup.Definition;
 
 /**
  * Relocating a set of objects (start-up, or what a dlopen brought in): each object's relocations
@@ -18,6 +23,14 @@ import org.jdryad.elf.Elf;
  * host objects, which are the same whoever asks first). A session that says so
  * ({@link LinkContext#relocatesInParallel}: -Djdryad.link.parallel=true) plans in parallel;
  * one whose lookups are traced (LD_DEBUG prints them as they happen) always plans in order.
+ *
+ * <p>Why Java never waits for the target meanwhile: the target serves requests in the order
+ * sent, so what must come first only has to be sent first. Every object's RELATIVE work goes
+ * out before the first plan (it needs only the bases; libLLVM's is 16 ms of page copying), the
+ * IFUNC results of glibc's libraries are fetched in one request before that (planning would
+ * otherwise wait behind it for each), and each plan's words are sent without waiting for their
+ * answer, all of which are collected ({@link TargetMemory#settle}) before the resolvers run. The
+ * target works while Java plans, on the other core.
  */
 final class RelocationRun {
     private RelocationRun() {
@@ -26,27 +39,52 @@ final class RelocationRun {
     /** Relocates {@code objects} in the order given, then runs their IFUNC resolvers and copies. */
     static void relocateAll(LinkContext ctx, List<LoadedObject> objects) {
         nameLazyObjects(ctx, objects);
+        callHostIfuncs(ctx, objects);
+        Map<LoadedObject, RelocationPlan.Relative> relative = new IdentityHashMap<>();
+        for (LoadedObject o : objects) { // all of it before the first plan: it overlaps all of planning
+            RelocationPlan.Relative r = Relocator.sendRelative(ctx, o);
+            if (r != null) {
+                relative.put(o, r);
+            }
+        }
         List<RelocationPlan> plans;
         long writeNanos = 0;
-        if (plansInParallel(ctx, objects)) {
-            prepareTables(ctx, objects);
-            plans = objects.parallelStream().map(o -> Relocator.plan(ctx, o, true, false)).toList();
-            for (RelocationPlan p : plans) {
-                ctx.relocating(p.object);
-                writeNanos += carryOut(ctx, p);
+        try {
+            if (plansInParallel(ctx, objects)) {
+                prepareTables(ctx, objects);
+                plans = objects.parallelStream().map(o -> Relocator.plan(ctx, o, relative.get(o), false)).toList();
+                for (RelocationPlan p : plans) {
+                    ctx.relocating(p.object);
+                    writeNanos += carryOut(ctx, p);
+                }
+            } else {
+                plans = new java.util.ArrayList<>();
+                for (LoadedObject o : objects) {
+                    ctx.relocating(o); // before its lookups, which LD_DEBUG=symbols tells as they happen
+                    RelocationPlan p = Relocator.plan(ctx, o, relative.get(o), true);
+                    plans.add(p);
+                    writeNanos += carryOut(ctx, p);
+                }
             }
-        } else {
-            plans = new java.util.ArrayList<>();
-            for (LoadedObject o : objects) {
-                ctx.relocating(o); // before its lookups, which LD_DEBUG=symbols tells as they happen
-                RelocationPlan p = Relocator.plan(ctx, o, true, true);
-                plans.add(p);
-                writeNanos += carryOut(ctx, p);
-            }
+            long t0 = System.nanoTime();
+            ctx.memory().settle();
+            writeNanos += System.nanoTime() - t0;
+        } catch (RuntimeException e) {
+            settleAfter(ctx, e);
+            throw e;
         }
         ctx.stats().phase("relocate: write to target", writeNanos);
         runIfuncs(ctx, plans);
         copy(ctx, plans);
+    }
+
+    /** Waits for what was sent ahead before {@code failure} stopped the run (what went wrong there too is added to it). */
+    private static void settleAfter(LinkContext ctx, RuntimeException failure) {
+        try {
+            ctx.memory().settle();
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
     }
 
     private static boolean plansInParallel(LinkContext ctx, List<LoadedObject> objects) {
@@ -63,6 +101,53 @@ final class RelocationRun {
             if (ctx.bindsLazily(o) && o.dynamic().map(Relocator::hasLazyGot).orElse(false)) {
                 ctx.lazyIdOf(o);
             }
+        }
+    }
+
+    /** The host objects whose IFUNC resolvers {@link #callHostIfuncs} runs ahead: glibc's own. */
+    private static final Set<String> GLIBC_IFUNC_LIBRARIES = Set.of("libc.so.6", "libm.so.6");
+
+    /**
+     * Runs, in one request, every IFUNC resolver of glibc's libc and libm in the objects' scopes
+     * whose result is not known yet. Why ahead: planning binds dozens of them (memcpy, strlen,
+     * sin...), one round trip each, and each would wait behind the agent's RELATIVE work that
+     * planning overlaps. Running the others too is harmless: glibc's resolvers only read the CPU
+     * features ld.so computed at start-up. Other host objects' resolvers run when bound, as glibc
+     * runs them.
+     */
+    private static void callHostIfuncs(LinkContext ctx, List<LoadedObject> objects) {
+        Set<LoadedObject> hosts = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (LoadedObject o : objects) {
+            for (LoadedObject s : ctx.scopeFor(o)) {
+                if (s.isHost() && s.soname().filter(GLIBC_IFUNC_LIBRARIES::contains).isPresent()) {
+                    hosts.add(s);
+                }
+            }
+        }
+        Set<Long> resolvers = new LinkedHashSet<>();
+        for (LoadedObject h : hosts) {
+            try {
+                SymbolTable table = h.dynamic().map(DynamicSection::symbols).orElse(null);
+                for (int i = 0; table != null && i < table.count(); i++) {
+                    if (!table.get(i, "").isIfunc()) { // the type first: no name decoded for the others
+                        continue;
+                    }
+                    Definition def = new Definition(h, table.get(i), null);
+                    if (!def.symbol().isUndefined() && !ctx.isInterposed(def) && !ctx.ifuncResults().containsKey(def.address())) {
+                        resolvers.add(def.address());
+                    }
+                }
+            } catch (RuntimeException e) {
+                // a malformed table: its symbols' resolvers run when they are bound, as before
+            }
+        }
+        if (resolvers.isEmpty()) {
+            return;
+        }
+        long[] fns = resolvers.stream().mapToLong(Long::longValue).toArray();
+        long[] results = ctx.memory().callEach(fns);
+        for (int i = 0; i < fns.length; i++) {
+            ctx.ifuncResults().put(fns[i], results[i]);
         }
     }
 
@@ -104,12 +189,12 @@ final class RelocationRun {
         long nanos = 0;
         if (plan.relative != null) {
             long t0 = System.nanoTime();
-            long relrWords = plan.relativeReply.getAsLong();
+            long relrWords = plan.relative.reply().getAsLong();
             ctx.stats().phase("relocate: relative, waited for", System.nanoTime() - t0); // what planning did not hide
             if (relrWords < 0) {
-                nanos += writeOut(ctx, Relocator.planRelativeByJava(ctx, plan.object, plan.relative.relaCount()));
+                nanos += writeOut(ctx, Relocator.planRelativeByJava(ctx, plan.object, plan.relative.request().relaCount()));
             } else {
-                ctx.stats().count(Elf.R_X86_64_RELATIVE, plan.relative.relaCount());
+                ctx.stats().count(Elf.R_X86_64_RELATIVE, plan.relative.request().relaCount());
                 ctx.stats().countRelr(relrWords);
             }
         }
@@ -123,7 +208,7 @@ final class RelocationRun {
         if (plan.failure != null) {
             throw plan.failure;
         }
-        plan.words.flushTo(ctx.memory());
+        plan.words.sendTo(ctx.memory()); // settled when the run's plans are all carried out
         return plan.words.flushNanos();
     }
 

@@ -46,24 +46,24 @@ final class Relocator {
     private final WordWrites writes;
     private final List<RelocationPlan.IfuncWrite> ifuncs;
     private final List<RelocationPlan.CopyWrite> copies;
-    /** Whether DT_RELR and the leading RELATIVE entries are left to the target (see #planRelative). */
-    private final boolean relativeInTarget;
+    /** The target's RELATIVE work for the object planned, sent ahead ({@link #sendRelative}); null: none. */
+    private final RelocationPlan.Relative relative;
     private final Map<Long, Long> ifuncResults;
     /** Scope lists named once each: a binding's "searched" list is a view of one of these. */
     private final Map<List<LoadedObject>, List<String>> scopeNames = new java.util.IdentityHashMap<>();
 
     /** A relocator for lazy first calls and previews: what it decides is recorded at once. */
     Relocator(LinkContext ctx) {
-        this(ctx, null, false);
+        this(ctx, null, null);
     }
 
-    private Relocator(LinkContext ctx, RelocationPlan plan, boolean relativeInTarget) {
+    private Relocator(LinkContext ctx, RelocationPlan plan, RelocationPlan.Relative relative) {
         this.ctx = ctx;
         this.plan = plan;
         this.writes = plan == null ? new WordWrites() : plan.words;
         this.ifuncs = plan == null ? new ArrayList<>() : plan.ifuncs;
         this.copies = plan == null ? new ArrayList<>() : plan.copies;
-        this.relativeInTarget = relativeInTarget && NATIVE_RELATIVE;
+        this.relative = relative;
         this.ifuncResults = ctx.ifuncResults();
     }
 
@@ -72,15 +72,16 @@ final class Relocator {
     }
 
     /**
-     * Plans {@code obj}'s relocations (see {@link RelocationPlan}); with {@code relativeInTarget}
-     * its DT_RELR and leading RELATIVE entries are left to the target; {@code immediate}: the plan
+     * Plans {@code obj}'s relocations (see {@link RelocationPlan}); {@code relative}: its DT_RELR
+     * and leading RELATIVE entries are the target's, sent ahead (null: Java's); {@code immediate}: the plan
      * is carried out as it is made. A failure is kept in the plan, to be thrown when it is
      * carried out, after what came before it.
      */
-    static RelocationPlan plan(LinkContext ctx, LoadedObject obj, boolean relativeInTarget, boolean immediate) {
+    static RelocationPlan plan(LinkContext ctx, LoadedObject obj, RelocationPlan.Relative relative, boolean immediate) {
         RelocationPlan p = new RelocationPlan(obj, immediate);
+        p.relative = relative;
         try {
-            new Relocator(ctx, p, relativeInTarget).relocate(obj);
+            new Relocator(ctx, p, relative).relocate(obj);
         } catch (RuntimeException e) {
             p.failure = e;
         }
@@ -186,7 +187,7 @@ final class Relocator {
             return;
         }
         DynamicSection d = dyn.get();
-        long inTarget = relativeInTarget ? planRelative(obj, d) : -1;
+        long inTarget = relative != null ? relative.request().relaCount() : -1;
         if (inTarget < 0) {
             relocateRelr(obj, d);
         }
@@ -205,7 +206,7 @@ final class Relocator {
     static RelocationPlan planRelativeByJava(LinkContext ctx, LoadedObject obj, long lead) {
         RelocationPlan p = new RelocationPlan(obj, true);
         try {
-            Relocator r = new Relocator(ctx, p, false);
+            Relocator r = new Relocator(ctx, p, null);
             DynamicSection d = obj.dynamic().orElseThrow();
             r.relocateRelr(obj, d);
             r.apply(obj, d.rela(), new HashMap<>(), false, 0, lead);
@@ -219,28 +220,34 @@ final class Relocator {
     private static final boolean NATIVE_RELATIVE = !"false".equals(System.getProperty("jdryad.relocate.native"));
 
     /**
-     * Leaves {@code obj}'s DT_RELR table and the leading run of R_X86_64_RELATIVE entries of
-     * its DT_RELA (DT_RELACOUNT of them, or as many as lead the table) to the target, which
-     * applies them straight from the object's mapped tables: the bulk of a large library's
-     * relocations, which then never cross the socket. The request is sent now and answered
-     * when the plan is carried out (RelocationRun), so the target faults in and writes the
-     * object's pages while Java plans its symbolic relocations; the words the plan sends come
-     * after it. Returns how many DT_RELA entries the target is to apply, or -1 when Java writes
-     * them all (nothing to send: if the target refuses, Java's words name what is wrong then).
+     * Sends {@code obj}'s DT_RELR table and the leading run of R_X86_64_RELATIVE entries of its
+     * DT_RELA (DT_RELACOUNT of them, or as many as lead the table) to the target, which applies
+     * them straight from the object's mapped tables: the bulk of a large library's relocations,
+     * which then never cross the socket. Only the base must be known: RelocationRun sends every
+     * object's before planning the first, and the target faults in and writes the pages while
+     * Java plans; whatever is sent after comes after. The answer is awaited when the plan is
+     * carried out. Returns null when there is nothing to send (Java writes them all).
      */
-    private long planRelative(LoadedObject obj, DynamicSection d) {
-        RelocationTable rela = d.rela();
-        long lead = leadingRelative(d, rela);
-        var relr = d.value(Elf.DT_RELR);
-        long relrSize = relr.isPresent() ? d.value(Elf.DT_RELRSZ).orElse(0) : 0;
-        if ((lead == 0 && relrSize == 0) || d.value(Elf.DT_RELRENT).orElse(8) != 8) {
-            return -1;
+    static RelocationPlan.Relative sendRelative(LinkContext ctx, LoadedObject obj) {
+        TargetMemory.RelativeRelocations request;
+        try {
+            DynamicSection d = obj.dynamic().orElse(null);
+            if (d == null || !NATIVE_RELATIVE) {
+                return null;
+            }
+            long lead = leadingRelative(d, d.rela());
+            var relr = d.value(Elf.DT_RELR);
+            long relrSize = relr.isPresent() ? d.value(Elf.DT_RELRSZ).orElse(0) : 0;
+            if ((lead == 0 && relrSize == 0) || d.value(Elf.DT_RELRENT).orElse(8) != 8) {
+                return null;
+            }
+            long base = obj.base();
+            request = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
+                    base + relr.orElse(0), relrSize, obj.pages().triples());
+        } catch (RuntimeException e) {
+            return null; // a malformed object: planning reports it, in order
         }
-        long base = obj.base();
-        plan.relative = new TargetMemory.RelativeRelocations(base, base + d.value(Elf.DT_RELA).orElse(0), lead,
-                base + relr.orElse(0), relrSize, obj.pages().triples());
-        plan.relativeReply = ctx.memory().relocateRelativeAhead(plan.relative);
-        return lead;
+        return new RelocationPlan.Relative(request, ctx.memory().relocateRelativeAhead(request));
     }
 
     /** DT_RELACOUNT when it is within the table, else the number of RELATIVE entries the table starts with. */

@@ -60,6 +60,23 @@ public interface TargetMemory {
     }
 
     /**
+     * {@link #writeWords} ({@code narrow}: {@link #writeWords32}) without waiting for the
+     * target's answer: what is sent after is carried out after, and a failure is thrown by
+     * {@link #settle}. The arrays are the target's from now on. By default written at once.
+     */
+    default void writeWordsAhead(long[] addresses, long[] values, int count, boolean narrow) {
+        if (narrow) {
+            writeWords32(addresses, values, count);
+        } else {
+            writeWords(addresses, values, count);
+        }
+    }
+
+    /** Waits for every write sent ahead and throws the first failure among them. */
+    default void settle() {
+    }
+
+    /**
      * An object's relative relocations, for the target to carry out from the object's own mapped
      * tables: DT_RELR ({@code relrSize} bytes at {@code relr}, each word marked gets {@code base}
      * added) first, then the {@code relaCount} DT_RELA entries at {@code rela}, all
@@ -93,4 +110,13 @@ public interface TargetMemory {
 
     /** Calls a function in the target with integer arguments and returns %rax. */
     long call(long function, long... args);
+
+    /** Calls each function with no arguments, in order, and returns their %rax (one request, where it can). */
+    default long[] callEach(long[] functions) {
+        long[] results = new long[functions.length];
+        for (int i = 0; i < functions.length; i++) {
+            results[i] = call(functions[i]);
+        }
+        return results;
+    }
 }

@@ -49,12 +49,24 @@ final class WordWrites {
 
     /** Sends every write in order, a request per run of one width, and empties the list. */
     void flushTo(TargetMemory memory) {
+        send(memory, false);
+    }
+
+    /**
+     * As {@link #flushTo}, without waiting for the target's answers: they are checked by {@link
+     * TargetMemory#settle}, and what is sent after is carried out after.
+     */
+    void sendTo(TargetMemory memory) {
+        send(memory, true);
+    }
+
+    private void send(TargetMemory memory, boolean ahead) {
         if (count == 0) {
             return;
         }
         long t0 = System.nanoTime();
         if (narrow == null) {
-            memory.writeWords(addresses, values, count);
+            write(memory, ahead, addresses, values, count, false);
         } else {
             for (int start = 0, end; start < count; start = end) {
                 end = start + 1;
@@ -63,16 +75,22 @@ final class WordWrites {
                 }
                 long[] a = Arrays.copyOfRange(addresses, start, end);
                 long[] v = Arrays.copyOfRange(values, start, end);
-                if (narrow[start]) {
-                    memory.writeWords32(a, v, a.length);
-                } else {
-                    memory.writeWords(a, v, a.length);
-                }
+                write(memory, ahead, a, v, a.length, narrow[start]);
             }
             narrow = null;
         }
         flushNanos += System.nanoTime() - t0;
         count = 0;
+    }
+
+    private static void write(TargetMemory memory, boolean ahead, long[] a, long[] v, int n, boolean narrow) {
+        if (ahead) {
+            memory.writeWordsAhead(a, v, n, narrow);
+        } else if (narrow) {
+            memory.writeWords32(a, v, n);
+        } else {
+            memory.writeWords(a, v, n);
+        }
     }
 
     /** Time spent handing words to the target so far. */

@@ -1,6 +1,8 @@
 package org.jdryad.run;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.LongSupplier;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.Protocol;
@@ -79,6 +81,37 @@ final class AgentMemory implements TargetMemory {
         }
     }
 
+    /** Checks of the writes sent ahead, not yet settled. */
+    private final List<Runnable> unsettled = new ArrayList<>();
+
+    @Override
+    public void writeWordsAhead(long[] addresses, long[] values, int count, boolean narrow) {
+        Runnable check = agent.writeWordsAhead(addresses, values, count, narrow);
+        synchronized (unsettled) {
+            unsettled.add(check);
+        }
+    }
+
+    @Override
+    public void settle() {
+        List<Runnable> checks;
+        synchronized (unsettled) {
+            checks = new ArrayList<>(unsettled);
+            unsettled.clear();
+        }
+        RuntimeException first = null;
+        for (Runnable c : checks) { // every one waited for, even after a failure: none is left behind
+            try {
+                c.run();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
     @Override
     public long relocateRelative(RelativeRelocations r) {
         return relocateRelativeAhead(r).getAsLong();
@@ -96,5 +129,10 @@ final class AgentMemory implements TargetMemory {
     @Override
     public long call(long function, long... args) {
         return agent.call(function, args);
+    }
+
+    @Override
+    public long[] callEach(long[] functions) {
+        return agent.callEach(functions);
     }
 }
