@@ -187,6 +187,17 @@ class AgentProcessTest {
         assertEquals(ap.pid(), ap.call(getpid));
     }
 
+    /** CALL_EACH: functions without arguments (IFUNC resolvers in bulk), each result in order. */
+    @Test
+    void callsEachOfAListAndAnswersEveryResult() {
+        AgentProcess ap = start(null);
+        long getpid = ap.dlsymHost(0, "getpid", null);
+        long getppid = ap.dlsymHost(0, "getppid", null);
+        assertArrayEquals(new long[] {ap.pid(), ProcessHandle.current().pid(), ap.pid()},
+                ap.callEach(new long[] {getpid, getppid, getpid}));
+        assertArrayEquals(new long[0], ap.callEach(new long[0]));
+    }
+
     @Test
     void placesStringsAndAllocates() {
         AgentProcess ap = start(null);

@@ -117,6 +117,11 @@ class AgentRobustnessTest {
                     .q(0).q(0).q(0).q(0).q(0).q(0).q(0).q(0).q(0).s("/x")))), "an entry of no known kind");
             assertEquals(-22, status(ap.rawRequest(Protocol.SET_FINI, payload(new Payload.Writer().q(9_999_999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.PLACE_STRINGS, payload(new Payload.Writer().q(9_999_999)))));
+            // CALL_EACH: a count its words cannot back, one short of them, and a partial word after them
+            assertEquals(-22, status(ap.rawRequest(Protocol.CALL_EACH, payload(new Payload.Writer().q(1L << 60)))));
+            assertEquals(-22, status(ap.rawRequest(Protocol.CALL_EACH, payload(new Payload.Writer().q(0).q(0)))));
+            byte[] partial = java.util.Arrays.copyOf(payload(new Payload.Writer().q(0)), 12);
+            assertEquals(-22, status(ap.rawRequest(Protocol.CALL_EACH, partial)));
             // SET_AUXV: a count its bytes cannot back, and one entry short of its count
             assertEquals(-22, status(ap.rawRequest(Protocol.SET_AUXV, payload(new Payload.Writer().q(999)))));
             assertEquals(-22, status(ap.rawRequest(Protocol.SET_AUXV,
