@@ -10,10 +10,11 @@
  *                               which wait4 rusage cannot single out)
  *   benchtool trace CMD ARG...  as hwm, and prints a time line "T_MS PID EVENT DETAIL" (exec,
  *                               exit) relative to the start, for the start-up breakdown
- *   benchtool startup CMD ARG... as time, with BENCH_T0_NS (CLOCK_MONOTONIC just before execve)
- *                               and BENCH_PROBE_FD (a pipe) in CMD's environment; prints
- *                               "WALL_NS STATUS PROBE_NS": what probe.so, preloaded into the
- *                               program, wrote there (the time to its first initialiser), or -1
+ *   benchtool stamp PATTERN CMD ARG...
+ *                               runs CMD with stderr on a pipe and prints "WALL_NS STATUS
+ *                               MATCH_NS": MATCH_NS is when the first stderr line containing
+ *                               PATTERN arrived (LD_DEBUG=files' first "calling init:": the end of
+ *                               the link phase by the wall clock), or -1
  *   benchtool tsc               the TSC frequency in MHz, calibrated against CLOCK_MONOTONIC
  */
 #define _GNU_SOURCE
@@ -79,7 +80,9 @@ static int cmd_time(int keep, char **argv)
     return 0;
 }
 
-static int cmd_startup(int keep, char **argv)
+/* stamp: the time from fork to the first stderr line that contains `pattern` (LD_DEBUG=files'
+   "calling init:"), reading stderr to its end so that the program never blocks on it. */
+static int cmd_stamp(const char *pattern, char **argv)
 {
     int p[2];
     if (pipe(p) < 0)
@@ -89,30 +92,36 @@ static int cmd_startup(int keep, char **argv)
     if (pid < 0)
         return perror("fork"), 2;
     if (pid == 0) {
-        char v[32];
         close(p[0]);
-        quiet_child(keep);
-        snprintf(v, sizeof v, "%d", p[1]);
-        setenv("BENCH_PROBE_FD", v, 1);
-        snprintf(v, sizeof v, "%ld", now_ns());
-        setenv("BENCH_T0_NS", v, 1);
+        quiet_child(0);
+        dup2(p[1], 2);
+        close(p[1]);
         execvp(argv[0], argv);
         _exit(127);
     }
     close(p[1]);
-    /* Until the probe's line, or the program's end: a process it left running (a warm server
-       started on the way) may hold the pipe open for ever. */
-    char buf[64] = {0};
-    size_t got = 0;
+    /* Until the pipe's end, or the program's: a process it left running (a warm server started
+       on the way) may hold stderr open for ever. */
+    static char buf[1 << 16];
+    size_t have = 0, plen = strlen(pattern);
+    long matched = -1, t1 = 0;
     int st = 0, reaped = 0;
-    long t1 = 0;
-    while (!memchr(buf, '\n', got) && got < sizeof buf - 1) {
+    for (;;) {
         struct pollfd pf = {p[0], POLLIN, 0};
         if (poll(&pf, 1, reaped ? 0 : 50) > 0) {
-            ssize_t r = read(p[0], buf + got, sizeof buf - 1 - got);
+            ssize_t r = read(p[0], buf + have, sizeof buf - 1 - have);
             if (r == 0 || (r < 0 && errno != EINTR))
                 break;
-            got += r > 0 ? (size_t)r : 0;
+            if (r < 0)
+                continue;
+            have += (size_t)r;
+            buf[have] = 0;
+            if (matched < 0 && strstr(buf, pattern))
+                matched = now_ns() - t0;
+            if (have > plen) { /* keep the tail a match could start in */
+                memmove(buf, buf + have - plen, plen);
+                have = plen;
+            }
         } else if (reaped) {
             break;
         } else if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -126,7 +135,7 @@ static int cmd_startup(int keep, char **argv)
             return perror("waitpid"), 2;
         t1 = now_ns();
     }
-    printf("%ld %d %ld\n", t1 - t0, status_of(st), got ? atol(buf) : -1L);
+    printf("%ld %d %ld\n", t1 - t0, status_of(st), matched);
     return 0;
 }
 
@@ -236,6 +245,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "tsc"))
         return cmd_tsc();
+    if (argc >= 4 && !strcmp(argv[1], "stamp"))
+        return cmd_stamp(argv[2], argv + 3);
     if (argc < 3)
         goto usage;
     int keep = !strcmp(argv[2], "-k") ? 2 : !strcmp(argv[2], "-e") ? 1 : 0, skip = 2 + (keep > 0);
@@ -243,13 +254,11 @@ int main(int argc, char **argv)
         goto usage;
     if (!strcmp(argv[1], "time"))
         return cmd_time(keep, argv + skip);
-    if (!strcmp(argv[1], "startup"))
-        return cmd_startup(keep, argv + skip);
     if (!strcmp(argv[1], "hwm"))
         return cmd_hwm(0, keep, argv + skip);
     if (!strcmp(argv[1], "trace"))
         return cmd_hwm(1, keep, argv + skip);
 usage:
-    fprintf(stderr, "usage: benchtool time|startup|hwm|trace [-k|-e] CMD ARG... | benchtool tsc\n");
+    fprintf(stderr, "usage: benchtool time|hwm|trace [-k|-e] CMD ARG... | benchtool stamp PATTERN CMD ARG... | benchtool tsc\n");
     return 2;
 }

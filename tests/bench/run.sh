@@ -28,7 +28,6 @@ trap 'env $warm_env "$jdryad" server stop >/dev/null 2>&1 || true; rm -rf "$work
 echo "building jdryad (./jdryad), benchtool and the lazy-binding program ..." >&2
 "$jdryad" --help >/dev/null
 build_benchtool "$work"
-gcc -O2 -Wall -shared -fPIC -o "$work/probe.so" "$bench/probe.c"
 build_lazy "$work" "$nfuncs"
 bt="$work/benchtool"
 samples="$work/samples"
@@ -80,23 +79,24 @@ hwm_native() { env $2 "$bt" hwm $3 | awk -v p="$4" 'NR==1 || $3==p {v=$2} END {p
 hwm_jdryad() { "$bt" hwm $2 | awk '$3 ~ /jdryad-agent/ {v=$2} END {print v}'; }
 
 # ---- llvm-as-14's link phase: jdryad --stats against glibc's exec to its first initialiser --------
-# glibc's own LD_DEBUG=statistics figure is shown too: on this kind of machine it undercounts
-# (7.4 M cycles, 3.5 ms, where the wall clock says 37 ms from exec to the first initialiser, and
-# strace 29 ms between libLLVM's mmap and its RELRO mprotect): README, Benchmarks.
+# glibc's by the wall clock: benchtool stamps the first "calling init:" line of LD_DEBUG=files
+# (glibc runs no initialiser before all is loaded and relocated). Its own LD_DEBUG=statistics
+# figure is shown too: on this kind of machine it undercounts (4 ms where the wall clock says
+# 40): README, Benchmarks.
 tsc_mhz=$("$bt" tsc)
 dmesg_mhz=$( (dmesg 2>/dev/null || true) | sed -n 's/.*tsc: \(Refined TSC clocksource calibration: \|Detected \)\([0-9.]*\) MHz.*/\2/p' | tail -1)
-probe_ms() {   # probe_ms KEY ENV CMD...: exec to the probe's constructor, in ms
-  local key=$1 envs=$2; shift 2
-  local ns st p
-  read -r ns st p < <(env $envs "$bt" startup "$@") || return 0
-  if [ "$st" = 0 ] && [ "$p" -ge 0 ]; then add "$key" "$(awk -v n="$p" 'BEGIN{printf "%.3f", n/1e6}')"; else add "$key.fail" 1; fi
+stamp_ms() {   # stamp_ms KEY CMD...: fork to the first "calling init:" line, in ms
+  local key=$1; shift
+  local ns st m
+  read -r ns st m < <("$bt" stamp "calling init:" "$@") || return 0
+  if [ "$st" = 0 ] && [ "$m" -ge 0 ]; then add "$key" "$(awk -v n="$m" 'BEGIN{printf "%.3f", n/1e6}')"; else add "$key.fail" 1; fi
 }
 link_rounds() {
   local stats
   stats=$(LD_DEBUG=statistics LD_BIND_NOW=1 /usr/bin/llvm-as-14 --version 2>&1 >/dev/null || true)
   awk -v mhz="$tsc_mhz" -v dir="$samples" '
     /total startup time in dynamic loader:/ {print $(NF-1)/mhz/1000 >> (dir "/link.glibc.stats")}' <<<"$stats"
-  probe_ms link.glibc.probe "LD_PRELOAD=$work/probe.so LD_BIND_NOW=1" /usr/bin/llvm-as-14 --version
+  stamp_ms link.glibc.init env LD_DEBUG=files LD_BIND_NOW=1 /usr/bin/llvm-as-14 --version
   local mode envs
   for mode in cold warm; do
     envs=""; [ $mode = warm ] && { [ -n "$warm_ok" ] || continue; envs=$warm_env; }
@@ -105,7 +105,7 @@ link_rounds() {
       /time: total/ {for (i = 1; i <= NF; i++) if ($i == "link") print $(i+1) >> (dir "/link.jdryad." m)}
       /^    relocate  / {print $(NF-1) >> (dir "/link.jdryad.reloc." m)}
       /^    map  /      {print $(NF-1) >> (dir "/link.jdryad.load." m)}' <<<"$stats"
-    probe_ms "link.jdryad.probe.$mode" "$envs" "$jdryad" run --preload "$work/probe.so" --bind-now /usr/bin/llvm-as-14 --version
+    stamp_ms "link.jdryad.init.$mode" env $envs "$jdryad" run --debug=files --bind-now /usr/bin/llvm-as-14 --version
   done
 }
 
@@ -219,20 +219,20 @@ for k in "${prog_names[@]}"; do
   failed "wall.$k.front" "wall, warm, front, ${label[$k]} under jdryad"
 done
 if [ -n "${have[llvm]:-}" ]; then
-  row "link phase, llvm-as-14 bound now, cold" ms "$(med link.glibc.probe)" "$(med link.jdryad.cold)" "%.2f"
+  row "link phase, llvm-as-14 bound now, cold" ms "$(med link.glibc.init)" "$(med link.jdryad.cold)" "%.2f"
   row "  relocation, cold" ms - "$(med link.jdryad.reloc.cold)" "%.2f"
   row "  loading (mapping) objects, cold" ms - "$(med link.jdryad.load.cold)" "%.2f"
   if [ -n "$warm_ok" ]; then
-    row "link phase, llvm-as-14 bound now, warm" ms "$(med link.glibc.probe)" "$(med link.jdryad.warm)" "%.2f"
+    row "link phase, llvm-as-14 bound now, warm" ms "$(med link.glibc.init)" "$(med link.jdryad.warm)" "%.2f"
     row "  relocation, warm" ms - "$(med link.jdryad.reloc.warm)" "%.2f"
     row "  loading (mapping) objects, warm" ms - "$(med link.jdryad.load.warm)" "%.2f"
   fi
   row "  glibc's own LD_DEBUG=statistics total" ms "$(med link.glibc.stats)" - "%.2f"
-  row "exec to first initialiser, llvm-as-14, cold" ms "$(med link.glibc.probe)" "$(med link.jdryad.probe.cold)" "%.2f"
-  failed link.jdryad.probe.cold "exec to first initialiser, cold"
+  row "exec to first initialiser, llvm-as-14, cold" ms "$(med link.glibc.init)" "$(med link.jdryad.init.cold)" "%.2f"
+  failed link.jdryad.init.cold "exec to first initialiser, cold"
   if [ -n "$warm_ok" ]; then
-    row "exec to first initialiser, llvm-as-14, warm" ms "$(med link.glibc.probe)" "$(med link.jdryad.probe.warm)" "%.2f"
-    failed link.jdryad.probe.warm "exec to first initialiser, warm"
+    row "exec to first initialiser, llvm-as-14, warm" ms "$(med link.glibc.init)" "$(med link.jdryad.init.warm)" "%.2f"
+    failed link.jdryad.init.warm "exec to first initialiser, warm"
   fi
 fi
 row "lazy first call, $nfuncs functions, at start-up" ns/call "$(med lazy.start.glibc)" "$(med lazy.start.jdryad)"
@@ -253,8 +253,8 @@ if [ -n "$git_ok" ]; then
 else
   note "git workload: skipped, git is not installed"
 fi
-note "link phase: jdryad's --stats 'link' (map, relocate, re-bind host objects; its library search is in 'start agent') against glibc's exec to the first initialiser, by the wall clock (tests/bench/probe.c preloaded: glibc runs no initialiser before all is loaded and relocated). glibc's own LD_DEBUG=statistics 'total startup time in dynamic loader' (TSC cycles at ${tsc_mhz} MHz, calibrated here${dmesg_mhz:+; dmesg says $dmesg_mhz MHz}) is shown for comparison: it undercounts on this kind of machine (README, Benchmarks)"
-note "exec to first initialiser: the same probe under jdryad (--preload): everything before the program's own code (launcher, server or JVM, agent, link)"
+note "link phase: jdryad's --stats 'link' (map, relocate, re-bind host objects; its library search is in 'start agent') against glibc's exec to its first initialiser by the wall clock (benchtool stamp: the first 'calling init:' line of LD_DEBUG=files; glibc runs no initialiser before all is loaded and relocated). glibc's own LD_DEBUG=statistics 'total startup time in dynamic loader' (TSC cycles at ${tsc_mhz} MHz, calibrated here${dmesg_mhz:+; dmesg says $dmesg_mhz MHz}) is shown for comparison: it undercounts on this kind of machine (README, Benchmarks)"
+note "exec to first initialiser: the same stamp under jdryad (--debug=files): everything before the first initialiser (launcher, server or JVM, agent, link)"
 note "lazy first call: tests/bench/lazy/first_calls.c; 'at start-up' calls right away (under jdryad mostly before Java has prepared the fast path's answers: a JVM round trip each), 'after ${prepare_ms} ms' sleeps first (the fast path's prepared tables); the bound-call row is the same program's second pass"
 [ -n "$warm_ok" ] && note "wall, warm: JDRYAD_SERVER=on with a server started before the rounds (and each program run 5 times under it first): the launcher, the native client and the agent per run, no JVM; the glibc column is the cold rows' native run"
 [ -n "$warm_ok" ] && [ -x "$front" ] && note "wall, warm, front: the same through the static front $front (the client's session in the front's process, no bash)"
