@@ -103,6 +103,15 @@ static void hello(void)
         {"jdryad_readlinkat", (void *)jdryad_readlinkat},
         {"jdryad___readlink_chk", (void *)jdryad___readlink_chk},
         {"jdryad___readlinkat_chk", (void *)jdryad___readlinkat_chk},
+        {"jdryad_self_execve", (void *)jdryad_self_execve},
+        {"jdryad_self_execv", (void *)jdryad_self_execv},
+        {"jdryad_self_execvp", (void *)jdryad_self_execvp},
+        {"jdryad_self_execvpe", (void *)jdryad_self_execvpe},
+        {"jdryad_self_execl", (void *)jdryad_self_execl},
+        {"jdryad_self_execlp", (void *)jdryad_self_execlp},
+        {"jdryad_self_execle", (void *)jdryad_self_execle},
+        {"jdryad_self_posix_spawn", (void *)jdryad_self_posix_spawn},
+        {"jdryad_self_posix_spawnp", (void *)jdryad_self_posix_spawnp},
     };
     put_q(&b, sizeof syms / sizeof syms[0]);
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
@@ -242,6 +251,7 @@ int jdryad_agent_main(int argc, char **argv, char **envp)
     sys5(SYS_prctl, PR_SET_PTRACER, ptracer > 0 ? ptracer : (long)PR_SET_PTRACER_ANY, 0, 0, 0);
 
     jd_runtime_init();
+    jd_exec_init();
     jd_tls_init(); /* -1: this glibc does not describe its thread lists; new blocks reach the main thread */
     jd_lazy_init();
     main_tp = jd_tp();

@@ -413,6 +413,86 @@ int jdryad_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     return spawnp(pid, file, actions, attr, argv, envp);
 }
 
+/* ---- without --follow: only the program's own path ----
+ * The exec family is glibc's then, but a program that executes /proc/self/exe (runc, programs
+ * that restart themselves) would have the kernel start the agent, which finds no jdryad and
+ * exits with 127. These execute the program's own path instead, with glibc's function, as a
+ * program glibc loaded would, and hand everything else to glibc unchanged. glibc's functions
+ * are found when the agent starts (jd_exec_init): a vfork child must not call dlsym. */
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+static execve_fn volatile real_execve, real_execvpe;
+static execv_fn volatile real_execv, real_execvp;
+
+void jd_exec_init(void)
+{
+    real_execve = (execve_fn)dlsym(RTLD_DEFAULT, "execve");
+    real_execvpe = (execve_fn)dlsym(RTLD_DEFAULT, "execvpe");
+    real_execv = (execv_fn)dlsym(RTLD_DEFAULT, "execv");
+    real_execvp = (execv_fn)dlsym(RTLD_DEFAULT, "execvp");
+    glibc_spawn("posix_spawn", &real_spawn);
+    glibc_spawn("posix_spawnp", &real_spawnp);
+}
+
+int jdryad_self_execve(const char *path, char *const argv[], char *const envp[])
+{
+    return real_execve ? real_execve(jd_program_path_for(path), argv, envp) : set_errno(-ENOSYS);
+}
+
+int jdryad_self_execv(const char *path, char *const argv[])
+{
+    return real_execv ? real_execv(jd_program_path_for(path), argv) : set_errno(-ENOSYS);
+}
+
+int jdryad_self_execvp(const char *file, char *const argv[])
+{
+    return real_execvp ? real_execvp(jd_program_path_for(file), argv) : set_errno(-ENOSYS);
+}
+
+int jdryad_self_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    return real_execvpe ? real_execvpe(jd_program_path_for(file), argv, envp) : set_errno(-ENOSYS);
+}
+
+int jdryad_self_execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    GATHER(arg, ap, v, n)
+    va_end(ap);
+    return jdryad_self_execv(path, v);
+}
+
+int jdryad_self_execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    GATHER(arg, ap, v, n)
+    va_end(ap);
+    return jdryad_self_execvp(file, v);
+}
+
+int jdryad_self_execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    GATHER(arg, ap, v, n)
+    char **envp = va_arg(ap, char **);
+    va_end(ap);
+    return jdryad_self_execve(path, v, envp);
+}
+
+int jdryad_self_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    spawn_fn spawn = real_spawn;
+    return spawn ? spawn(pid, jd_program_path_for(path), actions, attr, argv, envp) : ENOSYS;
+}
+
+int jdryad_self_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    spawn_fn spawnp = real_spawnp;
+    return spawnp ? spawnp(pid, jd_program_path_for(file), actions, attr, argv, envp) : ENOSYS;
+}
+
 void jdryad_follow_fail(const char *message)
 {
     sys3(SYS_write, 2, message, jd_strlen(message));

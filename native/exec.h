@@ -9,7 +9,8 @@
  * argv and its environment unchanged but for LD_* (moved aside, as the launcher does) and
  * LD_BIND_NOW=1 (see jd_follow_socket). Anything else (a static program, a file the kernel
  * refuses) is executed as it is, so the kernel's answer and errno are the caller's.
- * jdryad binds these names only with --follow; without it the program reaches glibc's.
+ * jdryad binds these names only with --follow; without it the program reaches glibc's through
+ * the jdryad_self_* functions below, which only put the program's path for /proc/self/exe.
  */
 #ifndef JDRYAD_EXEC_H
 #define JDRYAD_EXEC_H
@@ -49,6 +50,22 @@ long jdryad_follow_reexec(char *const argv[], char *const envp[]);
 /* Writes message to the process's stderr and exits with 127, as glibc's loader does when an
    exec'ed program cannot be loaded (Java calls it with glibc's words). */
 void jdryad_follow_fail(const char *message) __attribute__((noreturn));
+
+/* Finds glibc's exec functions and spawners, once, as the agent starts (before any vfork). */
+void jd_exec_init(void);
+/* Without --follow: glibc's own function, with /proc/self/exe (or /proc/PID/exe) replaced by
+   the program's path (the kernel would start the agent, which has no jdryad to connect to). */
+int jdryad_self_execve(const char *path, char *const argv[], char *const envp[]);
+int jdryad_self_execv(const char *path, char *const argv[]);
+int jdryad_self_execvp(const char *file, char *const argv[]);
+int jdryad_self_execvpe(const char *file, char *const argv[], char *const envp[]);
+int jdryad_self_execl(const char *path, const char *arg, ...);
+int jdryad_self_execlp(const char *file, const char *arg, ...);
+int jdryad_self_execle(const char *path, const char *arg, ...);
+int jdryad_self_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+int jdryad_self_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
 
 /* system.c: libc's system, popen and pclose run /bin/sh without the PLT; these spawn it with
    jdryad_posix_spawn instead, so that the shell and what it runs are followed too. */

@@ -54,6 +54,17 @@ public final class ProgramRunner {
         {"readlink", "jdryad_readlink"}, {"readlinkat", "jdryad_readlinkat"},
         {"__readlink_chk", "jdryad___readlink_chk"}, {"__readlinkat_chk", "jdryad___readlinkat_chk"},
     };
+    /**
+     * Without --follow, the exec family and the spawners are glibc's, but executing
+     * /proc/self/exe would start the agent without jdryad: the agent's wrappers put the
+     * program's path there and call glibc's (native/exec.h). --follow binds its own instead.
+     */
+    private static final String[][] SELF_EXEC = {
+        {"execve", "jdryad_self_execve"}, {"execv", "jdryad_self_execv"}, {"execvp", "jdryad_self_execvp"},
+        {"execvpe", "jdryad_self_execvpe"}, {"execl", "jdryad_self_execl"}, {"execlp", "jdryad_self_execlp"},
+        {"execle", "jdryad_self_execle"}, {"posix_spawn", "jdryad_self_posix_spawn"},
+        {"posix_spawnp", "jdryad_self_posix_spawnp"},
+    };
 
     private final RunOptions options;
     private final PrintStream err;
@@ -406,10 +417,12 @@ public final class ProgramRunner {
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
         List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null);
         Map<String, Long> interposers = new HashMap<>();
-        for (String[] pair : INTERPOSED) {
-            Long a = info.agentSymbols().get(pair[1]);
-            if (a != null) {
-                interposers.put(pair[0], a);
+        for (String[][] pairs : follow == null ? new String[][][] {INTERPOSED, SELF_EXEC} : new String[][][] {INTERPOSED}) {
+            for (String[] pair : pairs) {
+                Long a = info.agentSymbols().get(pair[1]);
+                if (a != null) {
+                    interposers.put(pair[0], a);
+                }
             }
         }
         if (follow != null) {

@@ -150,6 +150,20 @@ class FollowRunTest {
         assertEquals(mainPath(images.get(0)), mainPath(images.get(1)), "the program again, not the agent");
     }
 
+    /**
+     * Without --follow the exec family is glibc's, but executing /proc/self/exe must still run
+     * the program (natively, as any exec without --follow), not the agent, which would find no
+     * jdryad and exit with 127: same output and status as natively, by each way of executing.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"exec", "execvp", "execl", "execlp", "execle", "spawn", "spawnp"})
+    void withoutFollowAProgramExecutingProcSelfExeRunsItselfAgain(String how) throws Exception {
+        List<String> args = List.of(how, "/proc/self/exe", "system", "true");
+        Result expected = Jdryad.runNative(dir.resolve("follow"), args, env, dir);
+        Result actual = Jdryad.runJdryad(List.of(), dir.resolve("follow"), args, env, dir);
+        Jdryad.assertSameRun(how + " /proc/self/exe", expected, actual);
+    }
+
     private static String mainPath(JsonObject image) {
         return image.getAsJsonArray("objects").get(0).getAsJsonObject().get("path").getAsString();
     }
