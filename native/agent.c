@@ -193,6 +193,7 @@ static void reexec_as_program(int argc, char **argv, char **envp)
 int jdryad_agent_main(int argc, char **argv, char **envp)
 {
     reexec_as_program(argc, argv, envp);
+    jd_note_env_area(argc, argv, envp); /* before anything moves an entry of envp */
     jd_orig_argc = argc;
     jd_orig_argv = argv;
     orig_envp = envp;

@@ -13,6 +13,41 @@ ElfW(auxv_t) *orig_auxv;
 int jd_orig_argc;
 char **jd_orig_argv;
 
+/* The kernel's environment strings, [start, end): right after argv's, one after another; 0
+   when the kernel's layout was not found.  Why ENTER writes the program's environment there:
+   programs find the room for their title (perl's $0, setproctitle) by checking that envp[0]
+   follows argv's last string, and /proc/PID/environ shows this area, which otherwise still
+   held the agent's own variables (JDRYAD_SOCKET, LD_BIND_NOW). The program's environment
+   always fits: the agent's is the program's (LD_* aside) plus jdryad's variables. What is left
+   is zeroed, as the kernel cannot be told the area ends earlier (PR_SET_MM needs a capability). */
+static uintptr_t env_area_start, env_area_end;
+
+void jd_note_env_area(int argc, char **argv, char **envp)
+{
+    if (argc < 1 || !argv[argc - 1] || !envp[0])
+        return;
+    uintptr_t at = (uintptr_t)argv[argc - 1] + jd_strlen(argv[argc - 1]) + 1;
+    for (char **e = envp; *e; e++) {
+        if ((uintptr_t)*e != at)
+            return; /* not the kernel's layout */
+        at += jd_strlen(*e) + 1;
+    }
+    env_area_start = (uintptr_t)envp[0];
+    env_area_end = at;
+}
+
+/* Where the program's environment strings go: the kernel's area when argv is the kernel's and
+   they fit, else 0 (they go with the stack image). */
+static char *env_area_for(int kernels, const char **envp, uint64_t envc)
+{
+    if (!kernels || !env_area_start)
+        return 0;
+    uintptr_t need = 0;
+    for (uint64_t i = 0; i < envc; i++)
+        need += (envp[i] ? jd_strlen(envp[i]) : 0) + 1;
+    return need <= env_area_end - env_area_start ? (char *)env_area_start : 0;
+}
+
 /* Whether the program's argv is the agent's own, string for string: then the program gets the
    kernel's strings, not copies, so that what it writes into them (setproctitle, node's
    process.title) is what /proc/PID/cmdline and ps show, as natively. */
@@ -186,13 +221,22 @@ void enter(struct hdr *h, struct in *in, struct buf *out)
     }
     *w++ = 0;
     uintptr_t envp_final = AT_(w);
+    char *area = env_area_for(kernels, envp, envc);
     for (uint64_t i = 0; i < envc; i++) {
         const char *a = envp[i] ? envp[i] : "";
         size_t l = jd_strlen(a) + 1;
+        if (area) { /* envp's strings come from the request: the area is free to write */
+            jd_memcpy(area, a, l);
+            *w++ = (uintptr_t)area;
+            area += l;
+            continue;
+        }
         jd_memcpy(s, a, l);
         *w++ = AT_(s);
         s += l;
     }
+    if (area)
+        jd_memset(area, 0, env_area_end - (uintptr_t)area);
     *w++ = 0;
     uintptr_t execfn_addr = 0;
     if (execfn) {

@@ -15,6 +15,10 @@ extern ElfW(auxv_t) *orig_auxv;
 extern int jd_orig_argc;
 extern char **jd_orig_argv;
 
+/* Notes where the kernel put the agent's environment strings (main calls it first thing): the
+   run right after argv's strings, which /proc/PID/environ shows. */
+void jd_note_env_area(int argc, char **argv, char **envp);
+
 /* ENTER: on success replies itself and never returns; returns (with the error in out) only for
    a malformed request or a thread other than the main one. */
 void enter(struct hdr *h, struct in *in, struct buf *out);
