@@ -114,6 +114,23 @@ class ServerTest {
     }
 
     /**
+     * The environment reaches a warm run's program byte for byte and in order through ./jdryad,
+     * which hands it to the client as LEN:VARIABLE in a here-string: values with newlines, '=',
+     * colons, non-ASCII bytes, an empty one and a long one.
+     */
+    @Test
+    void aWarmRunsProgramGetsTheLaunchersEnvironmentExactly() {
+        Jdryad.ensureBuilt();
+        Map<String, String> env = with(Map.of("JD_NEWLINES", "one\ntwo\n", "JD_EQUALS", "a=b=c", "JD_COLONS", "1:2::3",
+                "JD_UTF8", "\u00e9t\u00e9 \u2603", "JD_EMPTY", "", "JD_LONG", "x".repeat(20_000), "LD_BIND_NOT", "1"),
+                warm("on"));
+        Path dir = Fixtures.root();
+        Result expected = Jdryad.runNative(Path.of("/usr/bin/env"), List.of("-0"), env, dir);
+        Result actual = Jdryad.runJdryad(List.of(), Path.of("/usr/bin/env"), List.of("-0"), env, dir);
+        Jdryad.assertSameRun("env -0 (warm)", expected, actual);
+    }
+
+    /**
      * jdryad's debug lines reach the terminal before the program goes on: warm, they travel to the
      * client as OUT frames while the agent writes its own (at exit) straight to stderr, so the
      * server waits for the client to have written them before it lets the program run code
