@@ -95,7 +95,7 @@ class PeerPidRunTest {
         for (int i = 0; i < 3000; i++) {
             if (Files.isRegularFile(info)) {
                 String[] f = Files.readString(info).trim().split(" ", 2);
-                assertFalse(f[1].equals("none"), "the run's agent has no JDRYAD_SOCKET");
+                assertFalse(f[1].equals("none"), "the program found no socket its parent listens on");
                 return f;
             }
             if (run.isDone()) {
