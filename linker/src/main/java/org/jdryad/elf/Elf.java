@@ -16,6 +16,8 @@ public final class Elf {
 
     public static final int EHDR_SIZE = 64;
     public static final int PHDR_SIZE = 56;
+    /** x86-64's page size: what a segment's address and file offset must agree on. */
+    public static final long PAGE_SIZE = 4096;
     public static final int SHDR_SIZE = 64;
     public static final int DYN_SIZE = 16;
     public static final int SYM_SIZE = 24;

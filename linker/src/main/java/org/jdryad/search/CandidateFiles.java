@@ -66,6 +66,9 @@ final class CandidateFiles {
         if (problem == null) {
             return null;
         }
+        if (problem.isEmpty()) {
+            problem = segmentWords(p, h);
+        }
         if (!problem.isEmpty()) {
             throw new LoadFailure(candidate, problem);
         }
@@ -88,6 +91,42 @@ final class CandidateFiles {
             return null;
         }
         return words;
+    }
+
+    /**
+     * What glibc says of the program headers before it maps anything (dl-load.c: open_verify
+     * reads them, _dl_map_object_from_fd checks each PT_LOAD in order), or "": a table past the
+     * end of the file is "cannot read file data", a PT_LOAD whose address and offset disagree
+     * modulo the page "ELF load command address/offset not page-aligned". Why here: the ELF
+     * reader's own words for these say more, but a search's error is glibc's (dlerror, ld.so's
+     * start-up message), and glibc finds these first.
+     */
+    private static String segmentWords(Path p, ByteBuffer h) {
+        long phoff = h.getLong(32);
+        int phnum = h.getShort(56) & 0xffff; // as glibc: e_phnum itself, PN_XNUM or not
+        long size;
+        ByteBuffer table = ByteBuffer.allocate(phnum * Elf.PHDR_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            size = ch.size();
+            if (phoff < 0 || phoff > size || table.capacity() > size - phoff) {
+                return "cannot read file data";
+            }
+            while (table.hasRemaining() && ch.read(table, phoff + table.position()) > 0) {
+                // keep reading
+            }
+        } catch (IOException e) {
+            return "cannot read file data";
+        }
+        if (table.hasRemaining()) {
+            return "cannot read file data";
+        }
+        for (int i = 0; i < phnum; i++) {
+            int o = i * Elf.PHDR_SIZE;
+            if (table.getInt(o) == Elf.PT_LOAD && ((table.getLong(o + 16) - table.getLong(o + 8)) & (Elf.PAGE_SIZE - 1)) != 0) {
+                return "ELF load command address/offset not page-aligned";
+            }
+        }
+        return "";
     }
 
     /** Whether the file is set-user-ID, which secure mode asks of a preload (false when it cannot tell). */

@@ -75,6 +75,37 @@ class HostileProgramTest {
         }
     }
 
+    /** glibc's open_verify cannot read a program header table past the end of the file. */
+    @Test
+    void programHeadersPastTheEndOfTheFileFailInGlibcsWords() {
+        byte[] lib = ElfEdits.of(FixtureCatalog.libneeded()).bytes();
+        Path prog = withLibrary("phoff-past-end", ElfEdits.of(lib).put(32, 8, lib.length - 100).bytes());
+        assertSameRefusal(prog, "cannot read file data");
+    }
+
+    /** A PT_LOAD whose address and offset disagree modulo the page: glibc checks that before it maps. */
+    @Test
+    void loadCommandOffTheOffsetsPageFailsInGlibcsWords() {
+        ElfEdits lib = ElfEdits.of(FixtureCatalog.libneeded());
+        long vaddr = lib.load(3, Field.VADDR);
+        Path prog = withLibrary("load-off-page", lib.load(3, Field.VADDR, vaddr + 8).load(3, Field.PADDR, vaddr + 8).bytes());
+        assertSameRefusal(prog, "ELF load command address/offset not page-aligned");
+    }
+
+    /**
+     * A p_align larger than what the segment's address and offset agree on (the data segment's
+     * differ by a page; 2 MiB asked): glibc 2.36 maps it by the page, and so does jdryad (it refused it).
+     */
+    @Test
+    void anAlignmentItsSegmentDoesNotKeepRunsAsUnderGlibc() {
+        ElfEdits lib = ElfEdits.of(FixtureCatalog.libneeded());
+        assertTrue(((lib.load(3, Field.VADDR) - lib.load(3, Field.OFFSET)) % 0x200000) != 0, "the fixture's data segment");
+        Path prog = withLibrary("align-unkept", lib.load(3, Field.ALIGN, 0x200000).bytes());
+        Result expected = Jdryad.runNative(prog, List.of(), Map.of(), prog.getParent());
+        assertEquals(0, expected.status(), expected::describe);
+        Jdryad.assertSameRun("p_align 2 MiB, unkept", expected, jdryad(prog));
+    }
+
     @Test
     void alignmentBeyondTheAddressSpaceFailsInGlibcsWords() {
         Path prog = withLibrary("align-huge",
