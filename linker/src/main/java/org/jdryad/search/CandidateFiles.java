@@ -55,19 +55,20 @@ final class CandidateFiles {
             throw new LoadFailure(candidate, "cannot read file data: not a regular file");
         }
         ByteBuffer h = ByteBuffer.allocate(Elf.EHDR_SIZE);
+        String problem;
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
             while (h.hasRemaining() && ch.read(h) > 0) {
                 // keep reading
             }
+            problem = headerProblem(h, candidate, rejected);
+            if (problem != null && problem.isEmpty()) {
+                problem = segmentWords(ch, h);
+            }
         } catch (IOException e) {
             return null; // cannot open (permissions...): glibc goes on
         }
-        String problem = headerProblem(h, candidate, rejected);
         if (problem == null) {
             return null;
-        }
-        if (problem.isEmpty()) {
-            problem = segmentWords(p, h);
         }
         if (!problem.isEmpty()) {
             throw new LoadFailure(candidate, problem);
@@ -101,13 +102,12 @@ final class CandidateFiles {
      * reader's own words for these say more, but a search's error is glibc's (dlerror, ld.so's
      * start-up message), and glibc finds these first.
      */
-    private static String segmentWords(Path p, ByteBuffer h) {
+    private static String segmentWords(FileChannel ch, ByteBuffer h) {
         long phoff = h.getLong(32);
         int phnum = h.getShort(56) & 0xffff; // as glibc: e_phnum itself, PN_XNUM or not
-        long size;
         ByteBuffer table = ByteBuffer.allocate(phnum * Elf.PHDR_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-            size = ch.size();
+        try {
+            long size = ch.size();
             if (phoff < 0 || phoff > size || table.capacity() > size - phoff) {
                 return "cannot read file data";
             }
