@@ -46,24 +46,21 @@ final class Relocator {
     private final WordWrites writes;
     private final List<RelocationPlan.IfuncWrite> ifuncs;
     private final List<RelocationPlan.CopyWrite> copies;
-    /** The target's RELATIVE work for the object planned, sent ahead ({@link #sendRelative}); null: none. */
-    private final RelocationPlan.Relative relative;
     private final Map<Long, Long> ifuncResults;
     /** Scope lists named once each: a binding's "searched" list is a view of one of these. */
     private final Map<List<LoadedObject>, List<String>> scopeNames = new java.util.IdentityHashMap<>();
 
     /** A relocator for lazy first calls and previews: what it decides is recorded at once. */
     Relocator(LinkContext ctx) {
-        this(ctx, null, null);
+        this(ctx, null);
     }
 
-    private Relocator(LinkContext ctx, RelocationPlan plan, RelocationPlan.Relative relative) {
+    private Relocator(LinkContext ctx, RelocationPlan plan) {
         this.ctx = ctx;
         this.plan = plan;
         this.writes = plan == null ? new WordWrites() : plan.words;
         this.ifuncs = plan == null ? new ArrayList<>() : plan.ifuncs;
         this.copies = plan == null ? new ArrayList<>() : plan.copies;
-        this.relative = relative;
         this.ifuncResults = ctx.ifuncResults();
     }
 
@@ -81,7 +78,7 @@ final class Relocator {
         RelocationPlan p = new RelocationPlan(obj, immediate);
         p.relative = relative;
         try {
-            new Relocator(ctx, p, relative).relocate(obj);
+            new Relocator(ctx, p).relocate(obj);
         } catch (RuntimeException e) {
             p.failure = e;
         }
@@ -187,7 +184,7 @@ final class Relocator {
             return;
         }
         DynamicSection d = dyn.get();
-        long inTarget = relative != null ? relative.request().relaCount() : -1;
+        long inTarget = plan.relative != null ? plan.relative.request().relaCount() : -1;
         if (inTarget < 0) {
             relocateRelr(obj, d);
         }
@@ -206,7 +203,7 @@ final class Relocator {
     static RelocationPlan planRelativeByJava(LinkContext ctx, LoadedObject obj, long lead) {
         RelocationPlan p = new RelocationPlan(obj, true);
         try {
-            Relocator r = new Relocator(ctx, p, null);
+            Relocator r = new Relocator(ctx, p);
             DynamicSection d = obj.dynamic().orElseThrow();
             r.relocateRelr(obj, d);
             r.apply(obj, d.rela(), new HashMap<>(), false, 0, lead);

@@ -88,24 +88,15 @@ public interface TargetMemory {
     }
 
     /**
-     * Carries out {@code r} in the target (native/relocate.c), having checked every entry first.
-     * Returns the number of DT_RELR words relocated; -1 when it did not (this memory has no such
-     * request, or the target refused an entry): then it wrote nothing, and the caller writes the
-     * words itself.
-     */
-    default long relocateRelative(RelativeRelocations r) {
-        return -1;
-    }
-
-    /**
-     * {@link #relocateRelative}, begun now and answered when the supplier is asked, so that the
-     * target's work (faulting in and writing a large library's pages) overlaps the caller's.
-     * Whatever is sent to this memory afterwards is carried out after it. By default it is done
-     * at once.
+     * Begins {@code r} in the target (native/relocate.c), which checks every entry first, and
+     * returns its answer to come: the number of DT_RELR words relocated, or -1 when it did not
+     * (this memory has no such request, or the target refused an entry): then it wrote nothing,
+     * and the caller writes the words itself. Why an answer to come: the target's work (faulting
+     * in and writing a large library's pages) overlaps the caller's, and whatever is sent to this
+     * memory afterwards is carried out after it. By default there is no such request.
      */
     default LongSupplier relocateRelativeAhead(RelativeRelocations r) {
-        long words = relocateRelative(r);
-        return () -> words;
+        return () -> -1;
     }
 
     /** Calls a function in the target with integer arguments and returns %rax. */

@@ -113,11 +113,6 @@ final class AgentMemory implements TargetMemory {
     }
 
     @Override
-    public long relocateRelative(RelativeRelocations r) {
-        return relocateRelativeAhead(r).getAsLong();
-    }
-
-    @Override
     public LongSupplier relocateRelativeAhead(RelativeRelocations r) {
         var reply = agent.relocateRelativeAhead(r.base(), r.rela(), r.relaCount(), r.relr(), r.relrSize(), r.runs());
         return () -> {
