@@ -378,7 +378,7 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
         /* IFUNC resolvers of glibc's libraries in bulk: one round trip for the 80 of libc and libm
            instead of one each while Java plans (where each would wait behind the agent's work). */
         uint64_t n = get_q(in);
-        if (in->bad || n != (in->len - in->pos) / 8 || (in->len - in->pos) % 8) {
+        if (in->bad || n != remaining(in) / 8 || remaining(in) % 8) {
             put_q(out, (uint64_t)-22);
             break;
         }

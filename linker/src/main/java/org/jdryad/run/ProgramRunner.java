@@ -417,15 +417,10 @@ public final class ProgramRunner {
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
         List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null);
         Map<String, Long> interposers = new HashMap<>();
-        for (String[][] pairs : follow == null ? new String[][][] {INTERPOSED, SELF_EXEC} : new String[][][] {INTERPOSED}) {
-            for (String[] pair : pairs) {
-                Long a = info.agentSymbols().get(pair[1]);
-                if (a != null) {
-                    interposers.put(pair[0], a);
-                }
-            }
-        }
-        if (follow != null) {
+        bindToAgent(interposers, info, INTERPOSED);
+        if (follow == null) {
+            bindToAgent(interposers, info, SELF_EXEC);
+        } else {
             interposers.putAll(follow.interposers(agent)); // execve & co. run followed programs in the agent
         }
         LinkSession session = new LinkSession(new AgentMemory(agent), interposers, info.symbol("jdryad_tlsdesc_return"),
@@ -727,6 +722,16 @@ public final class ProgramRunner {
             return agent.dlmopenHost(lmid, rtld ? DynamicLoader.RTLD_SONAME : path, Protocol.RTLD_NOW).library();
         }
         return findHost(agent.info(), n) != null ? agent.hostLibrary(path) : agent.dlopenHost(path);
+    }
+
+    /** Binds each glibc name of {@code pairs} to the agent's function of the paired name, when the agent has it. */
+    private static void bindToAgent(Map<String, Long> interposers, AgentInfo info, String[][] pairs) {
+        for (String[] pair : pairs) {
+            Long a = info.agentSymbols().get(pair[1]);
+            if (a != null) {
+                interposers.put(pair[0], a);
+            }
+        }
     }
 
     private static HostObject findHost(AgentInfo info, ObjectGraph.Node n) {
