@@ -55,20 +55,21 @@ final class CandidateFiles {
             throw new LoadFailure(candidate, "cannot read file data: not a regular file");
         }
         ByteBuffer h = ByteBuffer.allocate(Elf.EHDR_SIZE);
-        String problem;
+        long size;
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
             while (h.hasRemaining() && ch.read(h) > 0) {
                 // keep reading
             }
-            problem = headerProblem(h, candidate, rejected);
-            if (problem != null && problem.isEmpty()) {
-                problem = segmentWords(ch, h);
-            }
+            size = ch.size();
         } catch (IOException e) {
             return null; // cannot open (permissions...): glibc goes on
         }
+        String problem = headerProblem(h, candidate, rejected);
         if (problem == null) {
             return null;
+        }
+        if (problem.isEmpty() && !programHeadersFit(h, size)) {
+            problem = "cannot read file data"; // open_verify's read of them comes up short
         }
         if (!problem.isEmpty()) {
             throw new LoadFailure(candidate, problem);
@@ -77,11 +78,47 @@ final class CandidateFiles {
         try {
             elf = ElfCache.open(p);
         } catch (ElfFormatException e) {
-            throw new LoadFailure(candidate, LoadFailure.stripFile(e, p.toString()));
+            throw new LoadFailure(candidate, offPageLoadCommand(p, h) ? OFF_PAGE : LoadFailure.stripFile(e, p.toString()));
         } catch (IOException e) {
             throw new LoadFailure(candidate, "cannot read file data");
         }
         return new Found(candidate, elf, elf.identity());
+    }
+
+    /** glibc's words for a PT_LOAD whose address and offset disagree modulo the page. */
+    private static final String OFF_PAGE = "ELF load command address/offset not page-aligned";
+
+    /** Whether the program header table, as e_phoff and e_phnum say (PN_XNUM or not, as glibc reads it), lies in the file. */
+    private static boolean programHeadersFit(ByteBuffer h, long size) {
+        long phoff = h.getLong(32);
+        long bytes = (long) (h.getShort(56) & 0xffff) * Elf.PHDR_SIZE;
+        return phoff >= 0 && phoff <= size && bytes <= size - phoff;
+    }
+
+    /**
+     * Whether a PT_LOAD's address and offset disagree modulo the page, which glibc's
+     * _dl_map_object_from_fd checks before anything the ELF reader refuses a file for (the
+     * reader checks it too, in its own words): asked only of a file the reader refused, so a
+     * search's error is glibc's (dlerror, ld.so's start-up message). The table lies in the file
+     * (programHeadersFit).
+     */
+    private static boolean offPageLoadCommand(Path p, ByteBuffer h) {
+        int phnum = h.getShort(56) & 0xffff;
+        ByteBuffer table = ByteBuffer.allocate(phnum * Elf.PHDR_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            long phoff = h.getLong(32);
+            while (table.hasRemaining() && ch.read(table, phoff + table.position()) > 0) {
+                // keep reading
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        for (int o = 0; o + Elf.PHDR_SIZE <= table.position(); o += Elf.PHDR_SIZE) {
+            if (table.getInt(o) == Elf.PT_LOAD && ((table.getLong(o + 16) - table.getLong(o + 8)) & (Elf.PAGE_SIZE - 1)) != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** "" when acceptable, null when to be passed over, otherwise glibc's message. */
@@ -92,41 +129,6 @@ final class CandidateFiles {
             return null;
         }
         return words;
-    }
-
-    /**
-     * What glibc says of the program headers before it maps anything (dl-load.c: open_verify
-     * reads them, _dl_map_object_from_fd checks each PT_LOAD in order), or "": a table past the
-     * end of the file is "cannot read file data", a PT_LOAD whose address and offset disagree
-     * modulo the page "ELF load command address/offset not page-aligned". Why here: the ELF
-     * reader's own words for these say more, but a search's error is glibc's (dlerror, ld.so's
-     * start-up message), and glibc finds these first.
-     */
-    private static String segmentWords(FileChannel ch, ByteBuffer h) {
-        long phoff = h.getLong(32);
-        int phnum = h.getShort(56) & 0xffff; // as glibc: e_phnum itself, PN_XNUM or not
-        ByteBuffer table = ByteBuffer.allocate(phnum * Elf.PHDR_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        try {
-            long size = ch.size();
-            if (phoff < 0 || phoff > size || table.capacity() > size - phoff) {
-                return "cannot read file data";
-            }
-            while (table.hasRemaining() && ch.read(table, phoff + table.position()) > 0) {
-                // keep reading
-            }
-        } catch (IOException e) {
-            return "cannot read file data";
-        }
-        if (table.hasRemaining()) {
-            return "cannot read file data";
-        }
-        for (int i = 0; i < phnum; i++) {
-            int o = i * Elf.PHDR_SIZE;
-            if (table.getInt(o) == Elf.PT_LOAD && ((table.getLong(o + 16) - table.getLong(o + 8)) & (Elf.PAGE_SIZE - 1)) != 0) {
-                return "ELF load command address/offset not page-aligned";
-            }
-        }
-        return "";
     }
 
     /** Whether the file is set-user-ID, which secure mode asks of a preload (false when it cannot tell). */
