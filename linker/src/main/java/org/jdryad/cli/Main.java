@@ -7,9 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jdryad",
         mixinStandardHelpOptions = true,
         version = "jdryad 0.1.0",
-        description = "A debugging dynamic linker for x86-64 GNU/Linux.",
-        subcommands = {RunCommand.class, GdbCommand.class, LddCommand.class, ShowCommand.class, ServerCommand.class,
-            CommandLine.HelpCommand.class})
+        description = "A debugging dynamic linker for x86-64 GNU/Linux.")
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -36,11 +34,11 @@ public final class Main implements Runnable {
      */
     public static int execute(String... args) {
         if (args.length > 0 && args[0].equals("run")) {
-            CommandLine cl = new CommandLine(new RunParent());
-            cl.addSubcommand(new CommandLine(new RunCommand()));
+            CommandLine cl = RunParent.commandLine();
+            cl.addSubcommand(RunCommand.commandLine(new RunCommand()));
             return configure(cl, System.err).execute(args);
         }
-        return configure(new CommandLine(new Main()), System.err).execute(args);
+        return configure(withSubcommands(new CommandLine(new Main())), System.err).execute(args);
     }
 
     /**
@@ -91,24 +89,40 @@ public final class Main implements Runnable {
     record WarmParser(CommandLine line, RunCommand command) {
         static WarmParser create() {
             RunCommand run = new RunCommand();
-            CommandLine cl = new CommandLine(new RunParent());
-            cl.addSubcommand(new CommandLine(run));
+            CommandLine cl = RunParent.commandLine();
+            cl.addSubcommand(RunCommand.commandLine(run));
             return new WarmParser(configure(cl, System.err), run);
         }
     }
 
     /**
      * Main as a {@code jdryad run} command line sees it: the same name, with only the
-     * subcommand that runs. No --help and --version of its own (building that mixin is another
-     * reflective model): it parses only command lines that start with the subcommand, so
-     * jdryad's own options never reach it.
+     * subcommand that runs. No --help and --version of its own: it parses only command lines
+     * that start with the subcommand, so jdryad's own options never reach it. Its model is built
+     * by hand, as RunCommand's is (no annotation read: see RunCommand).
      */
-    @Command(name = "jdryad", description = "A debugging dynamic linker for x86-64 GNU/Linux.")
     static final class RunParent implements Runnable {
+        static CommandLine commandLine() {
+            CommandLine.Model.CommandSpec spec = CommandLine.Model.CommandSpec.wrapWithoutInspection(new RunParent())
+                    .name("jdryad");
+            spec.usageMessage().description("A debugging dynamic linker for x86-64 GNU/Linux.");
+            return new CommandLine(spec);
+        }
+
         @Override
         public void run() {
             throw new IllegalStateException("RunParent runs its subcommand only");
         }
+    }
+
+    /** Main's subcommands, in the order its help lists them ({@code run}'s model is built by hand: RunCommand). */
+    private static CommandLine withSubcommands(CommandLine main) {
+        main.addSubcommand(RunCommand.commandLine(new RunCommand()));
+        for (Object sub : new Object[] {new GdbCommand(), new LddCommand(), new ShowCommand(), new ServerCommand(),
+            new CommandLine.HelpCommand()}) {
+            main.addSubcommand(new CommandLine(sub));
+        }
+        return main;
     }
 
     private static CommandLine configure(CommandLine cl, java.io.PrintStream err) {

@@ -19,73 +19,155 @@ import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
 import org.jdryad.run.RunOptions;
 import org.jdryad.run.SecureMode;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.IGetter;
+import picocli.CommandLine.Model.ISetter;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
-/** {@code jdryad run}: load, link and run a program with jdryad as its dynamic linker. */
-@Command(name = "run", mixinStandardHelpOptions = true,
-        description = {"Load PROG and every shared object it needs with jdryad, relocate and bind them, and run it",
-            "with this terminal's stdin, stdout and stderr. Exits with the program's status (128+N for signal N).",
-            "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_AUDIT, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
-            "honoured as glibc would. Jump slots are bound lazily, at the first call, unless bound now."})
+/**
+ * {@code jdryad run}: load, link and run a program with jdryad as its dynamic linker.
+ *
+ * <p>Why its command line is declared through picocli's programmatic model ({@link #commandLine})
+ * and not with annotations: reading annotations makes the JVM generate a proxy class for each
+ * annotation type (picocli's Command, Option and Parameters) with the class-file API, in the
+ * interpreter, and picocli then reaches every field by reflection. In a cold run that was about
+ * 50 ms of the 70 before the command ran (medians of 11 runs of a run of about 280 ms), and no
+ * class cache keeps generated classes. The model below is the same command line, the same help
+ * and the same error words, bound to these fields by plain getters and setters.
+ */
 final class RunCommand implements Callable<Integer> {
-    @Option(names = "--bind-now", description = "Bind every jump slot at load time (as LD_BIND_NOW=1).")
     boolean bindNow;
-
-    @Option(names = "--library-path", paramLabel = "P", description = "Search P (colon-separated) as LD_LIBRARY_PATH would.")
     String libraryPath;
-
-    @Option(names = "--preload", paramLabel = "L", description = "Preload L (space- or colon-separated) as ld.so's --preload:"
-            + " after LD_PRELOAD's libraries, without the launcher seeing them.")
     String preload;
-
-    @Option(names = "--audit", paramLabel = "LIB", description = "Load LIB as an rtld-audit module (man 7 rtld-audit),"
-            + " as ld.so's --audit: before LD_AUDIT's modules; repeatable.")
     List<String> audit = new ArrayList<>();
-
-    @Option(names = "--stats", description = "After the program ends, print LD_DEBUG=statistics-style counts to stderr.")
     boolean stats;
-
-    @Option(names = "--gdb", description = "Run the program under gdb: gdb debugs the process jdryad loads the program into,"
-            + " and sees every object through r_debug. Type `run` at the gdb prompt (or pass --gdb-ex run).")
     boolean gdb;
-
-    @Option(names = "--gdb-ex", paramLabel = "CMD", description = "With --gdb: run this gdb command (repeatable, in order), as gdb -ex CMD.")
     List<String> gdbCommands = new ArrayList<>();
-
-    @Option(names = "--gdb-batch", description = "With --gdb: run gdb in batch mode (exit after the --gdb-ex commands).")
     boolean gdbBatch;
-
-    @Option(names = "--wait-for-debugger", description = "Once PROG and its libraries are loaded and announced to"
-            + " debuggers, before their initialisers and PROG's first instruction run, print the pid and the gdb command"
-            + " to attach with, and wait for a debugger to attach and continue.")
     boolean waitForDebugger;
-
-    @Option(names = "--debug", paramLabel = "CATEGORIES", description = "Print what glibc's LD_DEBUG=CATEGORIES prints"
-            + " (libs, reloc, files, symbols, bindings, versions, scopes, statistics, unused, all, help; separated by"
-            + " commas), for jdryad objects, and jdryad's own: activity (link-map events as they happen). Adds to the"
-            + " program's LD_DEBUG.")
     String debug;
-
-    @Option(names = "--debug-output", paramLabel = "FILE", description = "Write the --debug lines to FILE.PID instead of"
-            + " stderr (as LD_DEBUG_OUTPUT).")
     String debugOutput;
-
-    @Option(names = "--history", paramLabel = "FILE", description = "When the program ends (also by a signal), write every"
-            + " binding and link-map event to FILE as JSON (format in the README).")
     Path history;
-
-    @Option(names = "--follow", description = "Also load with jdryad every program that PROG and its descendants"
-            + " execute (exec*, posix_spawn*, system, popen; #! scripts; static programs run as they are), in one"
-            + " --history with each process's pid and parent pid.")
     boolean follow;
-
-    @Parameters(index = "0", arity = "0..1", paramLabel = "PROG", description = "The program to run.")
     String program;
-
-    @Parameters(index = "1..*", paramLabel = "ARG", description = "Its arguments.")
     List<String> args = new ArrayList<>();
+
+    /** The usage help's description, one element a line. */
+    private static final String[] DESCRIPTION = {
+        "Load PROG and every shared object it needs with jdryad, relocate and bind them, and run it",
+        "with this terminal's stdin, stdout and stderr. Exits with the program's status (128+N for signal N).",
+        "The program's LD_LIBRARY_PATH, LD_PRELOAD, LD_AUDIT, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and LD_DEBUG_OUTPUT are",
+        "honoured as glibc would. Jump slots are bound lazily, at the first call, unless bound now."};
+
+    /** {@code jdryad run}'s command line, parsing into {@code run}'s fields; picocli calls {@code run}. */
+    static CommandLine commandLine(RunCommand run) {
+        CommandSpec spec = CommandSpec.wrapWithoutInspection(run).name("run");
+        spec.usageMessage().description(DESCRIPTION);
+        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
+                .description("Show this help message and exit.").build());
+        spec.addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+                .description("Print version information and exit.").build());
+        flag(spec, "--bind-now", () -> run.bindNow, v -> run.bindNow = v,
+                "Bind every jump slot at load time (as LD_BIND_NOW=1).");
+        value(spec, "--library-path", "P", () -> run.libraryPath, v -> run.libraryPath = v,
+                "Search P (colon-separated) as LD_LIBRARY_PATH would.");
+        value(spec, "--preload", "L", () -> run.preload, v -> run.preload = v,
+                "Preload L (space- or colon-separated) as ld.so's --preload: after LD_PRELOAD's libraries, without the"
+                        + " launcher seeing them.");
+        values(spec, "--audit", "LIB", () -> run.audit, v -> run.audit = v,
+                "Load LIB as an rtld-audit module (man 7 rtld-audit), as ld.so's --audit: before LD_AUDIT's modules;"
+                        + " repeatable.");
+        flag(spec, "--stats", () -> run.stats, v -> run.stats = v,
+                "After the program ends, print LD_DEBUG=statistics-style counts to stderr.");
+        flag(spec, "--gdb", () -> run.gdb, v -> run.gdb = v,
+                "Run the program under gdb: gdb debugs the process jdryad loads the program into, and sees every object"
+                        + " through r_debug. Type `run` at the gdb prompt (or pass --gdb-ex run).");
+        values(spec, "--gdb-ex", "CMD", () -> run.gdbCommands, v -> run.gdbCommands = v,
+                "With --gdb: run this gdb command (repeatable, in order), as gdb -ex CMD.");
+        flag(spec, "--gdb-batch", () -> run.gdbBatch, v -> run.gdbBatch = v,
+                "With --gdb: run gdb in batch mode (exit after the --gdb-ex commands).");
+        flag(spec, "--wait-for-debugger", () -> run.waitForDebugger, v -> run.waitForDebugger = v,
+                "Once PROG and its libraries are loaded and announced to debuggers, before their initialisers and"
+                        + " PROG's first instruction run, print the pid and the gdb command to attach with, and wait for"
+                        + " a debugger to attach and continue.");
+        value(spec, "--debug", "CATEGORIES", () -> run.debug, v -> run.debug = v,
+                "Print what glibc's LD_DEBUG=CATEGORIES prints (libs, reloc, files, symbols, bindings, versions, scopes,"
+                        + " statistics, unused, all, help; separated by commas), for jdryad objects, and jdryad's own:"
+                        + " activity (link-map events as they happen). Adds to the program's LD_DEBUG.");
+        value(spec, "--debug-output", "FILE", () -> run.debugOutput, v -> run.debugOutput = v,
+                "Write the --debug lines to FILE.PID instead of stderr (as LD_DEBUG_OUTPUT).");
+        value(spec, "--history", "FILE", () -> run.history == null ? null : run.history.toString(),
+                v -> run.history = v == null ? null : Path.of(v),
+                "When the program ends (also by a signal), write every binding and link-map event to FILE as JSON"
+                        + " (format in the README).");
+        flag(spec, "--follow", () -> run.follow, v -> run.follow = v,
+                "Also load with jdryad every program that PROG and its descendants execute (exec*, posix_spawn*,"
+                        + " system, popen; #! scripts; static programs run as they are), in one --history with each"
+                        + " process's pid and parent pid.");
+        Field<String> prog = new Field<>(() -> run.program, v -> run.program = v);
+        spec.addPositional(PositionalParamSpec.builder().index("0").arity("0..1").paramLabel("PROG").type(String.class)
+                .getter(prog).setter(prog).initialValue(null).hasInitialValue(true)
+                .description("The program to run.").build());
+        Field<List<String>> rest = new Field<>(() -> run.args, v -> run.args = v);
+        spec.addPositional(PositionalParamSpec.builder().index("1..*").arity("0..*").paramLabel("ARG").type(List.class)
+                .auxiliaryTypes(String.class).getter(rest).setter(rest).initialValue(List.of()).hasInitialValue(true)
+                .description("Its arguments.").build());
+        return new CommandLine(spec);
+    }
+
+    private static void flag(CommandSpec spec, String name, Supplier<Boolean> get, Consumer<Boolean> set,
+                             String description) {
+        Field<Boolean> f = new Field<>(get, set);
+        spec.addOption(OptionSpec.builder(name).type(boolean.class).getter(f).setter(f).initialValue(false)
+                .hasInitialValue(true).description(description).build());
+    }
+
+    private static void value(CommandSpec spec, String name, String label, Supplier<String> get, Consumer<String> set,
+                              String description) {
+        Field<String> f = new Field<>(get, set);
+        spec.addOption(OptionSpec.builder(name).type(String.class).paramLabel(label).getter(f).setter(f)
+                .initialValue(null).hasInitialValue(true).description(description).build());
+    }
+
+    /**
+     * A repeatable option. Its initial value is an empty list nobody can change: picocli gives a
+     * command line that has the option a new list, so no line's list reaches the next.
+     */
+    private static void values(CommandSpec spec, String name, String label, Supplier<List<String>> get,
+                               Consumer<List<String>> set, String description) {
+        Field<List<String>> f = new Field<>(get, set);
+        spec.addOption(OptionSpec.builder(name).type(List.class).auxiliaryTypes(String.class).paramLabel(label)
+                .getter(f).setter(f).initialValue(List.of()).hasInitialValue(true).description(description).build());
+    }
+
+    /** One of this command's fields as picocli's model reads and writes it. */
+    private static final class Field<V> implements IGetter, ISetter {
+        private final Supplier<V> get;
+        private final Consumer<V> set;
+
+        Field(Supplier<V> get, Consumer<V> set) {
+            this.get = get;
+            this.set = set;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T> T get() {
+            return (T) get.get();
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T> T set(T value) {
+            T old = get();
+            set.accept((V) value);
+            return old;
+        }
+    }
 
     /** The warm server's client's command line; null in cold mode (this JVM's own). */
     private Invocation invocation;
