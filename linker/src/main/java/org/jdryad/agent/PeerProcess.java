@@ -1,6 +1,5 @@
 package org.jdryad.agent;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import java.io.IOException;
@@ -35,29 +34,29 @@ public final class PeerProcess {
     /** How many parents {@link #descendsFrom} climbs at most (a pid chain is short; a loop is not). */
     private static final int MAX_DEPTH = 4096;
 
-    interface CLib extends Library {
-        int getsockopt(int fd, int level, int name, Memory value, Memory length);
+    /** JNA's direct mapping, as in {@link ProcessVm} (why: there). */
+    private static native int getsockopt(int fd, int level, int name, Memory value, Memory length);
 
-        int getsockname(int fd, Memory address, Memory length);
-    }
+    private static native int getsockname(int fd, Memory address, Memory length);
 
-    private static final CLib LIBC = load();
+    private static final boolean LINKED = link();
     private static final Accessor FD_VAL = Accessor.find();
 
     private PeerProcess() {
     }
 
-    private static CLib load() {
+    private static boolean link() {
         try {
-            return Native.load("c", CLib.class);
+            Native.register(PeerProcess.class, "c");
+            return true;
         } catch (Throwable t) {
-            return null;
+            return false;
         }
     }
 
     /** The pid of the process that connected {@code ch} (as the kernel recorded it at connect), if it can be told. */
     public static OptionalLong pid(SocketChannel ch) {
-        if (LIBC == null || FD_VAL == null || !ch.isOpen()) {
+        if (!LINKED || FD_VAL == null || !ch.isOpen()) {
             return OptionalLong.empty();
         }
         int fd = FD_VAL.fd(ch);
@@ -66,7 +65,7 @@ public final class PeerProcess {
         }
         try (Memory cred = new Memory(12); Memory len = new Memory(4)) {
             len.setInt(0, 12);
-            if (LIBC.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) != 0 || len.getInt(0) != 12) {
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) != 0 || len.getInt(0) != 12) {
                 return OptionalLong.empty();
             }
             int pid = cred.getInt(0);
@@ -82,7 +81,7 @@ public final class PeerProcess {
         try (Memory addr = new Memory(110); Memory len = new Memory(4)) {
             addr.clear();
             len.setInt(0, 110);
-            if (LIBC.getsockname(fd, addr, len) != 0 || addr.getShort(0) != 1 /* AF_UNIX */) {
+            if (getsockname(fd, addr, len) != 0 || addr.getShort(0) != 1 /* AF_UNIX */) {
                 return false;
             }
             int n = Math.min(len.getInt(0), 110) - 2;

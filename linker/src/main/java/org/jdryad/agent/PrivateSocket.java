@@ -4,10 +4,12 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * A listening Unix socket in a new directory only jdryad's user can enter (rwx------). Why both
@@ -22,8 +24,7 @@ public record PrivateSocket(Path directory, Path socket, ServerSocketChannel ser
 
     /** Listens on {@code directory-prefix*}/{@code name} (in $TMPDIR); nothing is left behind on failure. */
     public static PrivateSocket open(String prefix, String name) throws IOException {
-        Path dir = Files.createTempDirectory(prefix,
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path dir = createDirectory(prefix);
         Path sock = dir.resolve(name);
         ServerSocketChannel server = null;
         try {
@@ -37,6 +38,26 @@ public record PrivateSocket(Path directory, Path socket, ServerSocketChannel ser
             Files.deleteIfExists(sock);
             Files.deleteIfExists(dir);
             throw e;
+        }
+    }
+
+    /**
+     * A new rwx------ directory {@code $TMPDIR/prefix*}. Why not {@code Files.createTempDirectory}:
+     * its SecureRandom cost a cold run about 15 ms, and the name need not be secret: mkdir fails on
+     * any name that exists (a file, a link, another user's directory), and such a name is skipped.
+     */
+    private static Path createDirectory(String prefix) throws IOException {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        for (int attempt = 1; ; attempt++) {
+            Path dir = tmp.resolve(prefix + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+            try {
+                return Files.createDirectory(dir,
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            } catch (FileAlreadyExistsException e) {
+                if (attempt == 100) {
+                    throw e;
+                }
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 package org.jdryad.agent;
 
-import com.sun.jna.Library;
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -9,26 +9,31 @@ import com.sun.jna.Pointer;
  * Bulk memory access to the agent's process through process_vm_readv/process_vm_writev (JNA).
  * Returns false where the kernel refuses (no permission, protected page): the caller then falls
  * back to the socket.
+ *
+ * <p>Why JNA's direct mapping (static native methods bound by {@link Native#register}) and not
+ * an interface: an interface is implemented by a proxy class the JVM generates in every run
+ * (about 8 ms of a cold one), and each call goes through reflection.
  */
 final class ProcessVm {
-    interface CLib extends Library {
-        long process_vm_readv(int pid, Pointer local, long liovcnt, Pointer remote, long riovcnt, long flags);
+    private static native long process_vm_readv(int pid, Pointer local, long liovcnt, Pointer remote, long riovcnt,
+                                                long flags) throws LastErrorException;
 
-        long process_vm_writev(int pid, Pointer local, long liovcnt, Pointer remote, long riovcnt, long flags);
-    }
+    private static native long process_vm_writev(int pid, Pointer local, long liovcnt, Pointer remote, long riovcnt,
+                                                 long flags) throws LastErrorException;
 
-    private static final CLib LIBC = load();
+    private static final boolean LINKED = link();
 
-    private static CLib load() {
+    private static boolean link() {
         try {
-            return Native.load("c", CLib.class);
+            Native.register(ProcessVm.class, "c");
+            return true;
         } catch (Throwable t) {
-            return null;
+            return false;
         }
     }
 
     private final int pid;
-    private volatile boolean usable = LIBC != null;
+    private volatile boolean usable = LINKED;
 
     ProcessVm(int pid) {
         this.pid = pid;
@@ -48,8 +53,7 @@ final class ProcessVm {
             iov.setLong(8, len);
             iov.setLong(16, address);
             iov.setLong(24, len);
-            long r = LIBC.process_vm_writev(pid, iov, 1, iov.share(16), 1, 0);
-            return handle(r, len);
+            return handle(() -> process_vm_writev(pid, iov, 1, iov.share(16), 1, 0), len);
         }
     }
 
@@ -65,21 +69,21 @@ final class ProcessVm {
             iov.setLong(8, len);
             iov.setLong(16, address);
             iov.setLong(24, len);
-            long r = LIBC.process_vm_readv(pid, iov, 1, iov.share(16), 1, 0);
-            return handle(r, len) ? local.getByteArray(0, len) : null;
+            return handle(() -> process_vm_readv(pid, iov, 1, iov.share(16), 1, 0), len)
+                    ? local.getByteArray(0, len) : null;
         }
     }
 
-    private boolean handle(long r, int len) {
-        if (r == len) {
-            return true;
-        }
-        if (r < 0) {
-            int e = Native.getLastError();
-            if (e == 1 /* EPERM */ || e == 38 /* ENOSYS */ || e == 3 /* ESRCH */) {
+    /** Whether {@code call} moved all {@code len} bytes; a refusal for good makes this process unusable. */
+    private boolean handle(java.util.function.LongSupplier call, int len) {
+        try {
+            return call.getAsLong() == len;
+        } catch (LastErrorException e) {
+            int errno = e.getErrorCode();
+            if (errno == 1 /* EPERM */ || errno == 38 /* ENOSYS */ || errno == 3 /* ESRCH */) {
                 usable = false;
             }
+            return false;
         }
-        return false;
     }
 }

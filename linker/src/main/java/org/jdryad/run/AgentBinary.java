@@ -15,6 +15,11 @@ import org.jdryad.link.LinkException;
  * Finds the native agent: the {@code jdryad.agent} system property (tests), else the copy
  * packaged in the jar, extracted once into a per-user cache directory named by its hash (so a
  * rebuilt agent never reuses a stale copy, and no source tree is needed).
+ *
+ * <p>Why the hash comes from a file the build packaged beside the agent ({@code NAME.digest}:
+ * SHA-256 and size): inflating a 368 kB agent from the jar and hashing it took a cold JVM about
+ * 60 ms of every run. The digest names the copy; a copy of another size is not used, and the
+ * agent's bytes are hashed only when a copy is written, and must then match the digest.
  */
 public final class AgentBinary {
     private static final String RESOURCE_DIR = "/native/";
@@ -79,7 +84,15 @@ public final class AgentBinary {
         return p;
     }
 
-    private static Path extractNow(String resource, String fileName, boolean executable) {
+    /** Extracts {@code resource} now (no memo); package-private for tests. */
+    static Path extractNow(String resource, String fileName, boolean executable) {
+        Digest packaged = packagedDigest(resource);
+        if (packaged != null) {
+            Path target = cacheRoot().resolve(packaged.hash().substring(0, 16)).resolve(fileName);
+            if (hasSize(target, packaged.size())) {
+                return target;
+            }
+        }
         byte[] bytes;
         try (InputStream in = AgentBinary.class.getResourceAsStream(resource)) {
             if (in == null) {
@@ -89,15 +102,14 @@ public final class AgentBinary {
         } catch (IOException e) {
             throw new LinkException("jdryad: cannot read packaged " + resource + ": " + e.getMessage(), e);
         }
-        String hash;
-        try {
-            hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)).substring(0, 16);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+        String hash = sha256(bytes);
+        if (packaged != null && (!packaged.hash().equals(hash) || packaged.size() != bytes.length)) {
+            throw new LinkException("jdryad: packaged " + resource + " does not match " + resource + ".digest"
+                    + " (SHA-256 " + hash + ", " + bytes.length + " bytes); rebuild with mvn package");
         }
-        Path dir = cacheRoot().resolve(hash);
+        Path dir = cacheRoot().resolve(hash.substring(0, 16));
         Path target = dir.resolve(fileName);
-        if (Files.isRegularFile(target)) {
+        if (hasSize(target, bytes.length)) {
             return target;
         }
         try {
@@ -111,6 +123,43 @@ public final class AgentBinary {
             return target;
         } catch (IOException e) {
             throw new LinkException("jdryad: cannot install " + fileName + " into " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A packaged file's SHA-256 (64 lower-case hex digits) and size, as the build wrote them. */
+    record Digest(String hash, long size) {
+        /** The digest in {@code text} ("HASH SIZE\n"), or null when it is not one. */
+        static Digest parse(String text) {
+            String[] words = text.strip().split(" ");
+            if (words.length != 2 || !words[0].matches("[0-9a-f]{64}") || !words[1].matches("[0-9]{1,18}")) {
+                return null;
+            }
+            return new Digest(words[0], Long.parseLong(words[1]));
+        }
+    }
+
+    /** The digest packaged beside {@code resource}, or null (none, unreadable or malformed: hash the bytes). */
+    private static Digest packagedDigest(String resource) {
+        try (InputStream in = AgentBinary.class.getResourceAsStream(resource + ".digest")) {
+            return in == null ? null : Digest.parse(new String(in.readNBytes(200), java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static boolean hasSize(Path p, long size) {
+        try {
+            return Files.isRegularFile(p) && Files.size(p) == size;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
