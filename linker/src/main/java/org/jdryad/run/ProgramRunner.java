@@ -121,14 +121,51 @@ public final class ProgramRunner {
         if (exe.isStatic()) {
             return runStatic();
         }
-        ObjectGraph graph = resolveGraph(exe);
-        Path agentBinary = AgentBinary.locate(staticTlsNeeded(graph), staticTlsAlignment(graph));
         Map<String, String> agentEnv = agentEnvironment();
-        return serve(callbacks -> follow != null
+        AgentProcess.Launch early = launchEarly(agentEnv);
+        ObjectGraph graph;
+        Path agentBinary;
+        try {
+            graph = resolveGraph(exe);
+            agentBinary = AgentBinary.locate(staticTlsNeeded(graph), staticTlsAlignment(graph));
+        } catch (IOException | RuntimeException e) {
+            if (early != null) {
+                early.close(); // the program is not run: its process goes before it ran any of it
+            }
+            throw e;
+        }
+        if (early != null && !early.binary().equals(agentBinary)) {
+            early.close(); // a program with more static TLS than the smallest agent holds
+            early = null;
+        }
+        AgentProcess.Launch launched = early;
+        return serve(callbacks -> launched != null
+                ? launched.connect(callbacks, Duration.ofSeconds(30))
+                : follow != null
                 ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
                 : AgentProcess.start(context.spawner(), agentBinary, programArgv(), agentEnv, callbacks,
                         Duration.ofSeconds(30)), graph,
                 startQueryServer(), true, tStart);
+    }
+
+    /**
+     * In cold mode, the smallest agent started before the library search, or null. Why: the
+     * agent's process takes about 20 ms to start and say HELLO (the JVM's spawn helper, two
+     * execs, the connection and its checks), which the search and the reading of the program's
+     * libraries, 40 to 50 ms of a cold JVM, now cover. It is the agent nearly every program gets;
+     * when the search fails, or the program needs a larger static TLS reservation, it is killed
+     * before it ran any of the program. Not with the warm server, whose client starts one process
+     * per run (and whose search is quick), nor under --follow, whose agents are exec'ed.
+     */
+    private AgentProcess.Launch launchEarly(Map<String, String> agentEnv) {
+        if (follow != null || !context.spawner().local()) {
+            return null;
+        }
+        try {
+            return AgentProcess.launch(context.spawner(), AgentBinary.locate(0), programArgv(), agentEnv);
+        } catch (RuntimeException e) {
+            return null; // started again after the search, which says what is wrong
+        }
     }
 
     /**

@@ -50,6 +50,31 @@ class LoadErrorRunTest {
                         + "cannot open shared object file: No such file or directory\n$");
     }
 
+    /**
+     * A cold run starts the agent before the library search (ProgramRunner.launchEarly): when the
+     * search fails, that process is killed before it ran any of the program, and none is left.
+     */
+    @Test
+    void aFailedSearchLeavesNoAgentBehind() throws Exception {
+        Path prog = FixtureCatalog.neededProgram("fn", null);
+        String marker = "no-agent-left-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        Result expected = Jdryad.runNative(prog, List.of(marker), Map.of(), prog.getParent());
+        Result actual = Jdryad.runJdryad(List.of(), prog, List.of(marker), Map.of(), prog.getParent());
+        assertEquals(127, actual.status(), actual::describe);
+        Jdryad.assertSameRun("missing library, agent started early", expected, actual, programAsProg(prog));
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        List<Long> left;
+        do {
+            left = ProcessHandle.allProcesses()
+                    .filter(p -> p.info().arguments().map(a -> List.of(a).contains(marker)).orElse(false))
+                    .map(ProcessHandle::pid).toList();
+            if (!left.isEmpty()) {
+                Thread.sleep(50); // killed, and not yet reaped by init
+            }
+        } while (!left.isEmpty() && System.nanoTime() < deadline);
+        assertEquals(List.of(), left, "processes with the program's arguments after the run");
+    }
+
     @Test
     void missingLibraryOfALibrary() {
         Path prog = FixtureCatalog.chainRunpathNotTransitiveProgram();
