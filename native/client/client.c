@@ -85,13 +85,19 @@ static void no_server(struct client *c, const char *why)
     run_cold(c);
 }
 
-/* `./jdryad server start --idle N`, quietly unless it fails; 0 when it says the server runs. */
+/*
+ * `./jdryad server start --idle N [--warm-up RUNS]`, quietly unless it fails; 0 when it says the
+ * server runs. JDRYAD_SERVER_IDLE and JDRYAD_SERVER_WARMUP choose N and RUNS (the server's own
+ * default when unset).
+ */
 static int start_server(struct client *c)
 {
     char path[4096];
     launcher_path(c, path, sizeof path);
     const char *idle = getenv("JDRYAD_SERVER_IDLE");
-    char *argv[] = {"jdryad", "server", "start", "--quiet", "--idle", (char *)(idle && *idle ? idle : "600"), 0};
+    const char *warm = getenv("JDRYAD_SERVER_WARMUP");
+    char *argv[] = {"jdryad", "server", "start", "--quiet", "--idle", (char *)(idle && *idle ? idle : "600"),
+                    warm && *warm ? "--warm-up" : 0, (char *)warm, 0};
     char **env = calloc(c->ngiven + 2, sizeof *env);
     memcpy(env, c->given, c->ngiven * sizeof *env);
     env[c->ngiven] = "JDRYAD_COLD_RETRY=1";

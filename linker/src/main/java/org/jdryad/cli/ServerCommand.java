@@ -30,10 +30,18 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "Print nothing unless something fails.")
     boolean quiet;
 
+    @Option(names = "--warm-up", paramLabel = "RUNS", description = "When the server starts, run /usr/bin/true this"
+            + " many times in the background (output discarded), so that the JIT has compiled the linker before clients"
+            + " come (default: 200; 0: none).")
+    int warmUpRuns = 200;
+
     @Override
     public Integer call() throws IOException {
         if (idleSeconds < 0) {
             throw new CliFailure("jdryad server: --idle must be 0 or more", 2);
+        }
+        if (warmUpRuns < 0) {
+            throw new CliFailure("jdryad server: --warm-up must be 0 or more", 2);
         }
         ServerAddress address;
         try {
@@ -43,7 +51,7 @@ final class ServerCommand implements Callable<Integer> {
         }
         switch (action) {
             case "serve":
-                if (!WarmServer.serve(address, Duration.ofSeconds(idleSeconds))) {
+                if (!WarmServer.serve(address, Duration.ofSeconds(idleSeconds), warmUpRuns)) {
                     System.err.println("jdryad server: another server of this build is running (" + address.socket() + ")");
                     return 1;
                 }
@@ -77,7 +85,8 @@ final class ServerCommand implements Callable<Integer> {
             command.add("/usr/bin/setsid");
         }
         command.addAll(jvmCommand());
-        command.addAll(List.of("server", "serve", "--idle", Long.toString(idleSeconds)));
+        command.addAll(List.of("server", "serve", "--idle", Long.toString(idleSeconds), "--warm-up",
+                Integer.toString(warmUpRuns)));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().remove("JDRYAD_ENVIRON_FD");
         pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));

@@ -37,6 +37,7 @@ public final class WarmServer {
     private final long startedAt = System.nanoTime();
     private volatile long lastActivity = System.nanoTime();
     private volatile boolean stopping;
+    private WarmUp warmUp;
 
     private WarmServer(ServerAddress address, Duration idle, ServerSocketChannel listening) throws IOException {
         this.address = address;
@@ -46,10 +47,11 @@ public final class WarmServer {
     }
 
     /**
-     * Serves until stopped or idle for {@code idle} (zero: never idle out). Returns false at once
+     * Serves until stopped or idle for {@code idle} (zero: never idle out), after starting
+     * {@code warmUpRuns} warm-up runs in the background ({@link WarmUp}). Returns false at once
      * when another server of this build holds the lock.
      */
-    public static boolean serve(ServerAddress address, Duration idle) throws IOException {
+    public static boolean serve(ServerAddress address, Duration idle, int warmUpRuns) throws IOException {
         try (FileChannel lockFile = FileChannel.open(address.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock lock = lockFile.tryLock()) {
             if (lock == null) {
@@ -59,7 +61,9 @@ public final class WarmServer {
             ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             ch.bind(UnixDomainSocketAddress.of(address.socket()));
             org.jdryad.elf.ElfCache.enable();
-            new WarmServer(address, idle, ch).acceptLoop();
+            WarmServer server = new WarmServer(address, idle, ch);
+            server.warmUp = WarmUp.start(warmUpRuns, () -> server.stopping);
+            server.acceptLoop();
             return true;
         } finally {
             // the socket goes with the server; the lock file stays (it is the next server's too)
@@ -176,8 +180,8 @@ public final class WarmServer {
 
     private String status() {
         return String.format("jdryad server: running, pid %d, socket %s, up %.1f s, %d command lines served, %d running now"
-                + ", idle limit %s; %s%n", ProcessHandle.current().pid(), address.socket(),
+                + ", idle limit %s, %s; %s%n", ProcessHandle.current().pid(), address.socket(),
                 (System.nanoTime() - startedAt) / 1e9, served.get() - 1, active.get() - 1,
-                idle.isZero() ? "none" : idle.toSeconds() + " s", org.jdryad.elf.ElfCache.describe());
+                idle.isZero() ? "none" : idle.toSeconds() + " s", warmUp.describe(), org.jdryad.elf.ElfCache.describe());
     }
 }

@@ -66,6 +66,7 @@ class ServerTest {
         Map<String, String> e = new HashMap<>();
         e.put("JDRYAD_SERVER", mode);
         e.put("JDRYAD_SERVER_IDLE", "300");
+        e.put("JDRYAD_SERVER_WARMUP", "20"); // a few: startStatusStop waits for the default's 200
         e.put("XDG_RUNTIME_DIR", runtimeDir.toString());
         return e;
     }
@@ -86,8 +87,9 @@ class ServerTest {
         return jdryad(args, Map.of(), dir);
     }
 
+    /** Start, status, stop; the server warms up with its default 200 runs meanwhile, and still serves. */
     @Test
-    void startStatusStop() {
+    void startStatusStop() throws Exception {
         Jdryad.ensureBuilt();
         Result start = jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root());
         assertEquals(0, start.status(), start::describe);
@@ -95,6 +97,18 @@ class ServerTest {
         assertEquals(0, status.status(), status::describe);
         assertTrue(status.stdout().startsWith("jdryad server: running, pid "), status::describe);
         assertTrue(status.stdout().contains(runtimeDir.resolve("jdryad").toString()), status::describe);
+        Result during = warmRun(List.of("/usr/bin/echo", "while warming up"), Fixtures.root());
+        assertEquals(0, during.status(), during::describe);
+        assertEquals("while warming up\n", during.stdout(), during::describe);
+        assertEquals("", during.stderr(), during::describe);
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (!status.stdout().contains("warm-up 200 of 200 runs") && System.nanoTime() < deadline) {
+            assertTrue(status.stdout().matches("(?s).*warm-up \\d+ of 200 runs.*"), status::describe);
+            Thread.sleep(200);
+            status = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
+        }
+        assertTrue(status.stdout().contains("warm-up 200 of 200 runs"), status::describe);
+        assertTrue(status.stdout().contains(", 0 running now"), "warm-up runs are not clients': " + status.describe());
         Result stop = jdryad(List.of("server", "stop"), Map.of(), Fixtures.root());
         assertEquals(0, stop.status(), stop::describe);
         Result after = jdryad(List.of("server", "status"), Map.of(), Fixtures.root());
@@ -287,7 +301,8 @@ class ServerTest {
     @Test
     void aKilledServerFailsInFlightRunsCleanly() throws Exception {
         Jdryad.ensureBuilt();
-        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root()).status());
+        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300", "--warm-up", "20"), Map.of(), Fixtures.root())
+                .status());
         long pid = serverPid();
         Path dir = Fixtures.scratchDir("server-killed");
         Path out = dir.resolve("out");
@@ -337,7 +352,8 @@ class ServerTest {
     @Test
     void anotherUserIsRefused() throws Exception {
         Jdryad.ensureBuilt();
-        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300"), Map.of(), Fixtures.root()).status());
+        assertEquals(0, jdryad(List.of("server", "start", "--idle", "300", "--warm-up", "20"), Map.of(), Fixtures.root())
+                .status());
         Path dir = runtimeDir.resolve("jdryad");
         List<String> asNobody = List.of("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                 "--", "env", "JDRYAD_SERVER=on", "XDG_RUNTIME_DIR=" + runtimeDir, "JDRYAD_BUILD_DIR="
