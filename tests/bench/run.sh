@@ -138,11 +138,18 @@ git_sequence() {   # git_sequence KEY PREFIX...: total wall ms of the commands o
   if [ $fails = 0 ]; then add "$key" "$(awk -v n=$total 'BEGIN{printf "%.3f", n/1e6}')"; else add "$key.fail" 1; fi
 }
 
-# ---- the warm server: started before the rounds, and each program run a few times under it first
-# (the JIT compiles the server's hot paths, the ELF cache fills), as a user's server would be
+# ---- the warm server: started before the rounds, its own warm-up (server/WarmUp) waited for so
+# that it does not share the CPU with the rounds, and each program run a few times under it
+# first (the JIT compiles the server's hot paths, the ELF cache fills), as a user's server would be
 warm_ok=""
 if env $warm_env "$jdryad" server start --quiet --idle 900; then
   warm_ok=1
+  for ((i = 0; i < 600; i++)); do
+    s=$(env $warm_env "$jdryad" server status 2>/dev/null) || break
+    [[ $s =~ warm-up\ ([0-9]+)\ of\ ([0-9]+)\ runs ]] || break
+    [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && break
+    sleep 0.2
+  done
   for k in "${prog_names[@]}"; do
     [ -n "${have[$k]:-}" ] || continue
     for i in 1 2 3 4 5; do env $warm_env ${jcmd[$k]} >/dev/null 2>&1 || true; done

@@ -1,6 +1,5 @@
 package org.jdryad.elf;
 
-import java.nio.charset.StandardCharsets;
 import java.util.function.IntPredicate;
 
 /**
@@ -112,12 +111,17 @@ public final class SymbolTable {
      * scan as a last resort. Stops when {@code visit} returns false.
      */
     public void forEachNamed(String name, IntPredicate visit) {
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        forEachNamed(SymbolName.of(name), visit);
+    }
+
+    /** As {@link #forEachNamed(String, IntPredicate)}, for a name encoded and hashed once for many tables. */
+    public void forEachNamed(SymbolName name, IntPredicate visit) {
+        byte[] bytes = name.bytes();
         if (dynamic.gnuHash().isPresent()) {
-            dynamic.gnuHash().get().forEachCandidate(bytes, GnuHashTable.hash(bytes), count,
+            dynamic.gnuHash().get().forEachCandidate(bytes, name.gnuHash(), count,
                     i -> !nameEquals(i, bytes) || visit.test(i));
         } else if (dynamic.sysvHash().isPresent()) {
-            dynamic.sysvHash().get().forEachCandidate(SysvHashTable.hash(bytes), count,
+            dynamic.sysvHash().get().forEachCandidate(name.sysvHash(), count,
                     i -> !nameEquals(i, bytes) || visit.test(i));
         } else {
             for (int i = 1; i < count; i++) {

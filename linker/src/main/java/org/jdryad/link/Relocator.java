@@ -1,7 +1,6 @@
 package org.jdryad.link;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -188,7 +187,7 @@ final class Relocator {
         if (inTarget < 0) {
             relocateRelr(obj, d);
         }
-        Map<Integer, Resolved> cache = new HashMap<>();
+        Resolutions cache = new Resolutions(d.symbols().count());
         apply(obj, d.rela(), cache, false, Math.max(inTarget, 0), Long.MAX_VALUE);
         boolean lazy = ctx.bindsLazily(obj) && prepareLazy(obj, d);
         apply(obj, d.pltRela(), cache, lazy, 0, Long.MAX_VALUE);
@@ -206,7 +205,7 @@ final class Relocator {
             Relocator r = new Relocator(ctx, p);
             DynamicSection d = obj.dynamic().orElseThrow();
             r.relocateRelr(obj, d);
-            r.apply(obj, d.rela(), new HashMap<>(), false, 0, lead);
+            r.apply(obj, d.rela(), new Resolutions(d.symbols().count()), false, 0, lead);
         } catch (RuntimeException e) {
             p.failure = e;
         }
@@ -301,7 +300,7 @@ final class Relocator {
     }
 
     /** Applies the entries of {@code table} from index {@code from} up to {@code until}. */
-    private void apply(LoadedObject obj, RelocationTable table, Map<Integer, Resolved> cache, boolean lazy, long from,
+    private void apply(LoadedObject obj, RelocationTable table, Resolutions cache, boolean lazy, long from,
                        long until) {
         long base = obj.base();
         java.nio.LongBuffer words = table.words();
@@ -481,7 +480,7 @@ final class Relocator {
         return o.contains(address) && Long.compareUnsigned(length, o.mapStart() + o.mapLength() - address) <= 0;
     }
 
-    private long tpOffset(LoadedObject obj, int symIndex, int type, long site, long addend, Map<Integer, Resolved> cache) {
+    private long tpOffset(LoadedObject obj, int symIndex, int type, long site, long addend, Resolutions cache) {
         LoadedObject definer;
         long value;
         if (symIndex == 0) {
@@ -503,7 +502,7 @@ final class Relocator {
 
     /** A TLSDESC's two words: the agent's function for the definer's static or dynamic TLS, and its argument. */
     private long[] tlsDescriptor(LoadedObject obj, int symIndex, int type, long site, long addend,
-                                 Map<Integer, Resolved> cache) {
+                                 Resolutions cache) {
         LoadedObject definer = obj;
         long value = 0;
         if (symIndex != 0) {
@@ -524,14 +523,14 @@ final class Relocator {
         return new long[] {ctx.tlsDescReturn(), value + addend - definer.tlsOffset()};
     }
 
-    private LoadedObject tlsDefiner(LoadedObject obj, int symIndex, int type, long site, Map<Integer, Resolved> cache) {
+    private LoadedObject tlsDefiner(LoadedObject obj, int symIndex, int type, long site, Resolutions cache) {
         Resolved r = resolve(obj, symIndex, type, site, cache);
         return r.definition() == null ? null : r.definition().object();
     }
 
-    private Resolved resolve(LoadedObject obj, int symIndex, int type, long site, Map<Integer, Resolved> cache) {
+    private Resolved resolve(LoadedObject obj, int symIndex, int type, long site, Resolutions cache) {
         TypeClass tc = type == Elf.R_X86_64_JUMP_SLOT ? TypeClass.PLT : TypeClass.NORMAL;
-        int key = symIndex * 2 + (tc == TypeClass.PLT ? 1 : 0);
+        long key = symIndex * 2L + (tc == TypeClass.PLT ? 1 : 0);
         Resolved r = cache.get(key);
         if (r != null) {
             ctx.stats().countLookup(true);
@@ -541,6 +540,30 @@ final class Relocator {
             cache.put(key, r);
         }
         return r;
+    }
+
+    /**
+     * What one object's relocations resolved, by symbol index and type class (PLT or not), so a
+     * symbol that many relocations name is looked up once. An array, not a map: llvm-as-14's
+     * 393,735 relocations went through a HashMap of boxed keys. An index the symbol table does
+     * not have is not kept (its lookup says what is wrong with it).
+     */
+    private static final class Resolutions {
+        private final Resolved[] slots;
+
+        Resolutions(int symbols) {
+            slots = new Resolved[symbols > 0 && symbols < Integer.MAX_VALUE / 2 ? 2 * symbols : 0];
+        }
+
+        Resolved get(long key) {
+            return key >= 0 && key < slots.length ? slots[(int) key] : null;
+        }
+
+        void put(long key, Resolved r) {
+            if (key >= 0 && key < slots.length) {
+                slots[(int) key] = r;
+            }
+        }
     }
 
     private static boolean isTls(int type) {

@@ -8,6 +8,7 @@ import java.util.Optional;
 import org.jdryad.elf.DynamicSection;
 import org.jdryad.elf.Elf;
 import org.jdryad.elf.Symbol;
+import org.jdryad.elf.SymbolName;
 import org.jdryad.elf.SymbolVersions;
 
 /**
@@ -151,13 +152,14 @@ public final class SymbolLookup {
         lookups.increment();
         List<PassedOver> passed = new ArrayList<>(0);
         int searched = 0;
+        SymbolName key = SymbolName.of(req.name());
         for (LoadedObject obj : scope) {
             if (req.typeClass() == TypeClass.COPY && obj == req.requester()) {
                 continue; // a copy relocation copies from the definition *behind* the executable
             }
             searched++;
             objectsProbed.increment();
-            Definition d = lookupIn(obj, req, passed);
+            Definition d = lookupIn(obj, req, key, passed);
             if (d != null) {
                 if (d.symbol().bind() == Elf.STB_GNU_UNIQUE && req.typeClass() != TypeClass.COPY) {
                     // glibc's do_lookup_unique: the first definition of the name wins, whatever
@@ -182,9 +184,10 @@ public final class SymbolLookup {
     public List<PassedOver> interposedAfter(Request req, List<LoadedObject> scope, LoadedObject winner) {
         List<PassedOver> out = new ArrayList<>(0);
         int i = scope.indexOf(winner);
+        SymbolName key = SymbolName.of(req.name());
         for (int k = i + 1; i >= 0 && k < scope.size(); k++) {
             LoadedObject o = scope.get(k);
-            if (find(o, req, null) != null) {
+            if (find(o, req, key, null) != null) {
                 out.add(new PassedOver(o, "interposed: " + winner.name() + " comes first in the scope"));
             }
         }
@@ -193,15 +196,19 @@ public final class SymbolLookup {
 
     /** Looks for the symbol in one object only. */
     public Definition lookupIn(LoadedObject obj, Request req, List<PassedOver> passed) {
+        return lookupIn(obj, req, SymbolName.of(req.name()), passed);
+    }
+
+    private Definition lookupIn(LoadedObject obj, Request req, SymbolName key, List<PassedOver> passed) {
         java.util.function.BiConsumer<String, LoadedObject> probe = probeListener;
         if (probe != null && req.requester() != null && !req.requester().isHost()) {
             probe.accept(req.name(), obj);
         }
-        return find(obj, req, passed);
+        return find(obj, req, key, passed);
     }
 
     /** {@link #lookupIn} without telling the probe listener: for explanations, not lookups glibc makes. */
-    private Definition find(LoadedObject obj, Request req, List<PassedOver> passed) {
+    private Definition find(LoadedObject obj, Request req, SymbolName key, List<PassedOver> passed) {
         Optional<DynamicSection> dyn = obj.dynamic();
         if (dyn.isEmpty()) {
             return null;
@@ -209,7 +216,7 @@ public final class SymbolLookup {
         DynamicSection d = dyn.get();
         SymbolVersions versions = d.versions();
         Candidate found = new Candidate();
-        d.symbols().forEachNamed(req.name(), idx -> {
+        d.symbols().forEachNamed(key, idx -> {
             Symbol sym = d.symbols().get(idx, req.name()); // named so: forEachNamed compared the bytes
             String reject = rejectReason(sym, req);
             if (reject != null) {
