@@ -559,6 +559,34 @@ public final class AgentProcess implements AutoCloseable {
         return check(request(Protocol.MMAP_FILE, w).q(), "cannot map " + path + " at " + hex(address));
     }
 
+    /**
+     * {@link #mmapFile} at the fixed {@code address}, sent now: the returned check waits for the
+     * agent's answer and throws as mmapFile would (also when the mapping is not at
+     * {@code address}). Requests sent after are carried out after it.
+     */
+    public Runnable mmapFileAhead(long address, long length, int prot, long offset, Path path, long dev, long ino) {
+        Payload.Writer w = new Payload.Writer().q(address).q(length).q(prot).q(Protocol.MAP_FIXED).q(offset).q(dev)
+                .q(ino).s(path.toString());
+        CompletableFuture<byte[]> reply = submit(Protocol.MMAP_FILE, w);
+        return () -> checkFixed(check(awaitReply(Protocol.MMAP_FILE, reply).q(), "cannot map " + path + " at "
+                + hex(address)), address, "cannot map " + path);
+    }
+
+    /** {@link #mmapAnon} at the fixed {@code address}, sent now: as {@link #mmapFileAhead}. */
+    public Runnable mmapAnonAhead(long address, long length, int prot) {
+        Payload.Writer w = new Payload.Writer().q(address).q(length).q(prot).q(Protocol.MAP_FIXED);
+        CompletableFuture<byte[]> reply = submit(Protocol.MMAP_ANON, w);
+        return () -> checkFixed(check(awaitReply(Protocol.MMAP_ANON, reply).q(), "cannot map " + length
+                + " bytes at " + hex(address)), address, "cannot map " + length + " bytes");
+    }
+
+    private static void checkFixed(long at, long address, String what) {
+        if (at != address) {
+            throw new AgentException("jdryad: " + what + ": the agent mapped it at " + hex(at) + ", not at the fixed "
+                    + hex(address));
+        }
+    }
+
     /** As above, checking the identity the file has now. */
     public long mmapFile(long address, long length, int prot, int flags, long offset, Path path) {
         long dev, ino;

@@ -12,12 +12,20 @@ public final class SymbolTable {
     private final ByteView view;
     private final long offset;
     private final int count;
+    /**
+     * Names decoded so far, by symbol index. Why: a relocation names its symbol by index, and the
+     * warm server keeps a parsed file for every run that loads it (ElfCache): libLLVM's 14,000
+     * imported names were decoded again in every run. Filled as asked; two threads that decode
+     * the same name at once store equal Strings (immutable: a racy store publishes them safely).
+     */
+    private final String[] names;
 
     private SymbolTable(DynamicSection dynamic, ByteView view, long offset, int count) {
         this.dynamic = dynamic;
         this.view = view;
         this.offset = offset;
         this.count = count;
+        this.names = new String[count];
     }
 
     static SymbolTable of(DynamicSection dyn, ByteView view) {
@@ -78,9 +86,8 @@ public final class SymbolTable {
     /** The symbol at an index, name resolved. */
     public Symbol get(int index) {
         long o = entry(index);
-        long name = view.u32(o);
-        return new Symbol(index, name == 0 ? "" : dynamic.string(name), view.u8(o + 4), view.u8(o + 5),
-                view.u16(o + 6), view.u64(o + 8), view.u64(o + 16));
+        return new Symbol(index, name(index), view.u8(o + 4), view.u8(o + 5), view.u16(o + 6), view.u64(o + 8),
+                view.u64(o + 16));
     }
 
     /**
@@ -96,8 +103,14 @@ public final class SymbolTable {
 
     /** The name of the symbol at an index. */
     public String name(int index) {
+        String known = index >= 0 && index < count ? names[index] : null;
+        if (known != null) {
+            return known;
+        }
         long name = view.u32(entry(index));
-        return name == 0 ? "" : dynamic.string(name);
+        String decoded = name == 0 ? "" : dynamic.string(name);
+        names[index] = decoded;
+        return decoded;
     }
 
     /** True when the symbol at {@code index} is named {@code name} (compared in place, no String made). */

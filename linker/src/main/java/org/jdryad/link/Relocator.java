@@ -46,8 +46,12 @@ final class Relocator {
     private final List<RelocationPlan.IfuncWrite> ifuncs;
     private final List<RelocationPlan.CopyWrite> copies;
     private final Map<Long, Long> ifuncResults;
-    /** Scope lists named once each: a binding's "searched" list is a view of one of these. */
-    private final Map<List<LoadedObject>, List<String>> scopeNames = new java.util.IdentityHashMap<>();
+    /**
+     * Scope lists named once each, as their prefixes: a binding's "searched" list is one of these
+     * (an immutable list the Binding keeps as it is, where a view of the whole list was copied
+     * for every one of llvm-as-14's 14,467 bindings).
+     */
+    private final Map<List<LoadedObject>, List<List<String>>> scopePrefixes = new java.util.IdentityHashMap<>();
 
     /** A relocator for lazy first calls and previews: what it decides is recorded at once. */
     Relocator(LinkContext ctx) {
@@ -662,19 +666,28 @@ final class Relocator {
 
     /** The objects a lookup searched, in order: a prefix of its scope (a copy relocation skips the referrer). */
     private List<String> searched(List<LoadedObject> scope, TypeClass tc, LoadedObject referrer, Result result) {
-        List<String> names;
         if (tc == TypeClass.COPY) {
-            names = new ArrayList<>();
+            List<String> names = new ArrayList<>();
             for (LoadedObject o : scope) {
                 if (o != referrer) {
                     names.add(o.name());
                 }
             }
-        } else {
-            names = scopeNames.computeIfAbsent(scope, sc -> sc.stream().map(LoadedObject::name).toList());
+            return names.subList(0, searchedCount(result, names.size()));
         }
-        int n = result == null ? Math.min(1, names.size()) : Math.min(result.objectsSearched(), names.size());
-        return names.subList(0, n);
+        List<List<String>> prefixes = scopePrefixes.computeIfAbsent(scope, sc -> {
+            List<String> names = sc.stream().map(LoadedObject::name).toList();
+            List<List<String>> all = new ArrayList<>(names.size() + 1);
+            for (int k = 0; k <= names.size(); k++) {
+                all.add(List.copyOf(names.subList(0, k))); // List.copyOf keeps such a list as it is
+            }
+            return all;
+        });
+        return prefixes.get(searchedCount(result, prefixes.size() - 1));
+    }
+
+    private static int searchedCount(Result result, int scopeSize) {
+        return result == null ? Math.min(1, scopeSize) : Math.min(result.objectsSearched(), scopeSize);
     }
 
     /** The version a reference asks for: the DT_VERNEED (or DT_VERDEF) entry its versym names. */

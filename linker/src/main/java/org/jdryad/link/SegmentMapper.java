@@ -74,7 +74,8 @@ final class SegmentMapper {
             long filePagesEnd = roundUp(fileEnd);
             pages.set(segStart, roundUp(memEnd), prot);
             if (ph.filesz() > 0) {
-                memory.mapFile(segStart, filePagesEnd - segStart, prot, elf.path(), elf.identity(), ph.offset() & -page);
+                memory.mapFileAhead(segStart, filePagesEnd - segStart, prot, elf.path(), elf.identity(),
+                        ph.offset() & -page);
             }
             if (ph.memsz() > ph.filesz()) {
                 // Zero the rest of the last file page: it holds whatever follows the segment in the file.
@@ -91,10 +92,13 @@ final class SegmentMapper {
                 long anonStart = ph.filesz() > 0 ? filePagesEnd : segStart;
                 long anonEnd = roundUp(memEnd);
                 if (anonEnd > anonStart) {
-                    memory.mapAnonymous(anonStart, anonEnd - anonStart, prot);
+                    memory.mapAnonymousAhead(anonStart, anonEnd - anonStart, prot);
                 }
             }
         }
+        // The segments were sent without waiting for each answer (a round trip apiece); the object
+        // is mapped, or its load fails in the words a mapping's failure has, before anything uses it.
+        memory.settle();
         obj.setPages(pages);
     }
 

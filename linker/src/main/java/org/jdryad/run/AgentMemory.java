@@ -44,6 +44,16 @@ final class AgentMemory implements TargetMemory {
     }
 
     @Override
+    public void mapFileAhead(long address, long length, int prot, Path file, FileIdentity identity, long fileOffset) {
+        ahead(agent.mmapFileAhead(address, length, prot, fileOffset, file, identity.device(), identity.inode()));
+    }
+
+    @Override
+    public void mapAnonymousAhead(long address, long length, int prot) {
+        ahead(agent.mmapAnonAhead(address, length, prot));
+    }
+
+    @Override
     public void protect(long address, long length, int prot) {
         agent.mprotect(address, length, prot);
     }
@@ -81,12 +91,15 @@ final class AgentMemory implements TargetMemory {
         }
     }
 
-    /** Checks of the writes sent ahead, not yet settled. */
+    /** Checks of the requests sent ahead (mappings, writes), not yet settled. */
     private final List<Runnable> unsettled = new ArrayList<>();
 
     @Override
     public void writeWordsAhead(long[] addresses, long[] values, int count, boolean narrow) {
-        Runnable check = agent.writeWordsAhead(addresses, values, count, narrow);
+        ahead(agent.writeWordsAhead(addresses, values, count, narrow));
+    }
+
+    private void ahead(Runnable check) {
         synchronized (unsettled) {
             unsettled.add(check);
         }

@@ -139,6 +139,34 @@ class AgentProcessTest {
         assertEquals(2, missing.errno());
     }
 
+    /**
+     * Mappings sent ahead (SegmentMapper maps an object's segments so): carried out in the order
+     * sent, each failure thrown by its own check, in mmapFile's words, and the agent serves on.
+     */
+    @Test
+    void mappingsSentAheadAreCheckedLater() throws IOException {
+        AgentProcess ap = start(null);
+        byte[] content = new byte[8192];
+        java.util.Arrays.fill(content, (byte) 0x5a);
+        Path f = tmp.resolve("ahead.bin");
+        Files.write(f, content);
+        long dev = ((Number) Files.getAttribute(f, "unix:dev")).longValue();
+        long ino = ((Number) Files.getAttribute(f, "unix:ino")).longValue();
+        long r = ap.mmapAnon(0, 4 * 4096, Protocol.PROT_NONE, Protocol.MAP_NORESERVE);
+        Runnable first = ap.mmapFileAhead(r, 8192, Protocol.PROT_READ, 0, f, dev, ino);
+        Runnable stale = ap.mmapFileAhead(r + 8192, 4096, Protocol.PROT_READ, 0, f, dev, ino + 1);
+        Runnable anon = ap.mmapAnonAhead(r + 12288, 4096, Protocol.PROT_READ | Protocol.PROT_WRITE);
+        byte[] back = ap.readViaSocket(r, 8192); // served after the three
+        assertArrayEquals(content, back);
+        first.run();
+        AgentException e = assertThrows(AgentException.class, stale::run);
+        assertEquals(116, e.errno());
+        assertTrue(e.getMessage().contains("cannot map " + f), e.getMessage());
+        anon.run();
+        ap.write(r + 12288, new byte[] {1, 2, 3});
+        assertArrayEquals(new byte[] {1, 2, 3}, ap.readViaSocket(r + 12288, 3));
+    }
+
     @Test
     void anonymousMemoryWritesAndBulkWords() {
         AgentProcess ap = start(null);
