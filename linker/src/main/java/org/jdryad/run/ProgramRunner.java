@@ -14,6 +14,7 @@ import java.util.Set;
 import org.jdryad.agent.AgentException;
 import org.jdryad.agent.AgentInfo;
 import org.jdryad.agent.AgentListener;
+import org.jdryad.agent.AgentLaunch;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.CallbackHandler;
@@ -122,7 +123,7 @@ public final class ProgramRunner {
             return runStatic();
         }
         Map<String, String> agentEnv = agentEnvironment();
-        AgentProcess.Launch early = launchEarly(agentEnv);
+        AgentLaunch early = launchEarly(agentEnv);
         ObjectGraph graph;
         Path agentBinary;
         try {
@@ -138,7 +139,7 @@ public final class ProgramRunner {
             early.close(); // a program with more static TLS than the smallest agent holds
             early = null;
         }
-        AgentProcess.Launch launched = early;
+        AgentLaunch launched = early;
         return serve(callbacks -> launched != null
                 ? launched.connect(callbacks, Duration.ofSeconds(30))
                 : follow != null
@@ -157,12 +158,12 @@ public final class ProgramRunner {
      * before it ran any of the program. Not with the warm server, whose client starts one process
      * per run (and whose search is quick), nor under --follow, whose agents are exec'ed.
      */
-    private AgentProcess.Launch launchEarly(Map<String, String> agentEnv) {
+    private AgentLaunch launchEarly(Map<String, String> agentEnv) {
         if (follow != null || !context.spawner().local()) {
             return null;
         }
         try {
-            return AgentProcess.launch(context.spawner(), AgentBinary.locate(0), programArgv(), agentEnv);
+            return AgentLaunch.launch(context.spawner(), AgentBinary.locate(0), programArgv(), agentEnv);
         } catch (RuntimeException e) {
             return null; // started again after the search, which says what is wrong
         }
