@@ -599,7 +599,9 @@ final class Relocator {
         }
         if (def == null) {
             scope = ctx.scopeFor(obj);
-            result = ctx.lookup().lookup(req, scope);
+            LookupMemo.Outcomes memo = tc == TypeClass.COPY ? null : remembered(obj, scope);
+            result = memo == null ? ctx.lookup().lookup(req, scope)
+                    : ctx.lookup().lookup(req, scope, memo, LookupMemo.keyOf(symIndex, tc == TypeClass.PLT));
             def = result.definition().orElse(null);
         }
         if (def != null && def.object() != obj && ref.visibility() == Elf.STV_PROTECTED && !ref.isUndefined()) {
@@ -627,6 +629,28 @@ final class Relocator {
         Origin o = origin == Origin.LOAD && def.symbol().isIfunc() ? Origin.of(Binding.Kind.IFUNC) : origin;
         record(o, obj, site, relocation, ref.name(), version, def, value, scope, tc, result);
         return new Resolved(def, value);
+    }
+
+    /** The last object and scope {@link #remembered} was asked about, and its answer. */
+    private LoadedObject memoObject;
+    private List<LoadedObject> memoScope;
+    private LookupMemo.Outcomes memoOutcomes;
+
+    /**
+     * The outcomes earlier runs' lookups left for {@code obj} in {@code scope} (the warm server's
+     * kept files only: cold mode runs once), or null: none kept, or lookups traced (LD_DEBUG
+     * tells each object a lookup probes, which a remembered outcome would skip).
+     */
+    private LookupMemo.Outcomes remembered(LoadedObject obj, List<LoadedObject> scope) {
+        if (!org.jdryad.elf.ElfCache.enabled() || ctx.tracesLookups()) {
+            return null;
+        }
+        if (obj != memoObject || scope != memoScope) {
+            memoOutcomes = LookupMemo.outcomesFor(obj, scope);
+            memoObject = obj;
+            memoScope = scope;
+        }
+        return memoOutcomes;
     }
 
     private void record(Origin origin, LoadedObject obj, long site, String relocation, String name,

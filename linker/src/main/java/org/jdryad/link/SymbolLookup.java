@@ -177,6 +177,23 @@ public final class SymbolLookup {
     }
 
     /**
+     * As {@link #lookup(Request, List)}, answered from {@code memo} (outcomes remembered for the
+     * requester in this scope, {@link LookupMemo}) when it holds {@code key}'s, and remembered
+     * there when it does not.
+     */
+    Result lookup(Request req, List<LoadedObject> scope, LookupMemo.Outcomes memo, int key) {
+        Result remembered = memo.replay(key, scope);
+        if (remembered != null) {
+            lookups.increment();
+            objectsProbed.add(remembered.objectsSearched());
+            return remembered;
+        }
+        Result result = lookup(req, scope);
+        memo.remember(key, result, scope);
+        return result;
+    }
+
+    /**
      * The definitions that {@code winner} interposes on: same-named definitions that qualify for
      * {@code req} in the objects after it in {@code scope}. Not counted as lookups; for the
      * history's "why", which must say what a binding did not bind to as well as what it did.

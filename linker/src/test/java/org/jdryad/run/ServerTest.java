@@ -116,7 +116,7 @@ class ServerTest {
         assertTrue(after.stdout().startsWith("jdryad server: not running"), after::describe);
     }
 
-    /** Every differential fixture, warm: the same stdout, stderr and status as the system loader. */
+    /** Every differential fixture, warm, twice: the same stdout, stderr and status as the system loader. */
     @TestFactory
     Stream<DynamicTest> warmRunsMatchTheSystemLoader() {
         return FixtureCatalog.differentialCases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
@@ -124,6 +124,9 @@ class ServerTest {
             Result expected = Jdryad.runNative(c.program(), c.args(), with(c.env(), warm("on")), dir);
             Result actual = Jdryad.runJdryad(List.of(), c.program(), c.args(), with(c.env(), warm("on")), dir);
             Jdryad.assertSameRun(c.name() + " (warm)", expected, actual);
+            // Again: the lookups now come from what the first run's found (link/LookupMemo).
+            Result again = Jdryad.runJdryad(List.of(), c.program(), c.args(), with(c.env(), warm("on")), dir);
+            Jdryad.assertSameRun(c.name() + " (warm, again)", expected, again);
         }));
     }
 
@@ -267,6 +270,69 @@ class ServerTest {
         Result second = warmRun(List.of(prog.toString()), dir);
         assertEquals("library says second version\n", second.stdout(), second::describe);
         assertEquals(0, second.status(), second::describe);
+    }
+
+    /**
+     * What earlier runs' lookups found is remembered by the server (link/LookupMemo), and never
+     * outlives what it was found in: an object earlier in the scope rebuilt to define the symbol,
+     * and a preloaded definition, each win at the next run, bound now and lazily; and a
+     * remembered binding is recorded as a fresh one is (`jdryad show why`, the same text).
+     */
+    @Test
+    void rememberedLookupsFollowTheFilesOfEachRun() throws IOException {
+        Path dir = Fixtures.scratchDir("server-memo");
+        Path first = dir.resolve("libmemo_first.so");
+        Path second = dir.resolve("libmemo_second.so");
+        Path pre = dir.resolve("libmemo_pre.so");
+        Path prog = dir.resolve("memo");
+        buildLibrary(dir, first, "const char *first_marker = \"marker\";\n");
+        buildLibrary(dir, second, "const char *who(void) { return \"second\"; }\n");
+        buildLibrary(dir, pre, "const char *who(void) { return \"preloaded\"; }\n");
+        gcc(dir, List.of("-o", prog.toString(), Fixtures.source("server/memo_main.c").toString(), first.toString(),
+                second.toString(), "-Wl,-rpath," + dir));
+        for (List<String> bind : List.of(List.of("--bind-now"), List.<String>of())) {
+            List<String> run = with(bind, prog.toString());
+            List<String> preloaded = with(bind, "--preload", pre.toString(), prog.toString());
+            buildLibrary(dir, first, "const char *first_marker = \"marker\";\n");
+            assertRuns(dir, run, "who: second (marker)\n", "who: second (marker)\n");
+            Result why1 = warmRun(with(bind, "--history", "h1.json", prog.toString()), dir);
+            Result why2 = warmRun(with(bind, "--history", "h2.json", prog.toString()), dir);
+            assertEquals(0, why1.status() | why2.status(), why1.describe() + why2.describe());
+            Result show1 = jdryad(List.of("show", "h1.json", "why", "who"), Map.of(), dir);
+            Result show2 = jdryad(List.of("show", "h2.json", "why", "who"), Map.of(), dir);
+            assertTrue(show1.stdout().contains("libmemo_second.so"), show1::describe);
+            assertEquals(show1.stdout().replaceAll("0x[0-9a-f]+", "ADDRESS"), show2.stdout().replaceAll("0x[0-9a-f]+", "ADDRESS"),
+                    "a remembered binding's why, against the first run's (addresses aside: a run's bases are random)");
+            buildLibrary(dir, first, "const char *first_marker = \"rebuilt\";\n"
+                    + "const char *who(void) { return \"first\"; }\n");
+            assertRuns(dir, run, "who: first (rebuilt)\n", "who: first (rebuilt)\n");
+            assertRuns(dir, preloaded, "who: preloaded (rebuilt)\n", "who: preloaded (rebuilt)\n");
+            assertRuns(dir, run, "who: first (rebuilt)\n", "who: first (rebuilt)\n");
+        }
+    }
+
+    private static List<String> with(List<String> head, String... tail) {
+        List<String> all = new ArrayList<>(head);
+        all.addAll(List.of(tail));
+        return all;
+    }
+
+    /** Two warm runs of {@code args} print {@code once}, then {@code twice}, with status 0. */
+    private static void assertRuns(Path dir, List<String> args, String once, String twice) {
+        Result a = warmRun(args, dir);
+        assertEquals(once, a.stdout(), a::describe);
+        Result b = warmRun(args, dir);
+        assertEquals(twice, b.stdout(), b::describe);
+        assertEquals(0, a.status() | b.status(), a.describe() + b.describe());
+    }
+
+    /** Builds {@code lib} from {@code source}, replacing it by a rename as a build would. */
+    private static void buildLibrary(Path dir, Path lib, String source) throws IOException {
+        Path src = dir.resolve(lib.getFileName() + ".c");
+        Files.writeString(src, source);
+        Path tmp = dir.resolve(lib.getFileName() + ".tmp");
+        gcc(dir, List.of("-shared", "-fPIC", "-o", tmp.toString(), src.toString()));
+        Files.move(tmp, lib, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static void buildStaleLibrary(Path dir, Path lib, String says) throws IOException {
