@@ -179,6 +179,9 @@ for ((r = 1; r <= rounds; r++)); do
     arg=""; [ $mode = prepared ] && arg=$prepare_ms
     read -r _ a _ _ b _ < <("$work/first_calls" $arg) && { add "lazy.$mode.glibc" "$a"; add "plt.$mode.glibc" "$b"; }
     read -r _ a _ _ b _ < <("$jdryad" run "$work/first_calls" $arg) && { add "lazy.$mode.jdryad" "$a"; add "plt.$mode.jdryad" "$b"; }
+    if [ -n "$warm_ok" ]; then
+      read -r _ a _ _ b _ < <(env $warm_env "$jdryad" run "$work/first_calls" $arg) && add "lazy.$mode.warm" "$a"
+    fi
   done
   if ((r <= 3)); then   # peak RSS hardly varies: three rounds are enough
     for k in "${prog_names[@]}"; do
@@ -244,6 +247,10 @@ if [ -n "${have[llvm]:-}" ]; then
 fi
 row "lazy first call, $nfuncs functions, at start-up" ns/call "$(med lazy.start.glibc)" "$(med lazy.start.jdryad)"
 row "lazy first call, $nfuncs functions, after ${prepare_ms} ms" ns/call "$(med lazy.prepared.glibc)" "$(med lazy.prepared.jdryad)"
+if [ -n "$warm_ok" ]; then
+  row "lazy first call, $nfuncs functions, at start-up, warm" ns/call "$(med lazy.start.glibc)" "$(med lazy.start.warm)"
+  row "lazy first call, $nfuncs functions, after ${prepare_ms} ms, warm" ns/call "$(med lazy.prepared.glibc)" "$(med lazy.prepared.warm)"
+fi
 row "call through a bound PLT slot" ns/call "$(med plt.start.glibc)" "$(med plt.start.jdryad)" "%.2f"
 for k in "${prog_names[@]}"; do
   [ -n "${have[$k]:-}" ] || continue
@@ -262,7 +269,7 @@ else
 fi
 note "link phase: jdryad's --stats 'link' (map, relocate, re-bind host objects; its library search is in 'start agent') against glibc's exec to its first initialiser by the wall clock (benchtool stamp: the first 'calling init:' line of LD_DEBUG=files; glibc runs no initialiser before all is loaded and relocated). glibc's own LD_DEBUG=statistics 'total startup time in dynamic loader' (TSC cycles at ${tsc_mhz} MHz, calibrated here${dmesg_mhz:+; dmesg says $dmesg_mhz MHz}) is shown for comparison: it undercounts on this kind of machine (README, Benchmarks)"
 note "exec to first initialiser: the same stamp under jdryad (--debug=files): everything before the first initialiser (launcher, server or JVM, agent, link)"
-note "lazy first call: tests/bench/lazy/first_calls.c; 'at start-up' calls right away (under jdryad mostly before Java has prepared the fast path's answers: a JVM round trip each), 'after ${prepare_ms} ms' sleeps first (the fast path's prepared tables); the bound-call row is the same program's second pass"
+note "lazy first call: tests/bench/lazy/first_calls.c; 'at start-up' calls right away (cold, mostly before the JVM has prepared the fast path's answers: a round trip each; warm, the server's JIT-compiled code prepares them in time for most), 'after ${prepare_ms} ms' sleeps first (the fast path's prepared tables); the bound-call row is the same program's second pass"
 [ -n "$warm_ok" ] && note "wall, warm: JDRYAD_SERVER=on with a server started before the rounds (and each program run 5 times under it first): the launcher, the native client and the agent per run, no JVM; the glibc column is the cold rows' native run"
 [ -n "$warm_ok" ] && [ -x "$front" ] && note "wall, warm, front: the same through the static front $front (the client's session in the front's process, no bash)"
 note "peak RSS: VmHWM of the program's process at its exit (benchtool hwm, ptrace exit events): under jdryad the agent process the program runs in; the JVM's own RSS is not counted"
