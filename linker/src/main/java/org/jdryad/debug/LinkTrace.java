@@ -377,7 +377,7 @@ public final class LinkTrace {
             }
         }
         checkingVersions(fresh, known);
-        if (log.on(Category.SCOPES) && !root.isHost()) {
+        if (log.on(Category.SCOPES) && (!root.isHost() || root.namespace() == 0)) {
             log.print(scope(root));
         }
     }

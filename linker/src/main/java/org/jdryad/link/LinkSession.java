@@ -350,11 +350,12 @@ public final class LinkSession implements LinkContext {
     /**
      * Records glibc's relocation dependency (add_dependency): a binding of {@code referrer} to a
      * definition in {@code definer}, an object loaded by dlopen, keeps the definer loaded as long
-     * as the referrer is. Bindings to start-up objects, host objects and oneself record nothing.
+     * as the referrer is (a dlopened host object too: glibc unloads it when nothing holds it).
+     * Bindings to start-up objects and oneself record nothing.
      */
     @Override
     public void bound(LoadedObject referrer, LoadedObject definer) {
-        if (referrer == definer || definer.isHost() || !dlopened.contains(definer)) {
+        if (referrer == definer || !dlopened.contains(definer)) {
             return;
         }
         synchronized (relocationDependencies) {

@@ -439,17 +439,7 @@ final class DynamicLoader implements CallbackHandler {
                 return CallbackReply.ok(0); // RTLD_NOLOAD of an object that is not loaded: NULL, no error
             }
             if (r.root().isHost()) {
-                if (ns != null && !r.added().isEmpty()) {
-                    // glibc's dlmopen loaded them into the namespace: they are in its list and scope,
-                    // and the library is open until the program's dlclose of glibc's handle for it.
-                    session.mapDlopened(r.added(), r.searchList(), true);
-                    publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
-                            caller, tid));
-                }
-                if (ns != null && r.root().glibcHandle() != 0 && session.objects().contains(r.root())) {
-                    unloading.opened(r.root());
-                }
-                return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
+                return openHost(ns, r, name, flags, caller, tid);
             }
             if (noload && !r.added().isEmpty()) {
                 throw new IllegalStateException("RTLD_NOLOAD loaded " + r.added());
@@ -517,6 +507,62 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     /**
+     * A dlopen whose object is a host object: glibc's dlopen (dlmopen in a namespace) opens it
+     * for the program (the reply), after Java's own opened what was new. jdryad keeps them as
+     * glibc will have them: in the namespace's objects, announced (r_debug, the activity log,
+     * and in the base namespace the audit modules' la_activity and la_objopen), with the
+     * dlopen's search list as the handle's (dlsym), RTLD_GLOBAL's global scope, and an open
+     * count that dlclose's unloading follows (which gives Java's reference back). Why: without
+     * it, a library that `dlopen("libm.so.6", RTLD_GLOBAL)` made global was not global for
+     * jdryad objects dlopened later (`undefined symbol: cos` where glibc finds it), and audit
+     * modules never heard of it.
+     */
+    private CallbackReply openHost(Namespace ns, Resolution r, String name, int flags, long caller, long tid) {
+        if (!r.added().isEmpty()) {
+            if (ns == null) {
+                trace.dlopenLinking(r.root(), r.added(), r.searchList(), flags);
+            }
+            session.mapDlopened(r.added(), r.searchList(), true);
+            publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
+                    caller, tid));
+            if (ns == null) {
+                audit.added(r.added());
+                audit.consistent();
+                trace.dlopenLinked(r.added(), r.searchList());
+            }
+        }
+        List<LoadedObject> joinedGlobal = new ArrayList<>();
+        if (ns == null && (flags & Protocol.RTLD_GLOBAL) != 0) {
+            joinedGlobal.addAll(r.searchList());
+            joinedGlobal.removeAll(session.globalScope());
+            session.promoteToGlobal(r.searchList());
+        }
+        int opens = 0;
+        if (r.root().glibcHandle() != 0 && session.objects().contains(r.root())) {
+            if ((flags & Protocol.RTLD_NODELETE) != 0) {
+                unloading.markNodelete(r.root());
+            }
+            searchLists.putIfAbsent(r.root(), r.searchList());
+            opens = unloading.opened(r.root());
+        }
+        if (ns == null) {
+            // glibc ran their initialisers in Java's dlopen of them: they are announced (LD_DEBUG's
+            // "calling init"), and their places at exit published, as a jdryad object's.
+            List<LoadedObject> toInitialise = new ArrayList<>();
+            for (LoadedObject o : session.initOrderOf(r.added())) {
+                if (r.added().contains(o)) {
+                    toInitialise.add(o);
+                }
+            }
+            initialisers.runInitialisers(toInitialise, false);
+            if (opens > 0) {
+                trace.opened(r.root(), opens, joinedGlobal);
+            }
+        }
+        return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
+    }
+
+    /**
      * glibc's _dl_name_match_p, which _dl_map_object asks before la_objsearch: an object is
      * loaded under {@code name} when that is its name (as it was opened) or its soname.
      */
@@ -556,6 +602,12 @@ final class DynamicLoader implements CallbackHandler {
                 referrer = from.get().name();
             } else {
                 LoadedObject obj = links.objectOf(handle);
+                if (obj == null) {
+                    obj = unloading.hostRoot(handle);
+                    if (obj != null && obj.namespace() != 0) {
+                        obj = null; // a namespace's host handle: glibc's dlsym in it
+                    }
+                }
                 if (obj == null) {
                     return CallbackReply.askGlibc(handle);
                 }
@@ -620,7 +672,7 @@ final class DynamicLoader implements CallbackHandler {
         synchronized (this) {
             LoadedObject obj = links.objectOf(handle);
             if (obj == null) {
-                obj = unloading.namespaceHostRoot(handle);
+                obj = unloading.hostRoot(handle);
             }
             if (obj == null) {
                 return CallbackReply.askGlibc(handle);

@@ -707,7 +707,9 @@ public final class ProgramRunner {
             record.rememberProvenance(obj, provenanceOf(graph, n, dlopenCaller));
             if (n.host()) {
                 HostLibrary lib = hostLibraryOf(agent, n, graph.lmid());
-                obj.setGlibcHandle(graph.lmid() == 0 ? 0 : lib.handle());
+                // The reference Java's dlopen (or dlmopen) took, given back when the object is unloaded
+                // (Namespaces.closeHostsOf); the start-up's host objects stay for good.
+                obj.setGlibcHandle(graph.lmid() == 0 && dlopenCaller == null ? 0 : lib.handle());
                 obj.setBase(lib.lAddr());
                 obj.setMapping(lib.lAddr() + n.elf().lowestLoadAddress(agent.info().pageSize()),
                         n.elf().mappedSpan(agent.info().pageSize()));

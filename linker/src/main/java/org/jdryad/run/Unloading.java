@@ -75,8 +75,8 @@ final class Unloading {
         return nodelete.contains(o);
     }
 
-    /** The host object a dlmopen of a host library alone opened in a namespace, by glibc's handle (null: none). */
-    LoadedObject namespaceHostRoot(long handle) {
+    /** The host object a dlopen or dlmopen of a host library opened (not a start-up one), by glibc's handle (null: none). */
+    LoadedObject hostRoot(long handle) {
         for (LoadedObject o : openCount.keySet()) {
             if (o.isHost() && o.glibcHandle() == handle && handle != 0) {
                 return o;

@@ -71,6 +71,29 @@ class AuditRunTest {
         assertTrue(log.contains("la_objopen libm.so.6 lmid=0 #4"), log); // before, la_objopen got NULL and crashed
     }
 
+    /**
+     * A glibc library the program dlopens itself (libm, which glibc's dlopen loads into the agent):
+     * la_activity and la_objopen when it is loaded, la_symbind64 for dlsym (LA_SYMB_DLSYM), no
+     * la_objsearch for a second dlopen of the loaded name, la_objclose when the last handle is
+     * closed or at exit, and a new object (a new cookie) when it is opened again after. Before,
+     * the modules heard nothing of it.
+     */
+    @Test
+    void aHostLibraryTheProgramDlopensIsAudited(@TempDir Path tmp) throws IOException {
+        Path prog = FixtureCatalog.auditHostLibraryProgram();
+        for (String mode : List.of("0", "1", "2", "3", "4")) {
+            Logged r = runBothWays(tmp, "hostlib" + mode, FixtureCatalog.auditLogger(), prog, List.of(mode), List.of(),
+                    Map.of());
+            assertTrue(r.expected().stdout().contains("cos(0) = 1.00"), r.expected()::describe);
+            assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "mode " + mode
+                    + ": the audit log under jdryad and natively");
+            String log = String.join("\n", r.got());
+            assertTrue(log.contains("la_activity #1 add\nla_objopen libm.so.6 lmid=0 #5\nla_activity #1 consistent"), log);
+            assertTrue(log.contains("la_symbind64 cos #1 -> #5 flags=8"), log);
+            assertTrue(log.contains("la_objclose #5"), log);
+        }
+    }
+
     /** Jump slots bound at load time: la_symbind64 for each (LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT), redirected too. */
     @Test
     void bindNowSlotsAreAudited(@TempDir Path tmp) throws IOException {

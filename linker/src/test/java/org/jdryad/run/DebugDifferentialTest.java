@@ -191,12 +191,12 @@ class DebugDifferentialTest {
     /** glibc's lines less those about its own host objects (and the messages' blank lines). */
     private static List<String> glibcOnly(List<String> all) {
         List<String> lines = dropRtldMallocLookups(all);
-        // A host library that is itself a dlopen's root is glibc's dlopen in the agent (jdryad
-        // hands it over): its lines, from its "dynamically loaded" to its initialiser, and at exit
-        // its finaliser, are not jdryad's. Host objects a jdryad dlopen brings, and the start-up
-        // ones, are told by jdryad in glibc's order.
+        // A host library that a host object dlopens itself (libc's NSS and gconv modules) is glibc's
+        // business in the agent: its lines, from its "dynamically loaded" to its initialiser, and at
+        // exit its finaliser, are not jdryad's. Host libraries the program dlopens, host objects a
+        // jdryad dlopen brings, and the start-up ones are told by jdryad in glibc's order.
         Set<String> dlopenedHosts = new HashSet<>();
-        Pattern root = Pattern.compile("^file=(\\S+) \\[0\\];  dynamically loaded by ");
+        Pattern root = Pattern.compile("^file=(\\S+) \\[0\\];  dynamically loaded by (\\S+) ");
         String inHostDlopen = null; // the root (a basename) of the host dlopen whose lines these are
         List<String> out = new ArrayList<>();
         boolean hostContext = true; // lookups before any relocation are the vDSO's
@@ -205,7 +205,7 @@ class DebugDifferentialTest {
             String subject = subjectOf(l);
             String base = subject == null ? null : subject.substring(subject.lastIndexOf('/') + 1);
             Matcher dlopened = root.matcher(l);
-            if (dlopened.find() && isHost(dlopened.group(1))) {
+            if (dlopened.find() && isHost(dlopened.group(1)) && isHost(dlopened.group(2))) {
                 String name = dlopened.group(1);
                 inHostDlopen = name.substring(name.lastIndexOf('/') + 1);
                 dlopenedHosts.add(inHostDlopen);
@@ -218,7 +218,8 @@ class DebugDifferentialTest {
             boolean told = subject != null && inHostDlopen == null && !dlopenedHosts.contains(base)
                     && (l.startsWith("calling init: ") || l.startsWith("calling fini: ")
                             || l.startsWith("relocation processing: ") || l.startsWith("object=")
-                            || l.contains(" required by file "));
+                            || l.contains(" required by file ") || l.startsWith("opening file=")
+                            || l.startsWith("closing file="));
             if (inHostDlopen != null && l.startsWith("calling init: ") && inHostDlopen.equals(base)) {
                 inHostDlopen = null; // the host dlopen's last line (this one is dropped below)
             }
