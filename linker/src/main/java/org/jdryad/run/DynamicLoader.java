@@ -231,6 +231,14 @@ final class DynamicLoader implements CallbackHandler {
         initialisers.publishFinalisers();
     }
 
+    /**
+     * A forked child's copy takes its parent's modules as they were at the fork: its calls at exit
+     * are already in the table its memory holds (no request: the child's connection is not read yet).
+     */
+    synchronized void inheritAudit(AuditHooks hooks) {
+        this.audit = hooks;
+    }
+
     /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
     synchronized long linkMapOf(LoadedObject o) {
         return links.nodeOf(o);

@@ -148,7 +148,10 @@ final class ProcessLink {
         l.attachChild(child);
         LazyBinder lazy = new LazyBinder(s, bindNot, program);
         if (frozenAudit != null) {
-            lazy.setAudit(frozenAudit.forProcess(child, l, s)); // the child's first calls are audited in the child
+            // The child's first calls, dlopens, dlsyms and dlcloses are audited in the child, as glibc's.
+            Auditing a = frozenAudit.forProcess(child, l, s);
+            lazy.setAudit(a);
+            l.inheritAudit(a);
         }
         ProcessLink p = new ProcessLink(childPid, child, s, l, lazy, g, b, objects);
         p.watchForks();

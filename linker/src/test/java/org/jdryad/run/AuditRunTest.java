@@ -189,6 +189,25 @@ class AuditRunTest {
     }
 
     /**
+     * A forked child's dlopen, dlsym and dlclose are audited in the child, as glibc's: its
+     * la_objsearch, la_activity, la_objopen, la_symbind64 (LA_SYMB_DLSYM) and la_objclose, with
+     * the modules' state as it was at the fork; then the parent's own dlopen. Before, the child's
+     * modules heard nothing. The whole log equals the system loader's.
+     */
+    @Test
+    void aForkedChildsDlopenIsAudited(@TempDir Path tmp) throws IOException {
+        Logged r = runBothWays(tmp, "audit, a forked child's dlopen", FixtureCatalog.auditLogger(),
+                FixtureCatalog.auditForkDlopenProgram(), List.of(FixtureCatalog.auditPlugin().toString(), "libz.so.1"),
+                List.of(), Map.of());
+        assertTrue(r.expected().stdout().contains("child: au_plugin(2) = 6"), r.expected()::describe);
+        assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "the audit log under jdryad and natively");
+        String log = String.join("\n", r.got());
+        assertTrue(log.contains("la_objopen libau_plugin.so lmid=0 #5"), log);
+        assertTrue(log.contains("la_symbind64 au_plugin #1 -> #5 flags=8"), log);
+        assertTrue(log.contains("la_objopen libz.so.1 lmid=0 #5"), log); // the parent's cookies did not move on
+    }
+
+    /**
      * A forked child's first calls are audited in the child, as glibc's: la_symbind64 for a
      * function its parent never called, and with PLT hooks la_pltenter and la_pltexit on each
      * call; then the parent's own first call. The whole log equals the system loader's.
