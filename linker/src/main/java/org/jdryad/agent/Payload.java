@@ -2,7 +2,6 @@ package org.jdryad.agent;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /** Encoding and decoding of frame payloads (little-endian q/s fields, see {@link Protocol}). */
@@ -36,7 +35,7 @@ final class Payload {
             if (s == null) {
                 return u32(0);
             }
-            byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+            byte[] bytes = RawText.encode(s); // a program's bytes as they came (RawText)
             u32(bytes.length + 1);
             bytes(bytes, 0, bytes.length);
             ensure(1);
@@ -93,7 +92,7 @@ final class Payload {
             if (buf.get() != 0 || indexOfNul(b) >= 0) {
                 throw new AgentException("jdryad: malformed message from the agent (a string not ending at its NUL)");
             }
-            return new String(b, StandardCharsets.UTF_8);
+            return RawText.decode(b);
         }
 
         private static int indexOfNul(byte[] b) {

@@ -2,7 +2,6 @@ package org.jdryad.run;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -235,7 +234,7 @@ public final class GdbSession {
         int start = 0;
         for (int i = 0; i < raw.length; i++) {
             if (raw[i] == 0) {
-                out.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
+                out.add(org.jdryad.agent.RawText.decode(raw, start, i - start)); // the program's bytes, exactly
                 start = i + 1;
             }
         }

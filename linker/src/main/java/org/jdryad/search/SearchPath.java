@@ -224,7 +224,16 @@ final class SearchPath {
         if (dir.isEmpty() || !dir.startsWith("/")) {
             return true; // glibc never caches relative directories as missing
         }
-        return dir.indexOf('\0') < 0 && dirExists.computeIfAbsent(dir, k -> Files.isDirectory(Path.of(k)));
+        return dir.indexOf('\0') < 0 && dirExists.computeIfAbsent(dir, SearchPath::isDirectory);
+    }
+
+    /** Whether {@code dir} is a directory; a name Java cannot make a path of (bytes that are not UTF-8) is none here. */
+    private static boolean isDirectory(String dir) {
+        try {
+            return Files.isDirectory(Path.of(dir));
+        } catch (java.nio.file.InvalidPathException e) {
+            return false;
+        }
     }
 
     /** glibc's fillin_rpath: split, expand, drop empty expansions, normalise the trailing '/', dedupe. */

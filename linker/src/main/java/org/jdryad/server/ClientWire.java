@@ -103,7 +103,7 @@ final class ClientWire {
             }
             byte[] s = new byte[(int) n];
             b.get(s);
-            return new String(s, StandardCharsets.UTF_8);
+            return org.jdryad.agent.RawText.decode(s); // arguments and environment: the program's bytes, exactly
         }
 
         /** The rest of the payload as UTF-8 text. */
@@ -149,7 +149,7 @@ final class ClientWire {
         }
 
         Writer str(String s) {
-            byte[] b = s.getBytes(StandardCharsets.UTF_8);
+            byte[] b = org.jdryad.agent.RawText.encode(s);
             return u32(b.length).bytes(b, 0, b.length);
         }
 

@@ -255,6 +255,19 @@ class ServerTest {
         }
     }
 
+    /** Arguments and environment that are not UTF-8 reach a warm run's program byte for byte (RawBytesRunTest, cold). */
+    @Test
+    void aWarmRunsProgramGetsBytesThatAreNotUtf8() {
+        Path prog = FixtureCatalog.bytesProgram();
+        Map<String, String> env = new HashMap<>(ProcessRunner.environment(prog.getParent(), warm("on")));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        String script = "RAW_BYTES=$(printf 'abc\\377\\376') exec " + Jdryad.launcher() + " run " + prog
+                + " \"$(printf 'x\\377y')\" \"$(printf 'caf\\351')\"";
+        Result r = ProcessRunner.run(List.of("/bin/sh", "-c", script), env, prog.getParent(), TIMEOUT);
+        assertEquals("arg:78ff79\narg:636166e9\nenv:616263fffe\n", r.stdout(), r::describe);
+        assertEquals(0, r.status(), r::describe);
+    }
+
     /** A library rebuilt in place between two warm runs: the second run loads the new one. */
     @Test
     void aRebuiltLibraryIsNeverServedStale() throws IOException {
