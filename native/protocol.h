@@ -117,6 +117,10 @@
  *                 entries (AT_PHDR, AT_PHNUM, AT_PHENT, AT_ENTRY; execfn, when not NULL, becomes
  *                 AT_EXECFN) written into the agent's own auxv, which glibc's getauxval reads, so
  *                 that initialisers see the program's as natively; ENTER builds the program's.
+ *   SET_FDS       q n (<= 64), n x q target  -> q placed, or -EINVAL.  The frame carries n
+ *                 descriptors (SCM_RIGHTS): the ones the user gave jdryad (`3<file`, a process
+ *                 substitution's /dev/fd/63), which the JVM's child did not inherit; each is put
+ *                 at its target number, without close-on-exec, as the program would have had it.
  *   SET_EXE       s path, s executed  -> 0.  The program's path as /proc/self/exe would name
  *                 it; jdryad objects' readlink("/proc/self/exe") answers it (the kernel names the
  *                 agent). The process is named after executed (the path as exec'ed; NULL: left).
@@ -213,6 +217,7 @@ enum jd_type {
     JD_LAZY_SETUP = 0x36,
     JD_TLS_DYNAMIC = 0x37,
     JD_SET_AUXV = 0x38,
+    JD_SET_FDS = 0x39,
 
     JD_ENTER = 0x40,
     JD_WAIT_DEBUGGER = 0x41,

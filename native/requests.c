@@ -252,6 +252,52 @@ static void dlsym_host(struct in *in, struct buf *out)
 }
 
 /* ---- request dispatch ---- */
+/* SET_FDS: the descriptors the frame brought go to their numbers; the agent's own connection is
+   moved out of the way first when a number is its (see protocol.h). */
+static void set_fds(struct in *in, struct buf *out)
+{
+    uint64_t n = get_q(in);
+    int got[64];
+    int k = jd_take_passed(got, 64);
+    if (in->bad || n > 64 || n > remaining(in) / 8 || (uint64_t)k != n) {
+        for (int i = 0; i < k; i++)
+            sys1(SYS_close, got[i]);
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    uint64_t targets[64], top = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        targets[i] = get_q(in);
+        if (targets[i] < (1u << 20) && targets[i] > top)
+            top = targets[i];
+    }
+    /* Received descriptors got the lowest free numbers, which may be targets: above them first. */
+    for (int i = 0; i < k; i++) {
+        if ((uint64_t)got[i] <= top) {
+            int high = (int)sys3(SYS_fcntl, got[i], F_DUPFD_CLOEXEC, (long)top + 1);
+            sys1(SYS_close, got[i]);
+            got[i] = high;
+        }
+    }
+    uint64_t placed = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t target = targets[i];
+        int ok = target >= 3 && target < (1u << 20);
+        if (ok && (long)target == sock) {
+            int moved = (int)sys3(SYS_fcntl, sock, F_DUPFD_CLOEXEC, (long)top + 1);
+            if (moved >= 0) {
+                sys1(SYS_close, sock);
+                use_socket(moved);
+            }
+        }
+        if (ok && got[i] >= 0 && (long)target != sock && sys2(SYS_dup2, got[i], (long)target) >= 0)
+            placed++;
+        if (got[i] >= 0)
+            sys1(SYS_close, got[i]);
+    }
+    put_q(out, placed);
+}
+
 static void handle_request(struct hdr *h, struct in *in, struct buf *out)
 {
     switch (h->type) {
@@ -456,6 +502,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
     }
     case JD_SET_AUXV:
         set_auxv(in, out);
+        break;
+    case JD_SET_FDS:
+        set_fds(in, out);
         break;
     case JD_SET_EXE: {
         const char *path = get_s(in);

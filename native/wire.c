@@ -5,6 +5,8 @@
 #include "wire.h"
 #include "forks.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,10 +62,62 @@ static void send_all(struct iovec *iov, int n)
         }
     }
 }
+/* Descriptors that came with the frames read (SCM_RIGHTS: SET_FDS's), in order, until taken. */
+#define MAX_PASSED 64
+static int passed[MAX_PASSED];
+static int npassed;
+
+/* Keeps the descriptors a message carried (close-on-exec until placed); those beyond room are closed. */
+static void keep_passed(struct msghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *fds = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < k; i++) {
+            if (npassed < MAX_PASSED)
+                passed[npassed++] = fds[i];
+            else
+                sys1(SYS_close, fds[i]);
+        }
+    }
+}
+
+int jd_take_passed(int *out, int max)
+{
+    int n = npassed < max ? npassed : max;
+    for (int i = 0; i < n; i++)
+        out[i] = passed[i];
+    for (int i = n; i < npassed; i++)
+        sys1(SYS_close, passed[i]);
+    npassed = 0;
+    return n;
+}
+
+/* read() of the socket, as recvmsg: descriptors Java passes along (SET_FDS) are kept, not lost. */
+static long read_socket(void *p, size_t n)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * MAX_PASSED)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {p, n};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control.buf;
+    m.msg_controllen = sizeof control.buf;
+    long r = sys3(SYS_recvmsg, sock, &m, MSG_CMSG_CLOEXEC);
+    if (r > 0 && m.msg_controllen > 0)
+        keep_passed(&m);
+    return r;
+}
+
 static void recv_all(void *p, size_t n)
 {
     while (n > 0) {
-        long r = sys3(SYS_read, sock, p, n);
+        long r = read_socket(p, n);
         if (r == -4)
             continue;
         if (r == -11 /* EAGAIN */) {
@@ -217,6 +271,8 @@ void reset_for_child(void)
     locks_reset_pid = (int)sys0(SYS_getpid);
 }
 
+static int out_of_the_way(int fd);
+
 int connect_socket(void)
 {
     struct sockaddr_un sa = {0};
@@ -232,7 +288,32 @@ int connect_socket(void)
         sys1(SYS_close, fd);
         return -1;
     }
-    return fd;
+    return out_of_the_way(fd);
+}
+
+/* fd moved up to the top of the first 1024 descriptors (close-on-exec kept), where the program's
+   own open() and pipe() calls, which take the lowest free number, do not meet it: the program sees
+   the descriptors it would see natively (a subprocess with pass_fds listed the agent's socket as
+   its fd 3), and select()'s FD_SETSIZE still holds it. A program that closes "all" descriptors, or
+   dup2s onto this one, is noticed by socket_is_ours(). fd itself when no higher one is free. */
+static int out_of_the_way(int fd)
+{
+    struct rlimit lim;
+    long top = 1024;
+    if (sys2(SYS_getrlimit, RLIMIT_NOFILE, (long)&lim) == 0 && lim.rlim_cur < (rlim_t)top)
+        top = (long)lim.rlim_cur;
+    long floor = top - 64;
+    if (floor <= fd)
+        return fd;
+    int high = (int)sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor);
+    if (high < 0)
+        return fd;
+    if (high >= top) {
+        sys1(SYS_close, high);
+        return fd;
+    }
+    sys1(SYS_close, fd);
+    return high;
 }
 
 /* Makes fd the agent's connection, remembering its identity. */

@@ -23,6 +23,7 @@ extern volatile int locks_reset_pid; /* the process whose fork handler released 
 int connect_socket(void);     /* a new connection to jdryad; -1 when that fails */
 void use_socket(int fd);      /* makes fd the agent's connection, remembering its identity */
 int socket_is_ours(void);     /* whether sock is still that connection */
+int jd_take_passed(int *out, int max); /* the descriptors SCM_RIGHTS brought, in order (at most max; the rest closed) */
 int connect_as_child(void);   /* a forked child's own connection (HELLO_CHILD); -1 when that fails */
 void reset_for_child(void);   /* the pthread_atfork child handler */
 

@@ -4,20 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Everything but 0, 1, 2 and the error pipe closes at exec, as the JVM's ProcessBuilder does. */
-static void close_others_on_exec(int keep)
-{
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-        return;
-    for (int fd = 3; fd < 1024; fd++)
-        if (fd != keep)
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
 
 pid_t spawn_program(const char *path, char *const argv[], char *const envp[], const sigset_t *mask)
 {
@@ -38,7 +26,8 @@ pid_t spawn_program(const char *path, char *const argv[], char *const envp[], co
         signal(SIGQUIT, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, mask, 0);
-        close_others_on_exec(p[1]);
+        /* The descriptors the client was given (a `3<file`, a process substitution's /dev/fd/63, make's
+           jobserver pipe) stay the program's, as natively; the client's own are all close-on-exec. */
         execve(path, argv, envp);
         int e = errno;
         ssize_t w = write(p[1], &e, sizeof e);

@@ -854,6 +854,38 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /**
+     * Gives the program the descriptors {@code fds} of this JVM at the same numbers (SET_FDS, the
+     * frame carrying them): those the user gave jdryad beyond stdin, stdout and stderr, which the
+     * JVM's child did not inherit (see {@link DescriptorPassing}). Returns how many were placed;
+     * 0 when they cannot be passed here (then the program runs without them, as before).
+     */
+    public int passDescriptors(int[] fds) {
+        int socket = PeerProcess.descriptorOf(channel);
+        if (fds.length == 0 || fds.length > 64 || socket < 0 || !DescriptorPassing.available()) {
+            return 0;
+        }
+        Payload.Writer w = new Payload.Writer().q(fds.length);
+        for (int fd : fds) {
+            w.q(fd);
+        }
+        long s = seq.incrementAndGet();
+        CompletableFuture<byte[]> fut = new CompletableFuture<>();
+        pending.put(s, fut);
+        ByteBuffer frame = ByteBuffer.allocate(Protocol.HEADER_SIZE + w.length()).order(ByteOrder.LITTLE_ENDIAN);
+        frame.putInt(w.length()).putInt(Protocol.SET_FDS).putLong(s).put(w.array(), 0, w.length());
+        boolean sent;
+        synchronized (writeLock) {
+            sent = !running && DescriptorPassing.send(socket, frame.array(), fds);
+        }
+        if (!sent) {
+            pending.remove(s);
+            return 0;
+        }
+        long placed = awaitReply(Protocol.SET_FDS, fut).q();
+        return placed < 0 ? 0 : (int) placed;
+    }
+
+    /**
      * The program's path, answered to jdryad objects' readlink("/proc/self/exe"), and the path
      * it was exec'ed as, whose base name becomes the process's name (/proc/PID/comm).
      */

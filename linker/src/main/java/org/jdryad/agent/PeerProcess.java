@@ -73,6 +73,15 @@ public final class PeerProcess {
         }
     }
 
+    /** {@code ch}'s descriptor, checked to be its socket (see the class comment), or -1 when it cannot be told. */
+    static int descriptorOf(SocketChannel ch) {
+        if (!LINKED || FD_VAL == null || !ch.isOpen()) {
+            return -1;
+        }
+        int fd = FD_VAL.fd(ch);
+        return fd >= 0 && isChannelsSocket(ch, fd) ? fd : -1;
+    }
+
     /**
      * Whether descriptor {@code fd} is {@code ch}'s: a unix socket bound where NIO says {@code ch}
      * is (an accepted connection has its listener's path, which is in a private directory).

@@ -375,7 +375,8 @@ final class RunCommand implements Callable<Integer> {
             return parseEnviron(Files.readAllBytes(Path.of("/proc/self/environ")), true);
         } catch (IOException e) {
             Map<String, String> out = new LinkedHashMap<>(System.getenv());
-            out.keySet().removeIf(k -> k.equals("JDRYAD_HOME") || k.startsWith("JDRYAD_LD_") || k.equals("JDRYAD_ENVIRON_FD"));
+            out.keySet().removeIf(k -> k.equals("JDRYAD_HOME") || k.startsWith("JDRYAD_LD_") || k.equals("JDRYAD_ENVIRON_FD")
+                    || k.equals("JDRYAD_INHERITED_FDS"));
             return out;
         }
     }
@@ -392,7 +393,8 @@ final class RunCommand implements Callable<Integer> {
             String v = e.substring(eq + 1);
             if (undoLauncher && k.startsWith("JDRYAD_LD_")) {
                 restored.put(k.substring("JDRYAD_".length()), v);
-            } else if (!undoLauncher || !(k.equals("JDRYAD_HOME") || k.equals("JDRYAD_ENVIRON_FD"))) {
+            } else if (!undoLauncher || !(k.equals("JDRYAD_HOME") || k.equals("JDRYAD_ENVIRON_FD")
+                    || k.equals("JDRYAD_INHERITED_FDS"))) {
                 out.putIfAbsent(k, v);
             }
         }

@@ -270,6 +270,7 @@ public final class ProgramRunner {
             long tAgent = System.nanoTime();
             if (!underDebugger && context.spawner().local() && (follow == null || follow.isTop(this))) {
                 ForegroundSignals.install(agent.info().pid()); // under gdb: the session's
+                InheritedDescriptors.passTo(agent); // the JVM's child inherited only 0, 1 and 2
             }
             trace.started(agent.pid());
             Linked linked = link(agent, graph, callbacks);

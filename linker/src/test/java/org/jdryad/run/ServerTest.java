@@ -255,6 +255,20 @@ class ServerTest {
         }
     }
 
+    /** The user's descriptors reach a warm run's program (DescriptorsRunTest, cold): the client's child inherits them. */
+    @Test
+    void aWarmRunsProgramGetsTheUsersDescriptors() {
+        Path dir = Fixtures.root();
+        String script = "exec 3</etc/hostname; " + Jdryad.launcher() + " run /usr/bin/cat <(echo substituted) /dev/fd/3";
+        Map<String, String> env = new HashMap<>(ProcessRunner.environment(dir, warm("on")));
+        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
+        Result natively = ProcessRunner.run(List.of("/bin/bash", "-c", "exec 3</etc/hostname; /usr/bin/cat <(echo substituted) /dev/fd/3"),
+                env, dir, TIMEOUT);
+        Result r = ProcessRunner.run(List.of("/bin/bash", "-c", script), env, dir, TIMEOUT);
+        assertEquals(natively.stdout(), r.stdout(), r::describe);
+        assertEquals(0, r.status(), r::describe);
+    }
+
     /** Arguments and environment that are not UTF-8 reach a warm run's program byte for byte (RawBytesRunTest, cold). */
     @Test
     void aWarmRunsProgramGetsBytesThatAreNotUtf8() {
