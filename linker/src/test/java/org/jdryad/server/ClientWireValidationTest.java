@@ -89,7 +89,7 @@ class ClientWireValidationTest {
         writer.start();
         ClientWire.Frame f = assertTimeoutPreemptively(BOUND, () -> ClientWire.read(served));
         writer.join();
-        assertEquals(new String(big, java.nio.charset.StandardCharsets.UTF_8), f.payload().str());
+        assertEquals(org.jdryad.agent.RawText.decode(big), f.payload().str()); // the bytes as they came (RawText)
     }
 
     private static long allocatedByThisThread() {
