@@ -197,6 +197,9 @@ for ((r = 1; r <= rounds; r++)); do
     else
       git_sequence git.follow "$jdryad" run --follow; git_sequence git.jdryad "$jdryad" run; git_sequence git.glibc
     fi
+    if [ -n "$warm_ok" ]; then
+      git_sequence git.warm env $warm_env "$jdryad" run; git_sequence git.follow.warm env $warm_env "$jdryad" run --follow
+    fi
   fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -263,7 +266,13 @@ if [ -n "$git_ok" ]; then
   failed git.jdryad "git workload under jdryad"
   row "git workload: the same, jdryad run --follow (cold)" ms "$(med git.glibc)" "$(med git.follow)" "%.0f"
   failed git.follow "git workload under jdryad --follow"
-  note "git workload: 'each under jdryad' runs each top-level git under jdryad and what git spawns (ls and git for aliases) natively; '--follow' runs those under jdryad too, one cold JVM per top-level command"
+  if [ -n "$warm_ok" ]; then
+    row "git workload: each under jdryad, warm" ms "$(med git.glibc)" "$(med git.warm)" "%.0f"
+    failed git.warm "git workload under jdryad, warm"
+    row "git workload: jdryad run --follow, warm" ms "$(med git.glibc)" "$(med git.follow.warm)" "%.0f"
+    failed git.follow.warm "git workload under jdryad --follow, warm"
+  fi
+  note "git workload: 'each under jdryad' runs each top-level git under jdryad and what git spawns (ls and git for aliases) natively; '--follow' runs those under jdryad too, one cold JVM per top-level command (warm: the server, which also links every followed process; each top-level --follow waits 50 ms for a late exec once its last process has gone)"
 else
   note "git workload: skipped, git is not installed"
 fi

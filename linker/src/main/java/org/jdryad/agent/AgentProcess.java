@@ -124,9 +124,9 @@ public final class AgentProcess implements AutoCloseable {
      * then neither closes the listener nor kills the process, which may have become another
      * program by exec.
      */
-    public static AgentProcess startOn(AgentListener shared, Path agentBinary, Map<String, String> agentEnv,
+    public static AgentProcess startOn(AgentListener shared, Spawner spawner, Path agentBinary, Map<String, String> agentEnv,
             CallbackHandler handler, Duration connectTimeout) {
-        return start(shared, Spawner.LOCAL, List.of(), agentBinary, List.of(), agentEnv, handler, connectTimeout);
+        return start(shared, spawner, List.of(), agentBinary, List.of(), agentEnv, handler, connectTimeout);
     }
 
     private static AgentProcess start(AgentListener shared, Spawner spawner, List<String> wrapper, Path agentBinary,

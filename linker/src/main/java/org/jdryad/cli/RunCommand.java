@@ -17,6 +17,7 @@ import org.jdryad.link.LinkException;
 import org.jdryad.run.FollowSession;
 import org.jdryad.run.GdbSession;
 import org.jdryad.run.ProgramRunner;
+import org.jdryad.run.RunContext;
 import org.jdryad.run.RunOptions;
 import org.jdryad.run.SecureMode;
 import java.util.function.Consumer;
@@ -183,10 +184,6 @@ final class RunCommand implements Callable<Integer> {
             invocation.needsColdMode("a debugger shares the terminal"); // the client runs it with a JVM of its own
             return 0;
         }
-        if (invocation != null && follow) {
-            invocation.needsColdMode("--follow keeps one session for every process"); // see FollowSession
-            return 0;
-        }
         List<String> gdbLine = null;
         if (gdb || gdbBatch || !gdbCommands.isEmpty()) {
             gdbLine = new ArrayList<>(List.of("-q"));
@@ -263,8 +260,8 @@ final class RunCommand implements Callable<Integer> {
                     throw new CliFailure("jdryad: --follow does not work with --gdb (use gdb's follow-exec-mode on"
                             + " the agent instead)", 2);
                 }
-                return new FollowSession(options.withWaitForDebugger(waitForDebugger), System.err,
-                        RunCommand::describe).run();
+                RunContext where = invocation != null ? invocation.runContext() : RunContext.cold(System.err);
+                return new FollowSession(options.withWaitForDebugger(waitForDebugger), where, RunCommand::describe).run();
             }
             if (invocation != null) {
                 return new ProgramRunner(options, invocation.runContext()).run();

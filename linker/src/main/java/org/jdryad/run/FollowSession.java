@@ -52,6 +52,8 @@ public final class FollowSession {
     private static final Duration LINGER = Duration.ofMillis(50);
 
     private final RunOptions options;
+    /** Where the session runs: this JVM's own (cold), or a warm server's client's. */
+    private final RunContext context;
     private final PrintStream err;
     private final BiFunction<Exception, String, String> describe;
     private volatile AgentListener listener;
@@ -71,8 +73,17 @@ public final class FollowSession {
 
     /** @param describe a load failure of a program (its argv[0]) in glibc's words, as {@code jdryad run} prints it */
     public FollowSession(RunOptions options, PrintStream err, BiFunction<Exception, String, String> describe) {
+        this(options, RunContext.cold(err), describe);
+    }
+
+    /**
+     * A session in {@code context}: with the warm server's, the top-level program is the client's
+     * child and every process it execs connects to this session's listener in the server.
+     */
+    public FollowSession(RunOptions options, RunContext context, BiFunction<Exception, String, String> describe) {
         this.options = options;
-        this.err = err;
+        this.context = context;
+        this.err = context.err();
         this.describe = describe;
     }
 
@@ -80,7 +91,7 @@ public final class FollowSession {
     public int run() throws IOException {
         try (AgentListener l = AgentListener.open()) {
             listener = l;
-            ProgramRunner first = new ProgramRunner(options.withHistoryFile(null), err, this);
+            ProgramRunner first = new ProgramRunner(options.withHistoryFile(null), context, this);
             top = first;
             follower.setDaemon(true);
             int status;
@@ -129,7 +140,7 @@ public final class FollowSession {
     private void serve(AgentListener.Arrival a) {
         ProgramRunner runner;
         try {
-            runner = new ProgramRunner(FollowedExec.options(a.pid(), options), err, this);
+            runner = new ProgramRunner(FollowedExec.options(a.pid(), options), context, this);
         } catch (IOException | RuntimeException e) {
             closeQuietly(a); // not an exec'ed agent (or gone): it exits at end of file
             return;

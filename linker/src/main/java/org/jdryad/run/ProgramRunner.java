@@ -94,12 +94,8 @@ public final class ProgramRunner {
         this(options, context, null);
     }
 
-    /** A run that is one process of {@code follow} (null: an ordinary run). */
-    ProgramRunner(RunOptions options, PrintStream err, FollowSession follow) {
-        this(options, RunContext.cold(err), follow);
-    }
-
-    private ProgramRunner(RunOptions options, RunContext context, FollowSession follow) {
+    /** A run in {@code context} that is one process of {@code follow} (null: an ordinary run). */
+    ProgramRunner(RunOptions options, RunContext context, FollowSession follow) {
         this.follow = follow;
         this.options = options;
         this.context = context;
@@ -143,7 +139,7 @@ public final class ProgramRunner {
         return serve(callbacks -> launched != null
                 ? launched.connect(callbacks, Duration.ofSeconds(30))
                 : follow != null
-                ? AgentProcess.startOn(follow.listener(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
+                ? AgentProcess.startOn(follow.listener(), context.spawner(), agentBinary, agentEnv, callbacks, Duration.ofSeconds(30))
                 : AgentProcess.start(context.spawner(), agentBinary, programArgv(), agentEnv, callbacks,
                         Duration.ofSeconds(30)), graph,
                 startQueryServer(), true, tStart);

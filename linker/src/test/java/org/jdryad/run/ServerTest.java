@@ -255,6 +255,31 @@ class ServerTest {
         }
     }
 
+    /**
+     * --follow is served warm too: the top-level program is the client's child and what it execs
+     * connects to the run's listener in the server; one history with each image, its pid and its
+     * parent's, and the top-level program's status. Before, the client ran it in a JVM of its own.
+     */
+    @Test
+    void followIsServedWarm() throws IOException {
+        Path dir = Fixtures.scratchDir("server-follow");
+        Result r = warmRun(List.of("--follow", "--history", "follow.json", "/bin/sh", "-c",
+                "/usr/bin/echo followed; /usr/bin/cat /proc/$PPID/comm; exit 3"), dir);
+        // The program's parent is the client (cold: the JVM, "java").
+        assertEquals("followed\njdryad-client\n", r.stdout(), r::describe);
+        assertEquals("", r.stderr(), r::describe);
+        assertEquals(3, r.status(), r::describe);
+        com.google.gson.JsonObject h = com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("follow.json")))
+                .getAsJsonObject();
+        var images = h.getAsJsonArray("processes");
+        assertEquals(3, images.size(), h::toString);
+        List<String> programs = new ArrayList<>();
+        images.forEach(i -> programs.add(i.getAsJsonObject().get("program").getAsString()));
+        assertEquals(List.of("/bin/sh", "/usr/bin/echo", "/usr/bin/cat"), programs);
+        long shPid = images.get(0).getAsJsonObject().get("pid").getAsLong();
+        assertEquals(shPid, images.get(1).getAsJsonObject().get("ppid").getAsLong(), h::toString);
+    }
+
     /** The user's descriptors reach a warm run's program (DescriptorsRunTest, cold): the client's child inherits them. */
     @Test
     void aWarmRunsProgramGetsTheUsersDescriptors() {
