@@ -120,7 +120,7 @@ public final class FollowSession {
         long quietSince = -1;
         try {
             for (;;) {
-                AgentListener.Arrival a = listener.next(Duration.ofMillis(20));
+                AgentListener.Arrival a = listener.next(Duration.ofMillis(5)); // (bounds how late the end is seen)
                 if (a != null) {
                     quietSince = -1;
                     serve(a);
