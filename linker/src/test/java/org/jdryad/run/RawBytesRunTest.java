@@ -3,10 +3,7 @@ package org.jdryad.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
 import org.jdryad.fixtures.FixtureCatalog;
-import org.jdryad.fixtures.ProcessRunner;
 import org.jdryad.fixtures.ProcessRunner.Result;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -15,8 +12,8 @@ import org.junit.jupiter.api.Test;
  * Arguments and environment values that are not UTF-8 (a Latin-1 file name, a byte 0xff, an
  * encoded surrogate) reach the program byte for byte, as under the system loader: in a run, and
  * in a program a followed process execs (the agent hands its execve's vectors to Java and gets
- * them back). Before, each such byte arrived as U+FFFD (ef bf bd). The bytes are made by the
- * shell (printf): Java cannot put them on a command line.
+ * them back). Before, each such byte arrived as U+FFFD (ef bf bd). The bytes are made by
+ * bash (printf): Java cannot put them on a command line.
  */
 @Tag("run")
 class RawBytesRunTest {
@@ -28,23 +25,17 @@ class RawBytesRunTest {
                 + " \"$(printf 'x\\377y')\" \"$(printf 'caf\\351')\" \"$(printf '\\355\\240\\200')\" \"$(printf '\\303\\251')\"";
     }
 
-    private static Result sh(String script, Path dir) {
-        Map<String, String> env = new java.util.HashMap<>(ProcessRunner.environment(dir, Map.of()));
-        env.put("JDRYAD_BUILD_DIR", Jdryad.launcherBuildDir().toString());
-        return ProcessRunner.run(List.of("/bin/sh", "-c", script), env, dir, Jdryad.RUN_TIMEOUT);
-    }
-
     @Test
     void bytesReachTheProgramUnchanged() {
         Jdryad.ensureBuilt();
         Path prog = FixtureCatalog.bytesProgram();
         Path dir = prog.getParent();
-        Result natively = sh(script(prog.toString()), dir);
+        Result natively = DescriptorsRunTest.bash(script(prog.toString()), dir);
         assertEquals(EXPECTED, natively.stdout(), natively::describe);
-        Result run = sh(script(Jdryad.launcher() + " run " + prog), dir);
+        Result run = DescriptorsRunTest.bash(script(Jdryad.launcher() + " run " + prog), dir);
         assertEquals(EXPECTED, run.stdout(), run::describe);
         assertEquals(0, run.status(), run::describe);
-        Result followed = sh(script(Jdryad.launcher() + " run --follow /bin/sh -c 'exec \"$0\" \"$@\"' " + prog), dir);
+        Result followed = DescriptorsRunTest.bash(script(Jdryad.launcher() + " run --follow /bin/sh -c 'exec \"$0\" \"$@\"' " + prog), dir);
         assertEquals(EXPECTED, followed.stdout(), followed::describe);
         assertEquals(0, followed.status(), followed::describe);
     }
