@@ -455,8 +455,7 @@ final class DynamicLoader implements CallbackHandler {
             // RTLD_GLOBAL adds to the base namespace's global scope only (another's is its first search list).
             boolean global = ns == null && (flags & Protocol.RTLD_GLOBAL) != 0;
             if (global) {
-                joinedGlobal.addAll(r.searchList());
-                joinedGlobal.removeAll(session.globalScope());
+                joinedGlobal.addAll(notGlobalYet(r.searchList()));
             }
             if (!r.added().isEmpty()) {
                 ActivityLog.Change change = new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags, caller, tid);
@@ -494,11 +493,7 @@ final class DynamicLoader implements CallbackHandler {
                         unloading.markNodelete(o);
                     }
                 }
-                for (LoadedObject o : session.initOrderOf(r.added())) {
-                    if (r.added().contains(o)) {
-                        toInitialise.add(o);
-                    }
-                }
+                toInitialise.addAll(inInitOrder(r.added()));
             } else if (global) {
                 session.promoteToGlobal(r.searchList());
             }
@@ -539,10 +534,9 @@ final class DynamicLoader implements CallbackHandler {
                 trace.dlopenLinked(r.added(), r.searchList());
             }
         }
-        List<LoadedObject> joinedGlobal = new ArrayList<>();
+        List<LoadedObject> joinedGlobal = List.of();
         if (ns == null && (flags & Protocol.RTLD_GLOBAL) != 0) {
-            joinedGlobal.addAll(r.searchList());
-            joinedGlobal.removeAll(session.globalScope());
+            joinedGlobal = notGlobalYet(r.searchList());
             session.promoteToGlobal(r.searchList());
         }
         int opens = 0;
@@ -556,18 +550,30 @@ final class DynamicLoader implements CallbackHandler {
         if (ns == null) {
             // glibc ran their initialisers in Java's dlopen of them: they are announced (LD_DEBUG's
             // "calling init"), and their places at exit published, as a jdryad object's.
-            List<LoadedObject> toInitialise = new ArrayList<>();
-            for (LoadedObject o : session.initOrderOf(r.added())) {
-                if (r.added().contains(o)) {
-                    toInitialise.add(o);
-                }
-            }
-            initialisers.runInitialisers(toInitialise, false);
+            initialisers.runInitialisers(inInitOrder(r.added()), false);
             if (opens > 0) {
                 trace.opened(r.root(), opens, joinedGlobal);
             }
         }
         return CallbackReply.askGlibc(ns == null ? 0 : ns.lmid()); // glibc opens it, in the namespace
+    }
+
+    /** {@code added}, a dlopen's new objects, in the order their initialisers run (dependencies first). */
+    private List<LoadedObject> inInitOrder(List<LoadedObject> added) {
+        List<LoadedObject> out = new ArrayList<>();
+        for (LoadedObject o : session.initOrderOf(added)) {
+            if (added.contains(o)) { // the order also holds their dependencies loaded before
+                out.add(o);
+            }
+        }
+        return out;
+    }
+
+    /** The objects of {@code searchList} that RTLD_GLOBAL would add to the global scope (LD_DEBUG=scopes tells them). */
+    private List<LoadedObject> notGlobalYet(List<LoadedObject> searchList) {
+        List<LoadedObject> out = new ArrayList<>(searchList);
+        out.removeAll(session.globalScope());
+        return out;
     }
 
     /**
