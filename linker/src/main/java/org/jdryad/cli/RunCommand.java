@@ -353,6 +353,10 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /** The variables the launcher sets for the Java side (the moved-aside JDRYAD_LD_* apart): never the program's. */
+    private static final java.util.Set<String> LAUNCHER_VARIABLES =
+            java.util.Set.of("JDRYAD_HOME", "JDRYAD_ENVIRON_FD", "JDRYAD_INHERITED_FDS");
+
     /**
      * The program's environment exactly as the user gave it. The launcher passes the environment
      * it was started with on a file descriptor (JDRYAD_ENVIRON_FD), order and LD_* variables
@@ -372,8 +376,7 @@ final class RunCommand implements Callable<Integer> {
             return parseEnviron(Files.readAllBytes(Path.of("/proc/self/environ")), true);
         } catch (IOException e) {
             Map<String, String> out = new LinkedHashMap<>(System.getenv());
-            out.keySet().removeIf(k -> k.equals("JDRYAD_HOME") || k.startsWith("JDRYAD_LD_") || k.equals("JDRYAD_ENVIRON_FD")
-                    || k.equals("JDRYAD_INHERITED_FDS"));
+            out.keySet().removeIf(k -> LAUNCHER_VARIABLES.contains(k) || k.startsWith("JDRYAD_LD_"));
             return out;
         }
     }
@@ -390,8 +393,7 @@ final class RunCommand implements Callable<Integer> {
             String v = e.substring(eq + 1);
             if (undoLauncher && k.startsWith("JDRYAD_LD_")) {
                 restored.put(k.substring("JDRYAD_".length()), v);
-            } else if (!undoLauncher || !(k.equals("JDRYAD_HOME") || k.equals("JDRYAD_ENVIRON_FD")
-                    || k.equals("JDRYAD_INHERITED_FDS"))) {
+            } else if (!undoLauncher || !LAUNCHER_VARIABLES.contains(k)) {
                 out.putIfAbsent(k, v);
             }
         }
