@@ -330,6 +330,11 @@ public final class AgentProcess implements AutoCloseable {
      * answer, and one sent after it is refused, not left unread).
      */
     private void sendFrame(int type, long s, Payload.Writer w, boolean callbackReply) {
+        sendFrame(type, s, w, callbackReply, null);
+    }
+
+    /** As above; with {@code fds} the frame carries those descriptors (SCM_RIGHTS, {@link DescriptorPassing}). */
+    private void sendFrame(int type, long s, Payload.Writer w, boolean callbackReply, int[] fds) {
         ByteBuffer h = ByteBuffer.allocate(Protocol.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         h.putInt(w.length()).putInt(type).putLong(s).flip();
         ByteBuffer p = ByteBuffer.wrap(w.array(), 0, w.length());
@@ -345,6 +350,9 @@ public final class AgentProcess implements AutoCloseable {
                         + "(only while a callback from the program waits for its answer)");
             }
             try {
+                if (fds != null) {
+                    sendWithDescriptors(h, p, fds);
+                }
                 while (h.hasRemaining() || p.hasRemaining()) {
                     channel.write(new ByteBuffer[] {h, p});
                 }
@@ -353,6 +361,17 @@ public final class AgentProcess implements AutoCloseable {
                 throw f != null ? f : new AgentException(describeDeath(process,
                         entered ? "while the program was running" : "before the program started"), e);
             }
+        }
+    }
+
+    /** Writes the whole frame in one sendmsg with {@code fds} attached; fails when it could not (nothing was sent then). */
+    private void sendWithDescriptors(ByteBuffer h, ByteBuffer p, int[] fds) throws IOException {
+        int socket = PeerProcess.descriptorOf(channel);
+        byte[] frame = new byte[h.remaining() + p.remaining()];
+        h.get(frame, 0, h.remaining());
+        p.get(frame, frame.length - p.remaining(), p.remaining());
+        if (socket < 0 || !DescriptorPassing.send(socket, frame, fds)) {
+            throw new IOException("cannot pass descriptors on the agent's connection");
         }
     }
 
@@ -365,6 +384,11 @@ public final class AgentProcess implements AutoCloseable {
      * the order sent, so one submitted ahead is carried out before any sent after it.
      */
     private CompletableFuture<byte[]> submit(int type, Payload.Writer w) {
+        return submit(type, w, null);
+    }
+
+    /** As above; with {@code fds} the frame carries those descriptors. */
+    private CompletableFuture<byte[]> submit(int type, Payload.Writer w, int[] fds) {
         AgentException f = failure;
         if (f != null) {
             throw f;
@@ -377,7 +401,7 @@ public final class AgentProcess implements AutoCloseable {
             throw failure;
         }
         try {
-            sendFrame(type, s, w, false);
+            sendFrame(type, s, w, false, fds);
         } catch (RuntimeException e) {
             pending.remove(s);
             if (type == Protocol.ENTER) {
@@ -860,29 +884,19 @@ public final class AgentProcess implements AutoCloseable {
      * 0 when they cannot be passed here (then the program runs without them, as before).
      */
     public int passDescriptors(int[] fds) {
-        int socket = PeerProcess.descriptorOf(channel);
-        if (fds.length == 0 || fds.length > 64 || socket < 0 || !DescriptorPassing.available()) {
+        if (fds.length == 0 || fds.length > 64 || !DescriptorPassing.available()) {
             return 0;
         }
         Payload.Writer w = new Payload.Writer().q(fds.length);
         for (int fd : fds) {
             w.q(fd);
         }
-        long s = seq.incrementAndGet();
-        CompletableFuture<byte[]> fut = new CompletableFuture<>();
-        pending.put(s, fut);
-        ByteBuffer frame = ByteBuffer.allocate(Protocol.HEADER_SIZE + w.length()).order(ByteOrder.LITTLE_ENDIAN);
-        frame.putInt(w.length()).putInt(Protocol.SET_FDS).putLong(s).put(w.array(), 0, w.length());
-        boolean sent;
-        synchronized (writeLock) {
-            sent = !running && DescriptorPassing.send(socket, frame.array(), fds);
+        try {
+            long placed = awaitReply(Protocol.SET_FDS, submit(Protocol.SET_FDS, w, fds)).q();
+            return placed < 0 ? 0 : (int) placed;
+        } catch (AgentException e) {
+            return 0; // not passed: the program runs without them (an agent that died says so at its next request)
         }
-        if (!sent) {
-            pending.remove(s);
-            return 0;
-        }
-        long placed = awaitReply(Protocol.SET_FDS, fut).q();
-        return placed < 0 ? 0 : (int) placed;
     }
 
     /**
