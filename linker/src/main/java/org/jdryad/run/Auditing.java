@@ -14,6 +14,8 @@ import java.util.Set;
 import org.jdryad.agent.AgentProcess;
 import org.jdryad.agent.CallbackReply;
 import org.jdryad.agent.FiniEntry;
+import org.jdryad.agent.HostLibrary;
+import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.HostObject;
 import org.jdryad.agent.Protocol;
 import org.jdryad.elf.Elf;
@@ -26,34 +28,36 @@ import org.jdryad.link.SymbolLookup;
  * calls their la_* functions where glibc 2.36's ld.so calls them, with the agent's real link_map
  * nodes and a cookie per object and module in agent memory.
  *
- * <p>The rule for a module's namespace: glibc gives each module a namespace and a libc of its own;
- * jdryad opens it as {@code dlopen(RTLD_NOW | RTLD_DEEPBIND)} from the program, so its references
- * bind in its own scope first (its own definitions, then its dependencies), while glibc's libraries
- * are the host objects the program shares (one libc per process: the agent's). Its objects are not
- * reported to la_objopen, as glibc reports no audit namespace's.
+ * <p>The rule for a module's namespace is glibc's: each module is opened by glibc's own
+ * {@code dlmopen(LM_ID_NEWLM)} in the agent, so it has a namespace and a libc of its own, binds
+ * only there, is invisible to the program's dlopen and dlsym, and takes a namespace id as under
+ * glibc (the program's first dlmopen gets the next). Its objects are never reported to
+ * la_objopen, as glibc reports no audit namespace's. Why glibc's loader and not jdryad's: the
+ * modules must exist before the program's library search, whose la_objsearch answers they give,
+ * and they need nothing of the program.
  */
 final class Auditing implements DynamicLoader.AuditHooks {
     static final long LAV_CURRENT = 2;
     static final long LA_ACT_CONSISTENT = 0, LA_ACT_ADD = 1, LA_ACT_DELETE = 2;
     static final long LA_SER_ORIG = 1;
+    private static final long LM_ID_NEWLM = -1;
     static final long LA_FLG_BINDTO = 1, LA_FLG_BINDFROM = 2;
     static final long LA_SYMB_NOPLTENTER = 1, LA_SYMB_NOPLTEXIT = 2, LA_SYMB_DLSYM = 8, LA_SYMB_ALTVALUE = 16;
     private static final String[] HOOKS = {"la_version", "la_objsearch", "la_activity", "la_objopen", "la_objclose",
         "la_preinit", "la_symbind64", "la_x86_64_gnu_pltenter", "la_x86_64_gnu_pltexit"};
 
     /** A module that accepted an interface version: its object and its la_* functions (absent: 0). */
-    record Module(String name, LoadedObject object, long version, Map<String, Long> hooks) {
+    record Module(String name, long handle, long version, Map<String, Long> hooks) {
         long hook(String n) {
             return hooks.getOrDefault(n, 0L);
         }
     }
 
     private final AgentProcess agent;
-    private final DynamicLoader loader;
-    private final LinkSession session;
+    /** The run's loader and session, once the program's objects are loaded ({@link #attach}). */
+    private DynamicLoader loader;
+    private LinkSession session;
     private final List<Module> modules;
-    /** The modules and what they brought in: never audited. */
-    private final Set<LoadedObject> ownObjects;
     /** Per audited object: the agent address of its cookies, one uintptr_t per module. */
     private final Map<LoadedObject, Long> cookies = new IdentityHashMap<>();
     /** glibc's link_map fields an audit module reads: l_addr, l_name, l_ld, l_next, l_prev, l_real, l_ns, l_libname. */
@@ -70,14 +74,16 @@ final class Auditing implements DynamicLoader.AuditHooks {
     private final PrintStream err;
     private final Set<String> warnedSearch = new java.util.HashSet<>();
 
-    private Auditing(AgentProcess agent, DynamicLoader loader, LinkSession session, List<Module> modules,
-                     Set<LoadedObject> ownObjects, PrintStream err) {
+    private Auditing(AgentProcess agent, List<Module> modules, PrintStream err) {
         this.err = err;
         this.agent = agent;
-        this.loader = loader;
-        this.session = session;
         this.modules = modules;
-        this.ownObjects = ownObjects;
+    }
+
+    /** The program's session and loader, which the calls from now on are about. */
+    void attach(DynamicLoader runLoader, LinkSession runSession) {
+        this.loader = runLoader;
+        this.session = runSession;
     }
 
     /**
@@ -88,7 +94,8 @@ final class Auditing implements DynamicLoader.AuditHooks {
      * and la_pltenter at its own first calls, in its own process, as its parent does.
      */
     Auditing forProcess(AgentProcess child, DynamicLoader childLoader, LinkSession childSession) {
-        Auditing a = new Auditing(child, childLoader, childSession, modules, ownObjects, err);
+        Auditing a = new Auditing(child, modules, err);
+        a.attach(childLoader, childSession);
         a.cookies.putAll(cookies);
         a.programMap = programMap;
         a.bindFlags.putAll(bindFlags);
@@ -105,43 +112,45 @@ final class Auditing implements DynamicLoader.AuditHooks {
     /**
      * Loads {@code names} in order; a module that cannot be loaded, has no la_version or refuses
      * every version is reported in glibc's words on {@code err} and unloaded again. Empty when no
-     * module remains.
+     * module remains. {@code libraryPath} (LD_LIBRARY_PATH, may be null) is where a bare name is
+     * looked for first, as glibc's dlmopen of an audit module would: the agent's own environment
+     * has no LD_* variables.
      */
-    static Optional<Auditing> load(List<String> names, AgentProcess agent, DynamicLoader loader, LinkSession session,
+    static Optional<Auditing> load(List<String> names, String libraryPath, ModuleIdentity identity, AgentProcess agent,
                                    PrintStream err) {
-        Set<LoadedObject> before = Collections.newSetFromMap(new IdentityHashMap<>());
-        before.addAll(session.objects());
         List<Module> modules = new ArrayList<>();
         for (String name : names) {
-            loadModule(name, agent, loader, err).ifPresent(modules::add);
+            loadModule(name, libraryPath, identity, agent, err).ifPresent(modules::add);
         }
         if (modules.isEmpty()) {
             return Optional.empty();
         }
-        Set<LoadedObject> own = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (LoadedObject o : session.objects()) {
-            if (!before.contains(o)) {
-                own.add(o);
-            }
-        }
-        return Optional.of(new Auditing(agent, loader, session, List.copyOf(modules), own, err));
+        return Optional.of(new Auditing(agent, List.copyOf(modules), err));
     }
 
-    /** rtld.c's load_audit_module: open, find la_version, negotiate; glibc's words when it fails. */
-    private static Optional<Module> loadModule(String name, AgentProcess agent, DynamicLoader loader, PrintStream err) {
-        CallbackReply r = loader.dlopen(name, Protocol.RTLD_NOW | Protocol.RTLD_DEEPBIND, 0, 0);
-        Optional<LoadedObject> obj = r.status() == Protocol.CB_OK ? loader.objectOfHandle(r.v0()) : Optional.empty();
-        if (obj.isEmpty()) {
-            String why = r.status() == Protocol.CB_ERROR ? auditWords(name, r.s0()) : "cannot open shared object file";
-            err.println("ERROR: ld.so: object '" + name + "' cannot be loaded as audit interface: " + why + "; ignored.");
+    /**
+     * rtld.c's load_audit_module: glibc's dlmopen(LM_ID_NEWLM) of the module in the agent, so in
+     * a namespace and with a libc of its own, as glibc gives every module; then la_version,
+     * negotiated. glibc's words when it fails.
+     */
+    private static Optional<Module> loadModule(String name, String libraryPath, ModuleIdentity identity,
+                                               AgentProcess agent, PrintStream err) {
+        String path = onLibraryPath(name, libraryPath);
+        HostLibrary lib;
+        try {
+            lib = agent.dlmopenHost(LM_ID_NEWLM, path, Protocol.RTLD_NOW).library();
+        } catch (HostLoadException e) {
+            err.println("ERROR: ld.so: object '" + name + "' cannot be loaded as audit interface: "
+                    + auditWords(path, e.dlerror()) + "; ignored.");
             return Optional.empty();
         }
-        Map<String, Long> hooks = hooksOf(obj.get());
+        identity.tell(agent, lib.handle());
+        Map<String, Long> hooks = hooksOf(agent, lib.handle());
         Long laVersion = hooks.get("la_version");
         if (laVersion == null) {
             err.println("ERROR: ld.so: object '" + name
                     + "' cannot be loaded as audit interface: undefined symbol: la_version; ignored.");
-            loader.dlclose(r.v0(), 0, 0);
+            closeModule(agent, lib.handle());
             return Optional.empty();
         }
         long version = agent.call(laVersion, LAV_CURRENT) & 0xffffffffL;
@@ -150,10 +159,87 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 err.printf("%10d:\tERROR: audit interface '%s' requires version %d (maximum supported version %d);"
                         + " ignored.%n", agent.pid(), name, version, LAV_CURRENT);
             }
-            loader.dlclose(r.v0(), 0, 0);
+            closeModule(agent, lib.handle());
             return Optional.empty();
         }
-        return Optional.of(new Module(name, obj.get(), version, hooks));
+        String file = lib.name() == null || lib.name().isEmpty() ? path : lib.name();
+        return Optional.of(new Module(file, lib.handle(), version, hooks));
+    }
+
+    /**
+     * The program's argv[0] and environment as a module's own libc must see them: glibc's dlmopen
+     * initialised that copy with the agent's (under --follow the agent's argv[0] is its own path,
+     * and its environment never has LD_* variables), where natively they are the program's.
+     */
+    record ModuleIdentity(long argv0, long argv0Base, long envp) {
+        static ModuleIdentity place(AgentProcess agent, List<String> argv, List<String> envp) {
+            long argvAt = agent.placeStrings(argv);
+            long full = agent.readLong(argvAt);
+            String a0 = argv.get(0);
+            int slash = a0.lastIndexOf('/');
+            long base = full + (slash < 0 ? 0 : a0.substring(0, slash + 1).getBytes(StandardCharsets.UTF_8).length);
+            return new ModuleIdentity(full, base, agent.placeStrings(envp));
+        }
+
+        /** Points the names and environ of the libc in {@code handle}'s namespace at the program's. */
+        void tell(AgentProcess agent, long handle) {
+            String[][] slots = {{"program_invocation_name", "__progname_full"},
+                {"program_invocation_short_name", "__progname"}, {"environ", "__environ", "_environ"}};
+            long[] values = {argv0, argv0Base, envp};
+            List<Long> addrs = new ArrayList<>();
+            List<Long> vals = new ArrayList<>();
+            for (int i = 0; i < slots.length; i++) {
+                for (String n : slots[i]) {
+                    try {
+                        long at = agent.dlsymHost(handle, n, null);
+                        if (at != 0 && !addrs.contains(at)) {
+                            addrs.add(at);
+                            vals.add(values[i]);
+                        }
+                    } catch (org.jdryad.agent.AgentException e) {
+                        // a module without libc has none of them
+                    }
+                }
+            }
+            agent.writeWords(addrs.stream().mapToLong(Long::longValue).toArray(),
+                    vals.stream().mapToLong(Long::longValue).toArray());
+        }
+    }
+
+    /** A bare module name found in a directory of LD_LIBRARY_PATH, or the name as given (glibc searches the rest). */
+    private static String onLibraryPath(String name, String libraryPath) {
+        if (name.contains("/") || libraryPath == null) {
+            return name;
+        }
+        for (String dir : libraryPath.split("[:;]")) {
+            java.nio.file.Path p = java.nio.file.Path.of(dir.isEmpty() ? "." : dir, name);
+            if (java.nio.file.Files.isRegularFile(p)) {
+                return p.toString();
+            }
+        }
+        return name;
+    }
+
+    /** glibc's dlclose of a module that will not be used (its namespace goes with it). */
+    private static void closeModule(AgentProcess agent, long handle) {
+        agent.call(agent.dlsymHost(0, "dlclose", null), handle);
+    }
+
+    /** The la_* functions a module has: glibc's dlsym in the module's own scope (itself, then its dependencies). */
+    private static Map<String, Long> hooksOf(AgentProcess agent, long handle) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (String h : HOOKS) {
+            long at;
+            try {
+                at = agent.dlsymHost(handle, h, null);
+            } catch (org.jdryad.agent.AgentException e) {
+                continue; // undefined: the module has no such callback
+            }
+            if (at != 0) {
+                out.put(h, at);
+            }
+        }
+        return out;
     }
 
     /**
@@ -175,25 +261,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return slash < 0 ? name : name.substring(slash + 1);
     }
 
-    /** The la_* functions a module defines itself (glibc looks them up in the module's own scope). */
-    private static Map<String, Long> hooksOf(LoadedObject module) {
-        Map<String, Long> out = new LinkedHashMap<>();
-        module.dynamic().ifPresent(d -> {
-            var syms = d.symbols();
-            for (String h : HOOKS) {
-                syms.forEachNamed(h, i -> {
-                    var s = syms.get(i);
-                    if (s.isUndefined() || s.bind() == Elf.STB_LOCAL) {
-                        return true;
-                    }
-                    out.put(h, module.base() + s.value());
-                    return false;
-                });
-            }
-        });
-        return out;
-    }
-
     List<Module> modules() {
         return modules;
     }
@@ -203,10 +270,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return modules.stream().anyMatch(m -> m.hook("la_symbind64") != 0);
     }
 
-    /** True for an audit module or an object one brought in. */
-    boolean isAuditObject(LoadedObject o) {
-        return ownObjects.contains(o);
-    }
 
     /**
      * What glibc's dl_main tells the modules about the start-up objects: la_objopen for the
@@ -219,7 +282,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
             recorded.learnFrom(moduleNeeds());
             searches = searches.stream().map(s -> recorded.withoutSkipped(s)).toList();
         }
-        List<LoadedObject> objects = audited(session.objects());
+        List<LoadedObject> objects = session.objects();
         LoadedObject main = objects.get(0);
         LoadedObject rtld = objects.stream().filter(this::isInterpreter).findFirst().orElse(null);
         objopen(main);
@@ -256,7 +319,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         List<org.jdryad.debug.Binding> fresh = all.subList(Math.min(bindingsSeen, all.size()), all.size());
         bindingsSeen = all.size();
         long pid = session.history().pid();
-        List<LoadedObject> order = new ArrayList<>(audited(objects));
+        List<LoadedObject> order = new ArrayList<>(objects);
         Collections.reverse(order);
         for (LoadedObject o : order) {
             if (o.isHost()) {
@@ -300,7 +363,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         }
         for (Map.Entry<Long, LoadedObject> e : session.lazyObjects().entrySet()) {
             LoadedObject o = e.getValue();
-            if (!objects.contains(o) || ownObjects.contains(o) || profiled.containsKey(e.getKey()) || !bindsFrom(o)
+            if (!objects.contains(o) || profiled.containsKey(e.getKey()) || !bindsFrom(o)
                     || o.dynamic().isEmpty() || o.dynamic().get().value(Elf.DT_PLTGOT).isEmpty()) {
                 continue;
             }
@@ -455,11 +518,15 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return Optional.ofNullable(found[0]);
     }
 
-    /** The names the modules' objects need (DT_NEEDED): glibc searches them for the modules first. */
+    /** The names the modules need (their DT_NEEDED): glibc searches them for the modules first. */
     private Set<String> moduleNeeds() {
         Set<String> out = new java.util.HashSet<>();
-        for (LoadedObject o : ownObjects) {
-            o.dynamic().ifPresent(d -> out.addAll(d.needed()));
+        for (Module m : modules) {
+            try {
+                org.jdryad.elf.ElfCache.open(java.nio.file.Path.of(m.name())).dynamic().ifPresent(d -> out.addAll(d.needed()));
+            } catch (java.io.IOException | RuntimeException e) {
+                // glibc loaded it; a file jdryad cannot read teaches nothing about the search
+            }
         }
         return out;
     }
@@ -541,7 +608,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     @Override
     public void added(List<LoadedObject> objects) {
         List<AuditSearches.Search> made = searches == null ? List.of() : searches.takePending();
-        List<LoadedObject> unopened = new ArrayList<>(audited(objects));
+        List<LoadedObject> unopened = new ArrayList<>(objects);
         boolean announced = false;
         for (AuditSearches.Search s : made) {
             replayCalls(s);
@@ -591,15 +658,14 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     @Override
     public void removing(List<LoadedObject> objects) {
-        List<LoadedObject> mine = audited(objects);
-        if (mine.isEmpty()) {
+        if (objects.isEmpty()) {
             return;
         }
-        for (LoadedObject o : mine) {
+        for (LoadedObject o : objects) {
             objclose(o);
         }
         activity(LA_ACT_DELETE);
-        for (LoadedObject o : mine) {
+        for (LoadedObject o : objects) {
             cookies.remove(o);
             bindFlags.remove(o);
         }
@@ -705,7 +771,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     /** A module's la_symbind64 sent a binding elsewhere: the history says so (and which module). */
     private void redirected(LoadedObject referrer, SymbolLookup.Definition d, long from, long to, Module m) {
         if (session.history() != null) {
-            session.history().redirect(referrer.name(), d.symbol().name(), from, to, m.object().name());
+            session.history().redirect(referrer.name(), d.symbol().name(), from, to, m.name());
         }
     }
 
@@ -856,18 +922,9 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     /** glibc passes the cookie of the object a search is made for; an audit module's own searches: the program's. */
     private LoadedObject cookieHolder(LoadedObject requester) {
-        return requester == null || ownObjects.contains(requester) ? mainObject() : requester;
+        return requester == null ? mainObject() : requester;
     }
 
-    private List<LoadedObject> audited(List<LoadedObject> objects) {
-        List<LoadedObject> out = new ArrayList<>();
-        for (LoadedObject o : objects) {
-            if (!ownObjects.contains(o)) {
-                out.add(o);
-            }
-        }
-        return out;
-    }
 
     private long placeString(String s) {
         byte[] b = (s + "\0").getBytes(StandardCharsets.UTF_8);

@@ -535,7 +535,11 @@ public final class ProgramRunner {
             return;
         }
         DynamicLoader loader = linked.loader();
-        Auditing.load(options.audit(), agent, loader, linked.session(), err).ifPresent(a -> {
+        List<String> envp = new ArrayList<>();
+        options.environment().forEach((k, v) -> envp.add(k + "=" + v));
+        Auditing.ModuleIdentity identity = Auditing.ModuleIdentity.place(agent, programArgv(), envp);
+        Auditing.load(options.audit(), options.libraryPath(), identity, agent, err).ifPresent(a -> {
+            a.attach(loader, linked.session());
             a.announceStartup(auditSearches);
             if (auditSearches != null) {
                 a.hearSearches(auditSearches);
