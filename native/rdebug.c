@@ -153,6 +153,32 @@ void r_debug_update(struct in *in, struct buf *out)
     r_debug_update_locked(in, out);
     spin_unlock(&state_lock);
 }
+/* RESERVE_NODE: the node object `id` will have, filled in but on no list yet (no debugger is told). */
+void reserve_node(struct in *in, struct buf *out)
+{
+    uint64_t id = get_q(in), l_addr = get_q(in), l_ld = get_q(in);
+    const char *name = get_s(in);
+    if (in->bad || !name) {
+        put_q(out, (uint64_t)-22);
+        return;
+    }
+    spin_lock(&state_lock);
+    struct jd_node *nd = node_for(id);
+    nd->lm.l_addr = l_addr;
+    nd->lm.l_ld = (ElfW(Dyn) *)l_ld;
+    nd->lm.l_next = nd->lm.l_prev = 0;
+    nd->l_ns = 0;
+    nd->generation = generation; /* an update of the base list not holding it yet would make it spare */
+    if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0) {
+        char *old = nd->lm.l_name;
+        nd->lm.l_name = jd_strdup(name);
+        jd_free(old);
+    }
+    spin_unlock(&state_lock);
+    put_q(out, 0);
+    put_q(out, (uint64_t)&nd->lm);
+}
+
 /* Links c after prev (the first node becomes *head); returns c, the new tail. */
 static struct link_map *append(struct link_map *prev, struct link_map *c, struct link_map **head)
 {

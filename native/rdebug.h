@@ -17,6 +17,10 @@ extern struct jdryad_query_info jdryad_query_info; /* where gdb finds the Java s
 /* R_DEBUG_UPDATE (under state_lock). */
 void r_debug_update(struct in *in, struct buf *out);
 
+/* RESERVE_NODE (takes state_lock): a jdryad object's node before it is on the list (LD_AUDIT's
+   la_objopen at start-up gets it before the program's objects are announced). */
+void reserve_node(struct in *in, struct buf *out);
+
 /* Whether h is one of the link-map nodes Java hands out as jdryad objects' dlopen handles. */
 int jd_is_jdryad_handle(const void *h);
 

@@ -469,6 +469,9 @@ static void handle_request(struct hdr *h, struct in *in, struct buf *out)
     case JD_R_DEBUG_UPDATE:
         r_debug_update(in, out);
         break;
+    case JD_RESERVE_NODE:
+        reserve_node(in, out);
+        break;
     case JD_OBJECT_TABLE:
         object_table(in, out);
         break;

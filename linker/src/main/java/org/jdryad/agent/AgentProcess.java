@@ -782,6 +782,16 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /**
+     * The link-map node object {@code id} will have in the base list, filled in but on no list
+     * yet (RESERVE_NODE): what LD_AUDIT's la_objopen gets while the start-up objects are found.
+     */
+    public long reserveNode(long id, long lAddr, long lLd, String name) {
+        Payload.Reader r = request(Protocol.RESERVE_NODE, new Payload.Writer().q(id).q(lAddr).q(lLd).s(name));
+        check(r.q(), "reserve a link-map node");
+        return r.q();
+    }
+
+    /**
      * As above for namespace {@code lmid}: 0 is the base list (after copies of glibc's own
      * nodes); another is glibc's r_debug of that namespace (r_next chain), and {@code entries}
      * are all of its objects, host objects too.

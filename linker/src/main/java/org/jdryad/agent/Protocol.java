@@ -54,6 +54,7 @@ public final class Protocol {
     public static final int TLS_DYNAMIC = 0x37;
     public static final int SET_AUXV = 0x38;
     public static final int SET_FDS = 0x39;
+    public static final int RESERVE_NODE = 0x3a;
 
     public static final int ENTER = 0x40;
     public static final int WAIT_DEBUGGER = 0x41;

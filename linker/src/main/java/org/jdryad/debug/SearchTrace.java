@@ -97,8 +97,12 @@ public final class SearchTrace implements SearchListener {
             log.print(String.format("%nfile=%s [%d];  %s %s [%d]%n", name, ns,
                     why == Reason.DLOPEN ? "dynamically loaded by" : "needed by", fileName(loader.path()), loaderNs));
         }
+    }
+
+    @Override
+    public void searchingFor(String name) {
         if (log.on(Category.LIBS) && name.indexOf('/') < 0) {
-            log.print(String.format("find library=%s [%d]; searching%n", name, ns));
+            log.print(String.format("find library=%s [%d]; searching%n", name, namespace));
         }
     }
 

@@ -471,12 +471,28 @@ public final class LinkSession implements LinkContext {
         return out;
     }
 
-    /** Maps every jdryad object and places its static TLS. */
+    /** Objects {@link #mapEarly} mapped before the session had its objects. */
+    private final java.util.Set<LoadedObject> mappedEarly = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
+    /**
+     * Maps one jdryad object before the session has its objects: with audit modules, glibc's
+     * la_objopen sees each start-up object mapped as soon as it is found, before the search for
+     * its dependencies. {@link #mapAll} then leaves it as it is.
+     */
+    public void mapEarly(LoadedObject o) {
+        if (!o.isHost() && mappedEarly.add(o)) {
+            map(new SegmentMapper(memory), o);
+        }
+    }
+
+    /** Maps every jdryad object (those not mapped early) and places its static TLS. */
     public void mapAll() {
         long t0 = System.nanoTime();
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jdryadObjects()) {
-            map(mapper, o);
+            if (!mappedEarly.contains(o)) {
+                map(mapper, o);
+            }
         }
         tls.assign(objects);
         stats.phase("map", System.nanoTime() - t0);

@@ -12,11 +12,11 @@ import org.jdryad.search.SearchListener;
  * then each file tried, with the flag of the list it came from (LA_SER_RUNPATH for RPATH and
  * RUNPATH, LA_SER_LIBPATH, LA_SER_CONFIG for ld.so.cache, LA_SER_DEFAULT).
  *
- * <p>Why recorded: jdryad's start-up search runs before the program's process exists, so before
- * any module is loaded; its calls are kept and replayed in glibc's order when the modules are
- * (Auditing#announceStartup). A dlopen's search is recorded too, and replayed as its objects are
- * announced (Auditing#added): jdryad searches for a library's whole closure before it maps any
- * of it, while glibc maps each object (la_objopen) before it searches for that object's
+ * <p>Why recorded: the quiet start-up search made to pick the agent, before any module is
+ * loaded, teaches which directories glibc would know to be missing ({@link #learnFrom}); the
+ * start-up search that counts is told live (AuditedStartup). A dlopen's search is recorded and
+ * replayed as its objects are announced (Auditing#added): jdryad searches for a library's whole
+ * closure before it maps any of it, while glibc maps each object (la_objopen) before it searches for that object's
  * dependencies, whose la_objsearch calls carry the new object's cookie. The dlopen name's own
  * LA_SER_ORIG is not recorded: DynamicLoader asks it before resolving (it may rewrite or refuse
  * the name).
@@ -47,11 +47,6 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
     private Search current;
     /** True once the modules are loaded: searches are then dlopen's, kept until announced. */
     private volatile boolean live;
-
-    /** The start-up searches, in the order they were made. */
-    synchronized List<Search> startup() {
-        return List.copyOf(startup);
-    }
 
     /** From now on the searches are kept for {@link #takePending}; the start-up ones are complete. */
     void goLive() {
@@ -96,6 +91,15 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
         }
     }
 
+    /** What {@code other} learnt ({@link #learnFrom}): the quiet start-up search's lessons, for dlopen's searches. */
+    synchronized void learnFrom(AuditSearches other) {
+        if (other != null && other != this) {
+            synchronized (other) {
+                learnt.addAll(other.learnt);
+            }
+        }
+    }
+
     /** The nearest directory at or above {@code dir} that exists (the search directory of a subdirectory candidate). */
     private static String existingAncestor(String dir) {
         String d = dir;
@@ -103,18 +107,6 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
             d = parentOf(d);
         }
         return d;
-    }
-
-    /** {@code s} without its calls for files {@link #skipped}. */
-    synchronized Search withoutSkipped(Search s) {
-        Search out = new Search(s.name, s.loader);
-        out.result = s.result;
-        for (Call c : s.calls) {
-            if (c.flag() == Auditing.LA_SER_ORIG || !skipped(c.name())) {
-                out.calls.add(c);
-            }
-        }
-        return out;
     }
 
     /** True for a file in a directory glibc would know to be missing: no la_objsearch for it. */
@@ -149,7 +141,7 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
         return slash <= 0 ? "" : candidate.substring(0, slash);
     }
 
-    private static long flagOf(FoundBy list) {
+    static long flagOf(FoundBy list) {
         return switch (list) {
             case RPATH, RUNPATH -> LA_SER_RUNPATH;
             case LD_LIBRARY_PATH -> LA_SER_LIBPATH;
@@ -171,9 +163,21 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
             }
 
             @Override
+            public void startingWith(LoadedLibrary program, LoadedLibrary interpreter) {
+                first.startingWith(program, interpreter);
+                second.startingWith(program, interpreter);
+            }
+
+            @Override
             public void lookingFor(String name, LoadedLibrary loader, Reason why) {
                 first.lookingFor(name, loader, why);
                 second.lookingFor(name, loader, why);
+            }
+
+            @Override
+            public void searchingFor(String name) {
+                first.searchingFor(name);
+                second.searchingFor(name);
             }
 
             @Override

@@ -101,6 +101,8 @@ final class Auditing implements DynamicLoader.AuditHooks {
         a.bindFlags.putAll(bindFlags);
         a.exitArguments.putAll(exitArguments);
         a.vdsoCookies = vdsoCookies;
+        a.startupMain = startupMain;
+        a.reservedNodes.putAll(reservedNodes);
         a.warnedSearch.addAll(warnedSearch);
         a.profiled.putAll(profiled);
         a.moduleHooks = moduleHooks;
@@ -270,37 +272,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return modules.stream().anyMatch(m -> m.hook("la_symbind64") != 0);
     }
 
-
-    /**
-     * What glibc's dl_main tells the modules about the start-up objects: la_objopen for the
-     * program and ld.so, la_activity(ADD), la_objopen for the vDSO and then every library in load
-     * order, la_activity(CONSISTENT).
-     */
-    void announceStartup(AuditSearches recorded) {
-        List<AuditSearches.Search> searches = recorded == null ? List.of() : recorded.startup();
-        if (recorded != null) {
-            recorded.learnFrom(moduleNeeds());
-            searches = searches.stream().map(s -> recorded.withoutSkipped(s)).toList();
-        }
-        List<LoadedObject> objects = session.objects();
-        LoadedObject main = objects.get(0);
-        LoadedObject rtld = objects.stream().filter(this::isInterpreter).findFirst().orElse(null);
-        objopen(main);
-        if (rtld != null) {
-            objopen(rtld);
-        }
-        activity(LA_ACT_ADD);
-        agent.info().vdso().ifPresent(this::objopenVdso);
-        for (LoadedObject o : objects) {
-            if (o != main && o != rtld) {
-                replaySearches(searches, o);
-                objopen(o);
-            }
-        }
-        relocated(objects);
-        rtldMallocLookups(main, objects);
-        activity(LA_ACT_CONSISTENT);
-    }
 
     /**
      * glibc's elf_dynamic_do_Rela for jump slots bound at load time (LD_BIND_NOW, -z now,
@@ -519,7 +490,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     /** The names the modules need (their DT_NEEDED): glibc searches them for the modules first. */
-    private Set<String> moduleNeeds() {
+    Set<String> moduleNeeds() {
         Set<String> out = new java.util.HashSet<>();
         for (Module m : modules) {
             try {
@@ -529,15 +500,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
             }
         }
         return out;
-    }
-
-    /** The la_objsearch calls of the start-up searches that found {@code o}, in order. */
-    private void replaySearches(List<AuditSearches.Search> searches, LoadedObject o) {
-        for (AuditSearches.Search s : searches) {
-            if (isFoundAt(o, s.result)) {
-                replayCalls(s);
-            }
-        }
     }
 
     /**
@@ -553,6 +515,19 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 break;
             }
         }
+        objsearchNotFollowed(name, requester, flag, "for a search jdryad had made before the module was loaded");
+    }
+
+    /**
+     * la_objsearch for a file the start-up search tries on behalf of {@code requester} (null: the
+     * program), as it tries it: the file is the one opened, so an answer that changes it is told
+     * on stderr, once, and not followed (only a name's LA_SER_ORIG answer is).
+     */
+    void objsearchTried(String file, LoadedObject requester, long flag) {
+        objsearchNotFollowed(file, requester, flag, "for a file the search tried (only a name's answer is followed)");
+    }
+
+    private void objsearchNotFollowed(String name, LoadedObject requester, long flag, String why) {
         for (int i = 0; i < modules.size(); i++) {
             long f = modules.get(i).hook("la_objsearch");
             if (f == 0) {
@@ -562,10 +537,54 @@ final class Auditing implements DynamicLoader.AuditHooks {
             String now = answer == 0 ? null : readString(answer);
             if (!name.equals(now) && warnedSearch.add(modules.get(i).name())) {
                 err.println("jdryad: audit module " + modules.get(i).name() + ": la_objsearch " + (now == null ? "refused "
-                        + name : "changed " + name + " to " + now) + " for a search jdryad had made before the module was"
-                        + " loaded: not followed");
+                        + name : "changed " + name + " to " + now) + " " + why + ": not followed");
             }
         }
+    }
+
+    // ---- the start-up as glibc's dl_main makes it with modules (AuditedStartup) ----
+
+    /** The program, once the start-up told the modules of it (before the session has its objects). */
+    private LoadedObject startupMain;
+    /** Link-map nodes reserved for start-up objects before the first r_debug update. */
+    private final Map<LoadedObject, Long> reservedNodes = new IdentityHashMap<>();
+
+    /** {@code o}'s link-map node, reserved before the program's objects are announced. */
+    void reservedNode(LoadedObject o, long node) {
+        reservedNodes.put(o, node);
+    }
+
+    /** la_objopen for the program and ld.so (null: none), la_activity(ADD), la_objopen for the vDSO. */
+    void openStartup(LoadedObject main, LoadedObject rtld) {
+        startupMain = main;
+        objopen(main);
+        if (rtld != null) {
+            objopen(rtld);
+        }
+        activity(LA_ACT_ADD);
+        agent.info().vdso().ifPresent(this::objopenVdso);
+    }
+
+    /** la_objopen for an object the start-up search found, mapped, before its dependencies are looked for. */
+    void openFound(LoadedObject o) {
+        objopen(o);
+    }
+
+    /**
+     * The start-up objects are relocated and announced: la_symbind64 for slots bound at load time,
+     * ld.so's malloc lookups, la_activity(CONSISTENT). The program's map as modules have it is
+     * now on the list, as r_debug's node is.
+     */
+    void finishStartup() {
+        List<LoadedObject> objects = session.objects();
+        if (programMap != 0) {
+            long node = linkMap(mainObject());
+            agent.writeWords(new long[] {programMap + 24, programMap + 32},
+                    new long[] {agent.readLong(node + 24), agent.readLong(node + 32)}); // l_next, l_prev
+        }
+        relocated(objects);
+        rtldMallocLookups(mainObject(), objects);
+        activity(LA_ACT_CONSISTENT);
     }
 
     /** la_preinit, after every start-up object is relocated, before the initialisers. */
@@ -895,7 +914,8 @@ final class Auditing implements DynamicLoader.AuditHooks {
      */
     private long linkMap(LoadedObject o) {
         if (!o.isHost()) {
-            return loader.linkMapOf(o);
+            Long reserved = reservedNodes.get(o);
+            return reserved != null ? reserved : loader.linkMapOf(o);
         }
         for (HostObject h : agent.info().hostObjects()) {
             if (h.name().equals(o.path().toString()) || o.soname().map(s -> h.name().endsWith("/" + s)).orElse(false)) {
@@ -917,7 +937,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     private LoadedObject mainObject() {
-        return session.objects().get(0);
+        return startupMain != null ? startupMain : session.objects().get(0);
     }
 
     /** glibc passes the cookie of the object a search is made for; an audit module's own searches: the program's. */

@@ -240,6 +240,11 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
+    /** Objects whose link-map nodes were reserved before the first publish, by their r_debug ids. */
+    synchronized void adoptNodeIds(Map<LoadedObject, Long> reserved) {
+        links.adoptIds(reserved);
+    }
+
     synchronized long linkMapOf(LoadedObject o) {
         return links.nodeOf(o);
     }

@@ -55,6 +55,14 @@ final class LinkMapPublisher {
         ids.putAll(other.ids);
     }
 
+    /** The r_debug ids the objects' nodes were reserved under before the first update (AuditedStartup). */
+    void adoptIds(Map<LoadedObject, Long> reserved) {
+        ids.putAll(reserved);
+        for (long id : reserved.values()) {
+            nextId = Math.max(nextId, Math.toIntExact(id + 1));
+        }
+    }
+
     /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
     long nodeOf(LoadedObject o) {
         return nodes.getOrDefault(o, 0L);

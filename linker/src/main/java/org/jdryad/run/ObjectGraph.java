@@ -17,6 +17,7 @@ import org.jdryad.search.LoadedLibrary;
 import org.jdryad.search.SearchConfig;
 import org.jdryad.search.SearchListener;
 import org.jdryad.search.SearchNamespace;
+import org.jdryad.search.StartupNameAudit;
 
 /** The objects a program needs, in load order, as the search found them; a missing library is an error. */
 final class ObjectGraph {
@@ -141,6 +142,15 @@ final class ObjectGraph {
     /** As above, in {@code context}: relative paths mean its working directory, warnings go to its err. */
     static ObjectGraph resolve(ElfFile exe, RunOptions options, RunContext context, SearchListener listener)
             throws IOException {
+        return resolve(exe, options, context, listener, StartupNameAudit.NONE, true);
+    }
+
+    /**
+     * As above, with {@code audit} asked before each name is looked for (LD_AUDIT's
+     * la_objsearch), and the search's warnings printed only when {@code warn}.
+     */
+    static ObjectGraph resolve(ElfFile exe, RunOptions options, RunContext context, SearchListener listener,
+                               StartupNameAudit audit, boolean warn) throws IOException {
         SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED)
                 .workingDirectory(context.workingDirectory());
         b.secure(SecureMode.applies(exe.path()));
@@ -153,7 +163,7 @@ final class ObjectGraph {
         if (options.preloadOption() != null) {
             b.preloadOption(options.preloadOption());
         }
-        DependencyGraph graph = new LibrarySearch(b.build(), listener).resolve(exe.path());
+        DependencyGraph graph = new LibrarySearch(b.build(), listener).resolve(exe.path(), audit);
         if (graph.error().isPresent()) {
             throw new LinkException("error while loading shared libraries: " + graph.error().get().describe());
         }
@@ -165,19 +175,14 @@ final class ObjectGraph {
         // printing them again would say it twice.
         boolean loaderSawPreload = context.loaderSawPreload();
         for (String w : graph.warnings()) {
-            if (!(loaderSawPreload && w.contains(" from LD_PRELOAD "))) {
+            if (warn && !(loaderSawPreload && w.contains(" from LD_PRELOAD "))) {
                 context.err().println(w);
             }
         }
         Map<LoadedLibrary, Node> byLib = new IdentityHashMap<>();
         List<Node> nodes = new ArrayList<>();
         for (LoadedLibrary lib : graph.objects()) {
-            boolean isExe = lib.kind() == LoadedLibrary.Kind.EXECUTABLE;
-            // The program is named as the user named it (argv[0]), as glibc's debug lines name it,
-            // also when a bare name was found on PATH; its path is the file.
-            Node n = new Node(isExe ? exe : lib.elf(), isExe ? options.program() : lib.path(), Path.of(lib.path()),
-                    lib.host() && !isExe,
-                    lib.soname(), new ArrayList<>());
+            Node n = nodeOf(lib, exe, options.program());
             byLib.put(lib, n);
             nodes.add(n);
         }
@@ -189,6 +194,17 @@ final class ObjectGraph {
             }
         }
         return new ObjectGraph(nodes, graph.namespace(), byLib);
+    }
+
+    /**
+     * The node of an object the start-up search found. The program is named as the user named it
+     * (argv[0]), as glibc's debug lines name it, also when a bare name was found on PATH; its
+     * path is the file.
+     */
+    static Node nodeOf(LoadedLibrary lib, ElfFile exe, String programName) {
+        boolean isExe = lib.kind() == LoadedLibrary.Kind.EXECUTABLE;
+        return new Node(isExe ? exe : lib.elf(), isExe ? programName : lib.path(), Path.of(lib.path()),
+                lib.host() && !isExe, lib.soname(), new ArrayList<>());
     }
 
     /** glibc's words for a library no search step found: a 32-bit candidate passed over is named. */

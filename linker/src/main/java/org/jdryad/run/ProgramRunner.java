@@ -219,7 +219,16 @@ public final class ProgramRunner {
                 false, tStart);
     }
 
+    /**
+     * The start-up search. With audit modules it is made quietly, only to pick the agent (its
+     * static TLS), and may fail (null): the modules' answers decide what the real one, made once
+     * they are loaded, finds ({@link #searchAudited}).
+     */
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
+        programFile = exe;
+        if (!options.audit().isEmpty()) {
+            return searchQuietly(exe);
+        }
         try {
             ObjectGraph graph = ObjectGraph.resolve(exe, options, context, searchListener());
             trace.searched();
@@ -227,6 +236,25 @@ public final class ProgramRunner {
         } catch (IOException | RuntimeException e) {
             trace.close(); // the program never starts: the search's lines say why, with jdryad's pid
             throw e;
+        }
+    }
+
+    /** The program's file, as the start-up search had it. */
+    private ElfFile programFile;
+    /** With audit modules: what the quiet search tried (directories glibc learns are missing), null when it failed. */
+    private AuditSearches quietSearch;
+
+    private ObjectGraph searchQuietly(ElfFile exe) {
+        AuditSearches recorded = new AuditSearches();
+        LinkTrace quiet = LinkTrace.none();
+        quiet.setSearchAttempts(recorded);
+        try {
+            ObjectGraph graph = ObjectGraph.resolve(exe, options, context, AuditSearches.both(recorded, quiet.search()),
+                    org.jdryad.search.StartupNameAudit.NONE, false);
+            quietSearch = recorded;
+            return graph;
+        } catch (IOException | RuntimeException e) {
+            return null; // the search made with the modules says what is wrong
         }
     }
 
@@ -446,11 +474,8 @@ public final class ProgramRunner {
      * host objects' GOT slots, and announces the objects to debuggers (r_debug) and to the
      * agent's dl_iterate_phdr/_dl_find_object table.
      */
-    private Linked link(AgentProcess agent, ObjectGraph graph, Callbacks callbacks) {
+    private Linked link(AgentProcess agent, ObjectGraph searched, Callbacks callbacks) {
         AgentInfo info = agent.info();
-        // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
-        Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
-        List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null);
         Map<String, Long> interposers = new HashMap<>();
         bindToAgent(interposers, info, INTERPOSED);
         if (follow == null) {
@@ -464,6 +489,11 @@ public final class ProgramRunner {
         session.setTlsDescDynamic(info.agentSymbols().getOrDefault("jdryad_tlsdesc_dynamic", 0L));
         session.setRDebug(info.rDebug());
         session.setThreadPointerAlignment(AgentBinary.tlsAlignment(info.tlsReserveSize()));
+        AuditedStartup audited = options.audit().isEmpty() ? null : startAuditing(agent, session);
+        ObjectGraph graph = options.audit().isEmpty() ? searched : searchAudited(audited);
+        // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
+        Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
+        List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null, audited);
         session.setObjects(objects);
         record.setSession(session);
         history.setPid(info.pid());
@@ -494,6 +524,9 @@ public final class ProgramRunner {
                 activity);
         loader.attach(agent);
         loader.setTrace(trace);
+        if (audited != null) {
+            loader.adoptNodeIds(audited.nodeIds()); // la_objopen had their nodes
+        }
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
         // Forked children get links of their own, copied from this one's as of their fork.
         ProcessLink run = ProcessLink.ofRun(agent, session, loader, callbacks.lazy, graph, byNode, this::dlopenResolve);
@@ -517,7 +550,7 @@ public final class ProgramRunner {
         loader.setArguments(argv.size(), argvAt, envpAt);
         identity = new ProgramIdentity(agent, linked.session(), options.executable());
         identity.announce(argvAt, argv.get(0), envpAt);
-        startAuditing(agent, linked);
+        finishAuditing(linked);
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
             loader.runPreinit(main);
@@ -525,29 +558,73 @@ public final class ProgramRunner {
         loader.runInitialisers(linked.session().initOrder(), programRunsOwnInit);
     }
 
+    /** The audit modules that were loaded (null: none asked for, or none could be). */
+    private Auditing auditing;
+
     /**
-     * LD_AUDIT / --audit: loads the modules (their initialisers run), tells them of the start-up
-     * objects as glibc's dl_main does, then la_preinit; from then on they see every dlopen, dlclose
-     * and the exit, and (LazyBinder) every first call.
+     * LD_AUDIT / --audit, before the library search: loads the modules (glibc's dlmopen; their
+     * initialisers and la_version run), each told the program's argv[0] and environment. The
+     * search that follows asks them (null: no module remains, the search is the plain one).
      */
-    private void startAuditing(AgentProcess agent, Linked linked) {
-        if (options.audit().isEmpty()) {
-            return;
-        }
-        DynamicLoader loader = linked.loader();
+    private AuditedStartup startAuditing(AgentProcess agent, LinkSession session) {
         List<String> envp = new ArrayList<>();
         options.environment().forEach((k, v) -> envp.add(k + "=" + v));
         Auditing.ModuleIdentity identity = Auditing.ModuleIdentity.place(agent, programArgv(), envp);
-        Auditing.load(options.audit(), options.libraryPath(), identity, agent, err).ifPresent(a -> {
-            a.attach(loader, linked.session());
-            a.announceStartup(auditSearches);
-            if (auditSearches != null) {
-                a.hearSearches(auditSearches);
+        auditing = Auditing.load(options.audit(), options.libraryPath(), identity, agent, err).orElse(null);
+        if (auditing == null) {
+            return null;
+        }
+        if (quietSearch != null) {
+            quietSearch.learnFrom(auditing.moduleNeeds());
+        }
+        return new AuditedStartup(auditing, agent, session, (n, index) -> makeObject(agent, 0, n, index, null),
+                programFile, options.program(), quietSearch);
+    }
+
+    /**
+     * The start-up search with audit modules loaded (or, when none could be, the plain one, told
+     * to LD_DEBUG as usual): see {@link AuditedStartup}.
+     */
+    private ObjectGraph searchAudited(AuditedStartup audited) {
+        org.jdryad.search.SearchListener listener = searchListener(); // dlopen's searches are recorded, as before
+        try {
+            ObjectGraph graph;
+            if (audited == null) {
+                graph = ObjectGraph.resolve(programFile, options, context, listener);
+            } else {
+                trace.setSearchAttempts(audited);
+                graph = ObjectGraph.resolve(programFile, options, context, AuditSearches.both(audited, listener), audited,
+                        true);
+                audited.end();
+                trace.setSearchAttempts(auditSearches);
             }
-            loader.setAudit(a);
-            lazyBinder.setAudit(a);
-            a.preinit();
-        });
+            trace.searched();
+            return graph;
+        } catch (IOException e) {
+            throw new LinkException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * After the start-up link: the modules are told of the relocation and the consistent list,
+     * then la_preinit; from then on they see every dlopen, dlclose and the exit, and
+     * (LazyBinder) every first call.
+     */
+    private void finishAuditing(Linked linked) {
+        Auditing a = auditing;
+        if (a == null) {
+            return;
+        }
+        DynamicLoader loader = linked.loader();
+        a.attach(loader, linked.session());
+        a.finishStartup();
+        if (auditSearches != null) {
+            auditSearches.learnFrom(quietSearch);
+            a.hearSearches(auditSearches);
+        }
+        loader.setAudit(a);
+        lazyBinder.setAudit(a);
+        a.preinit();
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
@@ -656,7 +733,7 @@ public final class ProgramRunner {
      */
     private static long staticTlsNeeded(ObjectGraph graph) {
         long total = 0;
-        for (ObjectGraph.Node n : graph.nodes()) {
+        for (ObjectGraph.Node n : graph == null ? List.<ObjectGraph.Node>of() : graph.nodes()) {
             if (n.host()) {
                 continue;
             }
@@ -672,7 +749,7 @@ public final class ProgramRunner {
     /** The largest TLS alignment of the jdryad objects: the thread pointer's alignment must match it. */
     private static long staticTlsAlignment(ObjectGraph graph) {
         long align = 1;
-        for (ObjectGraph.Node n : graph.nodes()) {
+        for (ObjectGraph.Node n : graph == null ? List.<ObjectGraph.Node>of() : graph.nodes()) {
             if (!n.host() && n.elf().tls().isPresent()) {
                 align = Math.max(align, n.elf().tls().get().align());
             }
@@ -700,24 +777,21 @@ public final class ProgramRunner {
     private List<LoadedObject> loadObjects(AgentProcess agent, ObjectGraph graph, List<ObjectGraph.Node> nodes,
                                            Map<ObjectGraph.Node, LoadedObject> byNode, int firstIndex,
                                            LoadedObject dlopenCaller) {
+        return loadObjects(agent, graph, nodes, byNode, firstIndex, dlopenCaller, null);
+    }
+
+    /** As above, taking the objects {@code made} while the search ran (null: none). */
+    private List<LoadedObject> loadObjects(AgentProcess agent, ObjectGraph graph, List<ObjectGraph.Node> nodes,
+                                           Map<ObjectGraph.Node, LoadedObject> byNode, int firstIndex,
+                                           LoadedObject dlopenCaller, AuditedStartup made) {
         List<LoadedObject> out = new ArrayList<>();
         int index = firstIndex;
         for (ObjectGraph.Node n : nodes) {
-            LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0 && graph.lmid() == 0, index);
-            obj.setNamespace(graph.lmid());
-            record.rememberProvenance(obj, provenanceOf(graph, n, dlopenCaller));
-            if (n.host()) {
-                HostLibrary lib = hostLibraryOf(agent, n, graph.lmid());
-                // The reference Java's dlopen (or dlmopen) took, given back when the object is unloaded
-                // (Namespaces.closeHostsOf); the start-up's host objects stay for good.
-                obj.setGlibcHandle(graph.lmid() == 0 && dlopenCaller == null ? 0 : lib.handle());
-                obj.setBase(lib.lAddr());
-                obj.setMapping(lib.lAddr() + n.elf().lowestLoadAddress(agent.info().pageSize()),
-                        n.elf().mappedSpan(agent.info().pageSize()));
-                if (lib.tlsModid() != 0) {
-                    obj.setTls(lib.tlsModid(), lib.tlsOffset(), lib.tlsOffset() != 0);
-                }
+            LoadedObject obj = made == null ? null : made.take(n);
+            if (obj == null) {
+                obj = makeObject(agent, graph.lmid(), n, index, dlopenCaller);
             }
+            record.rememberProvenance(obj, provenanceOf(graph, n, dlopenCaller));
             out.add(obj);
             byNode.put(n, obj);
             index++;
@@ -732,6 +806,29 @@ public final class ProgramRunner {
             }
         }
         return out;
+    }
+
+    /**
+     * The object for node {@code n} of namespace {@code lmid}: a host object is glibc's copy in
+     * the agent (its addresses and TLS as glibc has them); a jdryad object is mapped later.
+     */
+    private static LoadedObject makeObject(AgentProcess agent, long lmid, ObjectGraph.Node n, int index,
+                                           LoadedObject dlopenCaller) {
+        LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0 && lmid == 0, index);
+        obj.setNamespace(lmid);
+        if (n.host()) {
+            HostLibrary lib = hostLibraryOf(agent, n, lmid);
+            // The reference Java's dlopen (or dlmopen) took, given back when the object is unloaded
+            // (Namespaces.closeHostsOf); the start-up's host objects stay for good.
+            obj.setGlibcHandle(lmid == 0 && dlopenCaller == null ? 0 : lib.handle());
+            obj.setBase(lib.lAddr());
+            obj.setMapping(lib.lAddr() + n.elf().lowestLoadAddress(agent.info().pageSize()),
+                    n.elf().mappedSpan(agent.info().pageSize()));
+            if (lib.tlsModid() != 0) {
+                obj.setTls(lib.tlsModid(), lib.tlsOffset(), lib.tlsOffset() != 0);
+            }
+        }
+        return obj;
     }
 
     /**

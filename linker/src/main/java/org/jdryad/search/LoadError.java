@@ -8,6 +8,6 @@ package org.jdryad.search;
 public record LoadError(String object, String message) {
     /** glibc's wording after "error while loading shared libraries: ". */
     public String describe() {
-        return object + ": " + message;
+        return object.isEmpty() ? message : object + ": " + message; // glibc's _dl_signal_error, objname ""
     }
 }

@@ -26,6 +26,10 @@ public interface SearchListener {
         DLOPEN
     }
 
+    /** The search starts: the program and the interpreter are loaded, nothing else yet. */
+    default void startingWith(LoadedLibrary program, LoadedLibrary interpreter) {
+    }
+
     /**
      * The search paths are set up, in glibc's order (_dl_init_paths): the system directories,
      * the program's own DT_RUNPATH (or DT_RPATH) directories, LD_LIBRARY_PATH's.
@@ -36,6 +40,13 @@ public interface SearchListener {
 
     /** {@code name}, which no loaded object answers to, is looked for on behalf of {@code loader}. */
     default void lookingFor(String name, LoadedLibrary loader, Reason why) {
+    }
+
+    /**
+     * After {@link #lookingFor}: {@code name} is what is looked for now, the name itself or what
+     * LD_AUDIT's la_objsearch(LA_SER_ORIG) made of it (glibc's "find library" line names that one).
+     */
+    default void searchingFor(String name) {
     }
 
     /**

@@ -93,7 +93,19 @@ final class SearchSession {
         return s;
     }
 
-    DependencyGraph run() throws IOException {
+    /** la_objsearch(LA_SER_ORIG) during {@link #run}; none afterwards (see {@link StartupNameAudit}). */
+    private StartupNameAudit nameAudit = StartupNameAudit.NONE;
+
+    DependencyGraph run(StartupNameAudit audit) throws IOException {
+        nameAudit = audit;
+        try {
+            return run();
+        } finally {
+            nameAudit = StartupNameAudit.NONE;
+        }
+    }
+
+    private DependencyGraph run() throws IOException {
         Path file = config.workingDirectory().resolve(given);
         ElfFile elf = ElfCache.open(file);
         LoadError error = null;
@@ -119,6 +131,7 @@ final class SearchSession {
             reserved.add(main);
             main.setLoadIndex(0);
             setUpInterpreter(elf);
+            listener.startingWith(main, rtld);
             paths.setUp(main);
             List<LoadedLibrary> preloads = loadPreloads();
             for (LoadedLibrary p : preloads) {
@@ -376,6 +389,12 @@ final class SearchSession {
                 if (dep instanceof MissingLibrary m && freshFrom >= 0) {
                     throw LoadFailure.notFound(m.name(), m.rejected());
                 }
+                if (dep instanceof MissingLibrary && nameAudit != StartupNameAudit.NONE) {
+                    // Audited, the start-up is no trace: glibc stops at the first missing library, and
+                    // la_objsearch hears of no later name.
+                    list.add(dep);
+                    return;
+                }
                 if (!inList.contains(dep)) {
                     inList.add(dep);
                     list.add(dep);
@@ -460,6 +479,12 @@ final class SearchSession {
             }
         }
         listener.lookingFor(name, loader, why);
+        String original = name;
+        name = nameAudit.rename(original, loader);
+        if (name == null) {
+            throw new LoadFailure("", "cannot open shared object file"); // glibc names no object then
+        }
+        listener.searchingFor(name);
         List<SearchDirectory> tried = new ArrayList<>();
         List<String> rejected = new ArrayList<>();
         SearchPath.Hit hit = paths.find(name, loader, tried, rejected, preload && config.secure());
@@ -500,6 +525,9 @@ final class SearchSession {
                 tried);
         if (why == SearchListener.Reason.DLOPEN) {
             lib.markDlopened();
+        }
+        if (!original.equals(name)) {
+            lib.addName(original); // glibc's _dl_map_object_from_fd adds the name before the rewrite
         }
         chain.add(lib);
         everything.add(lib);

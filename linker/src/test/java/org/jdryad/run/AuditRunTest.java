@@ -133,16 +133,25 @@ class AuditRunTest {
      */
     private static Logged runBothWays(Path tmp, String what, Path module, Path prog, List<String> args,
                                       List<String> jdryadOptions, Map<String, String> nativeEnv) throws IOException {
+        return runBothWays(tmp, what, module, prog, args, jdryadOptions, nativeEnv, Map.of());
+    }
+
+    /** As above, with {@code bothEnv} in both runs' environments. */
+    private static Logged runBothWays(Path tmp, String what, Path module, Path prog, List<String> args,
+                                      List<String> jdryadOptions, Map<String, String> nativeEnv,
+                                      Map<String, String> bothEnv) throws IOException {
         Path nativeLog = tmp.resolve(what + ".native.log");
         Path jdryadLog = tmp.resolve(what + ".jdryad.log");
         Map<String, String> env = new java.util.HashMap<>(nativeEnv);
+        env.putAll(bothEnv);
         env.put("LD_AUDIT", module.toString());
         env.put("AUDIT_LOG", nativeLog.toString());
         Result expected = Jdryad.runNative(prog, args, env, prog.getParent());
         List<String> options = new ArrayList<>(jdryadOptions);
         options.addAll(List.of("--audit", module.toString()));
-        Result actual = Jdryad.runJdryad(options, prog, args, Map.of("AUDIT_LOG", jdryadLog.toString()),
-                prog.getParent());
+        Map<String, String> jdryadEnv = new java.util.HashMap<>(bothEnv);
+        jdryadEnv.put("AUDIT_LOG", jdryadLog.toString());
+        Result actual = Jdryad.runJdryad(options, prog, args, jdryadEnv, prog.getParent());
         Jdryad.assertSameRun(what, expected, actual);
         List<String> got = Files.readAllLines(jdryadLog).stream()
                 .map(l -> l.replace("la_objopen " + prog.getFileName() + " ", "la_objopen <main> ")).toList();
@@ -300,6 +309,38 @@ class AuditRunTest {
                 .map(l -> l.replaceFirst("^ *[0-9]+: ", "").replaceFirst("\\(.*$", "").replaceFirst(" - 0x.*$", "")
                         .trim().replaceAll(" +", " "))
                 .toList();
+    }
+
+    /**
+     * la_objsearch(LA_SER_ORIG) steers the start-up search, as glibc's _dl_map_object lets it:
+     * a bare name rewritten to another (searched through the RUNPATH, la_objopen of the new
+     * object before its dependency's searches), a rewrite to a path (opened, no search), a
+     * refusal (glibc's error without a name, status 127, the search stops), a rewrite to a name
+     * no directory has (glibc's error names the new name; no later name is looked for). Before,
+     * the modules were loaded after the search and their answers were not followed.
+     */
+    @Test
+    void startupSearchFollowsTheModulesAnswers(@TempDir Path tmp) throws IOException {
+        Path prog = FixtureCatalog.auditRenameProgram();
+        Path alt = FixtureCatalog.auditAltLibrary();
+        String plugin = FixtureCatalog.auditPlugin().toString();
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("bare", "libau.so=libau_alt.so");
+        cases.put("path", "libau.so=" + alt);
+        cases.put("refused", "libau.so=");
+        cases.put("missing", "libau.so=libau_nowhere.so");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            Logged r = runBothWays(tmp, c.getKey(), FixtureCatalog.auditLogger(), prog, List.of(plugin), List.of(),
+                    Map.of(), Map.of("AUDIT_RENAME", c.getValue()));
+            assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "the audit log, " + c.getKey());
+            if (c.getKey().equals("bare") || c.getKey().equals("path")) {
+                assertTrue(r.expected().stdout().contains("au_sum = 1100"), r.expected()::describe); // libau_alt.so's
+                assertTrue(r.got().contains("la_objopen libau_alt.so lmid=0 #4 bindfrom"), () -> String.join("\n", r.got()));
+            } else {
+                assertEquals(127, r.expected().status(), r.expected()::describe);
+                assertTrue(r.got().stream().noneMatch(l -> l.contains("libc.so.6")), () -> String.join("\n", r.got()));
+            }
+        }
     }
 
     @Test
