@@ -285,7 +285,9 @@ public final class LinkSession implements LinkContext {
         for (LoadedObject o : added) {
             if (!o.isHost()) {
                 jd.add(o);
-                map(mapper, o);
+                if (!mappedEarly.remove(o)) {
+                    map(mapper, o);
+                }
             }
         }
         tls.assign(jd, true);
@@ -485,12 +487,17 @@ public final class LinkSession implements LinkContext {
         }
     }
 
+    /** An object {@link #mapEarly} mapped will not be linked (its load failed): forgotten here, unmapped by the caller. */
+    public void forgetEarly(LoadedObject o) {
+        mappedEarly.remove(o);
+    }
+
     /** Maps every jdryad object (those not mapped early) and places its static TLS. */
     public void mapAll() {
         long t0 = System.nanoTime();
         SegmentMapper mapper = new SegmentMapper(memory);
         for (LoadedObject o : jdryadObjects()) {
-            if (!mappedEarly.contains(o)) {
+            if (!mappedEarly.remove(o)) {
                 map(mapper, o);
             }
         }

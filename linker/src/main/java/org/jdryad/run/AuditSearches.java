@@ -13,13 +13,9 @@ import org.jdryad.search.SearchListener;
  * RUNPATH, LA_SER_LIBPATH, LA_SER_CONFIG for ld.so.cache, LA_SER_DEFAULT).
  *
  * <p>Why recorded: the quiet start-up search made to pick the agent, before any module is
- * loaded, teaches which directories glibc would know to be missing ({@link #learnFrom}); the
- * start-up search that counts is told live (AuditedStartup). A dlopen's search is recorded and
- * replayed as its objects are announced (Auditing#added): jdryad searches for a library's whole
- * closure before it maps any of it, while glibc maps each object (la_objopen) before it searches for that object's
- * dependencies, whose la_objsearch calls carry the new object's cookie. The dlopen name's own
- * LA_SER_ORIG is not recorded: DynamicLoader asks it before resolving (it may rewrite or refuse
- * the name).
+ * loaded, teaches which directories glibc would know to be missing ({@link #learnFrom}): glibc
+ * loads each module's own libraries first, through the same paths, and its later searches (the
+ * program's, told live by AuditedSearch) skip them.
  */
 final class AuditSearches implements SearchListener, SearchTrace.Attempts {
     static final long LA_SER_LIBPATH = 0x02, LA_SER_RUNPATH = 0x04, LA_SER_CONFIG = 0x08, LA_SER_DEFAULT = 0x40;
@@ -28,45 +24,24 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
     record Call(String name, long flag) {
     }
 
-    /** One name's search at start-up: who needed it, its calls in order, the object it loaded (null: none). */
+    /** One name's search at start-up: the name, its calls in order. */
     static final class Search {
         final String name;
-        final String loader;
         final List<Call> calls = new ArrayList<>();
-        String result;
 
-        Search(String name, String loader) {
+        Search(String name) {
             this.name = name;
-            this.loader = loader;
         }
     }
 
     private final List<Search> startup = new ArrayList<>();
-    /** A dlopen's searches, once the modules are loaded, until its objects are announced. */
-    private final List<Search> pending = new ArrayList<>();
     private Search current;
-    /** True once the modules are loaded: searches are then dlopen's, kept until announced. */
-    private volatile boolean live;
-
-    /** From now on the searches are kept for {@link #takePending}; the start-up ones are complete. */
-    void goLive() {
-        live = true;
-    }
 
     @Override
     public synchronized void lookingFor(String name, LoadedLibrary loader, Reason why) {
-        current = new Search(name, loader == null ? null : loader.path());
-        if (!live || why != Reason.DLOPEN) {
-            current.calls.add(new Call(name, Auditing.LA_SER_ORIG));
-        }
-        (live ? pending : startup).add(current);
-    }
-
-    /** The dlopen searches made since the last call, in order; they are forgotten here. */
-    synchronized List<Search> takePending() {
-        List<Search> out = List.copyOf(pending);
-        pending.clear();
-        return out;
+        current = new Search(name);
+        current.calls.add(new Call(name, Auditing.LA_SER_ORIG));
+        startup.add(current);
     }
 
     /** Directories glibc knows to be missing before the program's search starts (see {@link #learnFrom}). */
@@ -91,15 +66,6 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
         }
     }
 
-    /** What {@code other} learnt ({@link #learnFrom}): the quiet start-up search's lessons, for dlopen's searches. */
-    synchronized void learnFrom(AuditSearches other) {
-        if (other != null && other != this) {
-            synchronized (other) {
-                learnt.addAll(other.learnt);
-            }
-        }
-    }
-
     /** The nearest directory at or above {@code dir} that exists (the search directory of a subdirectory candidate). */
     private static String existingAncestor(String dir) {
         String d = dir;
@@ -114,22 +80,16 @@ final class AuditSearches implements SearchListener, SearchTrace.Attempts {
         return missingDirectory(candidate) && learnt.contains(existingAncestor(parentOf(candidate)));
     }
 
-    /** A file tried (at start-up: all of them; later: unless {@link #skipped}). */
+    /** A file tried. */
     @Override
     public synchronized void trying(String candidate, FoundBy list) {
         long flag = flagOf(list);
-        if (flag == 0 || current == null || (live && skipped(candidate))) {
+        if (flag == 0 || current == null) {
             return;
         }
         current.calls.add(new Call(candidate, flag));
     }
 
-    @Override
-    public synchronized void newObject(String name, LoadedLibrary library) {
-        if (current != null && current.name.equals(name) && current.result == null) {
-            current.result = library.path();
-        }
-    }
 
     private static boolean missingDirectory(String candidate) {
         String parent = parentOf(candidate);

@@ -106,7 +106,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
         a.warnedSearch.addAll(warnedSearch);
         a.profiled.putAll(profiled);
         a.moduleHooks = moduleHooks;
-        a.searches = searches;
         a.bindingsSeen = bindingsSeen;
         return a;
     }
@@ -503,25 +502,9 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     /**
-     * la_objsearch for a name or file the search looked for or tried on behalf of the object at
-     * {@code loaderPath}; the search has been made already, so a module that changes the name is
-     * told so on stderr, once, and not followed.
-     */
-    void objsearchAsSearched(String name, String loaderPath, long flag) {
-        LoadedObject requester = null;
-        for (LoadedObject o : session.objects()) {
-            if (loaderPath != null && (o.name().equals(loaderPath) || o.path().toString().equals(loaderPath))) {
-                requester = o;
-                break;
-            }
-        }
-        objsearchNotFollowed(name, requester, flag, "for a search jdryad had made before the module was loaded");
-    }
-
-    /**
-     * la_objsearch for a file the start-up search tries on behalf of {@code requester} (null: the
-     * program), as it tries it: the file is the one opened, so an answer that changes it is told
-     * on stderr, once, and not followed (only a name's LA_SER_ORIG answer is).
+     * la_objsearch for a file a search tries on behalf of {@code requester} (null: the program),
+     * as it tries it: the file is the one opened, so an answer that changes it is told on stderr,
+     * once, and not followed (only a name's LA_SER_ORIG answer is).
      */
     void objsearchTried(String file, LoadedObject requester, long flag) {
         objsearchNotFollowed(file, requester, flag, "for a file the search tried (only a name's answer is followed)");
@@ -562,12 +545,8 @@ final class Auditing implements DynamicLoader.AuditHooks {
             objopen(rtld);
         }
         activity(LA_ACT_ADD);
+        adding = true; // the objects found next are this change's (found)
         agent.info().vdso().ifPresent(this::objopenVdso);
-    }
-
-    /** la_objopen for an object the start-up search found, mapped, before its dependencies are looked for. */
-    void openFound(LoadedObject o) {
-        objopen(o);
     }
 
     /**
@@ -584,7 +563,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         }
         relocated(objects);
         rtldMallocLookups(mainObject(), objects);
-        activity(LA_ACT_CONSISTENT);
+        consistent();
     }
 
     /** la_preinit, after every start-up object is relocated, before the initialisers. */
@@ -610,69 +589,53 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return current;
     }
 
-    private volatile AuditSearches searches;
+    /** A change's la_activity(LA_ACT_ADD) was made, its LA_ACT_CONSISTENT is not yet. */
+    private boolean adding;
 
-    /** The searches made from now on are dlopen's, told to the modules as their objects are announced. */
-    void hearSearches(AuditSearches s) {
-        searches = s;
-        s.goLive();
+    @Override
+    public boolean watchesSearches() {
+        return true;
+    }
+
+    /** A dlopen's search found {@code o} (mapped): la_activity(LA_ACT_ADD) before the first, then la_objopen. */
+    @Override
+    public void found(LoadedObject o) {
+        if (!adding) {
+            activity(LA_ACT_ADD);
+            adding = true;
+        }
+        objopen(o);
+    }
+
+    @Override
+    public void tried(String file, LoadedObject requester, long flag) {
+        objsearchTried(file, requester, flag);
     }
 
     /**
-     * A dlopen mapped {@code objects}: its searches' la_objsearch calls in the order they were
-     * made, la_activity(LA_ACT_ADD) before the first la_objopen, and each object's la_objopen
-     * after the search that found it, so before the searches for its own dependencies, which
-     * name it as their requester (glibc's _dl_map_object_deps maps each object as it finds it).
+     * New objects are announced: those a search found were told as they were found
+     * ({@link #found}); any other gets la_activity(LA_ACT_ADD), then la_objopen.
      */
     @Override
     public void added(List<LoadedObject> objects) {
-        List<AuditSearches.Search> made = searches == null ? List.of() : searches.takePending();
-        List<LoadedObject> unopened = new ArrayList<>(objects);
-        boolean announced = false;
-        for (AuditSearches.Search s : made) {
-            replayCalls(s);
-            int found = indexOfResult(unopened, s.result);
-            for (int k = 0; k <= found; k++) {
-                if (!announced) {
-                    activity(LA_ACT_ADD);
-                    announced = true;
-                }
-                objopen(unopened.remove(0)); // those before it were found without a search (a path)
+        for (LoadedObject o : objects) {
+            if (!bindFlags.containsKey(o)) {
+                found(o);
             }
         }
-        if (!unopened.isEmpty() && !announced) {
-            activity(LA_ACT_ADD);
-        }
-        unopened.forEach(this::objopen);
     }
 
-    /** A dlopen that loaded nothing: its searches' la_objsearch calls, as they were made. */
+    /**
+     * A dlopen whose search failed after it had found {@code opened}: glibc's _dl_close_worker
+     * takes them out again, la_objclose for each, la_activity(LA_ACT_DELETE), LA_ACT_CONSISTENT.
+     */
     @Override
-    public void searched() {
-        if (searches != null) {
-            searches.takePending().forEach(this::replayCalls);
+    public void abandoned(List<LoadedObject> opened) {
+        if (opened.isEmpty()) {
+            return;
         }
-    }
-
-    private void replayCalls(AuditSearches.Search s) {
-        for (AuditSearches.Call c : s.calls) {
-            objsearchAsSearched(c.name(), s.loader, c.flag());
-        }
-    }
-
-    /** The index in {@code objects} of the one the search found at {@code path} (-1: none). */
-    private static int indexOfResult(List<LoadedObject> objects, String path) {
-        for (int i = 0; i < objects.size(); i++) {
-            if (isFoundAt(objects.get(i), path)) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    /** True when a search's result ({@code path}, null: none) is {@code o}, named as the search names it. */
-    private static boolean isFoundAt(LoadedObject o, String path) {
-        return path != null && (path.equals(o.name()) || path.equals(o.path().toString()));
+        removing(opened);
+        consistent();
     }
 
     @Override
@@ -698,6 +661,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
     @Override
     public void consistent() {
         activity(LA_ACT_CONSISTENT);
+        adding = false;
     }
 
     @Override

@@ -74,7 +74,24 @@ final class DynamicLoader implements CallbackHandler {
             return name;
         }
 
-        /** New objects are mapped and announced: la_activity(LA_ACT_ADD), then la_objopen for each. */
+        /** True when dlopen's searches are to be told as they go ({@link AuditedSearch}). */
+        default boolean watchesSearches() {
+            return false;
+        }
+
+        /** A dlopen's search found {@code o}, mapped: la_activity(LA_ACT_ADD) before the first, then la_objopen. */
+        default void found(LoadedObject o) {
+        }
+
+        /** A dlopen's search tries {@code file} for {@code requester}: la_objsearch with the list's flag. */
+        default void tried(String file, LoadedObject requester, long flag) {
+        }
+
+        /** A dlopen's search failed after finding {@code opened}: la_objclose each, LA_ACT_DELETE, LA_ACT_CONSISTENT. */
+        default void abandoned(List<LoadedObject> opened) {
+        }
+
+        /** New objects are mapped and announced: la_objopen for each not found by a told search (after LA_ACT_ADD). */
         default void added(List<LoadedObject> objects) {
         }
 
@@ -89,10 +106,6 @@ final class DynamicLoader implements CallbackHandler {
         /** dlsym found {@code d} at {@code value} for {@code from}: la_symbind64 (LA_SYMB_DLSYM); the address to answer. */
         default long dlsymBound(LoadedObject from, Definition d, long value) {
             return value;
-        }
-
-        /** A dlopen loaded nothing (failed, found a loaded object, or glibc opens it): its searches' la_objsearch calls. */
-        default void searched() {
         }
 
         /** The change is complete: la_activity(LA_ACT_CONSISTENT). */
@@ -121,8 +134,11 @@ final class DynamicLoader implements CallbackHandler {
 
     /** Finds what a dlopen name means in the namespace: see ObjectGraph. */
     interface DlopenResolver {
-        /** The objects dlopen(name) from {@code caller} brings in, or a glibc-worded error. */
-        Resolution resolve(String name, LoadedObject caller);
+        /**
+         * The objects dlopen(name) from {@code caller} brings in, or a glibc-worded error; each
+         * object is told to {@code found} as the search finds it (null: nobody is told).
+         */
+        Resolution resolve(String name, LoadedObject caller, AuditedSearch.Found found);
 
         /**
          * dlopen(name, RTLD_NOLOAD): the loaded object the name means (no objects added), a
@@ -404,12 +420,56 @@ final class DynamicLoader implements CallbackHandler {
     }
 
     private CallbackReply open(Namespace ns, String name, int flags, long caller, long tid) {
-        try {
-            return load(ns, name, flags, caller, tid);
-        } finally {
-            synchronized (this) {
-                audit.searched(); // what the modules have not been told yet: a dlopen that added nothing
+        return load(ns, name, flags, caller, tid);
+    }
+
+    /**
+     * What a base-namespace dlopen's search tells the audit modules as it goes: each object it
+     * finds is mapped, given its link-map node and told to la_objopen at once (AuditedSearch).
+     * A search that fails afterwards takes them out again ({@link #abandon}).
+     */
+    private final class DlopenFound implements AuditedSearch.Found {
+        private final LoadedObject caller;
+        private final List<LoadedObject> opened = new ArrayList<>();
+
+        DlopenFound(LoadedObject caller) {
+            this.caller = caller;
+        }
+
+        @Override
+        public void found(LoadedObject o) {
+            if (!o.isHost()) {
+                session.mapEarly(o);
+                links.reserveNode(o);
             }
+            opened.add(o);
+            audit.found(o);
+        }
+
+        @Override
+        public void tried(String file, LoadedObject requester, long flag) {
+            audit.tried(file, requester == null ? caller : requester, flag);
+        }
+
+        @Override
+        public String renamed(String name, LoadedObject requester) {
+            return audit.searchName(name, requester == null ? caller : requester);
+        }
+
+        /** The search failed: the modules hear the objects leave, and what was mapped or opened for them goes. */
+        void abandon() {
+            if (opened.isEmpty()) {
+                return;
+            }
+            audit.abandoned(opened);
+            for (LoadedObject o : opened) {
+                links.forget(o);
+                session.forgetEarly(o);
+                if (!o.isHost() && o.mapLength() > 0) {
+                    agent.munmap(o.mapStart(), o.mapLength());
+                }
+            }
+            namespaces.closeHostsOf(opened);
         }
     }
 
@@ -432,6 +492,7 @@ final class DynamicLoader implements CallbackHandler {
             changing();
             boolean noload = (flags & Protocol.RTLD_NOLOAD) != 0;
             Resolution r;
+            DlopenFound found = null;
             try {
                 LoadedObject from = objectAt(caller).orElse(main);
                 if (!noload && audit != AuditHooks.NONE && !loadedByName(name)) {
@@ -441,11 +502,18 @@ final class DynamicLoader implements CallbackHandler {
                     }
                     name = searched;
                 }
-                r = noload ? resolver.findLoaded(name, from) : resolver.resolve(name, from);
+                found = noload || ns != null || !audit.watchesSearches() ? null : new DlopenFound(from);
+                r = noload ? resolver.findLoaded(name, from) : resolver.resolve(name, from, found);
             } catch (RuntimeException e) {
+                if (found != null) {
+                    found.abandon();
+                }
                 return CallbackReply.error(e.getMessage() == null ? name + ": " + e : e.getMessage());
             }
             if (r.error() != null) {
+                if (found != null) {
+                    found.abandon();
+                }
                 return CallbackReply.error(r.error());
             }
             if (r.root() == null) {

@@ -76,6 +76,18 @@ final class LinkMapPublisher {
     /** The object left the link map: its node is no handle any more. */
     void forget(LoadedObject o) {
         byNode.remove(nodes.remove(o));
+        ids.remove(o);
+    }
+
+    /**
+     * Gives {@code o} (of the base namespace, mapped) its node before it is on the list: the id
+     * the next update lists it under, filled in (RESERVE_NODE); its dlopen handle from now on.
+     */
+    void reserveNode(LoadedObject o) {
+        long id = ids.computeIfAbsent(o, k -> (long) nextId++);
+        long node = loader.agent().reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString());
+        nodes.put(o, node);
+        byNode.put(node, o);
     }
 
     /**

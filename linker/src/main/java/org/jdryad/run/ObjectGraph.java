@@ -17,7 +17,7 @@ import org.jdryad.search.LoadedLibrary;
 import org.jdryad.search.SearchConfig;
 import org.jdryad.search.SearchListener;
 import org.jdryad.search.SearchNamespace;
-import org.jdryad.search.StartupNameAudit;
+import org.jdryad.search.NameAudit;
 
 /** The objects a program needs, in load order, as the search found them; a missing library is an error. */
 final class ObjectGraph {
@@ -142,7 +142,7 @@ final class ObjectGraph {
     /** As above, in {@code context}: relative paths mean its working directory, warnings go to its err. */
     static ObjectGraph resolve(ElfFile exe, RunOptions options, RunContext context, SearchListener listener)
             throws IOException {
-        return resolve(exe, options, context, listener, StartupNameAudit.NONE, true);
+        return resolve(exe, options, context, listener, NameAudit.NONE, true);
     }
 
     /**
@@ -150,7 +150,7 @@ final class ObjectGraph {
      * la_objsearch), and the search's warnings printed only when {@code warn}.
      */
     static ObjectGraph resolve(ElfFile exe, RunOptions options, RunContext context, SearchListener listener,
-                               StartupNameAudit audit, boolean warn) throws IOException {
+                               NameAudit audit, boolean warn) throws IOException {
         SearchConfig.Builder b = SearchConfig.builder().executableOrigin(SearchConfig.ExecutableOrigin.RESOLVED)
                 .workingDirectory(context.workingDirectory());
         b.secure(SecureMode.applies(exe.path()));

@@ -24,7 +24,7 @@ final class ProcessLink {
     /** Turns graph nodes into LoadedObjects for a dlopen (ProgramRunner: provenance, host objects). */
     interface Objects {
         DynamicLoader.Resolution resolve(AgentProcess agent, ObjectGraph graph, Map<ObjectGraph.Node, LoadedObject> byNode,
-                                         String name, LoadedObject caller, boolean noload);
+                                         String name, LoadedObject caller, boolean noload, AuditedSearch.Found found);
     }
 
     final long pid;
@@ -72,13 +72,13 @@ final class ProcessLink {
                                                  Map<ObjectGraph.Node, LoadedObject> byNode) {
         return new DynamicLoader.DlopenResolver() {
             @Override
-            public DynamicLoader.Resolution resolve(String name, LoadedObject caller) {
-                return objects.resolve(agent, graph, byNode, name, caller, false);
+            public DynamicLoader.Resolution resolve(String name, LoadedObject caller, AuditedSearch.Found found) {
+                return objects.resolve(agent, graph, byNode, name, caller, false, found);
             }
 
             @Override
             public DynamicLoader.Resolution findLoaded(String name, LoadedObject caller) {
-                return objects.resolve(agent, graph, byNode, name, caller, true);
+                return objects.resolve(agent, graph, byNode, name, caller, true, null);
             }
 
             @Override

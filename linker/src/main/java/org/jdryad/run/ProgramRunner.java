@@ -80,8 +80,8 @@ public final class ProgramRunner {
     private final LinkTrace trace;
     /** --follow: the session this run is a process of (null without --follow). */
     private final FollowSession follow;
-    /** The search's la_objsearch calls, with audit modules (null without). */
-    private AuditSearches auditSearches;
+    /** With audit modules loaded: the program's searches as they tell the modules (null: none). */
+    private AuditedSearch auditedSearch;
     /** Answers the slow path's first calls (set while linking). */
     private LazyBinder lazyBinder;
 
@@ -250,7 +250,7 @@ public final class ProgramRunner {
         quiet.setSearchAttempts(recorded);
         try {
             ObjectGraph graph = ObjectGraph.resolve(exe, options, context, AuditSearches.both(recorded, quiet.search()),
-                    org.jdryad.search.StartupNameAudit.NONE, false);
+                    org.jdryad.search.NameAudit.NONE, false);
             quietSearch = recorded;
             return graph;
         } catch (IOException | RuntimeException e) {
@@ -258,14 +258,13 @@ public final class ProgramRunner {
         }
     }
 
-    /** The search's listener: LD_DEBUG's trace, and with audit modules their la_objsearch calls too. */
+    /** The search's listener: LD_DEBUG's trace, and with audit modules their la_objsearch and la_objopen calls too. */
     private org.jdryad.search.SearchListener searchListener() {
-        if (options.audit().isEmpty()) {
+        if (auditedSearch == null) {
             return trace.search();
         }
-        auditSearches = new AuditSearches();
-        trace.setSearchAttempts(auditSearches);
-        return AuditSearches.both(auditSearches, trace.search());
+        trace.setSearchAttempts(auditedSearch);
+        return AuditSearches.both(auditedSearch, trace.search());
     }
 
     /**
@@ -489,8 +488,15 @@ public final class ProgramRunner {
         session.setTlsDescDynamic(info.agentSymbols().getOrDefault("jdryad_tlsdesc_dynamic", 0L));
         session.setRDebug(info.rDebug());
         session.setThreadPointerAlignment(AgentBinary.tlsAlignment(info.tlsReserveSize()));
-        AuditedStartup audited = options.audit().isEmpty() ? null : startAuditing(agent, session);
-        ObjectGraph graph = options.audit().isEmpty() ? searched : searchAudited(audited);
+        AuditedSearch.Call audited = null;
+        ObjectGraph graph = searched;
+        StartupFound startup = null;
+        if (!options.audit().isEmpty()) {
+            startup = startAuditing(agent, session);
+            audited = startup == null ? null : new AuditedSearch.Call(startup,
+                    (n, index) -> makeObject(agent, 0, n, index, null), programFile, options.program(), 0);
+            graph = searchAudited(audited);
+        }
         // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
         List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null, audited);
@@ -524,8 +530,8 @@ public final class ProgramRunner {
                 activity);
         loader.attach(agent);
         loader.setTrace(trace);
-        if (audited != null) {
-            loader.adoptNodeIds(audited.nodeIds()); // la_objopen had their nodes
+        if (startup != null) {
+            loader.adoptNodeIds(startup.nodeIds()); // la_objopen had their nodes
         }
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
         // Forked children get links of their own, copied from this one's as of their fork.
@@ -564,9 +570,10 @@ public final class ProgramRunner {
     /**
      * LD_AUDIT / --audit, before the library search: loads the modules (glibc's dlmopen; their
      * initialisers and la_version run), each told the program's argv[0] and environment. The
-     * search that follows asks them (null: no module remains, the search is the plain one).
+     * search that follows tells them what it does (null: no module remains, the search is the
+     * plain one).
      */
-    private AuditedStartup startAuditing(AgentProcess agent, LinkSession session) {
+    private StartupFound startAuditing(AgentProcess agent, LinkSession session) {
         List<String> envp = new ArrayList<>();
         options.environment().forEach((k, v) -> envp.add(k + "=" + v));
         Auditing.ModuleIdentity identity = Auditing.ModuleIdentity.place(agent, programArgv(), envp);
@@ -577,31 +584,89 @@ public final class ProgramRunner {
         if (quietSearch != null) {
             quietSearch.learnFrom(auditing.moduleNeeds());
         }
-        return new AuditedStartup(auditing, agent, session, (n, index) -> makeObject(agent, 0, n, index, null),
-                programFile, options.program(), quietSearch);
+        auditedSearch = new AuditedSearch(quietSearch);
+        return new StartupFound(auditing, agent, session);
+    }
+
+    /**
+     * What the start-up search tells the modules, in glibc's dl_main order: la_objopen for the
+     * program and ld.so, la_activity(ADD), then each object as it is found, mapped first and given
+     * its link-map node, which r_debug's first update lists under the id reserved here.
+     */
+    private static final class StartupFound implements AuditedSearch.Found {
+        private final Auditing audit;
+        private final AgentProcess agent;
+        private final LinkSession session;
+        private final Map<LoadedObject, Long> nodeIds = new java.util.IdentityHashMap<>();
+
+        StartupFound(Auditing audit, AgentProcess agent, LinkSession session) {
+            this.audit = audit;
+            this.agent = agent;
+            this.session = session;
+        }
+
+        @Override
+        public void starting(LoadedObject main, LoadedObject rtld) {
+            prepare(main);
+            audit.openStartup(main, rtld);
+        }
+
+        @Override
+        public void found(LoadedObject o) {
+            prepare(o);
+            audit.found(o);
+        }
+
+        @Override
+        public void tried(String file, LoadedObject requester, long flag) {
+            audit.tried(file, requester, flag);
+        }
+
+        @Override
+        public String renamed(String name, LoadedObject requester) {
+            return audit.searchName(name, requester);
+        }
+
+        /** A jdryad object is mapped and its node reserved (ids 1 up, in load order, as the first update numbers them). */
+        private void prepare(LoadedObject o) {
+            if (!o.isHost()) {
+                session.mapEarly(o);
+                long id = nodeIds.size() + 1L;
+                nodeIds.put(o, id);
+                audit.reservedNode(o, agent.reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString()));
+            }
+        }
+
+        Map<LoadedObject, Long> nodeIds() {
+            return nodeIds;
+        }
     }
 
     /**
      * The start-up search with audit modules loaded (or, when none could be, the plain one, told
-     * to LD_DEBUG as usual): see {@link AuditedStartup}.
+     * to LD_DEBUG as usual): see {@link AuditedSearch}.
      */
-    private ObjectGraph searchAudited(AuditedStartup audited) {
-        org.jdryad.search.SearchListener listener = searchListener(); // dlopen's searches are recorded, as before
+    private ObjectGraph searchAudited(AuditedSearch.Call call) {
+        org.jdryad.search.SearchListener listener = searchListener();
         try {
             ObjectGraph graph;
-            if (audited == null) {
+            if (call == null) {
                 graph = ObjectGraph.resolve(programFile, options, context, listener);
             } else {
-                trace.setSearchAttempts(audited);
-                graph = ObjectGraph.resolve(programFile, options, context, AuditSearches.both(audited, listener), audited,
-                        true);
-                audited.end();
-                trace.setSearchAttempts(auditSearches);
+                graph = auditedSearch.during(call, () -> {
+                    try {
+                        return ObjectGraph.resolve(programFile, options, context, listener, auditedSearch, true);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
             }
             trace.searched();
             return graph;
         } catch (IOException e) {
             throw new LinkException(e.getMessage(), e);
+        } catch (java.io.UncheckedIOException e) {
+            throw new LinkException(e.getCause().getMessage(), e.getCause());
         }
     }
 
@@ -618,10 +683,6 @@ public final class ProgramRunner {
         DynamicLoader loader = linked.loader();
         a.attach(loader, linked.session());
         a.finishStartup();
-        if (auditSearches != null) {
-            auditSearches.learnFrom(quietSearch);
-            a.hearSearches(auditSearches);
-        }
         loader.setAudit(a);
         lazyBinder.setAudit(a);
         a.preinit();
@@ -693,14 +754,21 @@ public final class ProgramRunner {
      */
     private DynamicLoader.Resolution dlopenResolve(AgentProcess agent, ObjectGraph graph,
                                                    Map<ObjectGraph.Node, LoadedObject> byNode, String name,
-                                                   LoadedObject caller, boolean noload) {
+                                                   LoadedObject caller, boolean noload,
+                                                   AuditedSearch.Found found) {
         ObjectGraph.Node callerNode = null;
         for (Map.Entry<ObjectGraph.Node, LoadedObject> e : byNode.entrySet()) {
             if (e.getValue() == caller) {
                 callerNode = e.getKey();
             }
         }
-        ObjectGraph.Dlopen d = noload ? graph.dlopenNoload(name, callerNode) : graph.dlopen(name, callerNode);
+        ObjectGraph.Node from = callerNode;
+        // With audit modules, each object is made (and told) as the search finds it.
+        AuditedSearch.Call call = found == null || auditedSearch == null || noload ? null
+                : new AuditedSearch.Call(found, (n, index) -> makeObject(agent, graph.lmid(), n, index, caller),
+                        programFile, options.program(), byNode.size());
+        ObjectGraph.Dlopen d = noload ? graph.dlopenNoload(name, callerNode)
+                : call == null ? graph.dlopen(name, callerNode) : auditedSearch.during(call, () -> graph.dlopen(name, from));
         if (d.error() != null) {
             return new DynamicLoader.Resolution(null, List.of(), List.of(), d.error());
         }
@@ -709,7 +777,10 @@ public final class ProgramRunner {
         }
         List<LoadedObject> added;
         try {
-            added = loadObjects(agent, graph, d.added(), byNode, byNode.size(), caller);
+            if (call != null && call.refused() != null) {
+                throw call.refused();
+            }
+            added = loadObjects(agent, graph, d.added(), byNode, byNode.size(), caller, call);
         } catch (HostLoadException e) {
             for (ObjectGraph.Node n : d.added()) {
                 LoadedObject o = byNode.remove(n);
@@ -783,7 +854,7 @@ public final class ProgramRunner {
     /** As above, taking the objects {@code made} while the search ran (null: none). */
     private List<LoadedObject> loadObjects(AgentProcess agent, ObjectGraph graph, List<ObjectGraph.Node> nodes,
                                            Map<ObjectGraph.Node, LoadedObject> byNode, int firstIndex,
-                                           LoadedObject dlopenCaller, AuditedStartup made) {
+                                           LoadedObject dlopenCaller, AuditedSearch.Call made) {
         List<LoadedObject> out = new ArrayList<>();
         int index = firstIndex;
         for (ObjectGraph.Node n : nodes) {

@@ -58,11 +58,11 @@ public final class LibrarySearch {
      * @throws ElfFormatException when the program is not a usable ELF64 x86-64 file
      */
     public DependencyGraph resolve(Path program) throws IOException {
-        return resolve(program, StartupNameAudit.NONE);
+        return resolve(program, NameAudit.NONE);
     }
 
     /** As {@link #resolve(Path)}, asking {@code audit} before each name the start-up looks for. */
-    public DependencyGraph resolve(Path program, StartupNameAudit audit) throws IOException {
+    public DependencyGraph resolve(Path program, NameAudit audit) throws IOException {
         return new SearchSession(config, listener, program.toString()).run(audit);
     }
 

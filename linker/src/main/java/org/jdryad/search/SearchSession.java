@@ -68,6 +68,7 @@ final class SearchSession {
         main = from.main;
         rtld = from.rtld;
         started = from.started;
+        nameAudit = from.nameAudit;
         loaded.addAll(from.loaded);
         searchLists.putAll(from.searchLists);
         nextIndex = from.nextIndex;
@@ -93,16 +94,12 @@ final class SearchSession {
         return s;
     }
 
-    /** la_objsearch(LA_SER_ORIG) during {@link #run}; none afterwards (see {@link StartupNameAudit}). */
-    private StartupNameAudit nameAudit = StartupNameAudit.NONE;
+    /** la_objsearch(LA_SER_ORIG), at start-up and for a dlopen's dependencies (not in a dlmopen namespace). */
+    private NameAudit nameAudit = NameAudit.NONE;
 
-    DependencyGraph run(StartupNameAudit audit) throws IOException {
+    DependencyGraph run(NameAudit audit) throws IOException {
         nameAudit = audit;
-        try {
-            return run();
-        } finally {
-            nameAudit = StartupNameAudit.NONE;
-        }
+        return run();
     }
 
     private DependencyGraph run() throws IOException {
@@ -389,7 +386,7 @@ final class SearchSession {
                 if (dep instanceof MissingLibrary m && freshFrom >= 0) {
                     throw LoadFailure.notFound(m.name(), m.rejected());
                 }
-                if (dep instanceof MissingLibrary && nameAudit != StartupNameAudit.NONE) {
+                if (dep instanceof MissingLibrary && freshFrom < 0 && nameAudit != NameAudit.NONE) {
                     // Audited, the start-up is no trace: glibc stops at the first missing library, and
                     // la_objsearch hears of no later name.
                     list.add(dep);
@@ -480,7 +477,7 @@ final class SearchSession {
         }
         listener.lookingFor(name, loader, why);
         String original = name;
-        name = nameAudit.rename(original, loader);
+        name = why == SearchListener.Reason.DLOPEN ? original : nameAudit.rename(original, loader);
         if (name == null) {
             throw new LoadFailure("", "cannot open shared object file"); // glibc names no object then
         }

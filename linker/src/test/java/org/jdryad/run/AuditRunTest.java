@@ -72,6 +72,36 @@ class AuditRunTest {
     }
 
     /**
+     * A dlopen whose dependency is missing, as glibc's: la_activity(ADD) and la_objopen for the
+     * plugin before its dependency's searches (with the plugin's cookie), then la_objclose,
+     * LA_ACT_DELETE and LA_ACT_CONSISTENT when the search fails; and with the dependency's name
+     * rewritten by la_objsearch(LA_SER_ORIG) to a library that lacks au_gone, that library loaded
+     * and the dlopen failing in relocation (dlerror names the symbol). Before, a dlopen's objects
+     * were told only after its whole search: a failed search told no la_objopen at all, and the
+     * dependency's rewrite was not followed.
+     */
+    @Test
+    void dlopenOfAMissingDependencyIsToldAsItGoes(@TempDir Path tmp) throws IOException {
+        Path prog = FixtureCatalog.auditProgram();
+        String plugin = FixtureCatalog.auditMissingDependencyPlugin().toString();
+        Logged missing = runBothWays(tmp, "missing", FixtureCatalog.auditLogger(), prog, List.of(plugin), List.of(),
+                Map.of(), Map.of());
+        assertTrue(missing.expected().stdout().contains("libau_gone.so: cannot open shared object file"),
+                missing.expected()::describe);
+        assertEquals(String.join("\n", missing.want()), String.join("\n", missing.got()), "the log, missing");
+        String log = String.join("\n", missing.got());
+        assertTrue(log.contains("la_objopen libau_missdep.so lmid=0 #6 bindfrom\nla_objsearch libau_gone.so #6 flag=1"),
+                log);
+        assertTrue(log.contains("la_objclose #6\nla_activity #1 delete\nla_activity #1 consistent"), log);
+        Logged renamed = runBothWays(tmp, "renamed", FixtureCatalog.auditLogger(), prog, List.of(plugin), List.of(),
+                Map.of(), Map.of("AUDIT_RENAME", "libau_gone.so=" + FixtureCatalog.auditAltLibrary()));
+        assertTrue(renamed.expected().stdout().contains("undefined symbol: au_gone"), renamed.expected()::describe);
+        assertEquals(String.join("\n", renamed.want()), String.join("\n", renamed.got()), "the log, renamed");
+        assertTrue(renamed.got().contains("la_objopen libau_alt.so lmid=0 #7 bindfrom"),
+                () -> String.join("\n", renamed.got()));
+    }
+
+    /**
      * A glibc library the program dlopens itself (libm, which glibc's dlopen loads into the agent):
      * la_activity and la_objopen when it is loaded, la_symbind64 for dlsym (LA_SYMB_DLSYM), no
      * la_objsearch for a second dlopen of the loaded name, la_objclose when the last handle is
