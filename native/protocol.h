@@ -94,10 +94,10 @@
  *                 -> 0, q r_map head, q n, n x q link_map node address (same order)
  *                 The list is the complete new list of jdryad objects in load order; `id`
  *                 is Java's stable key for an object, so its node keeps its address.
- *   RESERVE_NODE  q id, q l_addr, q l_ld, s name  -> 0, q link_map node address; or -EINVAL.
- *                 The node object `id` will have in the base namespace's list, filled in and
- *                 on no list yet: R_DEBUG_UPDATE later links it.  Audit modules' la_objopen gets
- *                 it at start-up, while the program's objects are still being found.
+ *   RESERVE_NODE  q id, q l_addr, q l_ld, s name, q lmid  -> 0, q link_map node address; or
+ *                 -EINVAL.  The node object `id` will have in namespace lmid's list, filled in
+ *                 and on no list yet: R_DEBUG_UPDATE later links it.  Audit modules' la_objopen
+ *                 gets it while the objects of a start-up or a dlopen are still being found.
  *   OBJECT_TABLE  q n, n x (q kind, q link_map, q base, q phdr, q phnum, q map_start, q map_end,
  *                 q eh_frame_hdr, q tls_modid (0: none), q tls_offset (tp - block), s name)
  *                 -> 0.   Replaces the table used by dl_iterate_phdr, _dl_find_object and

@@ -158,7 +158,8 @@ void reserve_node(struct in *in, struct buf *out)
 {
     uint64_t id = get_q(in), l_addr = get_q(in), l_ld = get_q(in);
     const char *name = get_s(in);
-    if (in->bad || !name) {
+    long lmid = (long)get_q(in);
+    if (in->bad || !name || lmid < 0) {
         put_q(out, (uint64_t)-22);
         return;
     }
@@ -167,8 +168,8 @@ void reserve_node(struct in *in, struct buf *out)
     nd->lm.l_addr = l_addr;
     nd->lm.l_ld = (ElfW(Dyn) *)l_ld;
     nd->lm.l_next = nd->lm.l_prev = 0;
-    nd->l_ns = 0;
-    nd->generation = generation; /* an update of the base list not holding it yet would make it spare */
+    nd->l_ns = lmid;
+    nd->generation = generation; /* an update of its list not holding it yet would make it spare */
     if (!nd->lm.l_name || jd_strcmp(nd->lm.l_name, name) != 0) {
         char *old = nd->lm.l_name;
         nd->lm.l_name = jd_strdup(name);

@@ -782,11 +782,11 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /**
-     * The link-map node object {@code id} will have in the base list, filled in but on no list
-     * yet (RESERVE_NODE): what LD_AUDIT's la_objopen gets while the start-up objects are found.
+     * The link-map node object {@code id} will have in namespace {@code lmid}'s list, filled in
+     * but on no list yet (RESERVE_NODE): what LD_AUDIT's la_objopen gets while objects are found.
      */
-    public long reserveNode(long id, long lAddr, long lLd, String name) {
-        Payload.Reader r = request(Protocol.RESERVE_NODE, new Payload.Writer().q(id).q(lAddr).q(lLd).s(name));
+    public long reserveNode(long id, long lAddr, long lLd, String name, long lmid) {
+        Payload.Reader r = request(Protocol.RESERVE_NODE, new Payload.Writer().q(id).q(lAddr).q(lLd).s(name).q(lmid));
         check(r.q(), "reserve a link-map node");
         return r.q();
     }

@@ -298,7 +298,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
             for (org.jdryad.debug.Binding b : fresh) {
                 if (b.kind() == org.jdryad.debug.Binding.Kind.EAGER && b.pid() == pid && "R_X86_64_JUMP_SLOT".equals(b.relocation())
                         && o.name().equals(b.referrer()) && b.definer() != null && b.audit() == null) {
-                    definitionOf(b).ifPresent(d -> {
+                    definitionOf(b, o.namespace()).ifPresent(d -> {
                         long to = symbind(o, d, b.address(), LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT);
                         if (to != b.address()) {
                             patchSlot(b.slot(), to);
@@ -409,9 +409,10 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     /** The definition a recorded binding names: its definer's symbol of that name and address. */
-    private Optional<SymbolLookup.Definition> definitionOf(org.jdryad.debug.Binding b) {
+    private Optional<SymbolLookup.Definition> definitionOf(org.jdryad.debug.Binding b, long lmid) {
         for (LoadedObject o : session.objects()) {
-            if (!o.name().equals(b.definer()) || o.dynamic().isEmpty()) {
+            // The referrer's namespace: another has an object of the same name (its own libc).
+            if (o.namespace() != lmid || !o.name().equals(b.definer()) || o.dynamic().isEmpty()) {
                 continue;
             }
             var syms = o.dynamic().get().symbols();
@@ -591,6 +592,8 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     /** A change's la_activity(LA_ACT_ADD) was made, its LA_ACT_CONSISTENT is not yet. */
     private boolean adding;
+    /** The namespace of the change being told (la_activity gets the cookie of its first object). */
+    private long changing;
 
     @Override
     public boolean watchesSearches() {
@@ -600,8 +603,15 @@ final class Auditing implements DynamicLoader.AuditHooks {
     /** A dlopen's search found {@code o} (mapped): la_activity(LA_ACT_ADD) before the first, then la_objopen. */
     @Override
     public void found(LoadedObject o) {
+        if (o.namespace() != 0 && isInterpreter(o)) {
+            // A namespace's ld.so is glibc's one map of it: no la_objopen there, its cookies stay its map.
+            bindFlags.put(o, new long[modules.size()]);
+            cookieOf(o, 0);
+            return;
+        }
         if (!adding) {
-            activity(LA_ACT_ADD);
+            changing = o.namespace();
+            activity(LA_ACT_ADD, headOf(changing, o)); // a new namespace's: its first object, not open yet
             adding = true;
         }
         objopen(o);
@@ -646,7 +656,8 @@ final class Auditing implements DynamicLoader.AuditHooks {
         for (LoadedObject o : objects) {
             objclose(o);
         }
-        activity(LA_ACT_DELETE);
+        changing = objects.get(0).namespace();
+        activity(LA_ACT_DELETE, headOf(changing, objects.get(0)));
         for (LoadedObject o : objects) {
             cookies.remove(o);
             bindFlags.remove(o);
@@ -660,8 +671,12 @@ final class Auditing implements DynamicLoader.AuditHooks {
 
     @Override
     public void consistent() {
-        activity(LA_ACT_CONSISTENT);
+        LoadedObject head = headOf(changing, null);
+        if (head != null) {
+            activity(LA_ACT_CONSISTENT, head); // as glibc's _dl_audit_activity_nsid: a namespace that went has no head
+        }
         adding = false;
+        changing = 0;
     }
 
     @Override
@@ -789,12 +804,33 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     private void activity(long flag) {
+        activity(flag, mainObject());
+    }
+
+    /** la_activity with the cookie of {@code head}, the first object of the namespace that changes. */
+    private void activity(long flag, LoadedObject head) {
         for (int i = 0; i < modules.size(); i++) {
             long f = modules.get(i).hook("la_activity");
             if (f != 0) {
-                agent.call(f, cookieOf(mainObject(), i), flag);
+                agent.call(f, cookieOf(head, i), flag);
             }
         }
+    }
+
+    /**
+     * The first object of namespace {@code lmid} the modules know (glibc's _ns_loaded): the
+     * program in the base one; {@code fallback} when the namespace has none (yet, or any more).
+     */
+    private LoadedObject headOf(long lmid, LoadedObject fallback) {
+        if (lmid == 0) {
+            return mainObject();
+        }
+        for (LoadedObject o : session.objectsOf(lmid)) {
+            if (cookies.containsKey(o)) {
+                return o;
+            }
+        }
+        return fallback;
     }
 
     private void objopen(LoadedObject o) {
@@ -803,7 +839,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         for (int i = 0; i < modules.size(); i++) {
             long f = modules.get(i).hook("la_objopen");
             if (f != 0) {
-                flags[i] = agent.call(f, map, 0 /* LM_ID_BASE */, cookieOf(o, i)) & 0xffffffffL;
+                flags[i] = agent.call(f, map, o.namespace(), cookieOf(o, i)) & 0xffffffffL;
             }
         }
         bindFlags.put(o, flags);
@@ -880,6 +916,9 @@ final class Auditing implements DynamicLoader.AuditHooks {
         if (!o.isHost()) {
             Long reserved = reservedNodes.get(o);
             return reserved != null ? reserved : loader.linkMapOf(o);
+        }
+        if (o.namespace() != 0 && o.glibcHandle() != 0) {
+            return o.glibcHandle(); // glibc's copy in that namespace, not the base one's of the same name
         }
         for (HostObject h : agent.info().hostObjects()) {
             if (h.name().equals(o.path().toString()) || o.soname().map(s -> h.name().endsWith("/" + s)).orElse(false)) {

@@ -448,12 +448,16 @@ final class DynamicLoader implements CallbackHandler {
 
         @Override
         public void tried(String file, LoadedObject requester, long flag) {
-            audit.tried(file, requester == null ? caller : requester, flag);
+            LoadedObject r = requester == null ? caller : requester;
+            if (r != null) {
+                audit.tried(file, r, flag);
+            }
         }
 
         @Override
         public String renamed(String name, LoadedObject requester) {
-            return audit.searchName(name, requester == null ? caller : requester);
+            LoadedObject r = requester == null ? caller : requester;
+            return r == null ? name : audit.searchName(name, r);
         }
 
         /** The search failed: the modules hear the objects leave, and what was mapped or opened for them goes. */
@@ -495,14 +499,16 @@ final class DynamicLoader implements CallbackHandler {
             DlopenFound found = null;
             try {
                 LoadedObject from = objectAt(caller).orElse(main);
-                if (!noload && audit != AuditHooks.NONE && !loadedByName(name)) {
+                // glibc's la_objsearch has no requester for a dlmopen into another namespace: not asked.
+                boolean inCallers = ns == null || from.namespace() == ns.lmid();
+                if (!noload && audit != AuditHooks.NONE && !loadedByName(name) && inCallers) {
                     String searched = audit.searchName(name, from);
                     if (searched == null) {
                         return CallbackReply.error("cannot open shared object file"); // as _dl_map_object's no_file
                     }
                     name = searched;
                 }
-                found = noload || ns != null || !audit.watchesSearches() ? null : new DlopenFound(from);
+                found = noload || !audit.watchesSearches() ? null : new DlopenFound(inCallers ? from : null);
                 r = noload ? resolver.findLoaded(name, from) : resolver.resolve(name, from, found);
             } catch (RuntimeException e) {
                 if (found != null) {
@@ -601,9 +607,9 @@ final class DynamicLoader implements CallbackHandler {
             session.mapDlopened(r.added(), r.searchList(), true);
             publish(Protocol.RT_ADD, r.added(), new ActivityLog.Change(ActivityEvent.Cause.DLOPEN, name, flags,
                     caller, tid));
+            audit.added(r.added());
+            audit.consistent();
             if (ns == null) {
-                audit.added(r.added());
-                audit.consistent();
                 trace.dlopenLinked(r.added(), r.searchList());
             }
         }

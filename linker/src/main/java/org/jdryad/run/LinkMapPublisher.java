@@ -80,12 +80,12 @@ final class LinkMapPublisher {
     }
 
     /**
-     * Gives {@code o} (of the base namespace, mapped) its node before it is on the list: the id
-     * the next update lists it under, filled in (RESERVE_NODE); its dlopen handle from now on.
+     * Gives {@code o} (mapped) its node before it is on its namespace's list: the id the next
+     * update lists it under, filled in (RESERVE_NODE); its dlopen handle from now on.
      */
     void reserveNode(LoadedObject o) {
         long id = ids.computeIfAbsent(o, k -> (long) nextId++);
-        long node = loader.agent().reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString());
+        long node = loader.agent().reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString(), o.namespace());
         nodes.put(o, node);
         byNode.put(node, o);
     }

@@ -633,7 +633,7 @@ public final class ProgramRunner {
                 session.mapEarly(o);
                 long id = nodeIds.size() + 1L;
                 nodeIds.put(o, id);
-                audit.reservedNode(o, agent.reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString()));
+                audit.reservedNode(o, agent.reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString(), 0));
             }
         }
 

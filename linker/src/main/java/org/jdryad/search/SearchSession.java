@@ -90,6 +90,7 @@ final class SearchSession {
         s.main = main;
         s.rtld = rtld;
         s.started = true;
+        s.nameAudit = nameAudit; // glibc's modules hear every namespace's searches
         s.inherited.add(main);
         return s;
     }

@@ -102,6 +102,36 @@ class AuditRunTest {
     }
 
     /**
+     * dlmopen as glibc audits it: the modules are in namespace 1, so the program's new namespace
+     * is 2; la_objopen with lmid=2 for the plugin and the namespace's own libc (ld.so's stand-in is
+     * glibc's one map: never opened, closed with its raw cookie), la_activity with the cookie of
+     * the namespace's first object (before its la_objopen: the raw map address), the plugin's puts
+     * bound to its own libc, no la_objsearch for a dlmopen name from the base namespace, a second
+     * dlmopen into it whose dependency is missing closed again, and no LA_ACT_CONSISTENT once the
+     * namespace has gone. Before, namespace objects were told as lmid=0 with the program's cookie.
+     */
+    @Test
+    void dlmopenNamespacesAreAuditedAsGlibcDoes(@TempDir Path tmp) throws IOException {
+        Path prog = FixtureCatalog.auditDlmopenProgram();
+        Logged r = runBothWays(tmp, "dlmopen", FixtureCatalog.auditLogger(), prog,
+                List.of(FixtureCatalog.auditNamespacePlugin().toString(),
+                        FixtureCatalog.auditMissingDependencyPlugin().toString()), List.of(), Map.of());
+        assertTrue(r.expected().stdout().contains("lmid = 2"), r.expected()::describe);
+        List<String> want = withoutAddresses(r.want());
+        List<String> got = withoutAddresses(r.got());
+        assertEquals(String.join("\n", want), String.join("\n", got), "the audit log under jdryad and natively");
+        for (String line : List.of("la_objopen libau_ns.so lmid=2 #5 bindfrom", "la_objopen libc.so.6 lmid=2 #6",
+                "la_symbind64 puts #5 -> #6 flags=3", "la_activity #5 delete")) {
+            assertTrue(got.contains(line), () -> line + " in\n" + String.join("\n", got));
+        }
+    }
+
+    /** Cookies a module never set print as the map's address, which differs from run to run. */
+    private static List<String> withoutAddresses(List<String> log) {
+        return log.stream().map(l -> l.replaceAll("#[0-9]{6,}", "#ADDRESS")).toList();
+    }
+
+    /**
      * A glibc library the program dlopens itself (libm, which glibc's dlopen loads into the agent):
      * la_activity and la_objopen when it is loaded, la_symbind64 for dlsym (LA_SYMB_DLSYM), no
      * la_objsearch for a second dlopen of the loaded name, la_objclose when the last handle is
