@@ -365,7 +365,7 @@ final class DynamicLoader implements CallbackHandler {
         // until they are mapped, or until dlopen returns without mapping any.
         trace.dlopenStarting(ns == null ? 0 : ns.lmid());
         try {
-            return open(ns, name, flags, caller, tid);
+            return load(ns, name, flags, caller, tid, true);
         } finally {
             trace.dlopenEnded();
         }
@@ -404,7 +404,7 @@ final class DynamicLoader implements CallbackHandler {
         }
         trace.dlopenStarting(ns.lmid());
         try {
-            return open(ns, name, flags, caller, tid);
+            return load(ns, name, flags, caller, tid, false);
         } finally {
             synchronized (this) {
                 namespaces.closeIfEmpty(ns);
@@ -419,9 +419,6 @@ final class DynamicLoader implements CallbackHandler {
         return i < 0 ? String.valueOf(dlerror) : dlerror.substring(i + 2);
     }
 
-    private CallbackReply open(Namespace ns, String name, int flags, long caller, long tid) {
-        return load(ns, name, flags, caller, tid);
-    }
 
     /**
      * What a base-namespace dlopen's search tells the audit modules as it goes: each object it
@@ -477,7 +474,11 @@ final class DynamicLoader implements CallbackHandler {
         }
     }
 
-    private CallbackReply load(Namespace ns, String name, int flags, long caller, long tid) {
+    /**
+     * dlopen ({@code callersNamespace}: into the caller's namespace) or dlmopen of {@code name}
+     * into {@code ns} (null: the base namespace).
+     */
+    private CallbackReply load(Namespace ns, String name, int flags, long caller, long tid, boolean callersNamespace) {
         DlopenResolver resolver = ns == null ? this.resolver : ns.resolver();
         List<LoadedObject> toInitialise = new ArrayList<>();
         List<LoadedObject> joinedGlobal = new ArrayList<>();
@@ -499,8 +500,9 @@ final class DynamicLoader implements CallbackHandler {
             DlopenFound found = null;
             try {
                 LoadedObject from = objectAt(caller).orElse(main);
-                // glibc's la_objsearch has no requester for a dlmopen into another namespace: not asked.
-                boolean inCallers = ns == null || from.namespace() == ns.lmid();
+                // glibc's dl_open_worker_begin knows the caller (la_objsearch's requester) for a dlopen,
+                // or a name without '/' or with a DST; for a path dlmopened into a namespace it has none.
+                boolean inCallers = callersNamespace || name.indexOf('/') < 0 || name.indexOf('$') >= 0;
                 if (!noload && audit != AuditHooks.NONE && !loadedByName(name) && inCallers) {
                     String searched = audit.searchName(name, from);
                     if (searched == null) {
@@ -696,10 +698,7 @@ final class DynamicLoader implements CallbackHandler {
             } else {
                 LoadedObject obj = links.objectOf(handle);
                 if (obj == null) {
-                    obj = unloading.hostRoot(handle);
-                    if (obj != null && obj.namespace() != 0) {
-                        obj = null; // a namespace's host handle: glibc's dlsym in it
-                    }
+                    obj = unloading.hostRoot(handle); // glibc's handle of a host object a dlopen or dlmopen opened
                 }
                 if (obj == null) {
                     return CallbackReply.askGlibc(handle);

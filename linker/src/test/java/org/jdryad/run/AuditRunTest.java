@@ -124,6 +124,16 @@ class AuditRunTest {
                 "la_symbind64 puts #5 -> #6 flags=3", "la_activity #5 delete")) {
             assertTrue(got.contains(line), () -> line + " in\n" + String.join("\n", got));
         }
+        // glibc's libm by bare name: searched (la_objsearch with the caller's cookie), its dlsym
+        // audited (la_symbind64, LA_SYMB_DLSYM), as a jdryad object's; before, glibc's dlsym answered.
+        Logged host = runBothWays(tmp, "dlmopen-libm", FixtureCatalog.auditLogger(), prog,
+                List.of("libm.so.6", "libm.so.6", "cos"), List.of(), Map.of());
+        assertTrue(host.expected().stdout().contains("cos(0) = 1.000"), host.expected()::describe);
+        List<String> hostGot = withoutAddresses(host.got());
+        assertEquals(String.join("\n", withoutAddresses(host.want())), String.join("\n", hostGot), "libm in a namespace");
+        assertTrue(hostGot.contains("la_objsearch libm.so.6 #1 flag=1"), () -> String.join("\n", hostGot));
+        assertTrue(hostGot.stream().anyMatch(l -> l.startsWith("la_symbind64 cos #1 -> #") && l.endsWith("flags=8")),
+                () -> String.join("\n", hostGot));
     }
 
     /** Cookies a module never set print as the map's address, which differs from run to run. */
