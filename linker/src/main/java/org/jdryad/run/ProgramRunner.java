@@ -80,8 +80,8 @@ public final class ProgramRunner {
     private final LinkTrace trace;
     /** --follow: the session this run is a process of (null without --follow). */
     private final FollowSession follow;
-    /** With audit modules loaded: the program's searches as they tell the modules (null: none). */
-    private AuditedSearch auditedSearch;
+    /** With audit modules: the start-up in glibc's order (null: none asked for). */
+    private final AuditedStartup audited;
     /** Answers the slow path's first calls (set while linking). */
     private LazyBinder lazyBinder;
 
@@ -101,6 +101,7 @@ public final class ProgramRunner {
         this.context = context;
         this.err = context.err();
         this.record = new RunRecord(options, err);
+        this.audited = options.audit().isEmpty() ? null : new AuditedStartup(options, context, err);
         this.history = record.history();
         this.activity = record.activity();
         this.trace = new LinkTrace(new DebugLog(options.debug(), err, context.workingDirectory()), options.program(),
@@ -222,12 +223,11 @@ public final class ProgramRunner {
     /**
      * The start-up search. With audit modules it is made quietly, only to pick the agent (its
      * static TLS), and may fail (null): the modules' answers decide what the real one, made once
-     * they are loaded, finds ({@link #searchAudited}).
+     * they are loaded, finds (AuditedStartup).
      */
     private ObjectGraph resolveGraph(ElfFile exe) throws IOException {
-        programFile = exe;
-        if (!options.audit().isEmpty()) {
-            return searchQuietly(exe);
+        if (audited != null) {
+            return audited.searchQuietly(exe);
         }
         try {
             ObjectGraph graph = ObjectGraph.resolve(exe, options, context, searchListener());
@@ -239,32 +239,14 @@ public final class ProgramRunner {
         }
     }
 
-    /** The program's file, as the start-up search had it. */
-    private ElfFile programFile;
-    /** With audit modules: what the quiet search tried (directories glibc learns are missing), null when it failed. */
-    private AuditSearches quietSearch;
-
-    private ObjectGraph searchQuietly(ElfFile exe) {
-        AuditSearches recorded = new AuditSearches();
-        LinkTrace quiet = LinkTrace.none();
-        quiet.setSearchAttempts(recorded);
-        try {
-            ObjectGraph graph = ObjectGraph.resolve(exe, options, context, AuditSearches.both(recorded, quiet.search()),
-                    org.jdryad.search.NameAudit.NONE, false);
-            quietSearch = recorded;
-            return graph;
-        } catch (IOException | RuntimeException e) {
-            return null; // the search made with the modules says what is wrong
-        }
-    }
-
     /** The search's listener: LD_DEBUG's trace, and with audit modules their la_objsearch and la_objopen calls too. */
     private org.jdryad.search.SearchListener searchListener() {
-        if (auditedSearch == null) {
+        AuditedSearch told = audited == null ? null : audited.searches();
+        if (told == null) {
             return trace.search();
         }
-        trace.setSearchAttempts(auditedSearch);
-        return AuditSearches.both(auditedSearch, trace.search());
+        trace.setSearchAttempts(told);
+        return AuditSearches.both(told, trace.search());
     }
 
     /**
@@ -488,18 +470,15 @@ public final class ProgramRunner {
         session.setTlsDescDynamic(info.agentSymbols().getOrDefault("jdryad_tlsdesc_dynamic", 0L));
         session.setRDebug(info.rDebug());
         session.setThreadPointerAlignment(AgentBinary.tlsAlignment(info.tlsReserveSize()));
-        AuditedSearch.Call audited = null;
         ObjectGraph graph = searched;
-        StartupFound startup = null;
-        if (!options.audit().isEmpty()) {
-            startup = startAuditing(agent, session);
-            audited = startup == null ? null : new AuditedSearch.Call(startup,
-                    (n, index) -> makeObject(agent, 0, n, index, null), programFile, options.program(), 0);
-            graph = searchAudited(audited);
+        if (audited != null) { // the modules are loaded before the search, which they steer
+            audited.loadModules(agent, session, programArgv());
+            graph = audited.search(trace, searchListener(), (n, index) -> makeObject(agent, 0, n, index, null));
         }
         // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
-        List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null, audited);
+        List<LoadedObject> objects = loadObjects(agent, graph, graph.nodes(), byNode, 0, null,
+                audited == null ? null : audited.call());
         session.setObjects(objects);
         record.setSession(session);
         history.setPid(info.pid());
@@ -530,8 +509,8 @@ public final class ProgramRunner {
                 activity);
         loader.attach(agent);
         loader.setTrace(trace);
-        if (startup != null) {
-            loader.adoptNodeIds(startup.nodeIds()); // la_objopen had their nodes
+        if (audited != null) {
+            loader.adoptNodeIds(audited.nodeIds()); // la_objopen had their nodes
         }
         loader.publish(Protocol.RT_ADD, session.jdryadObjects(), ActivityLog.Change.STARTUP);
         // Forked children get links of their own, copied from this one's as of their fork.
@@ -556,136 +535,14 @@ public final class ProgramRunner {
         loader.setArguments(argv.size(), argvAt, envpAt);
         identity = new ProgramIdentity(agent, linked.session(), options.executable());
         identity.announce(argvAt, argv.get(0), envpAt);
-        finishAuditing(linked);
+        if (audited != null) {
+            audited.finish(loader, linked.session(), lazyBinder);
+        }
         boolean programRunsOwnInit = linkedAgainstOldStartMain(main);
         if (!programRunsOwnInit) {
             loader.runPreinit(main);
         }
         loader.runInitialisers(linked.session().initOrder(), programRunsOwnInit);
-    }
-
-    /** The audit modules that were loaded (null: none asked for, or none could be). */
-    private Auditing auditing;
-
-    /**
-     * LD_AUDIT / --audit, before the library search: loads the modules (glibc's dlmopen; their
-     * initialisers and la_version run), each told the program's argv[0] and environment. The
-     * search that follows tells them what it does (null: no module remains, the search is the
-     * plain one).
-     */
-    private StartupFound startAuditing(AgentProcess agent, LinkSession session) {
-        List<String> envp = new ArrayList<>();
-        options.environment().forEach((k, v) -> envp.add(k + "=" + v));
-        Auditing.ModuleIdentity identity = Auditing.ModuleIdentity.place(agent, programArgv(), envp);
-        auditing = Auditing.load(options.audit(), options.libraryPath(), identity, agent, err).orElse(null);
-        if (auditing == null) {
-            return null;
-        }
-        if (quietSearch != null) {
-            quietSearch.learnFrom(auditing.moduleNeeds());
-        }
-        auditedSearch = new AuditedSearch(quietSearch);
-        return new StartupFound(auditing, agent, session);
-    }
-
-    /**
-     * What the start-up search tells the modules, in glibc's dl_main order: la_objopen for the
-     * program and ld.so, la_activity(ADD), then each object as it is found, mapped first and given
-     * its link-map node, which r_debug's first update lists under the id reserved here.
-     */
-    private static final class StartupFound implements AuditedSearch.Found {
-        private final Auditing audit;
-        private final AgentProcess agent;
-        private final LinkSession session;
-        private final Map<LoadedObject, Long> nodeIds = new java.util.IdentityHashMap<>();
-
-        StartupFound(Auditing audit, AgentProcess agent, LinkSession session) {
-            this.audit = audit;
-            this.agent = agent;
-            this.session = session;
-        }
-
-        @Override
-        public void starting(LoadedObject main, LoadedObject rtld) {
-            prepare(main);
-            audit.openStartup(main, rtld);
-        }
-
-        @Override
-        public void found(LoadedObject o) {
-            prepare(o);
-            audit.found(o);
-        }
-
-        @Override
-        public void tried(String file, LoadedObject requester, long flag) {
-            audit.tried(file, requester, flag);
-        }
-
-        @Override
-        public String renamed(String name, LoadedObject requester) {
-            return audit.searchName(name, requester);
-        }
-
-        /** A jdryad object is mapped and its node reserved (ids 1 up, in load order, as the first update numbers them). */
-        private void prepare(LoadedObject o) {
-            if (!o.isHost()) {
-                session.mapEarly(o);
-                long id = nodeIds.size() + 1L;
-                nodeIds.put(o, id);
-                audit.reservedNode(o, agent.reserveNode(id, o.base(), o.dynamicAddress(), o.path().toString(), 0));
-            }
-        }
-
-        Map<LoadedObject, Long> nodeIds() {
-            return nodeIds;
-        }
-    }
-
-    /**
-     * The start-up search with audit modules loaded (or, when none could be, the plain one, told
-     * to LD_DEBUG as usual): see {@link AuditedSearch}.
-     */
-    private ObjectGraph searchAudited(AuditedSearch.Call call) {
-        org.jdryad.search.SearchListener listener = searchListener();
-        try {
-            ObjectGraph graph;
-            if (call == null) {
-                graph = ObjectGraph.resolve(programFile, options, context, listener);
-            } else {
-                graph = auditedSearch.during(call, () -> {
-                    try {
-                        return ObjectGraph.resolve(programFile, options, context, listener, auditedSearch, true);
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
-            }
-            trace.searched();
-            return graph;
-        } catch (IOException e) {
-            throw new LinkException(e.getMessage(), e);
-        } catch (java.io.UncheckedIOException e) {
-            throw new LinkException(e.getCause().getMessage(), e.getCause());
-        }
-    }
-
-    /**
-     * After the start-up link: the modules are told of the relocation and the consistent list,
-     * then la_preinit; from then on they see every dlopen, dlclose and the exit, and
-     * (LazyBinder) every first call.
-     */
-    private void finishAuditing(Linked linked) {
-        Auditing a = auditing;
-        if (a == null) {
-            return;
-        }
-        DynamicLoader loader = linked.loader();
-        a.attach(loader, linked.session());
-        a.finishStartup();
-        loader.setAudit(a);
-        lazyBinder.setAudit(a);
-        a.preinit();
     }
 
     /** Forwards the program's callbacks to the loader once it exists; glibc answers before that. */
@@ -764,11 +621,12 @@ public final class ProgramRunner {
         }
         ObjectGraph.Node from = callerNode;
         // With audit modules, each object is made (and told) as the search finds it.
-        AuditedSearch.Call call = found == null || auditedSearch == null || noload ? null
+        AuditedSearch told = audited == null ? null : audited.searches();
+        AuditedSearch.Call call = found == null || told == null || noload ? null
                 : new AuditedSearch.Call(found, (n, index) -> makeObject(agent, graph.lmid(), n, index, caller),
-                        programFile, options.program(), byNode.size());
+                        audited.programFile(), options.program(), byNode.size());
         ObjectGraph.Dlopen d = noload ? graph.dlopenNoload(name, callerNode)
-                : call == null ? graph.dlopen(name, callerNode) : auditedSearch.during(call, () -> graph.dlopen(name, from));
+                : call == null ? graph.dlopen(name, callerNode) : told.during(call, () -> graph.dlopen(name, from));
         if (d.error() != null) {
             return new DynamicLoader.Resolution(null, List.of(), List.of(), d.error());
         }

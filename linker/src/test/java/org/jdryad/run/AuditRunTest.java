@@ -459,8 +459,8 @@ class AuditRunTest {
 
     @Test
     void auditWordsDropTheNameAndErrno() {
-        assertEquals("cannot open shared object file", Auditing.auditWords("./nope.so",
+        assertEquals("cannot open shared object file", AuditModules.auditWords("./nope.so",
                 "./nope.so: cannot open shared object file: No such file or directory"));
-        assertEquals("invalid ELF header", Auditing.auditWords("/tmp/x.so", "/tmp/x.so: invalid ELF header"));
+        assertEquals("invalid ELF header", AuditModules.auditWords("/tmp/x.so", "/tmp/x.so: invalid ELF header"));
     }
 }
