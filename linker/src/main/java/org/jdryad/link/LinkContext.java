@@ -42,6 +42,14 @@ interface LinkContext {
     /** Whether {@code obj}'s jump slots wait for their first call (glibc's lazy binding). */
     boolean bindsLazily(LoadedObject obj);
 
+    /**
+     * Whether {@code obj}'s jump slots are never written after relocation: every call goes
+     * through an audit module's PLT hooks (they may lie in RELRO then, as in a -z now object).
+     */
+    default boolean slotsStayUnbound(LoadedObject obj) {
+        return false;
+    }
+
     /** The number GOT[1] of a lazily bound object holds: how the trampoline names it to Java. */
     long lazyIdOf(LoadedObject obj);
 

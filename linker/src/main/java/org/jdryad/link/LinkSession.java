@@ -139,6 +139,7 @@ public final class LinkSession implements LinkContext {
         }
         this.lazyResolver = from.lazyResolver;
         this.bindNowAll = from.bindNowAll;
+        this.profiled = from.profiled;
         this.boundNow.addAll(from.boundNow);
         synchronized (from.lazyIds) {
             this.lazyIds.putAll(from.lazyIds);
@@ -676,10 +677,29 @@ public final class LinkSession implements LinkContext {
         return stats;
     }
 
+    /**
+     * The objects whose calls audit modules' PLT hooks watch (la_pltenter, la_pltexit, and
+     * LA_FLG_BINDFROM from la_objopen). As glibc's consider_profiling in _dl_relocate_object,
+     * their own DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW does not make them bind now (their calls must
+     * go through the PLT to be seen; LD_BIND_NOW and RTLD_NOW still do), and their slots are never
+     * written after relocation, as glibc's _dl_profile_fixup keeps its answers apart.
+     */
+    private volatile java.util.function.Predicate<LoadedObject> profiled = o -> false;
+
+    /** See {@link #profiled}. */
+    public void setProfiled(java.util.function.Predicate<LoadedObject> watched) {
+        this.profiled = watched;
+    }
+
     @Override
     public boolean bindsLazily(LoadedObject obj) {
         return lazyResolver != 0 && !bindNowAll && !obj.isHost() && !boundNow.contains(obj)
-                && obj.dynamic().map(d -> !d.bindNow()).orElse(false);
+                && obj.dynamic().map(d -> !d.bindNow() || profiled.test(obj)).orElse(false);
+    }
+
+    @Override
+    public boolean slotsStayUnbound(LoadedObject obj) {
+        return profiled.test(obj);
     }
 
     @Override

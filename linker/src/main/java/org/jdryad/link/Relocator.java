@@ -164,7 +164,7 @@ final class Relocator {
     }
 
     /** The GOT slot of PLT relocation {@code index}, which must be a jump slot. */
-    private static long jumpSlot(LoadedObject obj, long index) {
+    private long jumpSlot(LoadedObject obj, long index) {
         DynamicSection d = obj.dynamic().orElseThrow(() -> new LinkException(obj.name() + ": no dynamic section"));
         RelocationTable table = d.pltRela();
         if (index < 0 || index >= table.count()) {
@@ -176,6 +176,13 @@ final class Relocator {
                     + Elf.relocationName(type) + ", not R_X86_64_JUMP_SLOT");
         }
         long site = obj.base() + table.offset(index);
+        if (ctx.slotsStayUnbound(obj)) {
+            if (!within(obj, site, 8)) { // never written, but named in the history and the audit tables
+                throw new LinkException(String.format("%s: lazily bound R_X86_64_JUMP_SLOT at 0x%x lies outside the object",
+                        obj.name(), table.offset(index)));
+            }
+            return site;
+        }
         // The agent patches the slot after the first call: it must still be writable (not RELRO).
         requireWritable(obj, site, 8, "lazily bound R_X86_64_JUMP_SLOT");
         return site;

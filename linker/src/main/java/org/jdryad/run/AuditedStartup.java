@@ -81,6 +81,9 @@ final class AuditedStartup {
         if (quietSearch != null) {
             quietSearch.learnFrom(auditing.moduleNeeds());
         }
+        if (auditing.wantsPlt()) {
+            session.setProfiled(auditing::bindsFrom); // la_objopen has told each object's flags before it is relocated
+        }
         searches = new AuditedSearch(quietSearch);
         found = new StartupFound(auditing, agent, session);
         return true;

@@ -182,7 +182,7 @@ final class Auditing implements DynamicLoader.AuditHooks {
         writeProfileConfig();
     }
 
-    private boolean bindsFrom(LoadedObject o) {
+    boolean bindsFrom(LoadedObject o) {
         for (int i = 0; i < modules.size(); i++) {
             if ((bindFlags(o, i) & LA_FLG_BINDFROM) != 0) {
                 return true;

@@ -786,9 +786,43 @@ public final class ProgramRunner {
         if (lmid != 0) {
             // ld.so by its soname: the namespace's stand-in is found by that name only (DynamicLoader).
             boolean rtld = n.soname().map(DynamicLoader.RTLD_SONAME::equals).orElse(false);
-            return agent.dlmopenHost(lmid, rtld ? DynamicLoader.RTLD_SONAME : path, Protocol.RTLD_NOW).library();
+            return rtld ? agent.dlmopenHost(lmid, DynamicLoader.RTLD_SONAME, Protocol.RTLD_NOW).library()
+                    : byNeededName(agent, n, name -> agent.dlmopenHost(lmid, name, Protocol.RTLD_NOW).library());
         }
-        return findHost(agent.info(), n) != null ? agent.hostLibrary(path) : agent.dlopenHost(path);
+        return findHost(agent.info(), n) != null ? agent.hostLibrary(path) : byNeededName(agent, n, agent::dlopenHost);
+    }
+
+    /**
+     * glibc's copy of {@code n}, opened by its soname when glibc finds the same file by it, else
+     * by its path. Why: glibc's map then carries the name a DT_NEEDED entry gives (l_libname),
+     * which audit modules print (sotruss names "libm.so.6", not "/lib/x86_64-linux-gnu/libm.so.6").
+     */
+    private static HostLibrary byNeededName(AgentProcess agent, ObjectGraph.Node n,
+                                            java.util.function.Function<String, HostLibrary> open) {
+        String path = n.path().toString();
+        String soname = n.soname().orElse(null);
+        if (soname == null || soname.indexOf('/') >= 0) {
+            return open.apply(path);
+        }
+        HostLibrary lib;
+        try {
+            lib = open.apply(soname);
+        } catch (HostLoadException e) {
+            return open.apply(path);
+        }
+        if (sameFile(lib.name(), path)) {
+            return lib;
+        }
+        agent.call(agent.dlsymHost(0, "dlclose", null), lib.handle()); // another file by that name: not the one found
+        return open.apply(path);
+    }
+
+    private static boolean sameFile(String a, String b) {
+        try {
+            return a != null && (a.equals(b) || java.nio.file.Files.isSameFile(Path.of(a), Path.of(b)));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** Binds each glibc name of {@code pairs} to the agent's function of the paired name, when the agent has it. */

@@ -324,6 +324,27 @@ class AuditRunTest {
         assertSameSotruss(prog, List.of(FixtureCatalog.auditPlugin().toString()), false, false, 13);
     }
 
+    /**
+     * With PLT hooks glibc binds a -z now object lazily anyway (consider_profiling), so sotruss
+     * traces it, through a GOT that full RELRO has made read-only (the slots are never written:
+     * the answers are kept apart); the libraries it does not bind from still bind now. Before,
+     * jdryad bound it at load time and sotruss printed "cannot trace PLT enter (bind-now enabled)".
+     * And a glibc library the program needs (libm, which glibc's dlopen loads into the agent) is
+     * named as its DT_NEEDED entry names it ("libm.so.6", not its path).
+     */
+    @Test
+    void sotrussTracesABindNowProgramAndNamesGlibcLibrariesByTheirNeededNames() {
+        assertSameSotruss(FixtureCatalog.auditBindNowProgram(), List.of(FixtureCatalog.auditPlugin().toString()), false,
+                false, 13);
+        Path dlopens = FixtureCatalog.auditDlopenProgram();
+        assertSameSotruss(dlopens, List.of(FixtureCatalog.auditDeepPlugin().toString(),
+                FixtureCatalog.auditBrokenPlugin().toString()), false, false, 5);
+        Result r = Jdryad.runJdryad(List.of("--audit", "/usr/lib/x86_64-linux-gnu/audit/sotruss-lib.so"), dlopens,
+                List.of(FixtureCatalog.auditDeepPlugin().toString(), FixtureCatalog.auditBrokenPlugin().toString()),
+                Map.of(), dlopens.getParent());
+        assertTrue(r.stderr().contains("-> libm.so.6"), r::describe);
+    }
+
     @Test
     void sotrussSeesTheSameCallsOnLs() {
         assertSameSotruss(Path.of("/usr/bin/ls"), List.of("/usr/share"), true, true, 100);
