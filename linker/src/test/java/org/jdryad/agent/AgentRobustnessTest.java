@@ -156,6 +156,33 @@ class AgentRobustnessTest {
         });
     }
 
+    /**
+     * RESERVE_NODE (audit modules' la_objopen at start-up and in a dlopen): a malformed request is
+     * refused; a node is filled in but on no list, and the next update that lists its id links
+     * that same node (the object's handle does not move).
+     */
+    @Test
+    void aReservedNodeIsFilledInAndListedLaterAtTheSameAddress() {
+        AgentProcess ap = start(null);
+        assertTimeoutPreemptively(TIMEOUT, () -> {
+            assertEquals(-22, status(ap.rawRequest(Protocol.RESERVE_NODE, payload(new Payload.Writer().q(7).q(0x1000)
+                    .q(0x2000).s("/a")))), "without the namespace");
+            assertEquals(-22, status(ap.rawRequest(Protocol.RESERVE_NODE, payload(new Payload.Writer().q(7).q(0x1000)
+                    .q(0x2000).s(null).q(0)))), "without a name");
+            assertEquals(-22, status(ap.rawRequest(Protocol.RESERVE_NODE, payload(new Payload.Writer().q(7).q(0x1000)
+                    .q(0x2000).s("/a").q(-3)))), "a negative namespace");
+            long head = ap.readLong(ap.info().rDebug() + 8);
+            long node = ap.reserveNode(7, 0x1000, 0x2000, "/reserved", 0);
+            assertEquals(0x1000, ap.readLong(node), "l_addr");
+            assertEquals(0x2000, ap.readLong(node + 16), "l_ld");
+            assertEquals(0, ap.readLong(node + 24), "l_next: on no list yet");
+            assertEquals(head, ap.readLong(ap.info().rDebug() + 8), "r_map unchanged");
+            RDebugResult r = ap.rDebugUpdate(Protocol.RT_ADD, List.of(new RDebugEntry(7, 0x1000, 0x2000, "/reserved")),
+                    List.of("/reserved"));
+            assertEquals(node, r.nodes()[0], "the update links the reserved node");
+        });
+    }
+
     @Test
     void fileMappingsAreAlwaysPrivate() throws IOException {
         AgentProcess ap = start(null);
