@@ -43,15 +43,44 @@ final class AuditModules {
      * every version is reported in glibc's words on {@code err} and unloaded again. Empty when no
      * module remains. {@code libraryPath} (LD_LIBRARY_PATH, may be null) is where a bare name is
      * looked for first, as glibc's dlmopen of an audit module would: the agent's own environment
-     * has no LD_* variables.
+     * has no LD_* variables. For a {@code secure} program (glibc's secure mode) a name with '/' is
+     * ignored and a bare one must be a set-user-ID file in the trusted directories.
      */
-    static List<Module> load(List<String> names, String libraryPath, Identity identity, AgentProcess agent,
-                             PrintStream err) {
+    static List<Module> load(List<String> names, String libraryPath, boolean secure, Identity identity,
+                             AgentProcess agent, PrintStream err) {
         List<Module> modules = new ArrayList<>();
         for (String name : names) {
-            loadModule(name, libraryPath, identity, agent, err).ifPresent(modules::add);
+            if (secure && name.indexOf('/') >= 0) {
+                continue; // glibc's secure mode ignores a path, silently
+            }
+            String file = secure ? trusted(name) : onLibraryPath(name, libraryPath);
+            if (file == null) {
+                err.println("ERROR: ld.so: object '" + name + "' cannot be loaded as audit interface: "
+                        + "cannot open shared object file; ignored.");
+                continue;
+            }
+            loadModule(name, file, identity, agent, err).ifPresent(modules::add);
         }
         return List.copyOf(modules);
+    }
+
+    /**
+     * A secure program's module (set-user-ID or set-group-ID program, SecureMode): only a
+     * set-user-ID file of that name in glibc's trusted directories, else null.
+     */
+    private static String trusted(String name) {
+        for (String dir : org.jdryad.search.SearchConfig.DEBIAN_SYSTEM_DIRS) {
+            java.nio.file.Path p = java.nio.file.Path.of(dir, name);
+            try {
+                if (java.nio.file.Files.isRegularFile(p)
+                        && ((Integer) java.nio.file.Files.getAttribute(p, "unix:mode") & 04000) != 0) {
+                    return p.toString();
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // unreadable: not this one
+            }
+        }
+        return null;
     }
 
     /**
@@ -59,9 +88,8 @@ final class AuditModules {
      * a namespace and with a libc of its own, as glibc gives every module; then la_version,
      * negotiated. glibc's words when it fails.
      */
-    private static Optional<Module> loadModule(String name, String libraryPath, Identity identity,
-                                               AgentProcess agent, PrintStream err) {
-        String path = onLibraryPath(name, libraryPath);
+    private static Optional<Module> loadModule(String name, String path, Identity identity, AgentProcess agent,
+                                               PrintStream err) {
         HostLibrary lib;
         try {
             lib = agent.dlmopenHost(LM_ID_NEWLM, path, Protocol.RTLD_NOW).library();

@@ -74,7 +74,8 @@ final class AuditedStartup {
         List<String> envp = new ArrayList<>();
         options.environment().forEach((k, v) -> envp.add(k + "=" + v));
         AuditModules.Identity identity = AuditModules.Identity.place(agent, argv, envp);
-        auditing = Auditing.load(options.audit(), options.libraryPath(), identity, agent, err).orElse(null);
+        boolean secure = programFile != null && SecureMode.applies(programFile.path());
+        auditing = Auditing.load(options.audit(), options.libraryPath(), secure, identity, agent, err).orElse(null);
         if (auditing == null) {
             return false;
         }

@@ -96,9 +96,9 @@ final class Auditing implements DynamicLoader.AuditHooks {
     }
 
     /** The modules of {@code names} that load ({@link AuditModules#load}); empty when none does. */
-    static Optional<Auditing> load(List<String> names, String libraryPath, AuditModules.Identity identity,
-                                   AgentProcess agent, PrintStream err) {
-        List<AuditModules.Module> modules = AuditModules.load(names, libraryPath, identity, agent, err);
+    static Optional<Auditing> load(List<String> names, String libraryPath, boolean secure,
+                                   AuditModules.Identity identity, AgentProcess agent, PrintStream err) {
+        List<AuditModules.Module> modules = AuditModules.load(names, libraryPath, secure, identity, agent, err);
         return modules.isEmpty() ? Optional.empty() : Optional.of(new Auditing(agent, modules, err));
     }
 
@@ -132,7 +132,10 @@ final class Auditing implements DynamicLoader.AuditHooks {
                 continue; // glibc relocated it before any module was loaded
             }
             for (org.jdryad.debug.Binding b : fresh) {
-                if (b.kind() == org.jdryad.debug.Binding.Kind.EAGER && b.pid() == pid && "R_X86_64_JUMP_SLOT".equals(b.relocation())
+                // A slot bound to an IFUNC is told with the address its resolver chose, as glibc's.
+                boolean boundNow = b.kind() == org.jdryad.debug.Binding.Kind.EAGER
+                        || b.kind() == org.jdryad.debug.Binding.Kind.IFUNC;
+                if (boundNow && b.pid() == pid && "R_X86_64_JUMP_SLOT".equals(b.relocation())
                         && o.name().equals(b.referrer()) && b.definer() != null && b.audit() == null) {
                     definitionOf(b, o.namespace()).ifPresent(d -> {
                         long to = symbind(o, d, b.address(), LA_SYMB_NOPLTENTER | LA_SYMB_NOPLTEXIT);

@@ -102,6 +102,20 @@ class AuditRunTest {
     }
 
     /**
+     * A jump slot bound at load time to an IFUNC (libc's strlen, memcpy...) is told to
+     * la_symbind64 with the address the resolver chose, as glibc's elf_dynamic_do_Rela does: the
+     * whole log of ls under LD_BIND_NOW equals glibc's. Before, IFUNC slots were left out.
+     */
+    @Test
+    void bindNowSlotsBoundToIfuncsAreAudited(@TempDir Path tmp) throws IOException {
+        Logged r = runBothWays(tmp, "ls-now", FixtureCatalog.auditLogger(), Path.of("/usr/bin/ls"), List.of("-d", "/"),
+                List.of("--bind-now"), Map.of("LD_BIND_NOW", "1"));
+        assertEquals(String.join("\n", r.want()), String.join("\n", r.got()), "the audit log of ls, bound now");
+        assertTrue(r.got().stream().anyMatch(l -> l.startsWith("la_symbind64 strlen #1 -> #") && l.endsWith("flags=3")),
+                () -> String.join("\n", r.got()));
+    }
+
+    /**
      * dlmopen as glibc audits it: the modules are in namespace 1, so the program's new namespace
      * is 2; la_objopen with lmid=2 for the plugin and the namespace's own libc (ld.so's stand-in is
      * glibc's one map: never opened, closed with its raw cookie), la_activity with the cookie of

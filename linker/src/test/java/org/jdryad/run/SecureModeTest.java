@@ -1,6 +1,7 @@
 package org.jdryad.run;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -83,6 +84,26 @@ class SecureModeTest {
     }
 
     /** Runs natively and under jdryad; both must end with {@code status} and say the same. */
+    /**
+     * An audit module for a set-user-ID program, as glibc's secure mode takes it: a path is
+     * ignored without a word (the program runs unaudited), a bare name that is no set-user-ID
+     * file of the trusted directories gets glibc's "cannot be loaded as audit interface". Before,
+     * jdryad loaded the module either way.
+     */
+    @Test
+    void auditModulesAreRestrictedForASetuidProgram() throws IOException {
+        Path dir = setuidLayout("audit", FixtureCatalog.helloPie(), true);
+        Path prog = dir.resolve(FixtureCatalog.helloPie().getFileName());
+        String module = FixtureCatalog.auditLogger().toString();
+        for (String name : List.of(module, "libaudit_logger.so")) {
+            Result expected = Jdryad.runNative(prog, List.of(), Map.of("LD_AUDIT", name), dir);
+            assertEquals(0, expected.status(), expected::describe);
+            assertTrue(!expected.stderr().contains("la_version"), expected::describe); // no module ran
+            Result actual = Jdryad.runJdryad(List.of("--audit", name), prog, List.of(), Map.of(), dir);
+            Jdryad.assertSameRun("audit module " + name + ", set-user-ID", expected, actual);
+        }
+    }
+
     private static Result compare(String what, Path prog, Map<String, String> env, int status) {
         Result expected = Jdryad.runNative(prog, List.of(), env, prog.getParent());
         assertEquals(status, expected.status(), expected::describe);
