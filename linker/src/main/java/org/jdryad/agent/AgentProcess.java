@@ -756,6 +756,18 @@ public final class AgentProcess implements AutoCloseable {
         return dlopenHost(soname, Protocol.RTLD_LAZY | Protocol.RTLD_NOLOAD);
     }
 
+    /** glibc's dlclose, looked up once (0: not yet). */
+    private volatile long glibcDlclose;
+
+    /** glibc's dlclose of a handle glibc's dlopen or dlmopen gave (DLOPEN_HOST, DLMOPEN_HOST), in the agent. */
+    public void dlcloseHost(long handle) {
+        long f = glibcDlclose;
+        if (f == 0) {
+            glibcDlclose = f = dlsymHost(0, "dlclose", null);
+        }
+        call(f, handle);
+    }
+
     /** glibc's dlsym/dlvsym (version null: dlsym) in the agent. */
     public long dlsymHost(long handle, String name, String version) {
         Payload.Reader r = request(Protocol.DLSYM_HOST, new Payload.Writer().q(handle).s(name).s(version));

@@ -389,6 +389,7 @@ public final class LinkSession implements LinkContext {
 
     /** Forgets objects that dlclose unloaded. */
     public synchronized void forget(List<LoadedObject> removed) {
+        mappedEarly.removeAll(removed); // mapped while a failed search ran, never linked
         List<LoadedObject> all = new ArrayList<>(objects);
         all.removeAll(removed);
         objects = Collections.unmodifiableList(all);
@@ -486,11 +487,6 @@ public final class LinkSession implements LinkContext {
         if (!o.isHost() && mappedEarly.add(o)) {
             map(new SegmentMapper(memory), o);
         }
-    }
-
-    /** An object {@link #mapEarly} mapped will not be linked (its load failed): forgotten here, unmapped by the caller. */
-    public void forgetEarly(LoadedObject o) {
-        mappedEarly.remove(o);
     }
 
     /** Maps every jdryad object (those not mapped early) and places its static TLS. */

@@ -104,7 +104,7 @@ final class AuditModules {
         if (laVersion == null) {
             err.println("ERROR: ld.so: object '" + name
                     + "' cannot be loaded as audit interface: undefined symbol: la_version; ignored.");
-            closeModule(agent, lib.handle());
+            agent.dlcloseHost(lib.handle()); // its namespace goes with it
             return Optional.empty();
         }
         long version = agent.call(laVersion, LAV_CURRENT) & 0xffffffffL;
@@ -113,7 +113,7 @@ final class AuditModules {
                 err.printf("%10d:\tERROR: audit interface '%s' requires version %d (maximum supported version %d);"
                         + " ignored.%n", agent.pid(), name, version, LAV_CURRENT);
             }
-            closeModule(agent, lib.handle());
+            agent.dlcloseHost(lib.handle()); // its namespace goes with it
             return Optional.empty();
         }
         String file = lib.name() == null || lib.name().isEmpty() ? path : lib.name();
@@ -174,10 +174,6 @@ final class AuditModules {
         return name;
     }
 
-    /** glibc's dlclose of a module that will not be used (its namespace goes with it). */
-    private static void closeModule(AgentProcess agent, long handle) {
-        agent.call(agent.dlsymHost(0, "dlclose", null), handle);
-    }
 
     /** The la_* functions a module has: glibc's dlsym in the module's own scope (itself, then its dependencies). */
     private static Map<String, Long> hooksOf(AgentProcess agent, long handle) {

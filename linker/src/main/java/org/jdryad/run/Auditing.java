@@ -333,30 +333,6 @@ final class Auditing implements DynamicLoader.AuditHooks {
         return AuditModules.needs(modules);
     }
 
-    /**
-     * la_objsearch for a file a search tries on behalf of {@code requester} (null: the program),
-     * as it tries it: the file is the one opened, so an answer that changes it is told on stderr,
-     * once, and not followed (only a name's LA_SER_ORIG answer is).
-     */
-    void objsearchTried(String file, LoadedObject requester, long flag) {
-        objsearchNotFollowed(file, requester, flag, "for a file the search tried (only a name's answer is followed)");
-    }
-
-    private void objsearchNotFollowed(String name, LoadedObject requester, long flag, String why) {
-        for (int i = 0; i < modules.size(); i++) {
-            long f = modules.get(i).hook("la_objsearch");
-            if (f == 0) {
-                continue;
-            }
-            long answer = agent.call(f, placeString(name), cookieOf(cookieHolder(requester), i), flag);
-            String now = answer == 0 ? null : readString(answer);
-            if (!name.equals(now) && warnedSearch.add(modules.get(i).name())) {
-                err.println("jdryad: audit module " + modules.get(i).name() + ": la_objsearch " + (now == null ? "refused "
-                        + name : "changed " + name + " to " + now) + " " + why + ": not followed");
-            }
-        }
-    }
-
     // ---- the start-up as glibc's dl_main makes it with modules (AuditedStartup) ----
 
     /** The program, once the start-up told the modules of it (before the session has its objects). */
@@ -448,9 +424,26 @@ final class Auditing implements DynamicLoader.AuditHooks {
         objopen(o);
     }
 
+    /**
+     * la_objsearch for a file a search tries on behalf of {@code requester} (null: the program),
+     * as it tries it: the file is the one opened, so an answer that changes it is told on stderr,
+     * once, and not followed (only a name's LA_SER_ORIG answer is).
+     */
     @Override
     public void tried(String file, LoadedObject requester, long flag) {
-        objsearchTried(file, requester, flag);
+        for (int i = 0; i < modules.size(); i++) {
+            long f = modules.get(i).hook("la_objsearch");
+            if (f == 0) {
+                continue;
+            }
+            long answer = agent.call(f, placeString(file), cookieOf(cookieHolder(requester), i), flag);
+            String now = answer == 0 ? null : readString(answer);
+            if (!file.equals(now) && warnedSearch.add(modules.get(i).name())) {
+                err.println("jdryad: audit module " + modules.get(i).name() + ": la_objsearch " + (now == null ? "refused "
+                        + file : "changed " + file + " to " + now)
+                        + " for a file the search tried (only a name's answer is followed): not followed");
+            }
+        }
     }
 
     /**

@@ -255,12 +255,12 @@ final class DynamicLoader implements CallbackHandler {
         this.audit = hooks;
     }
 
-    /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
     /** Objects whose link-map nodes were reserved before the first publish, by their r_debug ids. */
     synchronized void adoptNodeIds(Map<LoadedObject, Long> reserved) {
         links.adoptIds(reserved);
     }
 
+    /** The object's node in the agent's link map (its dlopen handle), 0 when it has none. */
     synchronized long linkMapOf(LoadedObject o) {
         return links.nodeOf(o);
     }
@@ -421,7 +421,7 @@ final class DynamicLoader implements CallbackHandler {
 
 
     /**
-     * What a base-namespace dlopen's search tells the audit modules as it goes: each object it
+     * What a dlopen's search tells the audit modules as it goes: each object it
      * finds is mapped, given its link-map node and told to la_objopen at once (AuditedSearch).
      * A search that fails afterwards takes them out again ({@link #abandon}).
      */
@@ -463,14 +463,7 @@ final class DynamicLoader implements CallbackHandler {
                 return;
             }
             audit.abandoned(opened);
-            for (LoadedObject o : opened) {
-                links.forget(o);
-                session.forgetEarly(o);
-                if (!o.isHost() && o.mapLength() > 0) {
-                    agent.munmap(o.mapStart(), o.mapLength());
-                }
-            }
-            namespaces.closeHostsOf(opened);
+            unloading.undoFailedOpen(opened, null); // never announced: nothing to take off r_debug's list
         }
     }
 

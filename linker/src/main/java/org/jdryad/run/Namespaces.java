@@ -43,7 +43,6 @@ final class Namespaces {
     private final DynamicLoader.DlopenResolver resolver;
     /** The namespaces dlmopen made, by id (the base namespace is not among them). */
     private final Map<Long, Namespace> namespaces = new java.util.HashMap<>();
-    private long glibcDlclose;
 
     /** The namespaces of {@code loader}'s dlmopen: it reads the loader's agent as it is at each call. */
     Namespaces(DynamicLoader loader, LinkSession session, DynamicLoader.DlopenResolver resolver) {
@@ -97,7 +96,7 @@ final class Namespaces {
     void closeIfEmpty(Namespace ns) {
         if (namespaces.get(ns.lmid()) == ns && session.objectsOf(ns.lmid()).isEmpty()) {
             namespaces.remove(ns.lmid());
-            closeHost(ns.anchor());
+            loader.agent().dlcloseHost(ns.anchor());
         }
     }
 
@@ -113,17 +112,9 @@ final class Namespaces {
         for (int i = gone.size() - 1; i >= 0; i--) {
             LoadedObject o = gone.get(i);
             if (o.isHost() && o.glibcHandle() != 0) {
-                closeHost(o.glibcHandle());
+                loader.agent().dlcloseHost(o.glibcHandle());
             }
         }
     }
 
-    /** glibc's dlclose of a handle glibc's dlmopen gave (a namespace's host object or anchor). */
-    private void closeHost(long handle) {
-        AgentProcess agent = loader.agent();
-        if (glibcDlclose == 0) {
-            glibcDlclose = agent.dlsymHost(0, "dlclose", null);
-        }
-        agent.call(glibcDlclose, handle);
-    }
 }

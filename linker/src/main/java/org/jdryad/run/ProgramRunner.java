@@ -813,7 +813,7 @@ public final class ProgramRunner {
         if (sameFile(lib.name(), path)) {
             return lib;
         }
-        agent.call(agent.dlsymHost(0, "dlclose", null), lib.handle()); // another file by that name: not the one found
+        agent.dlcloseHost(lib.handle()); // another file by that name: not the one found
         return open.apply(path);
     }
 
