@@ -20,8 +20,6 @@ import org.jdryad.agent.HostLoadException;
 import org.jdryad.agent.CallbackHandler;
 import org.jdryad.agent.ForkAdopter;
 import org.jdryad.agent.CallbackReply;
-import org.jdryad.agent.HostLibrary;
-import org.jdryad.agent.HostObject;
 import org.jdryad.agent.Protocol;
 import org.jdryad.debug.ActivityEvent;
 import org.jdryad.debug.ActivityLog;
@@ -473,7 +471,7 @@ public final class ProgramRunner {
         ObjectGraph graph = searched;
         if (audited != null) { // the modules are loaded before the search, which they steer
             audited.loadModules(agent, session, programArgv());
-            graph = audited.search(trace, searchListener(), (n, index) -> makeObject(agent, 0, n, index, null));
+            graph = audited.search(trace, searchListener(), (n, index) -> NodeObjects.make(agent, 0, n, index, null));
         }
         // Identity: a Node is a record whose hashCode would walk its whole dependency graph.
         Map<ObjectGraph.Node, LoadedObject> byNode = new java.util.IdentityHashMap<>();
@@ -623,7 +621,7 @@ public final class ProgramRunner {
         // With audit modules, each object is made (and told) as the search finds it.
         AuditedSearch told = audited == null ? null : audited.searches();
         AuditedSearch.Call call = found == null || told == null || noload ? null
-                : new AuditedSearch.Call(found, (n, index) -> makeObject(agent, graph.lmid(), n, index, caller),
+                : new AuditedSearch.Call(found, (n, index) -> NodeObjects.make(agent, graph.lmid(), n, index, caller),
                         audited.programFile(), options.program(), byNode.size());
         ObjectGraph.Dlopen d = noload ? graph.dlopenNoload(name, callerNode)
                 : call == null ? graph.dlopen(name, callerNode) : told.during(call, () -> graph.dlopen(name, from));
@@ -718,7 +716,7 @@ public final class ProgramRunner {
         for (ObjectGraph.Node n : nodes) {
             LoadedObject obj = made == null ? null : made.take(n);
             if (obj == null) {
-                obj = makeObject(agent, graph.lmid(), n, index, dlopenCaller);
+                obj = NodeObjects.make(agent, graph.lmid(), n, index, dlopenCaller);
             }
             record.rememberProvenance(obj, provenanceOf(graph, n, dlopenCaller));
             out.add(obj);
@@ -737,28 +735,6 @@ public final class ProgramRunner {
         return out;
     }
 
-    /**
-     * The object for node {@code n} of namespace {@code lmid}: a host object is glibc's copy in
-     * the agent (its addresses and TLS as glibc has them); a jdryad object is mapped later.
-     */
-    private static LoadedObject makeObject(AgentProcess agent, long lmid, ObjectGraph.Node n, int index,
-                                           LoadedObject dlopenCaller) {
-        LoadedObject obj = new LoadedObject(n.elf(), n.name(), n.host(), index == 0 && lmid == 0, index);
-        obj.setNamespace(lmid);
-        if (n.host()) {
-            HostLibrary lib = hostLibraryOf(agent, n, lmid);
-            // The reference Java's dlopen (or dlmopen) took, given back when the object is unloaded
-            // (Namespaces.closeHostsOf); the start-up's host objects stay for good.
-            obj.setGlibcHandle(lmid == 0 && dlopenCaller == null ? 0 : lib.handle());
-            obj.setBase(lib.lAddr());
-            obj.setMapping(lib.lAddr() + n.elf().lowestLoadAddress(agent.info().pageSize()),
-                    n.elf().mappedSpan(agent.info().pageSize()));
-            if (lib.tlsModid() != 0) {
-                obj.setTls(lib.tlsModid(), lib.tlsOffset(), lib.tlsOffset() != 0);
-            }
-        }
-        return obj;
-    }
 
     /**
      * How the search found {@code n} and who needed it: the object whose DT_NEEDED named it, or
@@ -775,55 +751,8 @@ public final class ProgramRunner {
                 dlopenCaller == null ? "startup" : "dlopen", history.now(), graph.lmid());
     }
 
-    /**
-     * glibc's copy of a host object: in the base namespace the one the system loader loaded with
-     * the agent, or glibc's dlopen loads it; in a namespace dlmopen made (also one of glibc's,
-     * the same id), glibc's dlmopen loads it again there, so jdryad objects of that namespace
-     * bind to a libc of their own, as under glibc.
-     */
-    private static HostLibrary hostLibraryOf(AgentProcess agent, ObjectGraph.Node n, long lmid) {
-        String path = n.path().toString();
-        if (lmid != 0) {
-            // ld.so by its soname: the namespace's stand-in is found by that name only (DynamicLoader).
-            boolean rtld = n.soname().map(DynamicLoader.RTLD_SONAME::equals).orElse(false);
-            return rtld ? agent.dlmopenHost(lmid, DynamicLoader.RTLD_SONAME, Protocol.RTLD_NOW).library()
-                    : byNeededName(agent, n, name -> agent.dlmopenHost(lmid, name, Protocol.RTLD_NOW).library());
-        }
-        return findHost(agent.info(), n) != null ? agent.hostLibrary(path) : byNeededName(agent, n, agent::dlopenHost);
-    }
 
-    /**
-     * glibc's copy of {@code n}, opened by its soname when glibc finds the same file by it, else
-     * by its path. Why: glibc's map then carries the name a DT_NEEDED entry gives (l_libname),
-     * which audit modules print (sotruss names "libm.so.6", not "/lib/x86_64-linux-gnu/libm.so.6").
-     */
-    private static HostLibrary byNeededName(AgentProcess agent, ObjectGraph.Node n,
-                                            java.util.function.Function<String, HostLibrary> open) {
-        String path = n.path().toString();
-        String soname = n.soname().orElse(null);
-        if (soname == null || soname.indexOf('/') >= 0) {
-            return open.apply(path);
-        }
-        HostLibrary lib;
-        try {
-            lib = open.apply(soname);
-        } catch (HostLoadException e) {
-            return open.apply(path);
-        }
-        if (sameFile(lib.name(), path)) {
-            return lib;
-        }
-        agent.dlcloseHost(lib.handle()); // another file by that name: not the one found
-        return open.apply(path);
-    }
 
-    private static boolean sameFile(String a, String b) {
-        try {
-            return a != null && (a.equals(b) || java.nio.file.Files.isSameFile(Path.of(a), Path.of(b)));
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
 
     /** Binds each glibc name of {@code pairs} to the agent's function of the paired name, when the agent has it. */
     private static void bindToAgent(Map<String, Long> interposers, AgentInfo info, String[][] pairs) {
@@ -835,14 +764,6 @@ public final class ProgramRunner {
         }
     }
 
-    private static HostObject findHost(AgentInfo info, ObjectGraph.Node n) {
-        for (HostObject h : info.hostObjects()) {
-            if (h.name().equals(n.path().toString()) || n.soname().map(s -> h.name().endsWith("/" + s)).orElse(false)) {
-                return h;
-            }
-        }
-        return null;
-    }
 
     /** The run-time address of an object's program headers (PT_PHDR, else found through PT_LOAD). */
     static long phdrAddress(LoadedObject o) {
